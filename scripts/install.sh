@@ -1,0 +1,21 @@
+#!/bin/sh
+# Install everything dockyard needs on a fresh Debian 12 machine. Idempotent:
+# it skips apt-get when the packages are already there.
+set -eu
+cd "$(dirname "$0")/.."
+PKGS="crun runc conmon tini busybox-static skopeo umoci docker-registry iptables iproute2 libseccomp2 tmux"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
+PYTHON=${PYTHON:-python3}
+"$PYTHON" -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 | grep -v -e "Running pip as the 'root' user" -e "is ignored: it is neither" || true
+# crun refuses a hybrid cgroup layout while hugetlb sits on cgroup v2: bind it to v1.
+if [ -d /sys/fs/cgroup/memory ] && ! [ -e /sys/fs/cgroup/hugetlb/tasks ]; then
+    mkdir -p /sys/fs/cgroup/hugetlb 2>/dev/null || true
+    mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb 2>/dev/null || true
+fi
