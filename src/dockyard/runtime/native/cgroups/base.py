@@ -1,0 +1,255 @@
+"""The one cgroup-manager interface; v1.py and v2.py implement it.
+
+A manager is cheap to build and holds no kernel state of its own: it only
+knows the directories that belong to one container, so a separate CLI
+invocation (``state``, ``ps``, ``update``, ``pause``, ``delete``) re-opens the
+same cgroup with the same ``new_manager(cgroups_path, id)`` call.
+
+Error policy: a value the kernel refuses in :meth:`CgroupManager.set` raises
+``InvalidParameter`` naming the OCI field and the value; any other OS failure
+raises ``SystemError_`` naming the operation and the path.  The caller that
+ran :meth:`create` runs :meth:`destroy` on every failure path after it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import posixpath
+import time
+from collections.abc import Callable
+
+from dockyard.errors import InvalidParameter, SystemError_, os_error
+
+from .mapping import Write
+
+DEFAULT_PARENT = "/dockyard"
+SIGKILL = 9  # not signal.SIGKILL: importing signal pulls in enum (~10 ms of start-up)
+
+
+def resolve_path(cgroups_path: str | None, container_id: str) -> str:
+    """The container's cgroup path, absolute from the cgroup root(s).
+
+    OCI ``cgroupsPath``: absolute is taken as is (relative to each hierarchy's
+    root); relative goes under ``/dockyard``; none means ``/dockyard/<id>``.
+    """
+    if not cgroups_path:
+        if not container_id or "/" in container_id or container_id in (".", ".."):
+            raise InvalidParameter(f"invalid container id {container_id!r} for a cgroup name")
+        return f"{DEFAULT_PARENT}/{container_id}"
+    if not isinstance(cgroups_path, str):
+        raise InvalidParameter("linux.cgroupsPath must be a string")
+    if ":" in cgroups_path and not cgroups_path.startswith("/"):
+        raise InvalidParameter(
+            f'cgroupsPath "{cgroups_path}" is a systemd slice path (slice:prefix:name); '
+            "dockyard-runtime manages cgroupfs paths only (do not pass --systemd-cgroup)")
+    if ".." in cgroups_path.split("/"):
+        raise InvalidParameter(f'cgroupsPath "{cgroups_path}" must not contain ".."')
+    path = cgroups_path if cgroups_path.startswith("/") else f"{DEFAULT_PARENT}/{cgroups_path}"
+    path = posixpath.normpath(path)
+    if path == "/":
+        raise InvalidParameter("cgroupsPath must not be the cgroup root")
+    return path
+
+
+def read_text(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def read_int(path: str, default: int = 0) -> int:
+    """An integer control file; ``max`` reads as 0 (unlimited); missing -> default."""
+    try:
+        text = read_text(path).strip()
+    except FileNotFoundError:
+        return default
+    if text == "max":
+        return 0
+    try:
+        return int(text)
+    except ValueError:
+        return default
+
+
+def read_keyed(path: str) -> dict[str, int]:
+    """A flat keyed file (``key value`` per line), e.g. memory.stat, cpu.stat."""
+    out: dict[str, int] = {}
+    try:
+        text = read_text(path)
+    except FileNotFoundError:
+        return out
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        try:
+            out[key] = int(value)
+        except ValueError:
+            continue
+    return out
+
+
+def write_file(path: str, value: str) -> None:
+    """Write one control file with one write(2), as the kernel expects."""
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
+_HINTS = {
+    "memory.limit_in_bytes": "is it below what the container already uses, or above memory+swap?",
+    "memory.max": "is it below what the container already uses?",
+    "memory.memsw.limit_in_bytes": "memory+swap must not be smaller than the memory limit",
+    "cpuset.cpus": "is every CPU online here and allowed by the parent cgroup?",
+    "cpuset.mems": "is every memory node online here and allowed by the parent cgroup?",
+    "cpu.cfs_quota_us": "the quota must be at least 1000 (1 ms) or -1",
+    "cpu.cfs_period_us": "the period must be between 1000 and 1000000",
+    "cpu.shares": "shares must be between 2 and 262144",
+}
+
+
+def refused(w: Write, exc: OSError) -> InvalidParameter:
+    """The InvalidParameter for a write the kernel refused, in the user's terms."""
+    hint = _HINTS.get(w.file)
+    reason = exc.strerror or str(exc)
+    msg = f"cannot set {w.field} to {w.value!r}: the kernel refused it ({reason})"
+    if hint:
+        msg += f"; {hint}"
+    return InvalidParameter(msg)
+
+
+def rmdir_retry(path: str, timeout: float = 3.0) -> None:
+    """Remove a cgroup directory and its sub-cgroups, bottom-up.
+
+    Tolerates an already-gone directory.  Retries on EBUSY for a short while:
+    right after a kill the tasks may still be exiting.
+    """
+    if not os.path.isdir(path):
+        return
+    subdirs = [os.path.join(root, d) for root, dirs, _ in os.walk(path) for d in dirs]
+    deadline = time.monotonic() + timeout
+    for d in sorted(subdirs, key=len, reverse=True) + [path]:
+        delay = 0.005
+        while True:
+            try:
+                os.rmdir(d)
+                break
+            except FileNotFoundError:
+                break
+            except OSError as exc:
+                if exc.errno != errno.EBUSY or time.monotonic() > deadline:
+                    raise os_error("remove cgroup", d, exc) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+
+
+def pids_under(path: str) -> list[int]:
+    """Every pid in the cgroup at ``path`` and its sub-cgroups."""
+    out: list[int] = []
+    for root, _dirs, _files in os.walk(path):
+        try:
+            text = read_text(os.path.join(root, "cgroup.procs"))
+        except FileNotFoundError:
+            continue
+        out.extend(int(p) for p in text.split())
+    return out
+
+
+def signal_pids(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def system_cpu_usage() -> int:
+    """Host CPU time in ns from /proc/stat (Docker's ``system_cpu_usage``)."""
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("cpu "):
+                ticks = sum(int(x) for x in line.split()[1:8])
+                return ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+    return 0
+
+
+class CgroupManager:
+    """One container's cgroup(s).  See v1.V1Manager and v2.V2Manager."""
+
+    version = 0
+
+    def __init__(self, path: str) -> None:
+        self.path = path  # absolute from the cgroup root(s), e.g. /dockyard/<id>
+
+    # --- the interface -----------------------------------------------------
+    def create(self) -> None:
+        """Make the directories (and initialise what a new cgroup needs)."""
+        raise NotImplementedError
+
+    def apply(self, pid: int) -> None:
+        """Move ``pid`` into the cgroup(s)."""
+        raise NotImplementedError
+
+    def set(self, resources: dict | None) -> None:
+        """Apply OCI ``linux.resources``; only the keys present are written."""
+        raise NotImplementedError
+
+    def freeze(self) -> None:
+        raise NotImplementedError
+
+    def thaw(self) -> None:
+        raise NotImplementedError
+
+    def state(self) -> str:
+        """``"paused"`` when frozen, else ``"running"``."""
+        raise NotImplementedError
+
+    def pids(self) -> list[int]:
+        raise NotImplementedError
+
+    def stats(self) -> dict:
+        raise NotImplementedError
+
+    def destroy(self) -> None:
+        raise NotImplementedError
+
+    def paths(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def oom_killed(self) -> bool:
+        raise NotImplementedError
+
+    def exists(self) -> bool:
+        raise NotImplementedError
+
+    # --- shared behaviour --------------------------------------------------
+    def kill_all(self, sig: int = SIGKILL) -> None:
+        """Signal every process in the cgroup, frozen first so none can fork away."""
+        frozen = False
+        try:
+            self.freeze()
+            frozen = True
+        except (SystemError_, OSError):
+            pass  # no freezer: still signal what is there
+        try:
+            signal_pids(self.pids(), sig)
+        finally:
+            if frozen:
+                self.thaw()
+
+    def _wait_state(self, read: Callable[[], str], want: str, rewrite: Callable[[], None], what: str,
+                    timeout: float = 10.0) -> None:
+        """Poll ``read()`` until it equals ``want``; re-issue ``rewrite()`` meanwhile."""
+        deadline = time.monotonic() + timeout
+        delay = 0.001
+        n = 0
+        while True:
+            if read() == want:
+                return
+            if time.monotonic() > deadline:
+                raise SystemError_(f"{what}: cgroup {self.path} did not reach {want} in {timeout:.0f}s")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+            n += 1
+            if n % 10 == 0:
+                rewrite()
