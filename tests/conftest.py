@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+
 import pathlib
 import shutil
 import subprocess
@@ -41,6 +41,25 @@ def busybox_tar(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     return out
 
 
-def require_root() -> None:
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
+
+
+@pytest.fixture(scope="session")
+def dockyard_daemon():
+    """One real dockyardd for the whole session (temporary socket, data root, cgroup parent)."""
+    from tests.support.daemon import new_daemon
+
+    d = new_daemon()
+    d.start()
+    try:
+        yield d
+    finally:
+        d.cleanup()
+
+
+@pytest.fixture(scope="session")
+def busybox_image(dockyard_daemon, busybox_tar) -> str:
+    """The busybox rootfs imported as `busybox:latest` into the session daemon."""
+    from tests.support.daemon import docker
+
+    docker(dockyard_daemon, "import", str(busybox_tar), "busybox:latest", check=True)
+    return "busybox:latest"

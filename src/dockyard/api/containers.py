@@ -1,0 +1,250 @@
+"""Routes: /containers/... — parse, call the container service, serialize."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from dockyard import errors
+from dockyard.api import hijack as hj
+from dockyard.api.server import (json_response, query_bool, query_filters, query_int, read_json,
+                                 version_less_than)
+from dockyard.api.streams import STDERR, STDOUT, frame
+
+log = logging.getLogger("dockyard.api.containers")
+
+
+def add_routes(router: web.UrlDispatcher, backends: Any) -> None:
+    r = router.add_route
+    r("POST", "/containers/create", create)
+    r("GET", "/containers/json", list_)
+    r("POST", "/containers/prune", prune)
+    r("GET", "/containers/{id}/json", inspect)
+    r("POST", "/containers/{id}/start", start)
+    r("POST", "/containers/{id}/stop", stop)
+    r("POST", "/containers/{id}/restart", restart)
+    r("POST", "/containers/{id}/kill", kill)
+    r("POST", "/containers/{id}/wait", wait)
+    r("POST", "/containers/{id}/pause", pause)
+    r("POST", "/containers/{id}/unpause", unpause)
+    r("POST", "/containers/{id}/rename", rename)
+    r("POST", "/containers/{id}/attach", attach)
+    r("GET", "/containers/{id}/logs", logs)
+    r("GET", "/containers/{id}/top", top)
+    r("DELETE", "/containers/{id}", remove)
+
+
+def _svc(request: web.Request) -> Any:
+    return request.app["backends"].containers
+
+
+async def create(request: web.Request) -> web.Response:
+    body = await read_json(request, allow_empty=False)
+    host_config = body.pop("HostConfig", None) or {}
+    body.pop("NetworkingConfig", None)
+    name = request.query.get("name") or None
+    c = await _svc(request).create(name, body, host_config)
+    return json_response({"Id": c.Id, "Warnings": []}, status=201)
+
+
+async def list_(request: web.Request) -> web.Response:
+    items = _svc(request).list_containers(
+        all_=query_bool(request, "all"), limit=query_int(request, "limit"),
+        size=query_bool(request, "size"), filters=query_filters(request))
+    return json_response(items)
+
+
+async def inspect(request: web.Request) -> web.Response:
+    return json_response(_svc(request).inspect(request.match_info["id"], size=query_bool(request, "size")))
+
+
+async def start(request: web.Request) -> web.Response:
+    try:
+        await _svc(request).start(request.match_info["id"])
+    except errors.NotModified:
+        return web.Response(status=304)
+    return web.Response(status=204)
+
+
+def _timeout(request: web.Request) -> int | None:
+    return query_int(request, "t") if "t" in request.query else query_int(request, "timeout")
+
+
+async def stop(request: web.Request) -> web.Response:
+    try:
+        await _svc(request).stop(request.match_info["id"], _timeout(request), request.query.get("signal"))
+    except errors.NotModified:
+        return web.Response(status=304)
+    return web.Response(status=204)
+
+
+async def restart(request: web.Request) -> web.Response:
+    await _svc(request).restart(request.match_info["id"], _timeout(request), request.query.get("signal"))
+    return web.Response(status=204)
+
+
+async def kill(request: web.Request) -> web.Response:
+    await _svc(request).kill(request.match_info["id"], request.query.get("signal"))
+    return web.Response(status=204)
+
+
+async def wait(request: web.Request) -> web.StreamResponse:
+    """Docker sends the headers at once and the body when the condition is met."""
+    svc = _svc(request)
+    ref = request.match_info["id"]
+    svc.get(ref)  # 404 before the stream starts
+    condition = request.query.get("condition") or "not-running"
+    task = asyncio.ensure_future(svc.wait(ref, condition))
+    resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    await resp.prepare(request)
+    try:
+        result = await task
+    except errors.DockyardError as exc:
+        result = {"StatusCode": -1, "Error": {"Message": exc.message}}
+    finally:
+        task.cancel()
+    if version_less_than(request, "1.30"):
+        result.pop("Error", None)
+    import json as _json
+
+    await resp.write(_json.dumps(result).encode() + b"\n")
+    await resp.write_eof()
+    return resp
+
+
+async def pause(request: web.Request) -> web.Response:
+    await _svc(request).pause(request.match_info["id"])
+    return web.Response(status=204)
+
+
+async def unpause(request: web.Request) -> web.Response:
+    await _svc(request).unpause(request.match_info["id"])
+    return web.Response(status=204)
+
+
+async def rename(request: web.Request) -> web.Response:
+    _svc(request).rename(request.match_info["id"], request.query.get("name", ""))
+    return web.Response(status=204)
+
+
+async def remove(request: web.Request) -> web.Response:
+    await _svc(request).remove(request.match_info["id"], force=query_bool(request, "force"),
+                               volumes=query_bool(request, "v"))
+    return web.Response(status=204)
+
+
+async def prune(request: web.Request) -> web.Response:
+    return json_response(await _svc(request).prune(query_filters(request)))
+
+
+async def top(request: web.Request) -> web.Response:
+    result = await _svc(request).top(request.match_info["id"], request.query.get("ps_args") or "-ef")
+    return json_response(result)
+
+
+def _stream_content_type(request: web.Request, tty: bool) -> str:
+    if tty or version_less_than(request, "1.42"):
+        return hj.RAW_STREAM
+    return hj.MULTIPLEXED_STREAM
+
+
+async def attach(request: web.Request) -> web.StreamResponse:
+    svc = _svc(request)
+    c = svc.get(request.match_info["id"])
+    tty = bool(c.Config.get("Tty"))
+    want_stdin = query_bool(request, "stdin")
+    want_out = query_bool(request, "stdout")
+    want_err = query_bool(request, "stderr")
+    if not c.State.Running and c.State.Status != "created":
+        raise errors.Conflict("You cannot attach to a stopped container, start it first")
+    stream = await hj.hijack(request, _stream_content_type(request, tty))
+    try:
+        if not query_bool(request, "stream", True) and not query_bool(request, "logs"):
+            return hj.finished_response()
+        att = await svc.wait_for_attach(c.Id)
+        await pump(stream, att, tty=tty, stdin=want_stdin, stdout=want_out, stderr=want_err)
+    except errors.DockyardError as exc:
+        try:
+            await stream.write(exc.message.encode() + b"\n" if tty else frame(STDERR, exc.message.encode() + b"\n"))
+        except ConnectionError:
+            pass
+    except ConnectionError:
+        pass
+    finally:
+        stream.close()
+    return hj.finished_response()
+
+
+async def pump(stream: hj.HijackedStream, att: Any, *, tty: bool, stdin: bool, stdout: bool,
+               stderr: bool) -> None:
+    """Copy container output to the client (framed unless TTY) and client input to the container."""
+
+    async def to_container() -> None:
+        while True:
+            data = await stream.read()
+            if not data:
+                att.close_stdin()
+                return
+            await att.write(data)
+
+    inbound = asyncio.ensure_future(to_container()) if stdin else None
+    try:
+        while True:
+            item = await att.read()
+            if item is None:
+                break
+            which, data = item
+            if (which == STDOUT and not stdout) or (which == STDERR and not stderr):
+                continue
+            await stream.write(data if tty else frame(which, data))
+    finally:
+        if inbound is not None:
+            inbound.cancel()
+        att.close()
+
+
+async def logs(request: web.Request) -> web.StreamResponse:
+    svc = _svc(request)
+    c = svc.get(request.match_info["id"])
+    stdout, stderr = query_bool(request, "stdout"), query_bool(request, "stderr")
+    if not (stdout or stderr):
+        raise errors.InvalidParameter("Bad parameters: you must choose at least one stream")
+    tty = bool(c.Config.get("Tty"))
+    follow = query_bool(request, "follow")
+    timestamps = query_bool(request, "timestamps")
+    tail_raw = request.query.get("tail", "all")
+    try:
+        tail = None if tail_raw in ("", "all") else max(0, int(tail_raw))
+    except ValueError:
+        tail = None
+    since = _log_time(request.query.get("since"))
+    until = _log_time(request.query.get("until"))
+    resp = web.StreamResponse(status=200, headers={"Content-Type": _stream_content_type(request, tty)})
+    await resp.prepare(request)
+    async for entry in svc.logs(c.Id, stdout=stdout, stderr=stderr, since_ns=since, until_ns=until,
+                                tail=tail, follow=follow):
+        time_ns, which, data = entry
+        if timestamps:
+            data = _rfc3339_nano(time_ns).encode() + b" " + data
+        await resp.write(data if tty else frame(which, data))
+    await resp.write_eof()
+    return resp
+
+
+def _log_time(raw: str | None) -> int | None:
+    if not raw or raw == "0":
+        return None
+    try:
+        return int(float(raw) * 1_000_000_000)
+    except ValueError:
+        raise errors.InvalidParameter(f"invalid value for since/until: {raw!r}") from None
+
+
+def _rfc3339_nano(time_ns: int) -> str:
+    import time as _time
+
+    base = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(time_ns // 1_000_000_000))
+    return f"{base}.{time_ns % 1_000_000_000:09d}Z"

@@ -1,0 +1,91 @@
+"""Routes: /_ping, /version, /info, /events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from aiohttp import web
+
+from dockyard.api.server import json_response, query_filters
+
+NO_CACHE = {"Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache",
+            "Builder-Version": "1"}
+
+
+def add_routes(router: web.UrlDispatcher, backends: Any) -> None:
+    router.add_route("GET", "/_ping", ping)
+    router.add_route("HEAD", "/_ping", ping)
+    router.add_route("GET", "/version", version)
+    router.add_route("GET", "/info", info)
+    router.add_route("GET", "/events", events)
+
+
+async def ping(request: web.Request) -> web.Response:
+    body = b"" if request.method == "HEAD" else b"OK"
+    return web.Response(body=body, content_type="text/plain", charset="utf-8", headers=NO_CACHE)
+
+
+async def version(request: web.Request) -> web.Response:
+    return json_response(request.app["backends"].system.version())
+
+
+async def info(request: web.Request) -> web.Response:
+    loop = asyncio.get_running_loop()
+    data = await loop.run_in_executor(None, request.app["backends"].system.info)
+    return json_response(data)
+
+
+def _parse_time(raw: str | None) -> int | None:
+    """Docker's --since/--until: unix seconds (maybe fractional) in the API."""
+    if not raw:
+        return None
+    return int(float(raw) * 1_000_000_000)
+
+
+def _matches(event: dict[str, Any], filters: dict[str, list[str]]) -> bool:
+    for key, values in filters.items():
+        attrs = event["Actor"]["Attributes"]
+        if key == "type" and event["Type"] not in values:
+            return False
+        if key == "event" and event["Action"].split(":")[0] not in values:
+            return False
+        if key in ("container", "image") and event["Actor"]["ID"] not in values \
+                and attrs.get("name") not in values and attrs.get("image") not in values:
+            return False
+        if key == "label":
+            for want in values:
+                k, _, v = want.partition("=")
+                if k not in attrs or (v and attrs[k] != v):
+                    return False
+    return True
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    svc = request.app["backends"].events
+    filters = query_filters(request)
+    since = _parse_time(request.query.get("since"))
+    until = _parse_time(request.query.get("until"))
+    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await resp.prepare(request)
+    queue = svc.subscribe()
+    try:
+        if since is not None:
+            for ev in svc.since(since, until):
+                if _matches(ev, filters):
+                    await resp.write(json.dumps(ev).encode() + b"\n")
+        while True:
+            timeout = None if until is None else max(0.0, until / 1e9 - time.time())
+            if timeout == 0.0:
+                break
+            try:
+                ev = await asyncio.wait_for(queue.get(), timeout)
+            except asyncio.TimeoutError:
+                break
+            if _matches(ev, filters):
+                await resp.write(json.dumps(ev).encode() + b"\n")
+    finally:
+        svc.unsubscribe(queue)
+    return resp

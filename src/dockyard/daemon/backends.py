@@ -1,0 +1,47 @@
+"""The daemon's services, built once and handed to the API layer."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from dockyard.daemon.config import DaemonConfig
+from dockyard.state.db import Database
+
+
+@dataclass
+class Backends:
+    """Every service the routers call, one per resource."""
+
+    config: DaemonConfig
+    db: Database
+    system: Any
+    images: Any
+    containers: Any
+    events: Any
+
+    async def startup(self) -> None:
+        """Re-adopt what survived a restart, start watchers."""
+        await self.containers.startup()
+
+    async def shutdown(self) -> None:
+        await self.containers.shutdown()
+        self.db.close()
+
+
+def build_backends(cfg: DaemonConfig) -> Backends:
+    from dockyard.daemon.containers import ContainerService
+    from dockyard.daemon.events import EventService
+    from dockyard.daemon.images import ImageService
+    from dockyard.daemon.system import SystemService
+
+    for d in (cfg.data_root, cfg.exec_root):
+        os.makedirs(d, mode=0o711, exist_ok=True)
+    db = Database(os.path.join(cfg.data_root, "dockyard.db"))
+    events = EventService()
+    images = ImageService(cfg, db, events)
+    containers = ContainerService(cfg, db, images, events)
+    images.set_container_lookup(containers.using_image)
+    system = SystemService(cfg, containers, images)
+    return Backends(config=cfg, db=db, system=system, images=images, containers=containers, events=events)

@@ -1,0 +1,161 @@
+"""The daemon's configuration: dockerd's flags and daemon.json, as data.
+
+Key names follow Docker's daemon.json (``data-root``, ``hosts``,
+``default-runtime``, ``runtimes``, ...).  Flags given on the command line win
+over the file, as with dockerd; a key set in both places is an error in
+dockerd, here the flag simply wins (documented in README).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from typing import Any
+
+from dockyard.errors import InvalidParameter
+
+DEFAULT_SOCKET = "/run/dockyard.sock"
+DEFAULT_DATA_ROOT = "/var/lib/dockyard"
+DEFAULT_EXEC_ROOT = "/run/dockyard"
+DEFAULT_CONFIG_FILE = "/etc/dockyard/daemon.json"
+DEFAULT_PIDFILE = "/run/dockyard.pid"
+
+KNOWN_KEYS = {
+    "data-root", "exec-root", "hosts", "pidfile", "log-level", "default-runtime", "runtimes",
+    "log-driver", "log-opts", "default-ulimits", "live-restore", "cgroup-parent", "debug",
+    "name-prefix", "storage-driver", "default-shm-size", "init-path",
+}
+
+
+@dataclass
+class RuntimeConfig:
+    """One OCI runtime the daemon can hand containers to (``runtimes`` in daemon.json)."""
+
+    name: str
+    path: str
+    args: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DaemonConfig:
+    hosts: list[str] = field(default_factory=lambda: [f"unix://{DEFAULT_SOCKET}"])
+    data_root: str = DEFAULT_DATA_ROOT
+    exec_root: str = DEFAULT_EXEC_ROOT
+    pidfile: str = DEFAULT_PIDFILE
+    log_level: str = "info"
+    default_runtime: str = "dockyard"
+    runtimes: dict[str, RuntimeConfig] = field(default_factory=dict)
+    log_opts: dict[str, str] = field(default_factory=dict)
+    default_ulimits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    live_restore: bool = True
+    cgroup_parent: str = "/dockyard"
+    # Prefix for the names of every kernel object (cgroups, runtime state) the
+    # daemon creates, so a test daemon can run beside another one.
+    name_prefix: str = "dockyard"
+    init_path: str = "/usr/bin/tini"
+    default_shm_size: int = 64 * 1024 * 1024
+
+    @property
+    def unix_sockets(self) -> list[str]:
+        return [h[len("unix://"):] for h in self.hosts if h.startswith("unix://")]
+
+    def runtime(self, name: str | None) -> RuntimeConfig:
+        """The runtime called ``name`` (the default one for None)."""
+        name = name or self.default_runtime
+        try:
+            return self.runtimes[name]
+        except KeyError:
+            raise InvalidParameter(f"unknown or invalid runtime name: {name}") from None
+
+
+def builtin_runtimes() -> dict[str, RuntimeConfig]:
+    """The runtimes known without configuration: ours, plus crun and runc when installed."""
+    try:
+        from dockyard.runtime.native import locate
+        ours = locate()
+    except ImportError:  # the native runtime package is not importable: use the console script
+        ours = shutil.which("dockyard-runtime") or "dockyard-runtime"
+    found = {"dockyard": RuntimeConfig("dockyard", ours)}
+    for name in ("crun", "runc"):
+        path = shutil.which(name)
+        if path:
+            found[name] = RuntimeConfig(name, path)
+    return found
+
+
+def parse_size(text: str | int) -> int:
+    """Parse a Docker size like ``64m`` / ``1g`` / ``512`` into bytes."""
+    if isinstance(text, int):
+        return text
+    units = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2,
+             "g": 1024**3, "gb": 1024**3, "t": 1024**4, "tb": 1024**4}
+    s = text.strip().lower()
+    num = s.rstrip("kmgtb")
+    unit = s[len(num):]
+    try:
+        value = float(num)
+    except ValueError:
+        raise InvalidParameter(f"invalid size: '{text}'") from None
+    if unit not in units or value < 0:
+        raise InvalidParameter(f"invalid size: '{text}'")
+    return int(value * units[unit])
+
+
+def load(config_file: str | None, overrides: dict[str, Any]) -> DaemonConfig:
+    """Build the configuration from daemon.json (if present) and flag ``overrides``.
+
+    ``overrides`` uses daemon.json key names; None values mean "not given".
+    """
+    data: dict[str, Any] = {}
+    path = config_file or DEFAULT_CONFIG_FILE
+    if os.path.exists(path):
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except (OSError, ValueError) as exc:
+            raise InvalidParameter(f"unable to configure the daemon with file {path}: {exc}") from None
+        if not isinstance(data, dict):
+            raise InvalidParameter(f"unable to configure the daemon with file {path}: not a JSON object")
+        unknown = sorted(set(data) - KNOWN_KEYS)
+        if unknown:
+            raise InvalidParameter(
+                f"the following directives don't match any configuration option: {', '.join(unknown)}")
+    elif config_file:
+        raise InvalidParameter(f"open {config_file}: no such file or directory")
+    for key, value in overrides.items():
+        if value is not None and value != []:
+            if key == "runtimes":
+                data.setdefault("runtimes", {}).update(value)
+            else:
+                data[key] = value
+
+    cfg = DaemonConfig()
+    if "hosts" in data:
+        cfg.hosts = [h if "://" in h else f"unix://{h}" for h in data["hosts"]]
+    for key, attr in (("data-root", "data_root"), ("exec-root", "exec_root"), ("pidfile", "pidfile"),
+                      ("log-level", "log_level"), ("default-runtime", "default_runtime"),
+                      ("cgroup-parent", "cgroup_parent"), ("name-prefix", "name_prefix"),
+                      ("init-path", "init_path")):
+        if key in data:
+            setattr(cfg, attr, str(data[key]))
+    if data.get("debug"):
+        cfg.log_level = "debug"
+    if "live-restore" in data:
+        cfg.live_restore = bool(data["live-restore"])
+    if "log-opts" in data:
+        cfg.log_opts = {str(k): str(v) for k, v in data["log-opts"].items()}
+    if "default-ulimits" in data:
+        cfg.default_ulimits = dict(data["default-ulimits"])
+    if "default-shm-size" in data:
+        cfg.default_shm_size = parse_size(data["default-shm-size"])
+    cfg.runtimes = builtin_runtimes()
+    for name, spec in data.get("runtimes", {}).items():
+        if not isinstance(spec, dict) or "path" not in spec:
+            raise InvalidParameter(f"runtime {name}: a path is required")
+        cfg.runtimes[name] = RuntimeConfig(name, spec["path"], list(spec.get("runtimeArgs", [])))
+    if cfg.default_runtime not in cfg.runtimes:
+        raise InvalidParameter(f"default runtime {cfg.default_runtime} is not a known runtime")
+    cfg.cgroup_parent = "/" + cfg.cgroup_parent.strip("/")
+    return cfg

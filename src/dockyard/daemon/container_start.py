@@ -1,0 +1,84 @@
+"""Preparing a container's bundle just before it starts: /etc files and config.json."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from dockyard.daemon.config import DaemonConfig
+from dockyard.daemon.container_model import Container
+
+DEFAULT_HOSTS = """127.0.0.1\tlocalhost
+::1\tlocalhost ip6-localhost ip6-loopback
+fe00::0\tip6-localnet
+ff00::0\tip6-mcastprefix
+ff02::1\tip6-allnodes
+ff02::2\tip6-allrouters
+"""
+
+
+def _write(path: str, text: str) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _resolv_conf() -> str:
+    """The host's resolv.conf, minus loopback resolvers a container can't reach."""
+    try:
+        with open("/etc/resolv.conf", encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        lines = []
+    kept = [ln for ln in lines if not (ln.startswith("nameserver") and
+                                       (" 127." in ln or " ::1" in ln))]
+    if not any(ln.startswith("nameserver") for ln in kept):
+        kept += ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]
+    return "\n".join(kept) + "\n"
+
+
+def hostname_of(c: Container) -> str:
+    return c.Config.get("Hostname") or c.Id[:12]
+
+
+def write_etc_files(c: Container) -> dict[str, str]:
+    """/etc/hostname, /etc/hosts and /etc/resolv.conf for the container, in its bundle dir."""
+    host_network = c.HostConfig.get("NetworkMode") == "host"
+    hostname = os.uname().nodename if host_network else hostname_of(c)
+    c.HostnamePath = os.path.join(c.bundle, "hostname")
+    c.HostsPath = os.path.join(c.bundle, "hosts")
+    c.ResolvConfPath = os.path.join(c.bundle, "resolv.conf")
+    _write(c.HostnamePath, hostname + "\n")
+    hosts = DEFAULT_HOSTS
+    if host_network:
+        try:
+            with open("/etc/hosts", encoding="utf-8") as f:
+                hosts = f.read()
+        except OSError:
+            pass
+    extra = "".join(f"{h.split(':', 1)[1]}\t{h.split(':', 1)[0]}\n" for h in c.HostConfig.get("ExtraHosts") or []
+                    if ":" in h)
+    _write(c.HostsPath, hosts + extra)
+    _write(c.ResolvConfPath, _resolv_conf())
+    return {"/etc/hostname": c.HostnamePath, "/etc/hosts": c.HostsPath, "/etc/resolv.conf": c.ResolvConfPath}
+
+
+def prepare_bundle(c: Container, cfg: DaemonConfig) -> dict[str, Any]:
+    """Write config.json into the bundle; returns the spec."""
+    from dockyard.runtime.spec import SpecInput, build_spec, resolve_user
+
+    etc_files = write_etc_files(c)
+    user = resolve_user(c.rootfs, c.Config.get("User") or "")
+    hostname = os.uname().nodename if c.HostConfig.get("NetworkMode") == "host" else hostname_of(c)
+    spec = build_spec(SpecInput(
+        container_id=c.Id, config=c.Config, host_config=c.HostConfig, image_config={},
+        rootfs=c.rootfs, user=user, hostname=hostname, etc_files=etc_files,
+        init_path=cfg.init_path if c.HostConfig.get("Init") else None,
+        cgroups_path=f"{cfg.cgroup_parent}/{c.Id}", default_ulimits=cfg.default_ulimits))
+    path = os.path.join(c.bundle, "config.json")
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(spec, f)
+    os.replace(path + ".tmp", path)
+    return spec

@@ -1,0 +1,200 @@
+"""Read-only views of containers in Docker's JSON shapes: list (ps) and inspect."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from dockyard import errors
+from dockyard.daemon.container_model import Container, parse_rfc3339
+
+LIST_FILTERS = {"id", "name", "label", "status", "ancestor", "exited", "before", "since", "volume",
+                "network", "health", "publish", "expose", "is-task"}
+STATUSES = {"created", "restarting", "running", "removing", "paused", "exited", "dead"}
+
+
+def match_labels(c: Container, filters: dict[str, list[str]]) -> bool:
+    labels = c.Config.get("Labels") or {}
+    for want in filters.get("label", []):
+        key, eq, value = want.partition("=")
+        if key not in labels or (eq and labels[key] != value):
+            return False
+    for want in filters.get("label!", []):
+        key, eq, value = want.partition("=")
+        if key in labels and (not eq or labels[key] == value):
+            return False
+    return True
+
+
+def parse_until(values: list[str] | None) -> str | None:
+    """``until`` of prune as an RFC3339 string bound (unix seconds or a duration like 10m)."""
+    if not values:
+        return None
+    raw = values[0]
+    units = {"s": 1, "m": 60, "h": 3600}
+    if raw[-1:] in units and raw[:-1].isdigit():
+        ts = time.time() - int(raw[:-1]) * units[raw[-1]]
+    else:
+        try:
+            ts = float(raw)
+        except ValueError:
+            raise errors.InvalidParameter(f"invalid filter 'until={raw}'") from None
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts))
+
+
+def command_line(c: Container) -> str:
+    argv = [c.Path, *c.Args] if c.Path else []
+    return " ".join(argv)
+
+
+def mounts_of(c: Container) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for bind in c.HostConfig.get("Binds") or []:
+        parts = bind.split(":")
+        src, dst = parts[0], parts[1]
+        mode = parts[2] if len(parts) > 2 else ""
+        out.append({"Type": "bind", "Source": src, "Destination": dst, "Mode": mode,
+                    "RW": "ro" not in mode.split(","), "Propagation": "rprivate"})
+    for m in c.HostConfig.get("Mounts") or []:
+        out.append({"Type": m.get("Type", "bind"), "Source": m.get("Source", ""),
+                    "Destination": m.get("Target", ""), "Mode": "", "RW": not m.get("ReadOnly", False),
+                    "Propagation": (m.get("BindOptions") or {}).get("Propagation", "rprivate")})
+    return out
+
+
+class ContainerViews:
+    """Mixed into ContainerService: the query side."""
+
+    def all(self) -> list[Container]:  # pragma: no cover - provided by the service
+        raise NotImplementedError
+
+    def get(self, ref: str) -> Container:  # pragma: no cover - provided by the service
+        raise NotImplementedError
+
+    images: Any
+
+    def list_containers(self, all_: bool = False, limit: int | None = None, size: bool = False,
+                        filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        filters = filters or {}
+        for key in filters:
+            if key not in LIST_FILTERS:
+                raise errors.InvalidParameter(f"invalid filter '{key}'")
+        for status in filters.get("status", []):
+            if status not in STATUSES:
+                raise errors.InvalidParameter(f"invalid filter 'status={status}'")
+        items = sorted(self.all(), key=lambda c: c.Created, reverse=True)
+        if limit is not None and limit > 0:
+            all_ = True
+        if "status" in filters or "exited" in filters:
+            all_ = True
+        before = self._bound(filters.get("before"))
+        since = self._bound(filters.get("since"))
+        out = []
+        for c in items:
+            if not all_ and not c.State.Running:
+                continue
+            if before is not None and c.Created >= before:
+                continue
+            if since is not None and c.Created <= since:
+                continue
+            if not self._matches(c, filters):
+                continue
+            out.append(self.summary(c, size))
+            if limit is not None and 0 < limit <= len(out):
+                break
+        return out
+
+    def _bound(self, refs: list[str] | None) -> str | None:
+        if not refs:
+            return None
+        return self.get(refs[0]).Created
+
+    def _matches(self, c: Container, filters: dict[str, list[str]]) -> bool:
+        if "id" in filters and not any(c.Id.startswith(v) for v in filters["id"]):
+            return False
+        if "name" in filters and not any(re.search(v.lstrip("/"), c.Name) for v in filters["name"]):
+            return False
+        if "status" in filters and c.State.Status not in filters["status"]:
+            return False
+        if "exited" in filters:
+            if c.State.Status != "exited":
+                return False
+            try:
+                codes = {int(v) for v in filters["exited"]}
+            except ValueError:
+                raise errors.InvalidParameter(f"invalid filter 'exited={filters['exited'][0]}'") from None
+            if c.State.ExitCode not in codes:
+                return False
+        if "ancestor" in filters:
+            ok = False
+            for ref in filters["ancestor"]:
+                try:
+                    if self.images.resolve(ref).id == c.Image:
+                        ok = True
+                except errors.NotFound:
+                    continue
+            if not ok:
+                return False
+        if not match_labels(c, filters):
+            return False
+        if "volume" in filters:
+            dests = {m["Destination"] for m in mounts_of(c)} | {m["Source"] for m in mounts_of(c)}
+            if not any(v in dests for v in filters["volume"]):
+                return False
+        if "network" in filters:
+            mode = c.HostConfig.get("NetworkMode") or "default"
+            names = {mode, "bridge" if mode == "default" else mode}
+            if not any(v in names for v in filters["network"]):
+                return False
+        return True
+
+    def summary(self, c: Container, size: bool = False) -> dict[str, Any]:
+        """One row of GET /containers/json."""
+        net_mode = c.HostConfig.get("NetworkMode") or "default"
+        item: dict[str, Any] = {
+            "Id": c.Id, "Names": [f"/{c.Name}"], "Image": c.ImageRef, "ImageID": c.Image,
+            "Command": command_line(c), "Created": int(parse_rfc3339(c.Created)), "Ports": [],
+            "Labels": c.Config.get("Labels") or {}, "State": c.State.Status, "Status": c.State.summary(),
+            "HostConfig": {"NetworkMode": net_mode}, "NetworkSettings": {"Networks": {}},
+            "Mounts": mounts_of(c),
+        }
+        if size:
+            item["SizeRw"] = self._size_rw(c)
+            item["SizeRootFs"] = item["SizeRw"]
+        return item
+
+    def _size_rw(self, c: Container) -> int:
+        try:
+            return int(self.images.layers.get_rw(c.Id).size_rw())
+        except (errors.NotFound, OSError):
+            return 0
+
+    def inspect(self, ref: str, size: bool = False) -> dict[str, Any]:
+        """GET /containers/{id}/json."""
+        c = self.get(ref)
+        try:
+            graph = self.images.layers.get_rw(c.Id).graphdriver_data()
+        except errors.NotFound:
+            graph = {}
+        state = dict(vars(c.State))
+        data: dict[str, Any] = {
+            "Id": c.Id, "Created": c.Created, "Path": c.Path, "Args": c.Args, "State": state,
+            "Image": c.Image, "ResolvConfPath": c.ResolvConfPath, "HostnamePath": c.HostnamePath,
+            "HostsPath": c.HostsPath, "LogPath": c.LogPath, "Name": f"/{c.Name}",
+            "RestartCount": c.RestartCount, "Driver": "overlay2", "Platform": "linux", "MountLabel": "",
+            "ProcessLabel": "", "AppArmorProfile": "", "ExecIDs": None, "HostConfig": c.HostConfig,
+            "GraphDriver": {"Name": "overlay2", "Data": graph}, "Mounts": mounts_of(c),
+            "Config": {**c.Config, "Image": c.ImageRef,
+                       "Hostname": c.Config.get("Hostname") or c.Id[:12]},
+            "NetworkSettings": {"Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {},
+                                "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+                                "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
+                                "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
+                                "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0,
+                                "IPv6Gateway": "", "MacAddress": "", "Networks": {}},
+        }
+        if size:
+            data["SizeRw"] = self._size_rw(c)
+            data["SizeRootFs"] = data["SizeRw"]
+        return data

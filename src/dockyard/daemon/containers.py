@@ -1,0 +1,586 @@
+"""The container service: create, start, stop, remove, wait — the lifecycle.
+
+Everything kernel-side goes through the runtime layer: the OCI spec is built
+by ``runtime.spec``, a per-container monitor (conmon) started by
+``runtime.monitor`` holds the container's stdio, log and exit code, and an OCI
+runtime binary (ours, crun or runc) does the namespaces and cgroups.  The
+monitor outlives the daemon, so on start-up we re-adopt what still runs and
+collect exit codes written while we were away.
+
+Every step that changes the host has its undo on the failure path: a failed
+create or start leaves no mount, cgroup, runtime state or record behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import signal as signalmod
+from typing import Any
+
+from dockyard import errors
+from dockyard.daemon.config import DaemonConfig
+from dockyard.daemon.container_model import Container, now_rfc3339
+from dockyard.daemon.container_view import ContainerViews
+from dockyard.daemon.names import check_name, new_id, random_name
+from dockyard.state.db import Database, dumps, loads
+
+log = logging.getLogger("dockyard.containers")
+
+SIGNALS = {name[3:]: int(sig) for name, sig in signalmod.Signals.__members__.items()
+           if name.startswith("SIG") and not name.startswith("SIG_")}
+
+
+def parse_signal(value: str | int | None, default: int = signalmod.SIGKILL) -> int:
+    """``9``, ``KILL``, ``SIGKILL`` → 9; Docker's error text otherwise."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, int):
+        return value
+    text = str(value).upper()
+    if text.isdigit():
+        num = int(text)
+        if num <= 0 or num > 64:
+            raise errors.InvalidParameter(f"Invalid signal: {value}")
+        return num
+    text = text[3:] if text.startswith("SIG") else text
+    if text in SIGNALS:
+        return SIGNALS[text]
+    raise errors.InvalidParameter(f"Invalid signal: {value}")
+
+
+class ContainerService(ContainerViews):
+    """Owns every container record and its lifecycle."""
+
+    def __init__(self, cfg: DaemonConfig, db: Database, images: Any, events: Any) -> None:
+        from dockyard.runtime.monitor import Monitor
+
+        self.cfg = cfg
+        self.db = db
+        self.images = images
+        self.events = events
+        self.root = os.path.join(cfg.data_root, "containers")
+        os.makedirs(self.root, mode=0o710, exist_ok=True)
+        self.monitor = Monitor(conmon_path=shutil.which("conmon") or "/usr/bin/conmon",
+                               exec_root=os.path.join(cfg.exec_root, "monitor"))
+        self._containers: dict[str, Container] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._exit_waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._start_waiters: dict[str, list[asyncio.Future[Any]]] = {}
+        self._removed: dict[str, asyncio.Event] = {}
+        self._watcher: Any = None
+        self._load()
+
+    # -- persistence --------------------------------------------------------------------
+    def _load(self) -> None:
+        for row in self.db.query("SELECT data FROM containers"):
+            c = Container.from_record(loads(row["data"]))
+            self._containers[c.Id] = c
+
+    def _save(self, c: Container, *, new: bool = False) -> None:
+        with self.db.tx() as cur:
+            if new:
+                cur.execute("INSERT INTO containers (id, name, created, data) VALUES (?, ?, ?, ?)",
+                            (c.Id, c.Name, c.Created, dumps(c.to_record())))
+            else:
+                cur.execute("UPDATE containers SET name = ?, data = ? WHERE id = ?",
+                            (c.Name, dumps(c.to_record()), c.Id))
+
+    def _lock(self, cid: str) -> asyncio.Lock:
+        return self._locks.setdefault(cid, asyncio.Lock())
+
+    # -- lookups --------------------------------------------------------------------------
+    def get(self, ref: str) -> Container:
+        """By full ID, name (with or without /), or unique ID prefix; Docker's errors."""
+        if ref in self._containers:
+            return self._containers[ref]
+        name = ref.lstrip("/")
+        for c in self._containers.values():
+            if c.Name == name:
+                return c
+        if ref:
+            matches = [c for c in self._containers.values() if c.Id.startswith(ref)]
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                raise errors.InvalidParameter(f"multiple IDs found with provided prefix: {ref}")
+        raise errors.NotFound(f"No such container: {ref}")
+
+    def all(self) -> list[Container]:
+        return list(self._containers.values())
+
+    def counts(self) -> tuple[int, int, int]:
+        running = paused = stopped = 0
+        for c in self._containers.values():
+            if c.State.Paused:
+                paused += 1
+            elif c.State.Running:
+                running += 1
+            else:
+                stopped += 1
+        return running, paused, stopped
+
+    def using_image(self, image_id: str) -> list[tuple[str, bool]]:
+        return [(c.Id, c.State.Running) for c in self._containers.values() if c.Image == image_id]
+
+    def runtime_for(self, c: Container) -> Any:
+        from dockyard.runtime.oci import OCIRuntime
+
+        rt = self.cfg.runtime(c.Runtime)
+        return OCIRuntime(rt.path, os.path.join(self.cfg.exec_root, "runtime", rt.name), rt.args)
+
+    # -- create ---------------------------------------------------------------------------
+    async def create(self, name: str | None, config: dict[str, Any], host_config: dict[str, Any]) -> Container:
+        from dockyard.daemon.container_config import normalize
+
+        image_ref = config.get("Image") or ""
+        if not image_ref:
+            raise errors.InvalidParameter("No image was specified")
+        image = self.images.resolve(image_ref)
+        config, host_config = normalize(config, host_config, image.config.get("config") or {}, self.cfg)
+        runtime = host_config.get("Runtime") or self.cfg.default_runtime
+        self.cfg.runtime(runtime)  # unknown runtime → 400 before anything is made
+        if name:
+            name = check_name(name)
+            self._check_name_free(name)
+        else:
+            name = self._unique_random_name()
+        cid = new_id()
+        bundle = os.path.join(self.root, cid)
+        c = Container(Id=cid, Name=name, Created=now_rfc3339(), Image=image.id, ImageRef=image_ref,
+                      Config=config, HostConfig=host_config, Runtime=runtime, bundle=bundle,
+                      LogPath=os.path.join(bundle, f"{cid}-json.log"))
+        c.Path, c.Args = _path_and_args(config, image.config.get("config") or {})
+        rw = None
+        try:
+            os.makedirs(bundle, mode=0o710)
+            rw = self.images.layers.create_rw(cid, image.id)
+            c.rootfs = rw.merged
+            self._save(c, new=True)
+        except BaseException:
+            if rw is not None:
+                rw.remove()
+            shutil.rmtree(bundle, ignore_errors=True)
+            raise
+        self._containers[cid] = c
+        self.events.emit("container", "create", cid, self._event_attrs(c))
+        return c
+
+    def _check_name_free(self, name: str, exclude: str | None = None) -> None:
+        for other in self._containers.values():
+            if other.Name == name and other.Id != exclude:
+                raise errors.Conflict(
+                    f'Conflict. The container name "/{name}" is already in use by container "{other.Id}". '
+                    "You have to remove (or rename) that container to be able to reuse that name.")
+
+    def _unique_random_name(self) -> str:
+        taken = {c.Name for c in self._containers.values()}
+        for _ in range(100):
+            name = random_name()
+            if name not in taken:
+                return name
+        return f"{random_name()}_{new_id()[:6]}"
+
+    def _event_attrs(self, c: Container, **extra: str) -> dict[str, str]:
+        attrs = {"image": c.ImageRef, "name": c.Name}
+        attrs.update({k: str(v) for k, v in (c.Config.get("Labels") or {}).items()})
+        attrs.update(extra)
+        return attrs
+
+    # -- start ----------------------------------------------------------------------------
+    async def start(self, ref: str) -> None:
+        c = self.get(ref)
+        async with self._lock(c.Id):
+            if c.State.Paused:
+                raise errors.Conflict(f"cannot start a paused container, try unpause instead")
+            if c.State.Running:
+                raise errors.NotModified("container already started")
+            if c.State.Status in ("removing", "dead"):
+                raise errors.Conflict(f"container {c.Id} is marked for removal and cannot be started")
+            await self._start_locked(c)
+
+    async def _start_locked(self, c: Container) -> None:
+        from dockyard.daemon.container_start import prepare_bundle
+
+        runtime = self.runtime_for(c)
+        rw = self.images.layers.get_rw(c.Id)
+        started = False
+        try:
+            rw.mount()
+            prepare_bundle(c, self.cfg)
+            pid = await self.monitor.create(
+                c.Id, c.Name, c.bundle, runtime, c.LogPath,
+                tty=bool(c.Config.get("Tty")), stdin=bool(c.Config.get("OpenStdin")),
+                stdin_once=bool(c.Config.get("StdinOnce")))
+            await self._connect_pending_attachers(c)
+            await runtime.start(c.Id)
+            started = True
+        except errors.DockyardError as exc:
+            await self._undo_start(c, runtime, rw)
+            code = _start_error_code(exc.message)
+            c.State.set_exited(code, error=exc.message)
+            self._save(c)
+            self._fail_pending_attachers(c, exc)
+            self.events.emit("container", "die", c.Id, self._event_attrs(c, exitCode=str(code)))
+            self._notify_exit(c)
+            raise
+        except BaseException:
+            await self._undo_start(c, runtime, rw)
+            raise
+        finally:
+            if not started:
+                pass
+        c.State.set_running(pid)
+        self._save(c)
+        self.events.emit("container", "start", c.Id, self._event_attrs(c))
+        # The container may have exited before we recorded it as running.
+        code = self.monitor.exit_code(c.Id)
+        if code is not None:
+            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._on_exit(c.Id, code)))
+
+    async def _undo_start(self, c: Container, runtime: Any, rw: Any) -> None:
+        try:
+            await runtime.delete(c.Id, force=True)
+        except errors.DockyardError:
+            pass
+        await self.monitor.cleanup(c.Id)
+        try:
+            rw.unmount()
+        except OSError as exc:
+            log.warning("unmount %s: %s", rw.merged, exc)
+
+    # -- exit ------------------------------------------------------------------------------
+    async def _on_exit(self, cid: str, code: int) -> None:
+        c = self._containers.get(cid)
+        if c is None or not c.State.Running:
+            return
+        async with self._lock(cid):
+            if not c.State.Running:
+                return
+            oom = self.monitor.oom_killed(cid)
+            runtime = self.runtime_for(c)
+            try:
+                await runtime.delete(cid, force=True)
+            except errors.DockyardError as exc:
+                log.warning("runtime delete %s: %s", cid, exc)
+            await self.monitor.cleanup(cid)
+            try:
+                self.images.layers.get_rw(cid).unmount()
+            except (OSError, errors.NotFound) as exc:
+                log.warning("unmount rootfs of %s: %s", cid, exc)
+            c.State.set_exited(code, oom=oom)
+            self._save(c)
+            if oom:
+                self.events.emit("container", "oom", cid, self._event_attrs(c))
+            self.events.emit("container", "die", cid, self._event_attrs(c, exitCode=str(code)))
+            self._notify_exit(c)
+        if c.HostConfig.get("AutoRemove"):
+            try:
+                await self.remove(cid, force=True, volumes=True)
+            except errors.NotFound:
+                pass
+
+    def _notify_exit(self, c: Container) -> None:
+        for fut in self._exit_waiters.pop(c.Id, []):
+            if not fut.done():
+                fut.set_result(None)
+
+    # -- attach plumbing used by start -------------------------------------------------------
+    async def wait_for_attach(self, ref: str) -> Any:
+        """An attachment to the container's stdio, connected before its program runs.
+
+        For a created container this waits for ``start``, which connects every
+        waiting client before the program runs, so no output is lost.
+        """
+        c = self.get(ref)
+        if c.State.Running:
+            return await self.monitor.attach(c.Id)
+        if c.State.Status not in ("created", "exited"):
+            raise errors.Conflict(f"You cannot attach to a stopped container, start it first")
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._start_waiters.setdefault(c.Id, []).append(fut)
+        try:
+            return await fut
+        finally:
+            waiters = self._start_waiters.get(c.Id, [])
+            if fut in waiters:
+                waiters.remove(fut)
+
+    async def _connect_pending_attachers(self, c: Container) -> None:
+        for fut in self._start_waiters.pop(c.Id, []):
+            if not fut.done():
+                try:
+                    fut.set_result(await self.monitor.attach(c.Id))
+                except errors.DockyardError as exc:
+                    fut.set_exception(exc)
+
+    def _fail_pending_attachers(self, c: Container, exc: Exception) -> None:
+        for fut in self._start_waiters.pop(c.Id, []):
+            if not fut.done():
+                fut.set_exception(exc)
+
+    # -- wait / stop / kill -------------------------------------------------------------------
+    async def wait(self, ref: str, condition: str = "not-running") -> dict[str, Any]:
+        c = self.get(ref)
+        if condition not in ("not-running", "next-exit", "removed"):
+            raise errors.InvalidParameter(f"invalid condition: {condition!r}")
+        if condition == "removed":
+            ev = self._removed.setdefault(c.Id, asyncio.Event())
+            if c.State.Running or condition == "next-exit":
+                await self._wait_exit(c)
+            await ev.wait()
+            return self._wait_result(c)
+        if condition == "not-running" and not c.State.Running:
+            return self._wait_result(c)
+        await self._wait_exit(c)
+        return self._wait_result(c)
+
+    async def _wait_exit(self, c: Container) -> None:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._exit_waiters.setdefault(c.Id, []).append(fut)
+        await fut
+
+    @staticmethod
+    def _wait_result(c: Container) -> dict[str, Any]:
+        return {"StatusCode": c.State.ExitCode, "Error": {"Message": c.State.Error} if c.State.Error else None}
+
+    async def kill(self, ref: str, sig: str | int | None = None) -> None:
+        c = self.get(ref)
+        signum = parse_signal(sig)
+        if not c.State.Running:
+            raise errors.Conflict(f"Cannot kill container: {ref}: Container {c.Id} is not running")
+        if c.State.Paused and signum != signalmod.SIGKILL:
+            raise errors.Conflict(f"Cannot kill container: {ref}: Container {c.Id} is paused. Unpause the container before stopping or killing")
+        await self.runtime_for(c).kill(c.Id, signum, all_processes=False)
+        self.events.emit("container", "kill", c.Id, self._event_attrs(c, signal=str(signum)))
+
+    async def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> None:
+        c = self.get(ref)
+        if not c.State.Running:
+            raise errors.NotModified("container already stopped")
+        if timeout is None:
+            timeout = c.Config.get("StopTimeout")
+            timeout = 10 if timeout is None else int(timeout)
+        signum = parse_signal(sig or c.Config.get("StopSignal") or "SIGTERM")
+        runtime = self.runtime_for(c)
+        exited = asyncio.ensure_future(self._wait_exit(c))
+        try:
+            if c.State.Paused:
+                await runtime.resume(c.Id)
+            try:
+                await runtime.kill(c.Id, signum, all_processes=False)
+            except errors.DockyardError:
+                pass
+            if timeout < 0:
+                await exited
+            else:
+                try:
+                    await asyncio.wait_for(asyncio.shield(exited), timeout)
+                except asyncio.TimeoutError:
+                    try:
+                        await runtime.kill(c.Id, signalmod.SIGKILL, all_processes=True)
+                    except errors.DockyardError:
+                        pass
+                    await exited
+        finally:
+            if not exited.done():
+                exited.cancel()
+        self.events.emit("container", "stop", c.Id, self._event_attrs(c))
+
+    async def restart(self, ref: str, timeout: int | None = None, sig: str | None = None) -> None:
+        c = self.get(ref)
+        if c.State.Running:
+            await self.stop(ref, timeout, sig)
+        async with self._lock(c.Id):
+            await self._start_locked(c)
+        self.events.emit("container", "restart", c.Id, self._event_attrs(c))
+
+    async def pause(self, ref: str) -> None:
+        c = self.get(ref)
+        if not c.State.Running:
+            raise errors.Conflict(f"Container {c.Id} is not running")
+        if c.State.Paused:
+            raise errors.Conflict(f"Container {c.Id} is already paused")
+        await self.runtime_for(c).pause(c.Id)
+        c.State.Paused, c.State.Status = True, "paused"
+        self._save(c)
+        self.events.emit("container", "pause", c.Id, self._event_attrs(c))
+
+    async def unpause(self, ref: str) -> None:
+        c = self.get(ref)
+        if not c.State.Paused:
+            raise errors.Conflict(f"Container {c.Id} is not paused")
+        await self.runtime_for(c).resume(c.Id)
+        c.State.Paused, c.State.Status = False, "running"
+        self._save(c)
+        self.events.emit("container", "unpause", c.Id, self._event_attrs(c))
+
+    # -- remove / rename / prune ----------------------------------------------------------------
+    async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+        c = self.get(ref)
+        if c.State.Running:
+            if not force:
+                if c.State.Paused:
+                    raise errors.Conflict(f"cannot remove container \"/{c.Name}\": container is paused and must "
+                                          "be unpaused first")
+                raise errors.Conflict(f"cannot remove container \"/{c.Name}\": container is running: stop the "
+                                      "container before removing or force remove")
+            runtime = self.runtime_for(c)
+            exited = asyncio.ensure_future(self._wait_exit(c))
+            if c.State.Paused:
+                try:
+                    await runtime.resume(c.Id)
+                except errors.DockyardError:
+                    pass
+            try:
+                await runtime.kill(c.Id, signalmod.SIGKILL, all_processes=True)
+            except errors.DockyardError:
+                pass
+            try:
+                await asyncio.wait_for(exited, 15)
+            except asyncio.TimeoutError:
+                raise errors.SystemError_(f"could not kill container {c.Id}") from None
+        async with self._lock(c.Id):
+            if c.Id not in self._containers:
+                return
+            try:
+                self.images.layers.get_rw(c.Id).remove()
+            except errors.NotFound:
+                pass
+            shutil.rmtree(c.bundle, ignore_errors=True)
+            with self.db.tx() as cur:
+                cur.execute("DELETE FROM containers WHERE id = ?", (c.Id,))
+            del self._containers[c.Id]
+        self._locks.pop(c.Id, None)
+        self.events.emit("container", "destroy", c.Id, self._event_attrs(c))
+        ev = self._removed.pop(c.Id, None)
+        if ev is not None:
+            ev.set()
+
+    def rename(self, ref: str, new_name: str) -> None:
+        c = self.get(ref)
+        if not new_name:
+            raise errors.InvalidParameter("Neither old nor new names may be empty")
+        new_name = check_name(new_name)
+        if new_name == c.Name:
+            raise errors.InvalidParameter("Renaming a container with the same name as its current name")
+        self._check_name_free(new_name, exclude=c.Id)
+        old = c.Name
+        c.Name = new_name
+        try:
+            self._save(c)
+        except Exception:
+            c.Name = old
+            raise
+        self.events.emit("container", "rename", c.Id, self._event_attrs(c, oldName=f"/{old}"))
+
+    async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
+        from dockyard.daemon.container_view import match_labels, parse_until
+
+        until = parse_until(filters.get("until"))
+        deleted = []
+        for c in list(self._containers.values()):
+            if c.State.Running or c.State.Status == "removing":
+                continue
+            if not match_labels(c, filters):
+                continue
+            if until is not None and c.Created > until:
+                continue
+            await self.remove(c.Id)
+            deleted.append(c.Id)
+        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": 0}
+
+    # -- logs / top ----------------------------------------------------------------------------
+    async def logs(self, ref: str, *, stdout: bool, stderr: bool, since_ns: int | None, until_ns: int | None,
+                   tail: int | None, follow: bool) -> Any:
+        """Log entries (time_ns, stream, bytes); with ``follow``, until the container stops."""
+        from dockyard.runtime.logs import read_logs
+
+        c = self.get(ref)
+        stop = asyncio.Event()
+        waiter = None
+        if follow and c.State.Running:
+            waiter = asyncio.ensure_future(self._wait_exit(c))
+            waiter.add_done_callback(lambda _: stop.set())
+        else:
+            stop.set()
+        try:
+            async for entry in read_logs(c.LogPath, stdout=stdout, stderr=stderr, since_ns=since_ns,
+                                         until_ns=until_ns, tail=tail, follow=follow, stop_event=stop):
+                yield entry
+        finally:
+            if waiter is not None:
+                waiter.cancel()
+
+    async def top(self, ref: str, ps_args: str = "-ef") -> dict[str, Any]:
+        """``docker top``: the host's ps output, reduced to the container's processes."""
+        import shlex
+
+        c = self.get(ref)
+        if not c.State.Running:
+            raise errors.Conflict(f"Container {c.Id} is not running")
+        pids = set(await self.runtime_for(c).ps(c.Id))
+        proc = await asyncio.create_subprocess_exec(
+            "ps", *shlex.split(ps_args), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        if proc.returncode != 0:
+            raise errors.SystemError_(f"Error running ps: {err.decode().strip()}")
+        lines = out.decode().splitlines()
+        header = lines[0].split()
+        if "PID" not in header:
+            raise errors.InvalidParameter("Couldn't find PID field in ps output")
+        pid_col = header.index("PID")
+        rows = []
+        for line in lines[1:]:
+            fields = line.split(None, len(header) - 1)
+            try:
+                if int(fields[pid_col]) in pids:
+                    rows.append(fields)
+            except (ValueError, IndexError):
+                continue
+        return {"Titles": header, "Processes": rows}
+
+    # -- start-up / shutdown ------------------------------------------------------------------
+    async def startup(self) -> None:
+        """Re-adopt running containers; collect exits that happened while we were down."""
+        from dockyard.runtime.monitor import ExitWatcher
+
+        loop = asyncio.get_running_loop()
+        self._watcher = ExitWatcher(self.monitor.exit_dir,
+                                    lambda cid, code: asyncio.ensure_future(self._on_exit(cid, code)))
+        self._watcher.start(loop)
+        for c in list(self._containers.values()):
+            if c.State.Status == "removing":
+                await self.remove(c.Id, force=True)
+                continue
+            if not c.State.Running:
+                continue
+            code = self.monitor.exit_code(c.Id)
+            if code is not None:
+                await self._on_exit(c.Id, code)
+            elif not self.monitor.alive(c.Id):
+                # Monitor and container are both gone (host reboot?): it exited, code unknown.
+                await self._on_exit(c.Id, 255)
+
+    async def shutdown(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+
+
+def _path_and_args(config: dict[str, Any], image_config: dict[str, Any]) -> tuple[str, list[str]]:
+    entrypoint = config.get("Entrypoint") or []
+    cmd = config.get("Cmd") or []
+    argv = list(entrypoint) + list(cmd)
+    return (argv[0], argv[1:]) if argv else ("", [])
+
+
+def _start_error_code(message: str) -> int:
+    """The exit code the docker CLI reports for a failed start (127 not found, 126 not executable)."""
+    low = message.lower()
+    if "executable file not found" in low or "no such file or directory" in low:
+        return 127
+    if "permission denied" in low or "exec format error" in low:
+        return 126
+    return 128

@@ -1,0 +1,43 @@
+"""The event stream (``docker events``): a bounded in-memory log plus live subscribers."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from typing import Any
+
+
+class EventService:
+    """Records events in Docker's shape and fans them out to subscribers."""
+
+    def __init__(self, keep: int = 1024) -> None:
+        self._log: collections.deque[dict[str, Any]] = collections.deque(maxlen=keep)
+        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+
+    def emit(self, type_: str, action: str, actor_id: str, attributes: dict[str, str] | None = None) -> None:
+        now = time.time_ns()
+        event = {
+            "Type": type_, "Action": action, "scope": "local",
+            "Actor": {"ID": actor_id, "Attributes": dict(attributes or {})},
+            "time": now // 1_000_000_000, "timeNano": now,
+        }
+        if type_ == "container":  # the pre-1.22 fields clients still read
+            event["status"] = action
+            event["id"] = actor_id
+            if attributes and "image" in attributes:
+                event["from"] = attributes["image"]
+        self._log.append(event)
+        for q in list(self._subscribers):
+            q.put_nowait(event)
+
+    def since(self, since_ns: int, until_ns: int | None = None) -> list[dict[str, Any]]:
+        return [e for e in self._log if e["timeNano"] >= since_ns and (until_ns is None or e["timeNano"] <= until_ns)]
+
+    def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
+        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._subscribers.add(q)
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue[dict[str, Any]]) -> None:
+        self._subscribers.discard(q)

@@ -1,0 +1,120 @@
+"""System-wide answers: ``docker version`` and ``docker info``."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from typing import Any
+
+from dockyard import __version__
+from dockyard.daemon.config import DaemonConfig
+
+API_VERSION = "1.50"
+MIN_API_VERSION = "1.24"
+DOCKER_VERSION = "28.2.2"
+
+
+def _os_release() -> tuple[str, str]:
+    name, version = "Linux", ""
+    try:
+        with open("/etc/os-release", encoding="utf-8") as f:
+            fields = dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
+        name = fields.get("PRETTY_NAME", name).strip('"')
+        version = fields.get("VERSION_ID", "").strip('"')
+    except OSError:
+        pass
+    return name, version
+
+
+def cgroup_version() -> str:
+    return "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1"
+
+
+def mem_total() -> int:
+    with open("/proc/meminfo", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def machine_id(data_root: str) -> str:
+    """A stable daemon ID, kept in the data root."""
+    path = os.path.join(data_root, "engine-id")
+    try:
+        with open(path, encoding="ascii") as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        import uuid
+
+        ident = str(uuid.uuid4())
+        with open(path + ".tmp", "w", encoding="ascii") as f:
+            f.write(ident)
+        os.replace(path + ".tmp", path)
+        return ident
+
+
+class SystemService:
+    def __init__(self, cfg: DaemonConfig, containers: Any, images: Any) -> None:
+        self.cfg = cfg
+        self.containers = containers
+        self.images = images
+        self.started = time.time()
+
+    def version(self) -> dict[str, Any]:
+        uname = os.uname()
+        arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(uname.machine, uname.machine)
+        return {
+            "Platform": {"Name": f"dockyard {__version__}"},
+            "Components": [{"Name": "Engine", "Version": DOCKER_VERSION, "Details": {
+                "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "Os": "linux", "Arch": arch,
+                "KernelVersion": uname.release, "GitCommit": "dockyard", "GoVersion": platform.python_version(),
+                "Experimental": "false", "BuildTime": ""}}],
+            "Version": DOCKER_VERSION, "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
+            "GitCommit": "dockyard", "GoVersion": f"python{platform.python_version()}", "Os": "linux",
+            "Arch": arch, "KernelVersion": uname.release, "BuildTime": "", "Experimental": False,
+        }
+
+    def info(self) -> dict[str, Any]:
+        uname = os.uname()
+        os_name, os_version = _os_release()
+        running, paused, stopped = self.containers.counts()
+        cgv = cgroup_version()
+        arch = uname.machine
+        runtimes = {name: {"path": rt.path, **({"runtimeArgs": rt.args} if rt.args else {})}
+                    for name, rt in self.cfg.runtimes.items()}
+        return {
+            "ID": machine_id(self.cfg.data_root),
+            "Containers": running + paused + stopped, "ContainersRunning": running,
+            "ContainersPaused": paused, "ContainersStopped": stopped,
+            "Images": self.images.count(),
+            "Driver": "overlay2",
+            "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"],
+                             ["Using metacopy", "false"], ["Native Overlay Diff", "true"]],
+            "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"],
+                        "Authorization": None, "Log": ["json-file", "local"]},
+            "MemoryLimit": True, "SwapLimit": os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
+            or cgv == "2", "CpuCfsPeriod": True, "CpuCfsQuota": True, "CPUShares": True, "CPUSet": True,
+            "PidsLimit": True, "IPv4Forwarding": True, "BridgeNfIptables": False, "BridgeNfIp6tables": False,
+            "Debug": self.cfg.log_level == "debug", "NFd": len(os.listdir("/proc/self/fd")),
+            "OomKillDisable": cgv == "1", "NGoroutines": 0,
+            "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z",
+            "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs", "CgroupVersion": cgv,
+            "NEventsListener": 0, "KernelVersion": uname.release, "OperatingSystem": os_name,
+            "OSVersion": os_version, "OSType": "linux", "Architecture": arch,
+            "IndexServerAddress": "https://index.docker.io/v1/",
+            "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": None,
+                               "AllowNondistributableArtifactsHostnames": None,
+                               "InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}, "Mirrors": None},
+            "NCPU": os.cpu_count() or 1, "MemTotal": mem_total(), "GenericResources": None,
+            "DockerRootDir": self.cfg.data_root, "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
+            "Name": uname.nodename, "Labels": [], "ExperimentalBuild": False, "ServerVersion": DOCKER_VERSION,
+            "Runtimes": runtimes, "DefaultRuntime": self.cfg.default_runtime,
+            "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
+                      "Error": "", "RemoteManagers": None},
+            "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "docker-init",
+            "ContainerdCommit": {"ID": ""}, "RuncCommit": {"ID": ""}, "InitCommit": {"ID": ""},
+            "SecurityOptions": ["name=seccomp,profile=builtin"] + (["name=cgroupns"] if cgv == "2" else []),
+            "CDISpecDirs": [], "Warnings": None,
+        }

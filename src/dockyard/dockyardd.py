@@ -1,0 +1,137 @@
+"""dockyardd: the daemon's entry point and composition root.
+
+Reads dockerd's flags and daemon.json, builds the services, starts the API
+server on its sockets.  It sits above ``api/`` and ``daemon/``, so no import
+runs back up the layers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from typing import Any
+
+from dockyard import errors
+from dockyard.daemon import config as configmod
+
+log = logging.getLogger("dockyard")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="dockyardd", description="A Docker-compatible container engine.")
+    p.add_argument("-H", "--host", action="append", dest="hosts", default=[],
+                   help="daemon socket(s) to listen on (unix:///path)")
+    p.add_argument("--data-root", help=f"root of persistent state (default {configmod.DEFAULT_DATA_ROOT})")
+    p.add_argument("--exec-root", help=f"root of runtime state (default {configmod.DEFAULT_EXEC_ROOT})")
+    p.add_argument("-p", "--pidfile", help=f"path of the pid file (default {configmod.DEFAULT_PIDFILE})")
+    p.add_argument("--config-file", help=f"daemon.json (default {configmod.DEFAULT_CONFIG_FILE})")
+    p.add_argument("-l", "--log-level", choices=["debug", "info", "warn", "error", "fatal"])
+    p.add_argument("-D", "--debug", action="store_true", default=None)
+    p.add_argument("--default-runtime", help="default OCI runtime for containers")
+    p.add_argument("--add-runtime", action="append", default=[], metavar="NAME=PATH",
+                   help="register an additional OCI runtime")
+    p.add_argument("--live-restore", action="store_true", default=None,
+                   help="keep containers running while the daemon is down (always on)")
+    p.add_argument("--cgroup-parent", help="parent cgroup for all containers")
+    p.add_argument("--name-prefix", help="prefix of kernel object names (cgroups, runtime state)")
+    return p.parse_args(argv)
+
+
+def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    runtimes: dict[str, Any] = {}
+    for item in args.add_runtime:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise errors.InvalidParameter(f"invalid runtime {item!r}: expected NAME=PATH")
+        runtimes[name] = {"path": path}
+    return {
+        "hosts": args.hosts or None, "data-root": args.data_root, "exec-root": args.exec_root,
+        "pidfile": args.pidfile, "log-level": args.log_level, "debug": args.debug,
+        "default-runtime": args.default_runtime, "runtimes": runtimes or None,
+        "live-restore": args.live_restore, "cgroup-parent": args.cgroup_parent,
+        "name-prefix": args.name_prefix,
+    }
+
+
+def setup_logging(level: str) -> None:
+    levels = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
+              "error": logging.ERROR, "fatal": logging.CRITICAL}
+    logging.basicConfig(level=levels.get(level, logging.INFO), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+async def serve(cfg: configmod.DaemonConfig) -> None:
+    from aiohttp import web
+
+    from dockyard.api.server import create_app
+    from dockyard.daemon.backends import build_backends
+
+    backends = build_backends(cfg)
+    await backends.startup()
+    app = create_app(backends)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+    await runner.setup()
+    sites = []
+    for path in cfg.unix_sockets:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        if os.path.exists(path):
+            os.unlink(path)
+        site = web.UnixSite(runner, path)
+        await site.start()
+        os.chmod(path, 0o660)
+        sites.append(site)
+    if not sites:
+        raise errors.InvalidParameter("no unix socket to listen on (TCP needs mutual TLS, not supported yet)")
+    write_pidfile(cfg.pidfile)
+    log.info("dockyardd listening on %s", ", ".join(cfg.unix_sockets))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("dockyardd shutting down (containers keep running)")
+        await backends.shutdown()
+        await runner.cleanup()
+        for path in cfg.unix_sockets:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+        try:
+            os.unlink(cfg.pidfile)
+        except FileNotFoundError:
+            pass
+
+
+def write_pidfile(path: str) -> None:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(f"{os.getpid()}\n")
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        cfg = configmod.load(args.config_file, overrides_from_args(args))
+    except errors.DockyardError as exc:
+        print(f"dockyardd: {exc}", file=sys.stderr)
+        return 1
+    setup_logging(cfg.log_level)
+    try:
+        asyncio.run(serve(cfg))
+    except errors.DockyardError as exc:
+        log.error("%s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""A real dockyardd on a temporary socket, data root and cgroup parent, for tests."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+BIN_DIR = os.path.dirname(sys.executable)
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float = 30) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._path)
+        self.sock = sock
+
+
+@dataclass
+class Daemon:
+    """One dockyardd process; ``docker_host`` goes into DOCKER_HOST."""
+
+    root: str
+    prefix: str
+    extra_args: list[str] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def socket(self) -> str:
+        return os.path.join(self.root, "d.sock")
+
+    @property
+    def docker_host(self) -> str:
+        return f"unix://{self.socket}"
+
+    @property
+    def data_root(self) -> str:
+        return os.path.join(self.root, "data")
+
+    @property
+    def exec_root(self) -> str:
+        return os.path.join(self.root, "exec")
+
+    @property
+    def log_path(self) -> str:
+        return os.path.join(self.root, "daemon.log")
+
+    @property
+    def cgroup_parent(self) -> str:
+        return f"/{self.prefix}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["DOCKER_HOST"] = self.docker_host
+        env.pop("DOCKER_CONTEXT", None)
+        env["DOCKER_CONFIG"] = os.path.join(self.root, "docker-config")
+        return env
+
+    def start(self, timeout: float = 15) -> None:
+        cfg_path = os.path.join(self.root, "daemon.json")
+        with open(cfg_path, "w") as f:
+            json.dump(self.config, f)
+        argv = [os.path.join(BIN_DIR, "dockyardd"), "-H", self.docker_host, "--data-root", self.data_root,
+                "--exec-root", self.exec_root, "--pidfile", os.path.join(self.root, "d.pid"),
+                "--config-file", cfg_path, "--cgroup-parent", self.cgroup_parent,
+                "--name-prefix", self.prefix, "--log-level", "debug", *self.extra_args]
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"dockyardd exited {self.proc.returncode}:\n{self.log()}")
+            try:
+                if self.request("GET", "/_ping")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.02)
+        raise RuntimeError(f"dockyardd did not answer within {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()[-8000:]
+        except OSError:
+            return ""
+
+    def request(self, method: str, path: str, body: Any = None, timeout: float = 60) -> tuple[int, Any]:
+        conn = UnixHTTPConnection(self.socket, timeout=timeout)
+        try:
+            data = None if body is None else json.dumps(body).encode()
+            headers = {"Content-Type": "application/json"} if data is not None else {}
+            conn.request(method, path, body=data, headers=headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+            try:
+                return resp.status, json.loads(raw) if raw else None
+            except ValueError:
+                return resp.status, raw
+        finally:
+            conn.close()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def crash(self) -> None:
+        """kill -9 the daemon (its containers and monitors keep running)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def remove_all_containers(self) -> None:
+        status, items = self.request("GET", "/containers/json?all=1")
+        if status != 200:
+            return
+        for c in items:
+            self.request("DELETE", f"/containers/{c['Id']}?force=1&v=1")
+
+    def leftovers(self) -> list[str]:
+        """Kernel objects of this daemon still present: mounts and cgroups."""
+        found = []
+        with open("/proc/self/mountinfo") as f:
+            found += [line.split()[4] for line in f if self.root in line.split()[4]]
+        for base in ("/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup"):
+            path = base + self.cgroup_parent
+            if os.path.isdir(path):
+                subdirs = [d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d))]
+                found += [os.path.join(path, d) for d in subdirs]
+        return found
+
+    def cleanup(self) -> None:
+        """Stop everything this daemon made and remove its files."""
+        try:
+            if self.proc is not None and self.proc.poll() is None:
+                self.remove_all_containers()
+        finally:
+            self.stop()
+            for base in ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
+                         "hugetlb", "systemd", "unified", ""):
+                path = os.path.join("/sys/fs/cgroup", base) + self.cgroup_parent
+                if os.path.isdir(path):
+                    for d in sorted((os.path.join(dp) for dp, _, _ in os.walk(path)), reverse=True):
+                        try:
+                            os.rmdir(d)
+                        except OSError:
+                            pass
+            with open("/proc/self/mountinfo") as f:
+                mounts = [line.split()[4] for line in f if self.root in line.split()[4]]
+            for m in reversed(mounts):
+                subprocess.run(["umount", "-l", m], check=False, capture_output=True)
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def new_daemon(**kwargs: Any) -> Daemon:
+    tag = secrets.token_hex(3)
+    root = tempfile.mkdtemp(prefix=f"dy{tag}-", dir="/tmp")
+    return Daemon(root=root, prefix=f"dytest-{tag}", **kwargs)
+
+
+def docker(daemon: Daemon, *args: str, input: bytes | str | None = None, timeout: float = 120,
+           check: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run the real docker CLI against ``daemon``."""
+    if isinstance(input, bytes):
+        input = input.decode()
+    proc = subprocess.run(["docker", *args], env=daemon.env(), input=input, capture_output=True,
+                          text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc
