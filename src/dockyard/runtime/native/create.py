@@ -1,0 +1,296 @@
+"""``create``: from a bundle to an init process blocked before the user program.
+
+Process layout (like runc's nsexec, in Python):
+
+    runtime ──fork──> stage1 ──(setns/unshare user, then the rest)──fork──> init (PID 1)
+       │  puts stage1 in the cgroup, writes uid/gid maps     │ reports init's pid, exits
+       └── waits for "ready" from init, writes state + pid file, exits; init blocks on exec.fifo
+
+Everything created here has its undo on the failure path: the init is
+killed, the cgroup destroyed, the state folder removed.  Mounts live in the
+init's own mount namespace and vanish with it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dockyard.errors import DockyardError, InvalidParameter, SystemError_
+from dockyard.runtime.native import spec_defaults
+from dockyard.runtime.native import syscalls as sc
+from dockyard.runtime.native.channel import Channel
+from dockyard.runtime.native.state import OCI_VERSION, ContainerState, atomic_write, now_rfc3339, proc_start_time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+class CreateOptions:
+    def __init__(self, bundle: str, pid_file: str | None = None, console_socket: str | None = None,
+                 no_pivot: bool = False, preserve_fds: int = 0, subreaper: bool = False) -> None:
+        self.bundle = os.path.abspath(bundle)
+        self.pid_file = pid_file
+        self.console_socket = console_socket
+        self.no_pivot = no_pivot
+        self.preserve_fds = preserve_fds
+        self.subreaper = subreaper  # `run`: the init becomes our child once stage1 exits
+
+
+def create(root: str, container_id: str, opts: CreateOptions) -> ContainerState:
+    """Create the container; returns its saved state (status ``created``)."""
+    config = spec_defaults.load_bundle_config(opts.bundle)
+    linux = config.get("linux") or {}
+    process = config["process"]
+    flags, join = spec_defaults.namespace_flags(config)
+    _check_namespaces(config, flags, join)
+
+    from dockyard.runtime.native import caps
+
+    capsets = ambient_subset(caps.parse_capabilities(process.get("capabilities")))
+    seccomp_program = None
+    if linux.get("seccomp"):
+        from dockyard.runtime.native import seccomp
+
+        seccomp_program = seccomp.compile_filter(linux["seccomp"])
+    if process.get("terminal") and not opts.console_socket:
+        raise InvalidParameter("process.terminal is true: --console-socket is required")
+
+    st = ContainerState(root, container_id)
+    st.create_dir()
+    cgroup = None
+    init_pid = 0
+    try:
+        os.mkfifo(st.fifo, 0o600)
+        from dockyard.runtime.native import cgroups
+
+        cgroup = cgroups.new_manager(linux.get("cgroupsPath"), container_id)
+        cgroup.create()
+        cgroup.set(spec_defaults.resources_with_devices(config))
+        st.data = {
+            "ociVersion": OCI_VERSION, "id": container_id, "bundle": opts.bundle,
+            "rootfs": spec_defaults.rootfs_path(config, opts.bundle), "created": now_rfc3339(),
+            "annotations": config.get("annotations") or {}, "cgroupsPath": linux.get("cgroupsPath"),
+            "hooks": {k: v for k, v in (config.get("hooks") or {}).items() if k in ("poststart", "poststop")},
+        }
+        init_pid = _spawn(st, config, opts, flags, join, capsets, seccomp_program, cgroup)
+        st.data["pid"] = init_pid
+        st.data["pidStartTime"] = proc_start_time(init_pid)
+        st.save_config(config)
+        st.save()
+        if opts.pid_file:
+            atomic_write(opts.pid_file, str(init_pid), 0o644)
+    except BaseException:
+        if init_pid:
+            _kill(init_pid)
+        if cgroup is not None:
+            _quiet(cgroup.kill_all, 9)
+            _quiet(cgroup.destroy)
+        st.remove_dir()
+        raise
+    return st
+
+
+def ambient_subset(capsets: Any) -> Any:
+    """Keep only ambient capabilities that are permitted and inheritable.
+
+    The kernel refuses any other; runc ignores those silently (its default
+    spec lists ambient caps without inheritable ones), so we do the same.
+    """
+    capsets.ambient = set(capsets.ambient) & set(capsets.inheritable) & set(capsets.permitted)
+    return capsets
+
+
+def _check_namespaces(config: dict[str, Any], flags: int, join: list[tuple[str, str]]) -> None:
+    joined = {kind for kind, _ in join}
+    if config.get("hostname") and not (flags & sc.CLONE_NEWUTS or "uts" in joined):
+        raise InvalidParameter("config.json: hostname needs a private UTS namespace")
+    if not (flags & sc.CLONE_NEWNS or "mount" in joined):
+        raise InvalidParameter("config.json: a mount namespace is required")
+
+
+def _spawn(st: ContainerState, config: dict[str, Any], opts: CreateOptions, flags: int,
+           join: list[tuple[str, str]], capsets: Any, seccomp_program: Any, cgroup: Any) -> int:
+    """Fork stage1 and the init; run the createRuntime hooks; return the init's host pid."""
+    from dockyard.runtime.native import init as init_mod
+    from dockyard.runtime.native.syscalls import Syscalls
+
+    init_mod.preload()
+    sys = Syscalls()
+    linux = config.get("linux") or {}
+    userns = bool(flags & sc.CLONE_NEWUSER) or any(k == "user" for k, _ in join)
+    console_sock = None
+    if config["process"].get("terminal"):
+        from dockyard.runtime.native import terminal
+
+        console_sock = terminal.connect_console_socket(opts.console_socket or "")
+    join_fds = []
+    try:
+        for kind, path in sorted(join, key=lambda j: j[0] != "user"):  # the user ns first
+            join_fds.append((kind, path, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
+    except OSError as exc:
+        for _, _, fd in join_fds:
+            os.close(fd)
+        raise InvalidParameter(f"cannot open namespace path {exc.filename}: {exc.strerror}") from None
+    fifo_fd = os.open(st.fifo, os.O_RDWR | os.O_CLOEXEC)  # held by init; `start` writes one byte
+    parent, child = Channel.pair()
+    if opts.subreaper:
+        sys.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+    stage1 = os.fork()
+    if stage1 == 0:  # pragma: no cover - runs in the child
+        parent.close()
+        _stage1(sys, child, config, opts, flags, join_fds, st, capsets, seccomp_program, cgroup,
+                userns, console_sock, fifo_fd)
+    child.close()
+    for _, _, fd in join_fds:
+        os.close(fd)
+    os.close(fifo_fd)
+    if console_sock is not None:
+        os.close(console_sock)
+    init_pid = 0
+    try:
+        cgroup.apply(stage1)
+        parent.send(go=True)
+        if flags & sc.CLONE_NEWUSER:
+            parent.expect("userns", "user namespace setup")
+            _write_id_maps(stage1, linux)
+            parent.send(mapped=True)
+        init_pid = int(parent.expect("pid", "the init process started"))
+        _, status = os.waitpid(stage1, 0)
+        stage1 = 0
+        state = st.oci_state("creating")
+        state["pid"] = init_pid
+        parent.send(state=state)
+        while True:
+            msg = parent.recv()
+            if msg is None:
+                raise SystemError_("container init exited during setup")
+            if "error" in msg:
+                raise SystemError_(msg["error"]) if msg.get("kind") != "invalid" else InvalidParameter(msg["error"])
+            if msg.get("hooks") == "createRuntime":
+                from dockyard.runtime.native import hooks
+
+                hooks.run_hooks(config.get("hooks"), "prestart", state)
+                hooks.run_hooks(config.get("hooks"), "createRuntime", state)
+                parent.send(ok=True)
+            elif msg.get("ready"):
+                return init_pid
+    except BaseException:
+        if init_pid:
+            _kill(init_pid)
+        if stage1:
+            _kill(stage1)
+            _quiet(os.waitpid, stage1, 0)
+        raise
+    finally:
+        parent.close()
+
+
+def _stage1(sys: Any, ch: Channel, config: dict[str, Any], opts: CreateOptions, flags: int,
+            join_fds: list[tuple[str, str, int]], st: ContainerState, capsets: Any, seccomp_program: Any,
+            cgroup: Any, userns: bool, console_sock: int | None, fifo_fd: int) -> None:  # pragma: no cover
+    """Child of the runtime: enter/create the namespaces, fork the init, report its pid, exit."""
+    code = 1
+    try:
+        sys.prctl(sc.PR_SET_DUMPABLE, 0)  # /proc/<pid>/exe of the runtime stays out of reach
+        ch.expect("go", "cgroup setup")
+        adj = config["process"].get("oomScoreAdj")
+        if adj is not None:
+            sys.write_file("/proc/self/oom_score_adj", str(int(adj)))
+        for kind, path, fd in join_fds:
+            sys.setns(fd, spec_defaults.NAMESPACE_FLAGS[kind], path)
+            os.close(fd)
+        if flags & sc.CLONE_NEWUSER:
+            sys.unshare(sc.CLONE_NEWUSER)
+            ch.send(userns=True)
+            ch.expect("mapped", "uid/gid maps")
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+        rest = flags & ~sc.CLONE_NEWUSER
+        if rest:
+            sys.unshare(rest)
+        pid = os.fork()
+        if pid == 0:
+            _init(sys, ch, config, opts, flags, st, capsets, seccomp_program, cgroup, userns,
+                  console_sock, fifo_fd)
+        ch.send(pid=pid)
+        code = 0
+    except BaseException as exc:  # noqa: BLE001 - everything goes back to the runtime
+        _report(ch, exc)
+    os._exit(code)
+
+
+def _init(sys: Any, ch: Channel, config: dict[str, Any], opts: CreateOptions, flags: int,
+          st: ContainerState, capsets: Any, seccomp_program: Any, cgroup: Any, userns: bool,
+          console_sock: int | None, fifo_fd: int) -> None:  # pragma: no cover - the container's PID 1
+    from dockyard.runtime.native import init as init_mod
+
+    try:
+        state = ch.expect("state", "container state")
+        ctx = init_mod.InitContext(
+            sys, config, config["process"], rootfs=spec_defaults.rootfs_path(config, opts.bundle),
+            bundle=opts.bundle, no_pivot=opts.no_pivot, userns=userns,
+            cgroup_ns=bool(flags & sc.CLONE_NEWCGROUP), cgroup_paths=cgroup.paths(),
+            console_sock=console_sock, fifo_fd=fifo_fd, channel=ch, capsets=capsets,
+            seccomp=seccomp_program, preserve_fds=opts.preserve_fds, state=state)
+        init_mod.run_steps(ctx, init_mod.STANDARD_STEPS)
+        raise SystemError_("exec returned")
+    except BaseException as exc:  # noqa: BLE001 - never return into the runtime's code
+        try:
+            if ch.wfd >= 0:
+                _report(ch, exc)
+            else:  # after "ready" the runtime is gone: the container's stderr is all we have
+                os.write(2, f"dockyard-runtime init: {exc}\n".encode())
+        except BaseException:  # noqa: BLE001
+            pass
+    finally:
+        os._exit(127)
+
+
+def _report(ch: Channel, exc: BaseException) -> None:
+    kind = "invalid" if isinstance(exc, InvalidParameter) else "system"
+    if isinstance(exc, DockyardError):
+        text = exc.message
+    elif isinstance(exc, OSError):
+        from dockyard.runtime.native.init import describe_os_error
+
+        text = describe_os_error(exc)
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    if os.environ.get("DOCKYARD_RUNTIME_DEBUG"):
+        try:
+            import traceback
+
+            text += "\n" + "".join(traceback.format_exception(exc))
+        except ImportError:  # after pivot_root the host's stdlib is out of reach
+            pass
+    try:
+        ch.send(error=text, kind=kind)
+    except OSError:
+        pass
+
+
+def _write_id_maps(pid: int, linux: dict[str, Any]) -> None:
+    for key, name in (("uidMappings", "uid_map"), ("gidMappings", "gid_map")):
+        lines = "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in linux.get(key) or [])
+        if not lines:
+            continue
+        try:
+            with open(f"/proc/{pid}/{name}", "w") as f:
+                f.write(lines)
+        except OSError as exc:
+            raise InvalidParameter(f"cannot write {name} ({lines.strip()!r}): {exc.strerror}") from None
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, 9)
+    except ProcessLookupError:
+        pass
+
+
+def _quiet(fn: Any, *args: Any) -> None:
+    try:
+        fn(*args)
+    except (DockyardError, OSError):
+        pass
