@@ -1,0 +1,88 @@
+"""The same user flows through docker-py (pip `docker`)."""
+
+from __future__ import annotations
+
+import docker
+import pytest
+
+
+@pytest.fixture
+def client(dockyard_daemon, busybox_image):
+    c = docker.DockerClient(base_url=dockyard_daemon.docker_host, timeout=60)
+    yield c
+    c.close()
+
+
+def test_ping_version_info(client):
+    assert client.ping() is True
+    assert client.version()["ApiVersion"] == "1.50"
+    assert client.info()["OSType"] == "linux"
+
+
+def test_containers_run_returns_output(client):
+    out = client.containers.run("busybox", ["sh", "-c", "echo hi; echo err >&2"], remove=True)
+    assert out == b"hi\n"
+
+
+def test_nonzero_exit_raises_container_error(client):
+    with pytest.raises(docker.errors.ContainerError) as exc:
+        client.containers.run("busybox", ["sh", "-c", "exit 5"], remove=True)
+    assert exc.value.exit_status == 5
+
+
+def test_missing_image_is_image_not_found(client):
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.containers.create("busybox-missing:nope", ["true"])
+
+
+def test_detached_lifecycle(client):
+    c = client.containers.run("busybox", ["sleep", "100"], detach=True, labels={"k": "v"}, name="pylife")
+    try:
+        c.reload()
+        assert c.status == "running" and c.name == "pylife" and c.labels["k"] == "v"
+        assert [x.id for x in client.containers.list(filters={"label": "k=v"})] == [c.id]
+        top = c.top()
+        assert any("sleep" in " ".join(p) for p in top["Processes"])
+        c.stop(timeout=1)
+        c.reload()
+        assert c.status == "exited"
+        assert c.wait()["StatusCode"] in (137, 143)
+    finally:
+        c.remove(force=True)
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get("pylife")
+
+
+def test_logs_and_wait(client):
+    c = client.containers.run("busybox", ["sh", "-c", "echo a; echo b >&2; exit 2"], detach=True)
+    try:
+        assert c.wait()["StatusCode"] == 2
+        assert c.logs(stdout=True, stderr=False) == b"a\n"
+        assert c.logs(stdout=False, stderr=True) == b"b\n"
+        assert list(c.logs(stream=True)) != []
+    finally:
+        c.remove()
+
+
+def test_conflict_on_remove_running(client):
+    c = client.containers.run("busybox", ["sleep", "100"], detach=True)
+    try:
+        with pytest.raises(docker.errors.APIError) as exc:
+            c.remove()
+        assert exc.value.status_code == 409
+    finally:
+        c.remove(force=True)
+
+
+def test_events_stream_sees_lifecycle(client):
+    import time
+
+    since = time.time() - 1
+    c = client.containers.run("busybox", ["true"], detach=True)
+    c.wait()
+    c.remove()
+    until = time.time() + 1
+    actions = [e["Action"] for e in client.events(since=since, until=until, decode=True,
+                                                  filters={"container": c.id})]
+    for want in ("create", "start", "die", "destroy"):
+        assert want in actions
