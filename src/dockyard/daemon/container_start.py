@@ -67,6 +67,8 @@ def write_etc_files(c: Container) -> dict[str, str]:
 
 def prepare_bundle(c: Container, cfg: DaemonConfig) -> dict[str, Any]:
     """Write config.json into the bundle; returns the spec."""
+    from dockyard.daemon.system import cgroup_version, swap_accounting
+    from dockyard.runtime.native.seccomp import default_profile
     from dockyard.runtime.spec import SpecInput, build_spec, resolve_user
 
     etc_files = write_etc_files(c)
@@ -76,7 +78,9 @@ def prepare_bundle(c: Container, cfg: DaemonConfig) -> dict[str, Any]:
         container_id=c.Id, config=c.Config, host_config=c.HostConfig, image_config={},
         rootfs=c.rootfs, user=user, hostname=hostname, etc_files=etc_files,
         init_path=cfg.init_path if c.HostConfig.get("Init") else None,
-        cgroups_path=f"{cfg.cgroup_parent}/{c.Id}", default_ulimits=cfg.default_ulimits))
+        cgroups_path=f"{cfg.cgroup_parent}/{c.Id}", default_ulimits=list(cfg.default_ulimits.values()),
+        seccomp_profile=default_profile, cgroup_v2=cgroup_version() == "2",
+        swap_limit=swap_accounting()))
     path = os.path.join(c.bundle, "config.json")
     with open(path + ".tmp", "w", encoding="utf-8") as f:
         json.dump(spec, f)

@@ -31,6 +31,11 @@ def cgroup_version() -> str:
     return "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1"
 
 
+def swap_accounting() -> bool:
+    """Whether memory+swap limits can be set (memsw on v1, always on v2)."""
+    return cgroup_version() == "2" or os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
+
+
 def mem_total() -> int:
     with open("/proc/meminfo", encoding="ascii") as f:
         for line in f:
@@ -94,8 +99,7 @@ class SystemService:
                              ["Using metacopy", "false"], ["Native Overlay Diff", "true"]],
             "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"],
                         "Authorization": None, "Log": ["json-file", "local"]},
-            "MemoryLimit": True, "SwapLimit": os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
-            or cgv == "2", "CpuCfsPeriod": True, "CpuCfsQuota": True, "CPUShares": True, "CPUSet": True,
+            "MemoryLimit": True, "SwapLimit": swap_accounting(), "CpuCfsPeriod": True, "CpuCfsQuota": True, "CPUShares": True, "CPUSet": True,
             "PidsLimit": True, "IPv4Forwarding": True, "BridgeNfIptables": False, "BridgeNfIp6tables": False,
             "Debug": self.cfg.log_level == "debug", "NFd": len(os.listdir("/proc/self/fd")),
             "OomKillDisable": cgv == "1", "NGoroutines": 0,
