@@ -1,0 +1,303 @@
+"""The layer store: read-only image layers and the RW layers of containers (overlay2).
+
+On disk, as Docker's overlay2 driver lays it out::
+
+    <data-root>/overlay2/<cache-id>/diff     a layer, unpacked once
+    <data-root>/overlay2/<cache-id>/link     its short name
+    <data-root>/overlay2/l/<short>           -> ../<cache-id>/diff (keeps mount data small)
+    <data-root>/overlay2/<name>/{diff,work,merged}   a container's RW layer
+    <data-root>/overlay2/<name>/lower        "l/<short>:l/<short>" topmost first
+
+Layer records (ChainID, DiffID, parent, cache-id, size, refcount) live in the
+``layers`` table.  A layer is unpacked into ``tmp-<cache-id>`` and renamed into
+place inside the transaction that records it; ``gc()`` at start-up removes
+whatever a crash left between the two (temp dirs, unrecorded layer dirs,
+records nobody references).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+import string
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from dockyard.errors import DockyardError, NotFound, os_error
+from dockyard.image import overlay
+from dockyard.image.unpack import apply_tar
+from dockyard.state.db import Database
+
+_LINK_ALPHABET = string.ascii_uppercase + string.digits
+_LINK_LEN = 26
+_EMPTY = "empty"
+
+
+def chain_ids(diff_ids: list[str]) -> list[str]:
+    """ChainID(L0) = DiffID(L0); ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln))."""
+    out: list[str] = []
+    for d in diff_ids:
+        if not out:
+            out.append(d)
+        else:
+            out.append("sha256:" + hashlib.sha256(f"{out[-1]} {d}".encode()).hexdigest())
+    return out
+
+
+@dataclass
+class Layer:
+    chain_id: str
+    diff_id: str
+    parent: str | None
+    cache_id: str
+    size: int
+
+
+class RWLayer:
+    """A container's writable layer: upper, work and merged dirs over the image's layers."""
+
+    def __init__(self, store: LayerStore, name: str, lower_links: list[str]) -> None:
+        self._store = store
+        self.name = name
+        home = os.path.join(store.root, name)
+        self.upper = os.path.join(home, "diff")
+        self.work = os.path.join(home, "work")
+        self.merged = os.path.join(home, "merged")
+        self._links = lower_links  # "l/<short>", topmost first
+
+    @property
+    def lower(self) -> list[str]:
+        """The image's diff dirs, topmost first."""
+        return [os.path.realpath(os.path.join(self._store.root, link)) for link in self._links]
+
+    def _mount_lower(self) -> list[str]:
+        if not self._links:  # overlay needs at least one lowerdir
+            return [os.path.join(self._store.root, _EMPTY)]
+        return [os.path.join(self._store.root, link) for link in self._links]
+
+    def mount(self) -> str:
+        """Mount the overlay at ``merged`` (idempotent) and return ``merged``."""
+        if overlay.is_mounted(self.merged):
+            return self.merged
+        try:
+            self._store.kernel.mount_overlay(self._mount_lower(), self.upper, self.work, self.merged)
+        except OSError as exc:
+            raise os_error("mount overlay on", self.merged, exc) from None
+        return self.merged
+
+    def unmount(self) -> None:
+        """Unmount ``merged`` if mounted (a busy mount is detached lazily)."""
+        try:
+            self._store.kernel.unmount(self.merged)
+        except OSError as exc:
+            raise os_error("unmount", self.merged, exc) from None
+
+    def remove(self) -> None:
+        """Unmount and delete the RW layer's directories."""
+        self.unmount()
+        shutil.rmtree(os.path.join(self._store.root, self.name), ignore_errors=True)
+
+    def graphdriver_data(self) -> dict[str, str]:
+        lower = self.lower
+        return {"LowerDir": ":".join(lower) if lower else os.path.join(self._store.root, _EMPTY),
+                "MergedDir": self.merged, "UpperDir": self.upper, "WorkDir": self.work}
+
+    def size_rw(self) -> int:
+        """Bytes of the files the container changed (its upper dir)."""
+        return dir_size(self.upper)
+
+
+def dir_size(path: str) -> int:
+    total = 0
+    seen: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in filenames + dirnames:
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except FileNotFoundError:
+                continue
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            if not os.path.isdir(os.path.join(dirpath, name)) or os.path.islink(os.path.join(dirpath, name)):
+                total += st.st_size
+    return total
+
+
+class LayerStore:
+    """Image layers (shared, refcounted) and container RW layers over overlayfs."""
+
+    def __init__(self, data_root: str, db: Database,
+                 image_chain: Callable[[str], list[str]] | None = None) -> None:
+        self.root = os.path.join(data_root, "overlay2")
+        self.db = db
+        # image id -> its ChainIDs, bottom first; set by the image service.
+        self.image_chain: Callable[[str], list[str]] = image_chain or (lambda image_id: [])
+        os.makedirs(os.path.join(self.root, "l"), mode=0o700, exist_ok=True)
+        os.makedirs(os.path.join(self.root, _EMPTY), mode=0o755, exist_ok=True)
+        self._kernel: overlay.Kernel | None = None
+        self._links: dict[str, str] = {}  # chain id -> "l/<short>", cached
+
+    @property
+    def kernel(self) -> overlay.Kernel:
+        if self._kernel is None:
+            self._kernel = overlay.Kernel()
+        return self._kernel
+
+    # -- read-only layers ----------------------------------------------------------
+
+    def get(self, chain_id: str) -> Layer:
+        row = self.db.query_one("SELECT * FROM layers WHERE chain_id=?", (chain_id,))
+        if row is None:
+            raise NotFound(f"layer does not exist: {chain_id}")
+        return Layer(row["chain_id"], row["diff_id"], row["parent"], row["cache_id"], row["size"])
+
+    def exists(self, chain_id: str) -> bool:
+        return self.db.query_one("SELECT 1 FROM layers WHERE chain_id=?", (chain_id,)) is not None
+
+    def diff_dir(self, chain_id: str) -> str:
+        return os.path.join(self.root, self.get(chain_id).cache_id, "diff")
+
+    def link(self, chain_id: str) -> str:
+        """``l/<short>`` of a layer (cached: the hot path of create_rw)."""
+        link = self._links.get(chain_id)
+        if link is None:
+            cache_id = self.get(chain_id).cache_id
+            with open(os.path.join(self.root, cache_id, "link")) as f:
+                link = "l/" + f.read().strip()
+            self._links[chain_id] = link
+        return link
+
+    def register(self, stream: BinaryIO, parent: str | None) -> Layer:
+        """Unpack an uncompressed layer tar on top of ``parent``; returns the (new or existing) layer.
+
+        The layer is recorded with refcount 0: the caller takes references with
+        ``acquire`` when an image starts using it.  On any failure nothing is
+        left on disk.
+        """
+        cache_id = secrets.token_hex(32)
+        tmp = os.path.join(self.root, f"tmp-{cache_id}")
+        try:
+            os.makedirs(os.path.join(tmp, "diff"), mode=0o755)
+            result = apply_tar(stream, os.path.join(tmp, "diff"))
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        chain = result.diff_id if parent is None else \
+            "sha256:" + hashlib.sha256(f"{parent} {result.diff_id}".encode()).hexdigest()
+        return self._commit(tmp, cache_id, chain, result.diff_id, parent, result.size)
+
+    def _commit(self, tmp: str, cache_id: str, chain: str, diff_id: str, parent: str | None,
+                size: int) -> Layer:
+        final = os.path.join(self.root, cache_id)
+        short = "".join(secrets.choice(_LINK_ALPHABET) for _ in range(_LINK_LEN))
+        link_path = os.path.join(self.root, "l", short)
+        try:
+            with self.db.tx() as cur:
+                row = cur.execute("SELECT * FROM layers WHERE chain_id=?", (chain,)).fetchone()
+                if row is not None:  # already unpacked once: share it
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    return Layer(row["chain_id"], row["diff_id"], row["parent"], row["cache_id"], row["size"])
+                with open(os.path.join(tmp, "link"), "w") as f:
+                    f.write(short)
+                cur.execute("INSERT INTO layers(chain_id, diff_id, parent, cache_id, size, refcount) "
+                            "VALUES (?,?,?,?,?,0)", (chain, diff_id, parent, cache_id, size))
+                os.rename(tmp, final)
+                try:
+                    os.symlink(f"../{cache_id}/diff", link_path)
+                except BaseException:
+                    os.rename(final, tmp)
+                    raise
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return Layer(chain, diff_id, parent, cache_id, size)
+
+    def acquire(self, cur: object, chain: list[str]) -> None:
+        """Take one reference on each layer of ``chain`` (inside the caller's transaction)."""
+        for cid in chain:
+            cur.execute("UPDATE layers SET refcount=refcount+1 WHERE chain_id=?", (cid,))  # type: ignore[attr-defined]
+
+    def release(self, cur: object, chain: list[str]) -> list[Layer]:
+        """Drop one reference on each layer of ``chain``; returns the layers that reached 0.
+
+        Their records are deleted in the caller's transaction; call
+        ``remove_dirs`` with the result after it committed.
+        """
+        gone: list[Layer] = []
+        for cid in reversed(chain):
+            cur.execute("UPDATE layers SET refcount=refcount-1 WHERE chain_id=?", (cid,))  # type: ignore[attr-defined]
+            row = cur.execute("SELECT * FROM layers WHERE chain_id=?", (cid,)).fetchone()  # type: ignore[attr-defined]
+            if row is not None and row["refcount"] <= 0:
+                cur.execute("DELETE FROM layers WHERE chain_id=?", (cid,))  # type: ignore[attr-defined]
+                gone.append(Layer(row["chain_id"], row["diff_id"], row["parent"], row["cache_id"], row["size"]))
+        return gone
+
+    def remove_dirs(self, layers: list[Layer]) -> None:
+        for layer in layers:
+            self._links.pop(layer.chain_id, None)
+            self._remove_cache_dir(layer.cache_id)
+
+    def _remove_cache_dir(self, cache_id: str) -> None:
+        home = os.path.join(self.root, cache_id)
+        try:
+            with open(os.path.join(home, "link")) as f:
+                short = f.read().strip()
+            if short and "/" not in short:
+                os.unlink(os.path.join(self.root, "l", short))
+        except FileNotFoundError:
+            pass
+        shutil.rmtree(home, ignore_errors=True)
+
+    def gc(self) -> None:
+        """Remove what a crash left: temp dirs, unreferenced records, unrecorded layer dirs."""
+        with self.db.tx() as cur:
+            cur.execute("DELETE FROM layers WHERE refcount <= 0")
+        known = {r["cache_id"] for r in self.db.query("SELECT cache_id FROM layers")}
+        for entry in os.listdir(self.root):
+            path = os.path.join(self.root, entry)
+            if entry.startswith("tmp-"):
+                shutil.rmtree(path, ignore_errors=True)
+            elif entry not in known and entry not in ("l", _EMPTY) and os.path.isfile(os.path.join(path, "link")) \
+                    and not os.path.isdir(os.path.join(path, "work")):
+                self._remove_cache_dir(entry)
+        for short in os.listdir(os.path.join(self.root, "l")):
+            link = os.path.join(self.root, "l", short)
+            if not os.path.exists(link):
+                os.unlink(link)
+
+    # -- container RW layers ---------------------------------------------------------
+
+    def create_rw(self, name: str, image_id: str | None) -> RWLayer:
+        """Create the directories of a container's RW layer (no mount)."""
+        links = [self.link(cid) for cid in reversed(self.image_chain(image_id))] if image_id else []
+        home = os.path.join(self.root, name)
+        try:
+            os.mkdir(home, 0o710)
+        except FileExistsError:
+            raise DockyardError(f"RW layer {name} already exists") from None
+        except OSError as exc:
+            raise os_error("create RW layer", home, exc) from None
+        try:
+            for sub in ("diff", "work", "merged"):
+                os.mkdir(os.path.join(home, sub), 0o755)
+            with open(os.path.join(home, "lower"), "w") as f:
+                f.write(":".join(links))
+        except BaseException:
+            shutil.rmtree(home, ignore_errors=True)
+            raise
+        return RWLayer(self, name, links)
+
+    def get_rw(self, name: str) -> RWLayer:
+        """The RW layer called ``name`` (NotFound if it does not exist)."""
+        if "/" in name or name in ("", ".", "..", "l", _EMPTY):
+            raise NotFound(f"RW layer {name} does not exist")
+        try:
+            with open(os.path.join(self.root, name, "lower")) as f:
+                text = f.read().strip()
+        except FileNotFoundError:
+            raise NotFound(f"RW layer {name} does not exist") from None
+        return RWLayer(self, name, text.split(":") if text else [])

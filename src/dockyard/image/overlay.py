@@ -1,0 +1,104 @@
+"""The kernel calls of the overlay driver: mount, unmount, is-mounted.
+
+Two ways to mount, chosen by size: the classic ``mount(2)`` when the option
+string fits the one page the kernel copies (short ``l/`` links keep it small
+for a few dozen layers), and the new mount API (``fsopen``/``fsconfig`` with
+one ``lowerdir+`` per layer, Linux ≥ 6.8) when it does not, so the number of
+layers has no practical limit.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+
+MNT_DETACH = 2
+_PAGE_LIMIT = 4095  # the kernel copies at most one page of mount data, NUL included
+
+# new mount API (include/uapi/linux/mount.h)
+_FSOPEN_CLOEXEC = 0x1
+_FSCONFIG_SET_STRING = 1
+_FSCONFIG_CMD_CREATE = 6
+_FSMOUNT_CLOEXEC = 0x1
+_MOVE_MOUNT_F_EMPTY_PATH = 0x4
+_AT_FDCWD = -100
+_NR = {"x86_64": {"fsopen": 430, "fsconfig": 431, "fsmount": 432, "move_mount": 429},
+       "aarch64": {"fsopen": 430, "fsconfig": 431, "fsmount": 432, "move_mount": 429}}
+
+
+class Kernel:
+    """libc through ctypes, loaded once per store."""
+
+    def __init__(self) -> None:
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        self._libc.syscall.restype = ctypes.c_long
+        self._nr = _NR.get(os.uname().machine, _NR["x86_64"])
+
+    def _check(self, rc: int, op: str, path: str) -> int:
+        if rc < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"{op} {path}: {os.strerror(err)}")
+        return rc
+
+    def mount_overlay(self, lower: list[str], upper: str, work: str, target: str) -> None:
+        """Mount an overlay at ``target``; ``lower`` is topmost first."""
+        data = f"lowerdir={':'.join(lower)},upperdir={upper},workdir={work}"
+        if len(data) < _PAGE_LIMIT:
+            rc = self._libc.mount(b"overlay", os.fsencode(target), b"overlay", 0, data.encode())
+            self._check(rc, "mount overlay on", target)
+            return
+        self._mount_new_api(lower, upper, work, target)
+
+    def _mount_new_api(self, lower: list[str], upper: str, work: str, target: str) -> None:
+        sys = self._libc.syscall
+        fsfd = self._check(sys(self._nr["fsopen"], b"overlay", _FSOPEN_CLOEXEC), "fsopen overlay for", target)
+        try:
+            def setstr(key: str, value: str) -> None:
+                rc = sys(self._nr["fsconfig"], fsfd, _FSCONFIG_SET_STRING, key.encode(), os.fsencode(value), 0)
+                self._check(rc, f"fsconfig {key}={value} for", target)
+
+            setstr("source", "overlay")
+            for d in lower:  # "lowerdir+" appends one layer, topmost first
+                setstr("lowerdir+", d)
+            setstr("upperdir", upper)
+            setstr("workdir", work)
+            self._check(sys(self._nr["fsconfig"], fsfd, _FSCONFIG_CMD_CREATE, None, None, 0),
+                        "create overlay for", target)
+            mfd = self._check(sys(self._nr["fsmount"], fsfd, _FSMOUNT_CLOEXEC, 0), "fsmount overlay for", target)
+            try:
+                self._check(sys(self._nr["move_mount"], mfd, b"", _AT_FDCWD, os.fsencode(target),
+                                _MOVE_MOUNT_F_EMPTY_PATH), "move_mount overlay to", target)
+            finally:
+                os.close(mfd)
+        finally:
+            os.close(fsfd)
+
+    def unmount(self, target: str) -> None:
+        """Unmount ``target``; not mounted is fine; busy falls back to a lazy detach."""
+        path = os.fsencode(target)
+        while is_mounted(target):
+            if self._libc.umount2(path, 0) == 0:
+                continue
+            err = ctypes.get_errno()
+            if err == errno.EINVAL or err == errno.ENOENT:
+                return
+            if err == errno.EBUSY:
+                if self._libc.umount2(path, MNT_DETACH) == 0:
+                    continue
+                err = ctypes.get_errno()
+            raise OSError(err, f"unmount {target}: {os.strerror(err)}")
+
+
+def is_mounted(path: str) -> bool:
+    """An overlay (or any other filesystem) is mounted at ``path``.
+
+    A stat pair instead of a mountinfo scan: the hot path of ``docker run``
+    calls this, and an overlay always has a device number of its own.
+    """
+    try:
+        st = os.lstat(path)
+        parent = os.lstat(os.path.dirname(path.rstrip("/")) or "/")
+    except FileNotFoundError:
+        return False
+    return st.st_dev != parent.st_dev
