@@ -82,8 +82,9 @@ class SpecInput:
 def process_args(config: dict[str, Any], image_config: dict[str, Any]) -> list[str]:
     """Entrypoint + Cmd exactly as Docker merges them.
 
-    A user Entrypoint (even ``--entrypoint ""``) replaces the image's and drops the
-    image's Cmd; otherwise an empty user Cmd falls back to the image's.
+    A user Entrypoint replaces the image's and drops the image's Cmd; ``--entrypoint ""``
+    (``[""]``) clears the image's entrypoint but keeps its Cmd; an empty user Cmd falls
+    back to the image's.
     """
     entry = config.get("Entrypoint")
     cmd = config.get("Cmd")
@@ -93,10 +94,11 @@ def process_args(config: dict[str, Any], image_config: dict[str, Any]) -> list[s
         cmd = [cmd]
     if entry == [""]:
         entry = []
-    if entry is None:
-        entry = list(image_config.get("Entrypoint") or [])
+    if not entry:  # moby's merge(): only without a user entrypoint does the image Cmd apply
         if not cmd:
             cmd = list(image_config.get("Cmd") or [])
+        if entry is None:
+            entry = list(image_config.get("Entrypoint") or [])
     args = list(entry) + list(cmd or [])
     if not args:
         raise InvalidParameter("No command specified")
