@@ -263,6 +263,17 @@ def test_devices_rules_from_resources(cg: CgroupManager) -> None:
     assert result == {"ok": ["ok", errno.EPERM]}  # /dev/null (1:3) allowed, /dev/zero (1:5) denied
 
 
+def test_blkio_weight_hugetlb_and_unlimited_stats(cg: CgroupManager) -> None:
+    cg.set({"blockIO": {"weight": 300}, "hugepageLimits": [{"pageSize": "2MB", "limit": 4 << 21}]})
+    blkio = cg.paths()["blkio"]
+    weight = blkio + ("/blkio.weight" if os.path.exists(blkio + "/blkio.weight") else "/blkio.bfq.weight")
+    with open(weight) as f:
+        assert f.read().split()[-1] == "300"  # "default 300" with BFQ
+    with open(cg.paths()["hugetlb"] + "/hugetlb.2MB.limit_in_bytes") as f:
+        assert int(f.read()) == 4 << 21
+    assert cg.stats()["memory"]["limit"] == 0  # no limit set: reported as 0, as on v2
+
+
 def test_create_refuses_systemd_paths() -> None:
     with pytest.raises(InvalidParameter, match="systemd"):
         cgroups.new_manager("system.slice:docker:abc", "abc")

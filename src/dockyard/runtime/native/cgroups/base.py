@@ -208,6 +208,19 @@ class CgroupManager:
         raise NotImplementedError
 
     def stats(self) -> dict:
+        """Usage and limits, the same shape on v1 and v2 (a limit of 0 = unlimited)::
+
+            {"memory": {"usage", "max_usage", "limit", "failcnt", "swap_usage",
+                        "swap_limit", "stats": {memory.stat key: int}},
+             "cpu": {"usage": {"total", "percpu": [...], "kernel", "user"} (ns),
+                     "throttling": {"periods", "throttled_periods", "throttled_time"},
+                     "system_usage" (host ns, /proc/stat), "online_cpus"},
+             "pids": {"current", "limit"},
+             "blkio": {"io_service_bytes_recursive": [{"major", "minor", "op", "value"}],
+                       "io_serviced_recursive": [...]}}
+
+        These map one-to-one onto Docker's /containers/{id}/stats JSON.
+        """
         raise NotImplementedError
 
     def destroy(self) -> None:

@@ -229,10 +229,10 @@ class V1Manager(CgroupManager):
             out["memory"] = {
                 "usage": read_int(mem + "/memory.usage_in_bytes"),
                 "max_usage": read_int(mem + "/memory.max_usage_in_bytes"),
-                "limit": read_int(mem + "/memory.limit_in_bytes"),
+                "limit": _unlimited_as_zero(read_int(mem + "/memory.limit_in_bytes")),
                 "failcnt": read_int(mem + "/memory.failcnt"),
                 "swap_usage": read_int(mem + "/memory.memsw.usage_in_bytes"),
-                "swap_limit": read_int(mem + "/memory.memsw.limit_in_bytes"),
+                "swap_limit": _unlimited_as_zero(read_int(mem + "/memory.memsw.limit_in_bytes")),
                 "stats": read_keyed(mem + "/memory.stat"),
             }
         out["cpu"] = self._cpu_stats()
@@ -281,6 +281,11 @@ class V1Manager(CgroupManager):
                 if out[key]:
                     break
         return out
+
+
+def _unlimited_as_zero(value: int) -> int:
+    """v1 shows "no limit" as a huge page-aligned number; report 0 like v2's "max"."""
+    return 0 if value >= 1 << 62 else value
 
 
 def _parse_blkio(text: str) -> list[dict]:
