@@ -274,6 +274,22 @@ def test_blkio_weight_hugetlb_and_unlimited_stats(cg: CgroupManager) -> None:
     assert cg.stats()["memory"]["limit"] == 0  # no limit set: reported as 0, as on v2
 
 
+def test_failed_create_removes_what_it_made(tmp_path) -> None:
+    """A hierarchy that cannot take the new directory: the ones already made are removed."""
+    from dockyard.errors import SystemError_
+    from dockyard.runtime.native.cgroups.v1 import V1Manager
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    mountinfo = ("38 33 0:33 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+                 f"39 33 0:34 / {blocker} rw - cgroup cgroup rw,pids\n")
+    name = f"dytest-{secrets.token_hex(4)}"
+    m = V1Manager(f"/{name}/inner", mountinfo=mountinfo)
+    with pytest.raises(SystemError_, match=f"create cgroup /{name}/inner"):
+        m.create()
+    assert not os.path.exists(f"/sys/fs/cgroup/memory/{name}")
+
+
 def test_create_refuses_systemd_paths() -> None:
     with pytest.raises(InvalidParameter, match="systemd"):
         cgroups.new_manager("system.slice:docker:abc", "abc")
