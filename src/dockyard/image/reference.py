@@ -155,7 +155,7 @@ def parse_any(text: str) -> Reference | str:
 
 def validate_tag(tag: str) -> str:
     if not ANCHORED_TAG_RE.match(tag):
-        raise InvalidParameter(f"invalid tag format: {tag!r}" if tag else "invalid reference format")
+        raise InvalidParameter("invalid tag format")
     return tag
 
 
@@ -163,16 +163,12 @@ def normalize_repo_tag(repo: str, tag: str | None) -> Reference:
     """The reference named by a ``repo`` + ``tag`` pair (``docker tag``/``import`` arguments).
 
     ``repo`` may already carry a tag (``foo:1``); a separate ``tag`` then wins, as
-    in dockerd's ``httputils.RepoTagReference``-style handling.
+    with dockerd's ``httputils.RepoTagReference`` + ``reference.WithTag``.
     """
     ref = parse_normalized(repo)
-    if ref.digest is not None and tag:
-        raise InvalidParameter("cannot tag a digest reference")
     if tag:
         validate_tag(tag)
-        if ref.tag is not None and ref.tag != tag:
-            raise InvalidParameter("invalid reference format")
-        ref = ref.with_tag(tag)
+        ref = Reference(ref.domain, ref.path, tag, ref.digest)
     return ref.with_default_tag()
 
 

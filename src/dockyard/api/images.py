@@ -1,0 +1,234 @@
+"""Routes: /images/... — parse, call the image service, serialize.
+
+Image names may contain ``/`` (``localhost:5000/a/b``), hence the ``{name:.+}``
+patterns.  Long operations (import, save, load) run in an executor thread; the
+request body reaches them through a small blocking reader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from aiohttp import web
+
+from dockyard import errors
+from dockyard.api.server import json_response, query_bool, query_filters, version_less_than
+
+
+def add_routes(router: web.UrlDispatcher, backends: Any) -> None:
+    r = router.add_route
+    r("POST", "/images/create", create)
+    r("GET", "/images/json", list_)
+    r("POST", "/images/prune", prune)
+    r("GET", "/images/get", save_many)
+    r("POST", "/images/load", load)
+    r("GET", "/images/{name:.+}/json", inspect)
+    r("GET", "/images/{name:.+}/history", history)
+    r("GET", "/images/{name:.+}/get", save_one)
+    r("POST", "/images/{name:.+}/tag", tag)
+    r("POST", "/images/{name:.+}/push", push)
+    r("DELETE", "/images/{name:.+}", remove)
+
+
+def _svc(request: web.Request) -> Any:
+    return request.app["backends"].images
+
+
+class BodyReader:
+    """A blocking ``read(n)`` over the request body, for code running in an executor thread."""
+
+    def __init__(self, request: web.Request, loop: asyncio.AbstractEventLoop) -> None:
+        self._content = request.content
+        self._loop = loop
+        self._buf = bytearray()
+        self._eof = False
+
+    def _fill(self) -> bool:
+        if self._eof:
+            return False
+        chunk = asyncio.run_coroutine_threadsafe(self._content.readany(), self._loop).result()
+        if not chunk:
+            self._eof = True
+            return False
+        self._buf += chunk
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        while (n < 0 or len(self._buf) < n) and self._fill():
+            pass
+        if n < 0 or n >= len(self._buf):
+            data = bytes(self._buf)
+            self._buf.clear()
+        else:
+            data = bytes(self._buf[:n])
+            del self._buf[:n]
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+
+async def _progress(request: web.Request, messages: list[dict[str, Any]]) -> web.StreamResponse:
+    """Docker's progress JSON stream: one object per line."""
+    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await resp.prepare(request)
+    for m in messages:
+        await resp.write(json.dumps(m).encode() + b"\n")
+    await resp.write_eof()
+    return resp
+
+
+async def create(request: web.Request) -> web.StreamResponse:
+    """``POST /images/create``: import (``fromSrc``) or pull (``fromImage``)."""
+    svc = _svc(request)
+    q = request.query
+    if "fromSrc" in q:
+        src = q["fromSrc"]
+        if src != "-":
+            raise errors.InvalidParameter(f"importing from a URL is not supported: {src}")
+        repo, tag = q.get("repo") or None, q.get("tag") or None
+        changes, message, platform = q.getall("changes", []), q.get("message", ""), q.get("platform") or None
+        svc.check_import(repo, tag, changes, platform)  # fail before reading the body
+        loop = asyncio.get_running_loop()
+        image_id = await loop.run_in_executor(None, lambda: svc.import_image(
+            BodyReader(request, loop), repo, changes, message, platform, tag))
+        return await _progress(request, [{"status": image_id}])
+    if "fromImage" in q:
+        return await _pull(request, q["fromImage"], q.get("tag") or None)
+    raise errors.InvalidParameter("either fromSrc or fromImage is required")
+
+
+async def _pull(request: web.Request, name: str, tag: str | None) -> web.StreamResponse:
+    """Registries are not supported yet: a local image is "up to date", anything else is denied."""
+    from dockyard.image import reference as refmod
+
+    svc = _svc(request)
+    ref = refmod.normalize_repo_tag(name, tag) if not (tag and tag.startswith("sha256:")) \
+        else refmod.parse_normalized(f"{name}@{tag}")
+    try:
+        svc.resolve(str(ref))
+    except errors.NotFound:
+        raise errors.NotFound(f"pull access denied for {ref.familiar_name}, repository does not exist "
+                              f"or may require 'docker login'") from None
+    return await _progress(request, [
+        {"status": f"Pulling from {ref.path if ref.domain == 'docker.io' else ref.name}", "id": ref.tag or "latest"},
+        {"status": f"Status: Image is up to date for {ref.familiar()}"}])
+
+
+async def push(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    raise errors.NotImplementedYet(f"pushing {name}: registries are not supported yet")
+
+
+async def list_(request: web.Request) -> web.Response:
+    filters = query_filters(request)
+    legacy = request.query.get("filter")
+    if legacy and version_less_than(request, "1.41"):
+        filters.setdefault("reference", []).append(legacy)
+    items = _svc(request).list_images(all=query_bool(request, "all"), filters=filters,
+                                      digests=query_bool(request, "digests"))
+    if version_less_than(request, "1.44"):
+        for item in items:
+            item["VirtualSize"] = item["Size"]
+    return json_response(items)
+
+
+async def inspect(request: web.Request) -> web.Response:
+    data = _svc(request).inspect(request.match_info["name"])
+    if version_less_than(request, "1.44"):
+        data["VirtualSize"] = data["Size"]
+    if version_less_than(request, "1.45"):
+        data["Container"] = ""
+        data["ContainerConfig"] = _empty_container_config()
+    return json_response(data)
+
+
+def _empty_container_config() -> dict[str, Any]:
+    from dockyard.image.archive import empty_container_config
+
+    return empty_container_config()
+
+
+async def history(request: web.Request) -> web.Response:
+    return json_response(_svc(request).history(request.match_info["name"]))
+
+
+async def tag(request: web.Request) -> web.Response:
+    repo = request.query.get("repo", "")
+    if not repo:
+        raise errors.InvalidParameter("repository name must have at least one component")
+    _svc(request).tag(request.match_info["name"], repo, request.query.get("tag") or None)
+    return web.Response(status=201)
+
+
+async def remove(request: web.Request) -> web.Response:
+    records = _svc(request).delete(request.match_info["name"], force=query_bool(request, "force"),
+                                   noprune=query_bool(request, "noprune"))
+    return json_response(records)
+
+
+async def prune(request: web.Request) -> web.Response:
+    loop = asyncio.get_running_loop()
+    filters = query_filters(request)
+    return json_response(await loop.run_in_executor(None, _svc(request).prune, filters))
+
+
+async def _save(request: web.Request, names: list[str]) -> web.StreamResponse:
+    svc = _svc(request)
+    if not hasattr(svc, "save"):
+        raise errors.NotImplementedYet("docker save is not supported yet")
+    plan = svc.save_plan(names)  # resolves every name first: errors before the stream starts
+    resp = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
+    await resp.prepare(request)
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=8)
+
+    def put(chunk: bytes | None) -> None:
+        asyncio.run_coroutine_threadsafe(queue.put(chunk), loop).result()
+
+    def produce() -> None:
+        try:
+            svc.save(plan, put)
+        finally:
+            put(None)
+
+    fut = loop.run_in_executor(None, produce)
+    while True:
+        chunk = await queue.get()
+        if chunk is None:
+            break
+        await resp.write(chunk)
+    await fut
+    await resp.write_eof()
+    return resp
+
+
+async def save_one(request: web.Request) -> web.StreamResponse:
+    return await _save(request, [request.match_info["name"]])
+
+
+async def save_many(request: web.Request) -> web.StreamResponse:
+    return await _save(request, request.query.getall("names", []))
+
+
+async def load(request: web.Request) -> web.StreamResponse:
+    svc = _svc(request)
+    if not hasattr(svc, "load"):
+        raise errors.NotImplementedYet("docker load is not supported yet")
+    loop = asyncio.get_running_loop()
+    quiet = query_bool(request, "quiet")
+    lines = await loop.run_in_executor(None, svc.load, BodyReader(request, loop))
+    messages = [{"stream": f"Loaded image: {line}\n"} if not line.startswith("sha256:")
+                else {"stream": f"Loaded image ID: {line}\n"} for line in lines]
+    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await resp.prepare(request)
+    if not quiet:
+        for m in messages:
+            await resp.write(json.dumps(m).encode() + b"\n")
+    else:
+        for m in messages:
+            await resp.write(json.dumps(m).encode() + b"\n")
+    await resp.write_eof()
+    return resp
