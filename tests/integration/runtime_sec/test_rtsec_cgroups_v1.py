@@ -8,7 +8,7 @@ import secrets
 import select
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from rtsec_helpers import Child
@@ -34,15 +34,6 @@ def cg() -> Iterator[CgroupManager]:
             m.kill_all(signal.SIGKILL)
             m.destroy()
         assert not any(os.path.exists(d) for d in m.paths().values())
-
-
-def hold_memory(n: int) -> Callable:
-    def fn() -> int:
-        block = b"x" * n  # really touched, so charged to the cgroup
-        os.read(os.open("/dev/null", os.O_RDONLY), 1)
-        time.sleep(3600)
-        return len(block)
-    return fn
 
 
 def test_create_in_every_hierarchy_and_destroy_leaves_nothing() -> None:
