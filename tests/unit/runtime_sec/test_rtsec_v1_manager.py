@@ -15,7 +15,7 @@ MB = 1 << 20
 def manager(tmp_path: pathlib.Path, memsw: str | None) -> tuple[V1Manager, pathlib.Path]:
     leaf = tmp_path / "memory" / "dockyard" / "c1"
     leaf.mkdir(parents=True)
-    (leaf / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    (leaf / "memory.limit_in_bytes").write_text("")  # a plain file: writes do not truncate
     if memsw is not None:
         (leaf / "memory.memsw.limit_in_bytes").write_text(memsw)
     mountinfo = f"38 33 0:33 / {tmp_path / 'memory'} rw - cgroup cgroup rw,memory\n"
