@@ -135,10 +135,16 @@ def _tail_offset(fd: int, size: int, tail: int) -> int:
         lines = data.split(b"\n")
         # lines[0] may be cut; count complete records after it
         finals = 0
+        later: set[bytes] = set()  # streams with a record after this one
         first = 0 if pos == 0 else 1
         for idx in range(len(lines) - 1, first - 1, -1):
             fields = lines[idx].split(b" ", 3)
-            if len(fields) >= 3 and b"F" in fields[2].split(b","):
+            if len(fields) < 3:
+                continue
+            # a record ends a line if F, or if it is a stream's unterminated last chunk
+            ends = b"F" in fields[2].split(b",") or fields[1] not in later
+            later.add(fields[1])
+            if ends:
                 finals += 1
                 if finals > tail:
                     # start right after this record's line
