@@ -90,3 +90,14 @@ def test_state_pids_oom_and_stats(fake_root: pathlib.Path) -> None:
 
 def test_parse_io_stat_skips_junk() -> None:
     assert parse_io_stat("garbage\n\n") == {"io_service_bytes_recursive": [], "io_serviced_recursive": []}
+
+
+def test_check_before_update_refuses_limit_below_usage(fake_root: pathlib.Path) -> None:
+    leaf = fake_root / "dockyard" / "c1"
+    (leaf / "memory.current").write_text("8388608\n")
+    m = V2Manager("/dockyard/c1", root=str(fake_root))
+    with pytest.raises(InvalidParameter, match="already uses 8388608 bytes"):
+        m.set({"memory": {"limit": 4 << 20, "checkBeforeUpdate": True}})
+    assert (leaf / "memory.max").read_text() == ""
+    m.set({"memory": {"limit": 16 << 20, "checkBeforeUpdate": True}})
+    assert (leaf / "memory.max").read_text() == str(16 << 20)

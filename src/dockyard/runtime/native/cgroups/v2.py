@@ -88,7 +88,17 @@ class V2Manager(CgroupManager):
         rmdir_retry(self.dir)
 
     def set(self, resources: dict | None) -> None:
-        for w in mapping.v2_writes(resources):
+        writes = mapping.v2_writes(resources)
+        mem = (resources or {}).get("memory") or {}
+        if mem.get("checkBeforeUpdate") and isinstance(mem.get("limit"), int) and mem["limit"] > 0:
+            # v2 reclaims or OOM-kills instead of refusing a limit below usage;
+            # the spec's checkBeforeUpdate asks for v1's refusal instead.
+            usage = read_int(self.dir + "/memory.current")
+            if mem["limit"] < usage:
+                raise InvalidParameter(
+                    f"cannot set linux.resources.memory.limit to {mem['limit']}: "
+                    f"the container already uses {usage} bytes")
+        for w in writes:
             self._write(w)
 
     def _write(self, w: Write) -> None:
