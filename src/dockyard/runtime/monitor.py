@@ -119,7 +119,8 @@ class Monitor:
 
     # -- start -------------------------------------------------------------
     def conmon_argv(self, container_id: str, name: str, bundle: str, runtime: OCIRuntime,
-                    log_path: str, tty: bool, stdin: bool, stdin_once: bool) -> list[str]:
+                    log_path: str, tty: bool, stdin: bool, stdin_once: bool,
+                    log_size_max: int | None = None) -> list[str]:
         d = self.container_dir(container_id)
         argv = [self.conmon_path, "--api-version", "1",
                 "-c", container_id, "-u", container_id, "-n", name or container_id,
@@ -131,6 +132,8 @@ class Monitor:
                  "--socket-dir-path", self.socket_dir, "--full-attach",
                  "-l", f"k8s-file:{log_path}", "--log-level", self.log_level,
                  "--conmon-pidfile", os.path.join(d, "conmon.pid")]
+        if log_size_max and log_size_max > 0:
+            argv += ["--log-size-max", str(log_size_max)]
         if tty:
             argv.append("-t")
         if stdin:
@@ -141,10 +144,12 @@ class Monitor:
 
     async def create(self, container_id: str, name: str, bundle: str, runtime: OCIRuntime,
                      log_path: str, tty: bool = False, stdin: bool = False,
-                     stdin_once: bool = False) -> int:
+                     stdin_once: bool = False, log_size_max: int | None = None) -> int:
         """Spawn conmon, which runs ``runtime create``; return the container's pid.
 
-        The container is left *created*: call ``runtime.start`` next.  On failure
+        The container is left *created*: call ``runtime.start`` next.
+        ``log_size_max`` (``--log-opt max-size``): conmon starts the log afresh
+        (a new file renamed over the old) once it would grow past this size.  On failure
         raises :class:`ContainerStartError` with the runtime's message; nothing
         is left behind (no conmon, no runtime state, no monitor dir).
         """
@@ -156,7 +161,8 @@ class Monitor:
             _unlink(stale)
         with open(os.path.join(d, "bundle"), "w") as f:
             f.write(bundle)
-        argv = self.conmon_argv(container_id, name, bundle, runtime, log_path, tty, stdin, stdin_once)
+        argv = self.conmon_argv(container_id, name, bundle, runtime, log_path, tty, stdin, stdin_once,
+                                log_size_max)
         try:
             pid = await self._spawn(argv)
         except BaseException:

@@ -22,7 +22,7 @@ from dockyard.runtime.resources import build_resources
 from dockyard.runtime.users import ResolvedUser, resolve_user
 
 __all__ = ["SpecInput", "ResolvedUser", "build_spec", "resolve_user", "process_args",
-           "capabilities", "DEFAULT_CAPABILITIES", "DEFAULT_PATH", "INIT_PATH"]
+           "capabilities", "stop_signal", "DEFAULT_CAPABILITIES", "DEFAULT_PATH", "INIT_PATH"]
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 INIT_PATH = "/sbin/docker-init"
@@ -103,6 +103,15 @@ def process_args(config: dict[str, Any], image_config: dict[str, Any]) -> list[s
     if not args:
         raise InvalidParameter("No command specified")
     return args
+
+
+def stop_signal(config: dict[str, Any], image_config: dict[str, Any]) -> str:
+    """``--stop-signal``, else the image's STOPSIGNAL, else SIGTERM (the daemon sends it)."""
+    sig = config.get("StopSignal") or image_config.get("StopSignal") or "SIGTERM"
+    if sig.isdigit():
+        return sig
+    sig = sig.upper()
+    return sig if sig.startswith("SIG") else "SIG" + sig
 
 
 def _normalize_cap(name: str) -> str:
@@ -280,7 +289,9 @@ def build_spec(i: SpecInput) -> dict[str, Any]:
     if not cwd.startswith("/"):
         raise InvalidParameter(f"the working directory '{cwd}' is invalid, it needs to be an absolute path")
     uts_host = _mode(hc.get("UTSMode"))[0] == "host"
-    hostname = "" if uts_host else i.hostname
+    # Docker: --hostname, else the first 12 characters of the container id
+    default_hostname = i.hostname or cfg.get("Hostname") or i.container_id[:12]
+    hostname = "" if uts_host else default_hostname
     known = i.all_capabilities
     caps = list(known) if privileged else capabilities(
         list(i.capabilities if i.capabilities is not None else DEFAULT_CAPABILITIES),
@@ -290,7 +301,7 @@ def build_spec(i: SpecInput) -> dict[str, Any]:
         "terminal": tty,
         "user": {"uid": i.user.uid, "gid": i.user.gid},
         "args": args,
-        "env": build_env(cfg, img, hostname or i.hostname, tty, i.user.home),
+        "env": build_env(cfg, img, default_hostname, tty, i.user.home),
         "cwd": cwd,
         "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
         "noNewPrivileges": no_new_privs,

@@ -80,3 +80,45 @@ def test_user_and_group_by_name_and_id(env: Env) -> None:
         assert await run("") == "0:0:0"
     asyncio.run(go())
     assert os.path.exists(env.rootfs / "etc" / "group")
+
+
+def test_default_seccomp_profile_and_no_new_privileges(env: Env) -> None:
+    from dockyard.runtime.native.seccomp import default_profile
+    from dockyard.runtime.spec import SpecInput, build_spec, resolve_user
+    import json
+
+    async def go() -> list[str]:
+        cid = env.new_id()
+        b = env.tmp / f"bundle-{cid}"
+        b.mkdir()
+        spec = build_spec(SpecInput(
+            cid, {"Cmd": ["sh", "-c", "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status"]},
+            {"SecurityOpt": ["no-new-privileges"]}, {}, str(env.rootfs),
+            user=resolve_user(str(env.rootfs), ""), cgroups_path=f"/{cid}",
+            seccomp_profile=default_profile))
+        (b / "config.json").write_text(json.dumps(spec))
+        await env.monitor.create(cid, cid, str(b), env.runtime, env.log_path(cid))
+        await env.runtime.start(cid)
+        assert await asyncio.wait_for(env.monitor.wait(cid), 30) == 0
+        return [" ".join(e.data.decode().split()) async for e in read_logs(env.log_path(cid))]
+
+    assert asyncio.run(go()) == ["NoNewPrivs: 1", "Seccomp: 2"]
+
+
+def test_log_size_max(crun_env: Env) -> None:
+    """--log-opt max-size: conmon starts the file afresh; the newest lines survive."""
+    env = crun_env
+
+    async def go() -> tuple[int, list[bytes]]:
+        cid = env.new_id()
+        script = "i=0; while [ $i -lt 100 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done"
+        b = env.bundle(cid, {"Cmd": ["sh", "-c", script]})
+        await env.monitor.create(cid, cid, b, env.runtime, env.log_path(cid), log_size_max=1024)
+        await env.runtime.start(cid)
+        assert await asyncio.wait_for(env.monitor.wait(cid), 30) == 0
+        return (os.path.getsize(env.log_path(cid)),
+                [e.data async for e in read_logs(env.log_path(cid))])
+
+    size, lines = asyncio.run(go())
+    assert size <= 1024
+    assert lines and lines[-1].startswith(b"line-99-") and not any(l.startswith(b"line-0-") for l in lines)

@@ -297,3 +297,16 @@ def test_devices() -> None:
     with pytest.raises(InvalidParameter, match='adding custom device "/dev/nope"'):
         spec({}, {"Devices": [{"PathOnHost": "/dev/nope"}]})
     assert os.path.exists("/dev/null")
+
+
+def test_stop_signal_and_default_hostname() -> None:
+    from dockyard.runtime.spec import stop_signal
+    assert stop_signal({}, {}) == "SIGTERM"
+    assert stop_signal({}, {"StopSignal": "SIGQUIT"}) == "SIGQUIT"
+    assert stop_signal({"StopSignal": "usr1"}, {"StopSignal": "SIGQUIT"}) == "SIGUSR1"
+    assert stop_signal({"StopSignal": "9"}, {}) == "9"
+    s = build_spec(SpecInput("0123456789abcdef", {"Cmd": ["sh"]}, {}, {}, "/r", all_capabilities=ALL))
+    assert s["hostname"] == "0123456789ab" and "HOSTNAME=0123456789ab" in s["process"]["env"]
+    s = build_spec(SpecInput("0123456789abcdef", {"Cmd": ["sh"], "Hostname": "web"}, {}, {}, "/r",
+                             all_capabilities=ALL))
+    assert s["hostname"] == "web"
