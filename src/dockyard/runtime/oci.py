@@ -44,6 +44,13 @@ def _last_error(log_text: str) -> str:
     return msg
 
 
+def _means_not_found(message: str, container_id: str) -> bool:
+    """runc: "container does not exist"; crun: "error opening file `<root>/<id>/status`"."""
+    low = message.lower()
+    return ("not exist" in low or "not found" in low
+            or ("no such file or directory" in low and container_id in message))
+
+
 class OCIRuntime:
     """Drive one runtime binary with one state root."""
 
@@ -101,16 +108,19 @@ class OCIRuntime:
         try:
             out = await self.run("state", container_id)
         except RuntimeCommandError as exc:
-            if "not exist" in exc.message or "not found" in exc.message.lower():
+            if _means_not_found(exc.message, container_id):
                 raise NotFound(f"No such container: {container_id}") from None
             raise
         return json.loads(out)
 
-    async def kill(self, container_id: str, signal: str | int = "SIGTERM", all_procs: bool = False) -> None:
+    async def kill(self, container_id: str, signal: str | int = "SIGTERM",
+                   all_processes: bool = False) -> None:
+        """Send a signal (a name like ``SIGTERM``/``TERM`` or a number, also ``signal.Signals``)."""
         args = ["kill"]
-        if all_procs:
+        if all_processes:
             args.append("--all")
-        await self.run(*args, container_id, str(signal))
+        sig = str(int(signal)) if isinstance(signal, int) else str(signal)
+        await self.run(*args, container_id, sig)
 
     async def delete(self, container_id: str, force: bool = False) -> None:
         args = ["delete"]
