@@ -35,6 +35,7 @@ from dockyard.runtime.exitwatch import ExitWatcher, read_exit_file
 from dockyard.runtime.oci import OCIRuntime
 
 __all__ = ["Monitor", "Attachment", "ExitWatcher", "ContainerStartError", "start_error_exit_code",
+           "move_to_cgroup",
            "clean_runtime_message"]
 
 WIN_RESIZE_EVENT = 1
@@ -88,10 +89,16 @@ class Monitor:
     """Spawn and find conmon monitors under one exec root."""
 
     def __init__(self, conmon_path: str = "/usr/bin/conmon", exec_root: str = "/run/dockyard",
-                 log_level: str = "error") -> None:
+                 log_level: str = "error", conmon_cgroup: str | None = None) -> None:
+        """``conmon_cgroup`` (e.g. ``/dockyard-conmon``): a cgroup, on the process-tracking
+        hierarchies only (cgroup2 and v1 ``name=systemd``), that conmon is moved into
+        before it starts anything — so stopping the daemon's service (systemd kills
+        its whole cgroup) does not take the monitors down with it.  None: conmon
+        stays in the daemon's cgroup."""
         self.conmon_path = conmon_path
         self.exec_root = exec_root
         self.log_level = log_level
+        self.conmon_cgroup = conmon_cgroup
         self.exit_dir = os.path.join(exec_root, "exits")
         self.socket_dir = os.path.join(exec_root, "socks")
 
@@ -186,9 +193,17 @@ class Monitor:
         os.close(sync_w)
         os.close(start_r)
         try:
+            if self.conmon_cgroup:
+                # conmon blocks on the start pipe until it is in its cgroup (podman's order)
+                move_to_cgroup(proc.pid, self.conmon_cgroup)
             os.write(start_w, b"0")
         except BrokenPipeError:
             pass
+        except BaseException:
+            proc.kill()  # still blocked on the start pipe: nothing was started yet
+            await proc.wait()
+            os.close(sync_r)
+            raise
         finally:
             os.close(start_w)
         # the first conmon process forks the monitor and exits at once
@@ -290,6 +305,32 @@ class Monitor:
         _unlink(self.exit_file(container_id))
         _unlink(os.path.join(self.socket_dir, container_id))
         shutil.rmtree(d, ignore_errors=True)
+
+
+TRACKING_HIERARCHIES = ("/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd", "/sys/fs/cgroup")
+
+
+def move_to_cgroup(pid: int, path: str, hierarchies: tuple[str, ...] = TRACKING_HIERARCHIES) -> list[str]:
+    """Put ``pid`` into cgroup ``path`` on each process-tracking hierarchy mounted here.
+
+    Resource controllers are left alone.  The cgroup is shared by all monitors
+    and stays (like the daemon's other state dirs).  Returns the dirs used.
+    """
+    used = []
+    for base in hierarchies:
+        if not os.path.exists(os.path.join(base, "cgroup.procs")):
+            continue
+        if base == "/sys/fs/cgroup" and not os.path.exists(os.path.join(base, "cgroup.controllers")):
+            continue  # a v1 tmpfs of controller mounts, not a cgroup2 root
+        target = os.path.join(base, path.strip("/"))
+        try:
+            os.makedirs(target, exist_ok=True)
+            with open(os.path.join(target, "cgroup.procs"), "w") as f:
+                f.write(str(pid))
+        except OSError as exc:
+            raise os_error("move conmon into cgroup", target, exc) from None
+        used.append(target)
+    return used
 
 
 def _read_all(fd: int) -> bytes:

@@ -259,3 +259,38 @@ def test_conmon_memory_per_idle_container(crun_env: Env) -> None:
         assert await asyncio.wait_for(env.monitor.wait(cid), 30) == 137
         return pss
     assert asyncio.run(go()) < 2048
+
+
+def test_conmon_in_its_own_cgroup(crun_env: Env) -> None:
+    """With conmon_cgroup, conmon leaves the daemon's (service's) cgroup before starting anything."""
+    import secrets
+    env = crun_env
+    name = f"dytest-conmon-{secrets.token_hex(4)}"
+    env.monitor.conmon_cgroup = "/" + name
+    dirs = [os.path.join(b, name) for b in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd")]
+
+    async def go() -> None:
+        cid, _ = await env.create({"Cmd": ["sleep", "1000"]})
+        await env.runtime.start(cid)
+        pid = env.monitor.conmon_pid(cid)
+        with open(f"/proc/{pid}/cgroup") as f:
+            lines = f.read().splitlines()
+        assert f"0::/{name}" in lines and f"name=systemd:/{name}" in ":".join(lines)
+        await env.runtime.kill(cid, "SIGKILL")
+        assert await asyncio.wait_for(env.monitor.wait(cid), 30) == 137
+    try:
+        asyncio.run(go())
+    finally:
+        for _ in range(100):  # conmon may still be exiting
+            for d in dirs:
+                try:
+                    os.rmdir(d)
+                except FileNotFoundError:
+                    pass
+                except OSError:
+                    break
+            if not any(os.path.exists(d) for d in dirs):
+                break
+            import time
+            time.sleep(0.05)
+    assert not any(os.path.exists(d) for d in dirs)
