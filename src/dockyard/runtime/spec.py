@@ -303,7 +303,9 @@ def build_spec(i: SpecInput) -> dict[str, Any]:
         "args": args,
         "env": build_env(cfg, img, default_hostname, tty, i.user.home),
         "cwd": cwd,
-        "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+        # moby's SetCapabilities: a non-root user keeps only the bounding set
+        "capabilities": {"bounding": caps, "effective": caps if i.user.uid == 0 else [],
+                         "permitted": caps if i.user.uid == 0 else []},
         "noNewPrivileges": no_new_privs,
     }
     if i.user.additional_gids:

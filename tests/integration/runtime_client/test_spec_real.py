@@ -22,6 +22,7 @@ touch /run/x && echo run-writable
 grep -c . /data/hello.txt; touch /data/new 2>/dev/null && echo data-writable || echo data-readonly
 grep ' /run ' /proc/mounts | grep -q size=4096k && echo run-size-ok
 grep CapBnd /proc/self/status
+grep CapEff /proc/self/status
 cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null
 cat /sys/fs/cgroup/pids/pids.max 2>/dev/null
 cat /sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null | head -1
@@ -61,8 +62,9 @@ def test_flags_seen_inside(env: Env, tmp_path: pathlib.Path) -> None:
     assert lines[10:12] == ["2", "data-readonly"]
     assert lines[12] == "run-size-ok"
     assert lines[13].split() == ["CapBnd:", "0000000000000001"]  # only CAP_CHOWN
-    assert lines[14:16] == [str(64 << 20), "50"]
-    assert lines[16:18] == ["50000", "512"]
+    assert lines[14].split() == ["CapEff:", "0000000000000000"]  # non-root: bounding set only
+    assert lines[15:17] == [str(64 << 20), "50"]
+    assert lines[17:19] == ["50000", "512"]
 
 
 def test_user_and_group_by_name_and_id(env: Env) -> None:

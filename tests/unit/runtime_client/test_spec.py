@@ -310,3 +310,10 @@ def test_stop_signal_and_default_hostname() -> None:
     s = build_spec(SpecInput("0123456789abcdef", {"Cmd": ["sh"], "Hostname": "web"}, {}, {}, "/r",
                              all_capabilities=ALL))
     assert s["hostname"] == "web"
+
+
+def test_non_root_user_keeps_only_the_bounding_set() -> None:
+    c = spec(user=ResolvedUser(1000, 1000, [], "/"))["process"]["capabilities"]
+    assert c["bounding"] == DEFAULT_CAPABILITIES and c["effective"] == [] and c["permitted"] == []
+    c = spec()["process"]["capabilities"]
+    assert c["effective"] == c["permitted"] == DEFAULT_CAPABILITIES
