@@ -54,6 +54,8 @@ def start_error_exit_code(message: str) -> int | None:
         return 127
     if "permission denied" in low or "is a directory" in low or "exec format error" in low:
         return 126
+    if "operation not permitted" in low and "exec" in low:  # crun: "open executable: ..."
+        return 126
     return None
 
 

@@ -294,3 +294,14 @@ def test_conmon_in_its_own_cgroup(crun_env: Env) -> None:
             import time
             time.sleep(0.05)
     assert not any(os.path.exists(d) for d in dirs)
+
+
+@pytest.mark.parametrize("cmd,code", [(["/etc/passwd"], 126), (["/etc"], 126), (["/no/such"], 127)])
+def test_start_errors_map_to_docker_exit_codes(env: Env, cmd: list[str], code: int) -> None:
+    async def go() -> str:
+        with pytest.raises(ContainerStartError) as info:
+            cid, _ = await env.create({"Cmd": cmd})
+            await env.runtime.start(cid)  # a runtime may only find out at start
+        return info.value.message
+    message = asyncio.run(go())
+    assert start_error_exit_code(message) == code, message
