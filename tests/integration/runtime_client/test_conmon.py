@@ -305,3 +305,23 @@ def test_start_errors_map_to_docker_exit_codes(env: Env, cmd: list[str], code: i
         return info.value.message
     message = asyncio.run(go())
     assert start_error_exit_code(message) == code, message
+
+
+def test_stdin_stays_open_without_stdin_once(crun_env: Env) -> None:
+    """`docker run -di`: a client leaving does not close the container's stdin; the next one writes on."""
+    env = crun_env
+
+    async def go() -> None:
+        cid, _ = await env.create({"Cmd": ["head", "-n", "2"], "OpenStdin": True},
+                                  stdin=True, stdin_once=False)
+        first = await env.monitor.attach(cid)
+        await env.runtime.start(cid)
+        await first.write(b"a\n")
+        first.close_stdin()
+        first.close()
+        second = await env.monitor.attach(cid)
+        await second.write(b"b\n")
+        assert await asyncio.wait_for(env.monitor.wait(cid), 30) == 0
+        second.close()
+        assert [d for _, d in await logs(env, cid)] == [b"a\n", b"b\n"]
+    asyncio.run(go())
