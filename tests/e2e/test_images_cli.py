@@ -176,3 +176,26 @@ def test_docker_py_images_api(d, name, busybox_tar):
             client.images.get(iid)
     finally:
         client.close()
+
+
+def test_save_and_load_round_trip_keeps_the_id(d, name, busybox_tar, tmp_path):
+    iid = docker(d, "import", "--change", "CMD [\"echo\", \"loaded\"]", str(busybox_tar), f"{name}:one",
+                 check=True).stdout.strip()
+    docker(d, "tag", f"{name}:one", f"{name}:two", check=True)
+    archive = tmp_path / "saved.tar"
+    docker(d, "save", "-o", str(archive), name, check=True)
+    import tarfile
+    with tarfile.open(archive) as tf:
+        manifest = json.load(tf.extractfile("manifest.json"))
+        names = tf.getnames()
+    assert manifest[0]["Config"] == f"blobs/sha256/{iid[7:]}"
+    assert sorted(manifest[0]["RepoTags"]) == [f"{name}:one", f"{name}:two"]
+    assert "index.json" in names and "oci-layout" in names
+    docker(d, "rmi", "-f", iid, check=True)
+    p = docker(d, "load", "-i", str(archive))
+    assert p.returncode == 0, p.stderr
+    assert sorted(p.stdout.splitlines()) == [f"Loaded image: {name}:one", f"Loaded image: {name}:two"]
+    assert docker(d, "inspect", "--format", "{{.Id}}", f"{name}:two", check=True).stdout.strip() == iid
+    assert docker(d, "run", "--rm", f"{name}:one").stdout == "loaded\n"
+    p = docker_stdin(d, b"not an archive" * 100, "load")
+    assert p.returncode == 1 and "invalid image archive" in p.stderr

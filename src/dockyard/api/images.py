@@ -177,8 +177,6 @@ async def prune(request: web.Request) -> web.Response:
 
 async def _save(request: web.Request, names: list[str]) -> web.StreamResponse:
     svc = _svc(request)
-    if not hasattr(svc, "save"):
-        raise errors.NotImplementedYet("docker save is not supported yet")
     plan = svc.save_plan(names)  # resolves every name first: errors before the stream starts
     resp = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
     await resp.prepare(request)
@@ -215,20 +213,8 @@ async def save_many(request: web.Request) -> web.StreamResponse:
 
 async def load(request: web.Request) -> web.StreamResponse:
     svc = _svc(request)
-    if not hasattr(svc, "load"):
-        raise errors.NotImplementedYet("docker load is not supported yet")
     loop = asyncio.get_running_loop()
-    quiet = query_bool(request, "quiet")
     lines = await loop.run_in_executor(None, svc.load, BodyReader(request, loop))
-    messages = [{"stream": f"Loaded image: {line}\n"} if not line.startswith("sha256:")
-                else {"stream": f"Loaded image ID: {line}\n"} for line in lines]
-    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
-    await resp.prepare(request)
-    if not quiet:
-        for m in messages:
-            await resp.write(json.dumps(m).encode() + b"\n")
-    else:
-        for m in messages:
-            await resp.write(json.dumps(m).encode() + b"\n")
-    await resp.write_eof()
-    return resp
+    # dockerd prints the same lines with or without ?quiet (quiet only drops progress bars)
+    return await _progress(request, [{"stream": f"Loaded image: {line}\n"} if not line.startswith("sha256:")
+                                     else {"stream": f"Loaded image ID: {line}\n"} for line in lines])

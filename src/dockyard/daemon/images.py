@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -17,8 +18,9 @@ from typing import Any, BinaryIO
 from dockyard.daemon.config import DaemonConfig
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.image import reference as refmod
+from dockyard.image import saveload
 from dockyard.image.archive import apply_changes, import_config, open_layer_stream, parse_platform, rfc3339_nano
-from dockyard.image.layers import Layer, LayerStore
+from dockyard.image.layers import LayerStore
 from dockyard.image.reference import Reference, short_id
 from dockyard.image.store import Image, ImageStore
 from dockyard.state.db import Database
@@ -114,24 +116,12 @@ class ImageService:
                 img, _ = self.store.add(config, layer.size, now)
                 if ref is not None:
                     self.store.set_tag(ref, img.id, now)
-        except BaseException:
-            self._drop_unused([layer.chain_id])
-            raise
+        finally:
+            self.layers.drop_unused([layer.chain_id])  # releases the hold; removes it only if unused
         self.events.emit("image", "import", img.id, {"name": img.id})
         if ref is not None:
             self.events.emit("image", "tag", img.id, {"name": ref.familiar()})
         return img.id
-
-    def _drop_unused(self, chain: list[str]) -> None:
-        """Remove freshly registered layers no image took (the undo of a failed import)."""
-        gone: list[Layer] = []
-        with self.db.tx() as cur:
-            for cid in chain:
-                row = cur.execute("SELECT * FROM layers WHERE chain_id=? AND refcount<=0", (cid,)).fetchone()
-                if row is not None:
-                    cur.execute("DELETE FROM layers WHERE chain_id=?", (cid,))
-                    gone.append(Layer(row["chain_id"], row["diff_id"], row["parent"], row["cache_id"], row["size"]))
-        self.layers.remove_dirs(gone)
 
     # -- list / inspect / history ---------------------------------------------------------
 
@@ -369,7 +359,68 @@ class ImageService:
         self.events.emit("image", "prune", "", {"reclaimed": str(reclaimed)})
         return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
-    # -- save -----------------------------------------------------------------------------
+    # -- save / load ----------------------------------------------------------------------
+
+    def save_plan(self, names: list[str]) -> list[saveload.SaveItem]:
+        """Resolve what ``docker save NAME...`` exports (errors before any byte is sent).
+
+        ``repo:tag`` exports that tag, a bare ``repo`` every tag of the repository,
+        an ID the image without tags.
+        """
+        if not names:
+            raise InvalidParameter("no images specified")
+        items: dict[str, saveload.SaveItem] = {}
+
+        def item_for(img: Image) -> saveload.SaveItem:
+            if img.id not in items:
+                items[img.id] = saveload.SaveItem(img.id, self.config_bytes(img.id), list(img.chain), img.diff_ids)
+            return items[img.id]
+
+        for name in names:
+            parsed = refmod.parse_any(name)
+            if isinstance(parsed, refmod.Reference) and parsed.tag is None and parsed.digest is None:
+                # a bare repository: every tag of it (moby's tarexport), else maybe a short ID
+                found = [(img, r) for img in self.store.all() for r in self.store.refs_of(img.id)
+                         if r.name == parsed.name and r.tag is not None]
+                if found:
+                    for img, r in found:
+                        item_for(img).refs.append(r)
+                    continue
+            img = self.resolve(name)
+            item = item_for(img)
+            if isinstance(parsed, refmod.Reference) and parsed.tag is not None and parsed.digest is None \
+                    and not _is_id_prefix(img.id, name) and parsed not in item.refs:
+                item.refs.append(parsed)
+        return list(items.values())
+
+    def save(self, plan: list[saveload.SaveItem], put: Callable[[bytes], None]) -> None:
+        saveload.save(plan, self.layers, put)
+        for item in plan:
+            self.events.emit("image", "save", item.image_id, {"name": item.image_id})
+
+    def load(self, stream: BinaryIO) -> list[str]:
+        """``docker load``: returns what was loaded ("busybox:latest", or "sha256:..." without tags)."""
+        tmp = saveload.extract_archive(stream, os.path.join(self.cfg.data_root, "tmp"))
+        try:
+            entries = saveload.read_manifest(tmp)
+            loaded: list[str] = []
+            for entry in entries:
+                refs = [refmod.normalize_repo_tag(t, None) for t in entry.repo_tags]
+                chain: list[str] = []
+                try:
+                    size = saveload.register_layers(self.layers, entry, chain)
+                    now = rfc3339_nano()
+                    with self._lock:
+                        img, _ = self.store.add(entry.config, size, now)
+                        for r in refs:
+                            self.store.set_tag(r, img.id, now)
+                finally:
+                    self.layers.drop_unused(chain)  # releases the holds; removes what no image took
+                self.events.emit("image", "load", img.id, {"name": img.id})
+                loaded.extend([r.familiar() for r in refs] or [img.id])
+            return loaded
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def config_bytes(self, image_id: str) -> bytes:
         with open(os.path.join(self.store.blob_dir, image_id.split(":", 1)[1]), "rb") as f:

@@ -22,12 +22,13 @@ import os
 import secrets
 import shutil
 import string
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from dockyard.errors import DockyardError, NotFound, os_error
-from dockyard.image import overlay
+from dockyard.image import overlay, tarsplit
 from dockyard.image.unpack import apply_tar
 from dockyard.state.db import Database
 
@@ -140,6 +141,10 @@ class LayerStore:
         os.makedirs(os.path.join(self.root, _EMPTY), mode=0o755, exist_ok=True)
         self._kernel: overlay.Kernel | None = None
         self._links: dict[str, str] = {}  # chain id -> "l/<short>", cached
+        # In-memory holds on layers registered but not yet referenced by an image:
+        # a concurrent undo must not delete a layer another import is about to use.
+        self._holds: dict[str, int] = {}
+        self._holds_lock = threading.Lock()
 
     @property
     def kernel(self) -> overlay.Kernel:
@@ -161,6 +166,17 @@ class LayerStore:
     def diff_dir(self, chain_id: str) -> str:
         return os.path.join(self.root, self.get(chain_id).cache_id, "diff")
 
+    def tar_stream(self, chain_id: str) -> tuple[int, BinaryIO]:
+        """The layer's original tar (size, reader), reproduced byte for byte (``docker save``)."""
+        layer = self.get(chain_id)
+        home = os.path.join(self.root, layer.cache_id)
+        record = os.path.join(home, tarsplit.FILENAME)
+        if not os.path.exists(record):
+            raise NotFound(f"layer {layer.diff_id} has no tar record: it cannot be exported")
+        size = tarsplit.tar_size(record)
+        reader = tarsplit.ReplayReader(tarsplit.replay(record, os.path.join(home, "diff"), layer.diff_id))
+        return size, reader  # type: ignore[return-value]
+
     def link(self, chain_id: str) -> str:
         """``l/<short>`` of a layer (cached: the hot path of create_rw)."""
         link = self._links.get(chain_id)
@@ -174,21 +190,46 @@ class LayerStore:
     def register(self, stream: BinaryIO, parent: str | None) -> Layer:
         """Unpack an uncompressed layer tar on top of ``parent``; returns the (new or existing) layer.
 
-        The layer is recorded with refcount 0: the caller takes references with
-        ``acquire`` when an image starts using it.  On any failure nothing is
-        left on disk.
+        The layer is recorded with refcount 0 and held in memory: the caller
+        records its image (which takes references) and then calls ``drop_unused``
+        with the chain, which releases the holds and removes the layers no image
+        took.  On any failure nothing is left on disk.
         """
         cache_id = secrets.token_hex(32)
         tmp = os.path.join(self.root, f"tmp-{cache_id}")
         try:
             os.makedirs(os.path.join(tmp, "diff"), mode=0o755)
-            result = apply_tar(stream, os.path.join(tmp, "diff"))
+            result = apply_tar(stream, os.path.join(tmp, "diff"), os.path.join(tmp, tarsplit.FILENAME))
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         chain = result.diff_id if parent is None else \
             "sha256:" + hashlib.sha256(f"{parent} {result.diff_id}".encode()).hexdigest()
-        return self._commit(tmp, cache_id, chain, result.diff_id, parent, result.size)
+        with self._holds_lock:
+            self._holds[chain] = self._holds.get(chain, 0) + 1
+        try:
+            return self._commit(tmp, cache_id, chain, result.diff_id, parent, result.size)
+        except BaseException:
+            self._unhold([chain])
+            raise
+
+    def hold(self, chain_id: str) -> None:
+        """Keep an existing layer from ``drop_unused`` until the matching ``drop_unused``."""
+        with self._holds_lock:
+            self._holds[chain_id] = self._holds.get(chain_id, 0) + 1
+
+    def _unhold(self, chain: list[str]) -> set[str]:
+        """Release one hold per layer; returns the layers nobody holds any more."""
+        free = set()
+        with self._holds_lock:
+            for cid in chain:
+                n = self._holds.get(cid, 0) - 1
+                if n > 0:
+                    self._holds[cid] = n
+                else:
+                    self._holds.pop(cid, None)
+                    free.add(cid)
+        return free
 
     def _commit(self, tmp: str, cache_id: str, chain: str, diff_id: str, parent: str | None,
                 size: int) -> Layer:
@@ -235,6 +276,20 @@ class LayerStore:
                 cur.execute("DELETE FROM layers WHERE chain_id=?", (cid,))  # type: ignore[attr-defined]
                 gone.append(Layer(row["chain_id"], row["diff_id"], row["parent"], row["cache_id"], row["size"]))
         return gone
+
+    def drop_unused(self, chain: list[str]) -> None:
+        """Release the holds of ``register``/``hold`` and remove the layers no image references."""
+        free = self._unhold(chain)
+        gone: list[Layer] = []
+        with self.db.tx() as cur:
+            for cid in chain:
+                if cid not in free:
+                    continue
+                row = cur.execute("SELECT * FROM layers WHERE chain_id=? AND refcount<=0", (cid,)).fetchone()
+                if row is not None:
+                    cur.execute("DELETE FROM layers WHERE chain_id=?", (cid,))
+                    gone.append(Layer(row["chain_id"], row["diff_id"], row["parent"], row["cache_id"], row["size"]))
+        self.remove_dirs(gone)
 
     def remove_dirs(self, layers: list[Layer]) -> None:
         for layer in layers:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from dockyard.errors import InvalidParameter
+from dockyard.image.tarsplit import Recorder
 
 WHITEOUT_PREFIX = ".wh."
 WHITEOUT_META_PREFIX = ".wh..wh."
@@ -39,8 +40,9 @@ _MAX_SYMLINKS = 255
 class HashingReader:
     """A file object that hashes (sha256) and counts every byte read through it."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO, tap: Recorder | None = None) -> None:
         self._raw = raw
+        self._tap = tap
         self.sha = hashlib.sha256()
         self.count = 0
 
@@ -49,6 +51,8 @@ class HashingReader:
         if data:
             self.sha.update(data)
             self.count += len(data)
+            if self._tap is not None:
+                self._tap.feed(data)
         return data
 
     def drain(self) -> None:
@@ -158,14 +162,28 @@ def _set_time(path: str, m: tarfile.TarInfo) -> None:
     os.utime(path, ns=(t, t), follow_symlinks=False)
 
 
-def apply_tar(stream: BinaryIO, root: str) -> UnpackResult:
+def apply_tar(stream: BinaryIO, root: str, record: str | None = None) -> UnpackResult:
     """Unpack the (uncompressed) tar ``stream`` into the existing directory ``root``.
 
     Returns the DiffID (sha256 of every byte of the stream) and the unpacked size.
+    With ``record``, also writes the tar-split record there (see tarsplit.py).
     Raises InvalidParameter for a corrupt or malicious archive; the caller
-    removes ``root`` then.
+    removes ``root`` (and the record) then.
     """
-    reader = HashingReader(stream)
+    recorder = Recorder(record) if record else None
+    try:
+        result = _apply(stream, root, recorder)
+    except BaseException:
+        if recorder is not None:
+            recorder.abort()
+        raise
+    if recorder is not None:
+        recorder.close()
+    return result
+
+
+def _apply(stream: BinaryIO, root: str, recorder: Recorder | None) -> UnpackResult:
+    reader = HashingReader(stream, recorder)
     first = reader.read(tarfile.BLOCKSIZE)
     if not first:
         return UnpackResult(reader.digest(), 0)  # an empty stream is an empty layer, as in Go
@@ -174,7 +192,7 @@ def apply_tar(stream: BinaryIO, root: str) -> UnpackResult:
     try:
         with tarfile.open(fileobj=_Prefixed(first, reader), mode="r|") as tf:
             for m in tf:
-                size += _apply_member(tf, m, root, dir_times)
+                size += _apply_member(tf, m, root, dir_times, recorder)
         reader.drain()  # the end-of-archive blocks and padding belong to the DiffID too
     except tarfile.TarError as exc:
         raise InvalidParameter(f"invalid tar archive: {exc}") from None
@@ -205,7 +223,7 @@ class _Prefixed:
 
 
 def _apply_member(tf: tarfile.TarFile, m: tarfile.TarInfo, root: str,
-                  dir_times: list[tuple[str, tarfile.TarInfo]]) -> int:
+                  dir_times: list[tuple[str, tarfile.TarInfo]], recorder: Recorder | None = None) -> int:
     rel = _clean_name(m.name)
     if not rel:  # the root itself ("./"): take its metadata
         if m.isdir():
@@ -238,6 +256,8 @@ def _apply_member(tf: tarfile.TarFile, m: tarfile.TarInfo, root: str,
             os.mkdir(path, 0o700)
         dir_times.append((path, m))
     elif m.isreg():
+        if recorder is not None and m.size:
+            recorder.payload(m.offset_data, m.size, os.path.relpath(path, root))
         src = tf.extractfile(m)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:

@@ -283,3 +283,53 @@ def test_prune_dangling(env, busybox_tar):
     out = env.svc.prune({"dangling": ["false"]})
     assert {"Deleted": keep} in out["ImagesDeleted"] and out["SpaceReclaimed"] > 0
     assert env.svc.count() == 0 and overlay_dirs(env) == []
+
+
+def test_layer_tar_is_reproduced_byte_for_byte(env, busybox_tar):
+    original = open(busybox_tar, "rb").read()
+    with open(busybox_tar, "rb") as f:
+        iid = env.svc.import_image(f, "busybox", [], "", None)
+    size, reader = env.svc.layers.tar_stream(env.svc.resolve(iid).chain[0])
+    assert size == len(original) and reader.read() == original
+    big = layer_tar({"d": None, "d/big": os.urandom(3_000_000), "d/.wh.x": b"", "small": b"s"})
+    layer = env.svc.layers.register(io.BytesIO(big), None)
+    size, reader = env.svc.layers.tar_stream(layer.chain_id)
+    assert size == len(big) and reader.read() == big
+
+
+def test_save_then_load_into_another_store(env, busybox_tar, tmp_path):
+    with open(busybox_tar, "rb") as f:
+        iid = env.svc.import_image(f, "busybox", ["CMD sh"], "", None)
+    env.svc.tag(iid, "busybox", "2")
+    chunks: list[bytes] = []
+    env.svc.save(env.svc.save_plan(["busybox"]), chunks.append)
+    archive = b"".join(chunks)
+    other = Env(str(tmp_path / "other"))
+    try:
+        assert sorted(other.svc.load(io.BytesIO(archive))) == ["busybox:2", "busybox:latest"]
+        assert other.svc.resolve("busybox:2").id == iid
+        # a layer that does not match the config's DiffID is refused and leaves nothing
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tf:
+            members = {m.name: tf.extractfile(m).read() if m.isfile() else None for m in tf}
+        manifest = json.loads(members["manifest.json"])
+        members[manifest[0]["Layers"][0]] = layer_tar({"evil": b"x"})
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tf:
+            for n, data in members.items():
+                ti = tarfile.TarInfo(n)
+                if data is None:
+                    ti.type = tarfile.DIRTYPE
+                    tf.addfile(ti)
+                else:
+                    ti.size = len(data)
+                    tf.addfile(ti, io.BytesIO(data))
+        third = Env(str(tmp_path / "third"))
+        try:
+            with pytest.raises(InvalidParameter, match="invalid diffID for layer 0"):
+                third.svc.load(io.BytesIO(buf.getvalue()))
+            assert third.svc.count() == 0 and overlay_dirs(third) == []
+            assert os.listdir(os.path.join(third.root, "tmp")) == []
+        finally:
+            third.close()
+    finally:
+        other.close()
