@@ -18,6 +18,7 @@ records nobody references).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import secrets
 import shutil
@@ -35,6 +36,7 @@ from dockyard.state.db import Database
 _LINK_ALPHABET = string.ascii_uppercase + string.digits
 _LINK_LEN = 26
 _EMPTY = "empty"
+_RW_KEY = "rwlayer/"
 
 
 def chain_ids(diff_ids: list[str]) -> list[str]:
@@ -97,9 +99,11 @@ class RWLayer:
             raise os_error("unmount", self.merged, exc) from None
 
     def remove(self) -> None:
-        """Unmount and delete the RW layer's directories."""
+        """Unmount, drop the references on the image's layers, delete the directories (idempotent)."""
         self.unmount()
+        gone = self._store._release_rw(self.name)
         shutil.rmtree(os.path.join(self._store.root, self.name), ignore_errors=True)
+        self._store.remove_dirs(gone)
 
     def graphdriver_data(self) -> dict[str, str]:
         lower = self.lower
@@ -327,8 +331,14 @@ class LayerStore:
     # -- container RW layers ---------------------------------------------------------
 
     def create_rw(self, name: str, image_id: str | None) -> RWLayer:
-        """Create the directories of a container's RW layer (no mount)."""
-        links = [self.link(cid) for cid in reversed(self.image_chain(image_id))] if image_id else []
+        """Create the directories of a container's RW layer (no mount).
+
+        The RW layer holds a reference on each of the image's layers (recorded
+        under ``kv`` key ``rwlayer/<name>``), so removing the image while a
+        container still uses it keeps its lower directories.
+        """
+        chain = list(self.image_chain(image_id)) if image_id else []
+        links = [self.link(cid) for cid in reversed(chain)]
         home = os.path.join(self.root, name)
         try:
             os.mkdir(home, 0o710)
@@ -341,10 +351,33 @@ class LayerStore:
                 os.mkdir(os.path.join(home, sub), 0o755)
             with open(os.path.join(home, "lower"), "w") as f:
                 f.write(":".join(links))
+            with self.db.tx() as cur:
+                if chain:
+                    marks = ",".join("?" * len(chain))
+                    found = cur.execute(f"SELECT count(*) FROM layers WHERE chain_id IN ({marks})",
+                                        chain).fetchone()[0]
+                    if found != len(set(chain)):
+                        raise NotFound(f"No such image: {image_id}")
+                cur.execute("INSERT INTO kv(key, value) VALUES (?, ?)",
+                            (_RW_KEY + name, json.dumps({"image": image_id, "chain": chain})))
+                self.acquire(cur, chain)
         except BaseException:
             shutil.rmtree(home, ignore_errors=True)
             raise
         return RWLayer(self, name, links)
+
+    def _release_rw(self, name: str) -> list[Layer]:
+        with self.db.tx() as cur:
+            row = cur.execute("SELECT value FROM kv WHERE key=?", (_RW_KEY + name,)).fetchone()
+            if row is None:
+                return []
+            cur.execute("DELETE FROM kv WHERE key=?", (_RW_KEY + name,))
+            return self.release(cur, list(json.loads(row["value"]).get("chain", [])))
+
+    def rw_names(self) -> list[str]:
+        """Every RW layer recorded (for the container service's clean-up of orphans)."""
+        rows = self.db.query("SELECT key FROM kv WHERE key LIKE ?", (_RW_KEY + "%",))
+        return [r["key"][len(_RW_KEY):] for r in rows]
 
     def get_rw(self, name: str) -> RWLayer:
         """The RW layer called ``name`` (NotFound if it does not exist)."""

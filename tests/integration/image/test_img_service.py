@@ -333,3 +333,22 @@ def test_save_then_load_into_another_store(env, busybox_tar, tmp_path):
             third.close()
     finally:
         other.close()
+
+
+def test_rw_layer_keeps_the_image_layers_alive(env, busybox_tar):
+    with open(busybox_tar, "rb") as f:
+        iid = env.svc.import_image(f, "busybox", [], "", None)
+    rw = env.create_rw("dytest-keep", iid)
+    assert env.svc.layers.rw_names() == ["dytest-keep"]
+    records = env.svc.delete(iid, force=True)
+    assert records[-1] == {"Deleted": iid}  # the image goes, its layer stays for the container
+    assert len(overlay_dirs(env)) == 2  # the layer and the RW layer
+    merged = rw.mount()
+    assert os.path.exists(os.path.join(merged, "bin", "busybox"))
+    rw.remove()
+    rw.remove()  # idempotent: references are dropped once
+    assert overlay_dirs(env) == [] and env.db.query("SELECT * FROM layers") == []
+    assert env.svc.layers.rw_names() == []
+    with pytest.raises(NotFound):
+        env.svc.layers.create_rw("dytest-gone", iid)
+    assert not os.path.exists(os.path.join(env.root, "overlay2", "dytest-gone"))
