@@ -28,11 +28,15 @@ import json
 import os
 import re
 import shutil
+from typing import TYPE_CHECKING, Any
 
 from dockyard.errors import NotFound, SystemError_, os_error
 from dockyard.runtime.attach import Attachment, connect_attach_socket
 from dockyard.runtime.exitwatch import ExitWatcher, read_exit_file
 from dockyard.runtime.oci import OCIRuntime
+
+if TYPE_CHECKING:
+    from dockyard.runtime.execsession import ExecSession
 
 __all__ = ["Monitor", "Attachment", "ExitWatcher", "ContainerStartError", "start_error_exit_code",
            "move_to_cgroup",
@@ -231,6 +235,18 @@ class Monitor:
         if pid and _is_conmon(pid, container_id):
             await _wait_gone(pid, 5.0)
         await self.cleanup(container_id)
+
+    async def exec(self, container_id: str, exec_id: str, runtime: OCIRuntime,
+                   process: dict[str, Any], tty: bool = False, stdin: bool = False,
+                   attach: bool = True) -> ExecSession:
+        """``docker exec``: run an OCI ``process`` in the running container under its own conmon.
+
+        With ``attach`` the session's :class:`Attachment` is connected before the
+        process runs.  Failures raise :class:`ContainerStartError` with the runtime's text.
+        """
+        from dockyard.runtime.execsession import start_exec
+        return await start_exec(self.conmon_path, self.exec_root, self.log_level, container_id,
+                                exec_id, runtime, process, tty, stdin, attach)
 
     # -- running containers -------------------------------------------------
     async def attach(self, container_id: str) -> Attachment:

@@ -325,3 +325,45 @@ def test_stdin_stays_open_without_stdin_once(crun_env: Env) -> None:
         second.close()
         assert [d for _, d in await logs(env, cid)] == [b"a\n", b"b\n"]
     asyncio.run(go())
+
+
+def _process(args: list[str], env: Env) -> dict:  # type: ignore[type-arg]
+    return {"args": args, "cwd": "/", "user": {"uid": 0, "gid": 0},
+            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}
+
+
+def test_exec_sessions(env: Env) -> None:
+    """docker exec: output per stream, exit code, stdin EOF, TTY, runtime errors, no leftovers."""
+    async def go() -> None:
+        cid, _ = await env.create({"Cmd": ["sleep", "1000"]})
+        await env.runtime.start(cid)
+        s = await env.monitor.exec(cid, "dyexec-1", env.runtime,
+                                   _process(["sh", "-c", "echo hi; echo err >&2; exit 4"], env))
+        assert s.pid > 0 and s.attachment is not None
+        chunks = await read_all(s.attachment)
+        assert joined(chunks, 1) == b"hi\n" and joined(chunks, 2) == b"err\n"
+        assert await asyncio.wait_for(s.wait(), 30) == 4
+        await s.cleanup()
+        assert not os.path.exists(s.dir)
+
+        s = await env.monitor.exec(cid, "dyexec-2", env.runtime, _process(["cat"], env), stdin=True)
+        assert s.attachment is not None
+        await s.attachment.write(b"piped\n")
+        s.attachment.close_stdin()
+        assert joined(await read_all(s.attachment), 1) == b"piped\n"
+        assert await asyncio.wait_for(s.wait(), 30) == 0
+        await s.cleanup()
+
+        s = await env.monitor.exec(cid, "dyexec-3", env.runtime, _process(["tty"], env), tty=True)
+        assert s.attachment is not None
+        assert b"/dev/pts/" in joined(await read_all(s.attachment), 1)
+        assert await asyncio.wait_for(s.wait(), 30) == 0
+        await s.cleanup()
+
+        with pytest.raises(ContainerStartError) as info:
+            await env.monitor.exec(cid, "dyexec-4", env.runtime, _process(["nope"], env))
+        assert "nope" in info.value.message
+        assert not os.path.exists(os.path.join(env.monitor.exec_root, "exec", "dyexec-4"))
+        # the container itself is untouched
+        assert (await env.runtime.state(cid))["status"] == "running"
+    asyncio.run(go())
