@@ -226,10 +226,10 @@ async def logs(request: web.Request) -> web.StreamResponse:
     await resp.prepare(request)
     async for entry in svc.logs(c.Id, stdout=stdout, stderr=stderr, since_ns=since, until_ns=until,
                                 tail=tail, follow=follow):
-        time_ns, which, data = entry
+        data = entry.data
         if timestamps:
-            data = _rfc3339_nano(time_ns).encode() + b" " + data
-        await resp.write(data if tty else frame(which, data))
+            data = _rfc3339_nano(entry.time_ns).encode() + b" " + data
+        await resp.write(data if tty else frame(entry.stream, data))
     await resp.write_eof()
     return resp
 

@@ -101,7 +101,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException:
         raise
     except (ConnectionResetError, BrokenPipeError):
-        raise
+        # The client went away mid-stream (a closed `logs -f`, a killed CLI): nothing to answer.
+        return web.Response(status=499)
     except Exception as exc:  # noqa: BLE001 - the last line of defence, logged
         log.exception("%s %s failed", request.method, request.path)
         return error_response(500, f"{type(exc).__name__}: {exc}")

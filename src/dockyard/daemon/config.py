@@ -54,7 +54,7 @@ class DaemonConfig:
     # Prefix for the names of every kernel object (cgroups, runtime state) the
     # daemon creates, so a test daemon can run beside another one.
     name_prefix: str = "dockyard"
-    init_path: str = "/usr/bin/tini"
+    init_path: str = "/usr/bin/tini-static"  # static: it runs in any rootfs
     default_shm_size: int = 64 * 1024 * 1024
 
     @property

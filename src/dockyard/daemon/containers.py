@@ -206,7 +206,6 @@ class ContainerService(ContainerViews):
 
         runtime = self.runtime_for(c)
         rw = self.images.layers.get_rw(c.Id)
-        started = False
         try:
             rw.mount()
             prepare_bundle(c, self.cfg)
@@ -216,7 +215,6 @@ class ContainerService(ContainerViews):
                 stdin_once=bool(c.Config.get("StdinOnce")))
             await self._connect_pending_attachers(c)
             await runtime.start(c.Id)
-            started = True
         except errors.DockyardError as exc:
             await self._undo_start(c, runtime, rw)
             code = _start_error_code(exc.message)
@@ -225,13 +223,13 @@ class ContainerService(ContainerViews):
             self._fail_pending_attachers(c, exc)
             self.events.emit("container", "die", c.Id, self._event_attrs(c, exitCode=str(code)))
             self._notify_exit(c)
+            if c.HostConfig.get("AutoRemove"):  # as dockerd: a failed start of a --rm container removes it
+                asyncio.get_running_loop().call_soon(
+                    lambda: asyncio.ensure_future(self._remove_quietly(c.Id)))
             raise
         except BaseException:
             await self._undo_start(c, runtime, rw)
             raise
-        finally:
-            if not started:
-                pass
         c.State.set_running(pid)
         self._save(c)
         self.events.emit("container", "start", c.Id, self._event_attrs(c))
@@ -277,10 +275,13 @@ class ContainerService(ContainerViews):
             self.events.emit("container", "die", cid, self._event_attrs(c, exitCode=str(code)))
             self._notify_exit(c)
         if c.HostConfig.get("AutoRemove"):
-            try:
-                await self.remove(cid, force=True, volumes=True)
-            except errors.NotFound:
-                pass
+            await self._remove_quietly(cid)
+
+    async def _remove_quietly(self, cid: str) -> None:
+        try:
+            await self.remove(cid, force=True, volumes=True)
+        except errors.DockyardError as exc:
+            log.warning("auto-remove %s: %s", cid, exc)
 
     def _notify_exit(self, c: Container) -> None:
         for fut in self._exit_waiters.pop(c.Id, []):
@@ -507,8 +508,9 @@ class ContainerService(ContainerViews):
         else:
             stop.set()
         try:
-            async for entry in read_logs(c.LogPath, stdout=stdout, stderr=stderr, since_ns=since_ns,
-                                         until_ns=until_ns, tail=tail, follow=follow, stop_event=stop):
+            async for entry in read_logs(c.LogPath, stdout=stdout, stderr=stderr, since_ns=since_ns or 0,
+                                         until_ns=until_ns or 0, tail=-1 if tail is None else tail,
+                                         follow=follow, stop_event=stop):
                 yield entry
         finally:
             if waiter is not None:

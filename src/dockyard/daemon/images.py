@@ -113,9 +113,7 @@ class ImageService:
         config = import_config(layer.diff_id, container_config, message, platform, now, DOCKER_VERSION)
         try:
             with self._lock:
-                img, _ = self.store.add(config, layer.size, now)
-                if ref is not None:
-                    self.store.set_tag(ref, img.id, now)
+                img, _ = self.store.add(config, layer.size, now, refs=[ref] if ref is not None else [])
         finally:
             self.layers.drop_unused([layer.chain_id])  # releases the hold; removes it only if unused
         self.events.emit("image", "import", img.id, {"name": img.id})
@@ -411,9 +409,7 @@ class ImageService:
                     size = saveload.register_layers(self.layers, entry, chain)
                     now = rfc3339_nano()
                     with self._lock:
-                        img, _ = self.store.add(entry.config, size, now)
-                        for r in refs:
-                            self.store.set_tag(r, img.id, now)
+                        img, _ = self.store.add(entry.config, size, now, refs=refs)
                 finally:
                     self.layers.drop_unused(chain)  # releases the holds; removes what no image took
                 self.events.emit("image", "load", img.id, {"name": img.id})
