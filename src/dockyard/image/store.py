@@ -146,23 +146,37 @@ class ImageStore:
             os.replace(tmp, path)
         return "sha256:" + hexd
 
-    def add(self, config_bytes: bytes, size: int, now: str, parent: str = "") -> tuple[Image, bool]:
-        """Record an image (its layers must be registered); returns (image, created)."""
+    def add(self, config_bytes: bytes, size: int, now: str, parent: str = "",
+            refs: list[refmod.Reference] | None = None) -> tuple[Image, bool]:
+        """Record an image (its layers must be registered) and point ``refs`` at it, in one
+        transaction; returns (image, created)."""
         image_id = self.write_blob(config_bytes)
         config = json.loads(config_bytes)
         chain = _chain_of(config)
+        refs = refs or []
         with self._lock:
-            existing = self._images.get(image_id)
-            if existing is not None:
-                return existing, False
-            data = {"chain": chain, "size": size, "last_tag_time": "", "parent": parent}
+            img = self._images.get(image_id)
+            created = img is None
+            old_ids = {self._tags[str(r)] for r in refs if str(r) in self._tags} - {image_id}
             with self.db.tx() as cur:
-                cur.execute("INSERT INTO images(id, created, data) VALUES (?,?,?)",
-                            (image_id, str(config.get("created", now)), dumps(data)))
-                self.layers.acquire(cur, chain)
-            img = Image(image_id, config, chain=chain, size=size, parent=parent)
+                if img is None:
+                    data = {"chain": chain, "size": size, "last_tag_time": now if refs else "", "parent": parent}
+                    cur.execute("INSERT INTO images(id, created, data) VALUES (?,?,?)",
+                                (image_id, str(config.get("created", now)), dumps(data)))
+                    self.layers.acquire(cur, chain)
+                    img = Image(image_id, config, chain=chain, size=size, parent=parent,
+                                last_tag_time=data["last_tag_time"])
+                elif refs:
+                    img.last_tag_time = now
+                    cur.execute("UPDATE images SET data=? WHERE id=?", (dumps(self._data(img)), image_id))
+                for r in refs:
+                    cur.execute("INSERT INTO tags(ref, image_id) VALUES (?,?) "
+                                "ON CONFLICT(ref) DO UPDATE SET image_id=excluded.image_id", (str(r), image_id))
             self._images[image_id] = img
-            return img, True
+            for r in refs:
+                self._tags[str(r)] = image_id
+            self._refresh_refs({image_id} | old_ids)
+            return img, created
 
     def set_tag(self, ref: refmod.Reference, image_id: str, now: str) -> str | None:
         """Point ``ref`` at ``image_id``; returns the image it pointed at before (if another)."""
