@@ -19,6 +19,8 @@ Files, per container (``<exec_root>/conmon/<id>/``, also conmon's --persist-dir)
 ``conmon.pid`` (conmon's pid), ``pid`` (container init pid), ``bundle`` (the
 bundle path, where conmon puts ``attach``, ``ctl`` and ``oom``), ``exit`` and
 ``oom`` (written by conmon).  Exit files for the watcher: ``<exec_root>/exits/<id>``.
+``docker exec`` sessions get their own conmon too (:meth:`Monitor.exec`,
+``runtime/execsession.py``).
 """
 
 from __future__ import annotations
