@@ -32,16 +32,29 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 ContainerLookup = Callable[[str], list[tuple[str, bool]]]
 
 
-def _created_unix(created: str) -> int:
+def _created_ns(created: str) -> int:
+    """An RFC 3339 (nano) timestamp as nanoseconds since the epoch (0 when unset or invalid)."""
     if not created or created.startswith("0001-"):
         return 0
-    text = created.rstrip("Z")
-    base, _, _frac = text.partition(".")
+    text = created.strip()
+    offset = 0
+    if text.endswith("Z"):
+        text = text[:-1]
+    elif len(text) > 6 and text[-6] in "+-" and text[-3] == ":":
+        sign = 1 if text[-6] == "+" else -1
+        offset = sign * (int(text[-5:-3]) * 3600 + int(text[-2:]) * 60)
+        text = text[:-6]
+    base, _, frac = text.partition(".")
     try:
         dt = datetime.datetime.strptime(base[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
     except ValueError:
         return 0
-    return int(dt.timestamp())
+    nanos = int((frac + "000000000")[:9]) if frac.isdigit() else 0
+    return (int(dt.timestamp()) - offset) * 1_000_000_000 + nanos
+
+
+def _created_unix(created: str) -> int:
+    return _created_ns(created) // 1_000_000_000
 
 
 class ImageService:
@@ -54,8 +67,10 @@ class ImageService:
         self.layers = LayerStore(cfg.data_root, db)
         self.store = ImageStore(cfg.data_root, db, self.layers)
         self.layers.image_chain = self._chain
+        self._tmp_dir = os.path.join(cfg.data_root, "image", "tmp")
         self.layers.gc()
         self.store.gc()
+        shutil.rmtree(self._tmp_dir, ignore_errors=True)  # half-read `docker load`s
         self._containers: ContainerLookup = lambda image_id: []
         self._lock = threading.RLock()
 
@@ -151,11 +166,11 @@ class ImageService:
                 dangling = False
             else:
                 raise InvalidParameter(f"invalid filter 'dangling={v}'")
-        before = min((_created_unix(self.resolve(r).created) for r in filters.get("before", [])), default=None)
-        since = max((_created_unix(self.resolve(r).created) for r in filters.get("since", [])), default=None)
+        before = min((_created_ns(self.resolve(r).created) for r in filters.get("before", [])), default=None)
+        since = max((_created_ns(self.resolve(r).created) for r in filters.get("since", [])), default=None)
         out = []
-        for img in sorted(self.store.all(), key=lambda i: i.created, reverse=True):
-            created = _created_unix(img.created)
+        for img in sorted(self.store.all(), key=lambda i: _created_ns(i.created), reverse=True):
+            created = _created_ns(img.created)
             if before is not None and created >= before:
                 continue
             if since is not None and created <= since:
@@ -177,7 +192,7 @@ class ImageService:
                 summary["RepoTags"] = [r.familiar() for r in matched if r.digest is None]
             if "until" in filters:
                 limit = min(_parse_until(u) for u in filters["until"])
-                if created >= limit:
+                if created // 1_000_000_000 >= limit:
                     continue
             out.append(summary)
         return out
@@ -398,7 +413,7 @@ class ImageService:
 
     def load(self, stream: BinaryIO) -> list[str]:
         """``docker load``: returns what was loaded ("busybox:latest", or "sha256:..." without tags)."""
-        tmp = saveload.extract_archive(stream, os.path.join(self.cfg.data_root, "tmp"))
+        tmp = saveload.extract_archive(stream, self._tmp_dir)
         try:
             entries = saveload.read_manifest(tmp)
             loaded: list[str] = []

@@ -328,7 +328,7 @@ def test_save_then_load_into_another_store(env, busybox_tar, tmp_path):
             with pytest.raises(InvalidParameter, match="invalid diffID for layer 0"):
                 third.svc.load(io.BytesIO(buf.getvalue()))
             assert third.svc.count() == 0 and overlay_dirs(third) == []
-            assert os.listdir(os.path.join(third.root, "tmp")) == []
+            assert os.listdir(os.path.join(third.root, "image", "tmp")) == []
         finally:
             third.close()
     finally:
