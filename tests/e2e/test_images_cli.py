@@ -199,3 +199,32 @@ def test_save_and_load_round_trip_keeps_the_id(d, name, busybox_tar, tmp_path):
     assert docker(d, "run", "--rm", f"{name}:one").stdout == "loaded\n"
     p = docker_stdin(d, b"not an archive" * 100, "load")
     assert p.returncode == 1 and "invalid image archive" in p.stderr
+
+
+def test_commit_keeps_changes_and_whiteouts(d, name, busybox_tar):
+    base = docker(d, "import", str(busybox_tar), f"{name}-base", check=True).stdout.strip()
+    cname = f"dytest-{secrets.token_hex(4)}"
+    try:
+        p = docker(d, "run", "--name", cname, f"{name}-base", "sh", "-c",
+                   "echo hi > /hello; rm /etc/group; rm -rf /home; mkdir /home; touch /home/only")
+        assert p.returncode == 0, p.stderr
+        p = docker(d, "commit", "-m", "dytest commit", "-a", "dytest", "--change", "ENV COMMITTED=yes",
+                   "--change", 'CMD ["sh"]', cname, f"{name}:c")
+        assert p.returncode == 0, p.stderr
+        iid = p.stdout.strip()
+    finally:
+        docker(d, "rm", "-f", cname)
+    run = docker(d, "run", "--rm", f"{name}:c", "sh", "-c",
+                 "cat /hello; ls /home; test -e /etc/group || echo gone; test -e /etc/passwd && echo kept; "
+                 "echo $COMMITTED")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["hi", "only", "gone", "kept", "yes"]
+    info = json.loads(docker(d, "image", "inspect", iid, check=True).stdout)[0]
+    assert info["Parent"] == base and len(info["RootFS"]["Layers"]) == 2
+    assert info["Comment"] == "dytest commit" and info["Author"] == "dytest" and info["Config"]["Cmd"] == ["sh"]
+    hist = docker(d, "history", "--format", "{{.Comment}}", f"{name}:c", check=True).stdout.split("\n")
+    assert hist[:2] == ["dytest commit", "Imported from -"]
+    # the base is the child's parent: its tag goes, the image stays until the child goes
+    assert docker(d, "rmi", f"{name}-base", check=True).stdout == f"Untagged: {name}-base:latest\n"
+    out = docker(d, "rmi", f"{name}:c", check=True).stdout
+    assert f"Deleted: {iid}" in out and f"Deleted: {base}" in out

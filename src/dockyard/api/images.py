@@ -14,12 +14,13 @@ from typing import Any
 from aiohttp import web
 
 from dockyard import errors
-from dockyard.api.server import json_response, query_bool, query_filters, version_less_than
+from dockyard.api.server import json_response, query_bool, query_filters, read_json, version_less_than
 
 
 def add_routes(router: web.UrlDispatcher, backends: Any) -> None:
     r = router.add_route
     r("POST", "/images/create", create)
+    r("POST", "/commit", commit)
     r("GET", "/images/json", list_)
     r("POST", "/images/prune", prune)
     r("GET", "/images/get", save_many)
@@ -120,6 +121,26 @@ async def _pull(request: web.Request, name: str, tag: str | None) -> web.StreamR
 async def push(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     raise errors.NotImplementedYet(f"pushing {name}: registries are not supported yet")
+
+
+async def commit(request: web.Request) -> web.Response:
+    """``POST /commit``: a container's changes as a new image (the container keeps running)."""
+    q = request.query
+    containers = request.app["backends"].containers
+    c = containers.get(q.get("container", ""))
+    body = await read_json(request)
+    config = dict(c.Config)
+    for key, value in body.items():  # the request's config overrides the container's where given
+        if value not in (None, "", [], {}):
+            config[key] = value
+    svc = _svc(request)
+    loop = asyncio.get_running_loop()
+    image_id = await loop.run_in_executor(None, lambda: svc.commit(
+        c.Id, c.Image, config, container_id=c.Id, repo=q.get("repo") or None, tag=q.get("tag") or None,
+        comment=q.get("comment", ""), author=q.get("author", ""), changes=q.getall("changes", [])))
+    request.app["backends"].events.emit("container", "commit", c.Id, {
+        "comment": q.get("comment", ""), "imageID": image_id, "imageRef": q.get("repo", ""), "name": c.Name})
+    return json_response({"Id": image_id}, status=201)
 
 
 async def list_(request: web.Request) -> web.Response:

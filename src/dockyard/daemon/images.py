@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import os
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +20,9 @@ from dockyard.daemon.config import DaemonConfig
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.image import reference as refmod
 from dockyard.image import saveload
-from dockyard.image.archive import apply_changes, import_config, open_layer_stream, parse_platform, rfc3339_nano
+from dockyard.image.archive import (apply_changes, host_platform, import_config, open_layer_stream, parse_platform,
+                                    rfc3339_nano)
+from dockyard.image.commit import child_config, write_diff_tar
 from dockyard.image.layers import LayerStore
 from dockyard.image.reference import Reference, short_id
 from dockyard.image.store import Image, ImageStore
@@ -267,9 +270,9 @@ class ImageService:
     def delete(self, ref: str, force: bool = False, noprune: bool = False) -> list[dict[str, str]]:
         """``docker rmi``: the Untagged/Deleted records, or a 409 Conflict."""
         with self._lock:
-            return self._delete(ref, force)
+            return self._delete(ref, force, noprune)
 
-    def _delete(self, ref_text: str, force: bool) -> list[dict[str, str]]:
+    def _delete(self, ref_text: str, force: bool, noprune: bool = False) -> list[dict[str, str]]:
         img = self.resolve(ref_text)
         image_id = img.id
         records: list[dict[str, str]] = []
@@ -305,17 +308,28 @@ class ImageService:
         try:
             self._check_conflict(img, using, hard=True, stopped=not force, active=not force)
         except Conflict as exc:
-            if removed_repo_ref and (getattr(exc, "used", False) or self.store.refs_of(image_id)):
-                return records  # the tag went; the image stays for its containers
+            dangling = not self.store.refs_of(image_id) and not self.store.children(image_id)
+            if removed_repo_ref and (getattr(exc, "used", False) or not dangling):
+                return records  # the tag went; the image stays (for its containers or child images)
             raise
         for r in self.store.refs_of(image_id):
             records.append({"Untagged": r.familiar()})
             self.events.emit("image", "untag", image_id, {"name": image_id})
-        gone = self.store.delete(image_id)
-        self.events.emit("image", "delete", image_id, {"name": image_id})
-        records.append({"Deleted": image_id})
-        records.extend({"Deleted": layer.chain_id} for layer in gone)
+        self._remove_image(img, records)
+        parent = self.store.get(img.parent) if img.parent else None
+        while parent is not None and not noprune:
+            # moby prunes parents left dangling and unused (what --no-prune turns off)
+            if self.store.refs_of(parent.id) or self.store.children(parent.id) or self._containers(parent.id):
+                break
+            self._remove_image(parent, records)
+            parent = self.store.get(parent.parent) if parent.parent else None
         return records
+
+    def _remove_image(self, img: Image, records: list[dict[str, str]]) -> None:
+        gone = self.store.delete(img.id)
+        self.events.emit("image", "delete", img.id, {"name": img.id})
+        records.append({"Deleted": img.id})
+        records.extend({"Deleted": layer.chain_id} for layer in gone)
 
     def _check_conflict(self, img: Image, using: list[tuple[str, bool]], *, hard: bool, stopped: bool,
                         active: bool) -> None:
@@ -371,6 +385,50 @@ class ImageService:
                 reclaimed += sum(layer.size for layer in gone)
         self.events.emit("image", "prune", "", {"reclaimed": str(reclaimed)})
         return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+    # -- commit ---------------------------------------------------------------------------
+
+    def commit(self, rw_name: str, image_id: str | None, container_config: dict[str, Any], *,
+               container_id: str, repo: str | None = None, tag: str | None = None, comment: str = "",
+               author: str = "", changes: list[str] | None = None) -> str:
+        """``docker commit``: the RW layer ``rw_name`` on top of ``image_id`` as a new image."""
+        ref = refmod.normalize_repo_tag(repo, tag) if repo else None
+        if ref is not None and ref.digest is not None:
+            raise InvalidParameter("refusing to create a tag with a digest reference")
+        config = apply_changes(container_config, list(changes or []))
+        parent = self.store.get(image_id) if image_id else None
+        if image_id and parent is None:
+            raise NotFound(f"No such image: {image_id}")
+        rw = self.layers.get_rw(rw_name)
+        os.makedirs(self._tmp_dir, exist_ok=True)
+        chain: list[str] = []
+        with tempfile.TemporaryFile(dir=self._tmp_dir) as tmp:
+            entries = write_diff_tar(rw.upper, tmp)
+            tmp.seek(0)
+            top = parent.chain[-1] if parent and parent.chain else None
+            if top is not None:
+                self.layers.hold(top)
+                chain.append(top)
+            try:
+                diff_id = None
+                size = parent.size if parent else 0
+                if entries:
+                    layer = self.layers.register(tmp, top)  # type: ignore[arg-type]
+                    chain.append(layer.chain_id)
+                    diff_id, size = layer.diff_id, size + layer.size
+                os_, arch = host_platform()
+                now = rfc3339_nano()
+                raw = child_config(parent.config if parent else None, config, diff_id, container_id=container_id,
+                                   comment=comment, author=author, created=now, docker_version=DOCKER_VERSION,
+                                   host_os=os_, host_arch=arch)
+                with self._lock:
+                    img, _ = self.store.add(raw, size, now, parent=parent.id if parent else "",
+                                            refs=[ref] if ref is not None else [])
+            finally:
+                self.layers.drop_unused(chain)
+        if ref is not None:
+            self.events.emit("image", "tag", img.id, {"name": ref.familiar()})
+        return img.id
 
     # -- save / load ----------------------------------------------------------------------
 

@@ -162,3 +162,31 @@ def test_resolve_in_root_clamps(tmp_path):
     os.symlink("/../../..", tmp_path / "up")
     assert resolve_in_root(str(tmp_path), "up/x", follow_last=True) == str(tmp_path / "x")
     assert resolve_in_root(str(tmp_path), "../../a") == str(tmp_path / "a")
+
+
+def test_commit_diff_converts_overlay_whiteouts_back(tmp_path):
+    from dockyard.image.commit import write_diff_tar
+
+    upper = tmp_path / "upper"
+    (upper / "etc").mkdir(parents=True)
+    os.mknod(upper / "etc" / "gone", stat.S_IFCHR, os.makedev(0, 0))
+    (upper / "opq").mkdir()
+    os.setxattr(upper / "opq", "trusted.overlay.opaque", b"y")
+    (upper / "opq" / "new").write_bytes(b"n")
+    (upper / "etc" / "hosts").write_text("init layer file, left out")
+    (upper / "f").write_bytes(b"data")
+    os.link(upper / "f", upper / "hard")
+    buf = io.BytesIO()
+    write_diff_tar(str(upper), buf)
+    with tarfile.open(fileobj=io.BytesIO(buf.getvalue())) as tf:
+        members = {m.name: m for m in tf}
+    assert set(members) == {"etc", "etc/.wh.gone", "opq", "opq/.wh..wh..opq", "opq/new", "f", "hard"}
+    assert members["etc/.wh.gone"].isreg() and members["etc/.wh.gone"].size == 0
+    assert members["hard"].islnk() and members["hard"].linkname == "f"
+    assert not any(k.startswith("SCHILY.xattr.trusted.overlay") for k in members["opq"].pax_headers)
+    # and back: unpacking the diff recreates the overlay form
+    root = tmp_path / "again"
+    root.mkdir()
+    apply_tar(io.BytesIO(buf.getvalue()), str(root))
+    assert os.lstat(root / "etc" / "gone").st_rdev == os.makedev(0, 0)
+    assert os.getxattr(root / "opq", "trusted.overlay.opaque") == b"y"

@@ -1,0 +1,137 @@
+"""``docker commit``: a container's RW layer as a layer tar, and the child image's config.
+
+The upper directory of an overlay holds the container's changes in overlayfs
+form; a layer tar holds them in the image form (AUFS whiteouts), so:
+
+* a 0/0 character device ``foo`` (a deleted file) → an empty ``.wh.foo``;
+* a directory with ``trusted.overlay.opaque=y`` → the directory plus
+  ``.wh..wh..opq`` inside it;
+* ``trusted.overlay.*`` xattrs (overlay's own bookkeeping) are dropped.
+
+The files Docker keeps in a container's init layer (``/etc/hosts``,
+``/etc/hostname``, ``/etc/resolv.conf``, ``/.dockerenv``) are left out, as
+Docker leaves them out of a commit.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import stat
+import tarfile
+from typing import IO, Any
+
+from dockyard.image.unpack import OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX
+
+INIT_LAYER_FILES = {"etc/hosts", "etc/hostname", "etc/resolv.conf", ".dockerenv"}
+
+
+def _xattrs(path: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    try:
+        names = os.listxattr(path, follow_symlinks=False)
+    except OSError:
+        return out
+    for name in names:
+        if name.startswith("trusted.overlay."):
+            continue
+        try:
+            out[f"SCHILY.xattr.{name}"] = os.getxattr(path, name, follow_symlinks=False).decode(
+                "utf-8", "surrogateescape")
+        except OSError:
+            continue
+    return out
+
+
+def _is_whiteout(st: os.stat_result) -> bool:
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(0, 0)
+
+
+def _is_opaque(path: str) -> bool:
+    try:
+        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
+    except OSError:
+        return False
+
+
+def write_diff_tar(upper: str, out: IO[bytes]) -> int:
+    """Write the changes in ``upper`` as a layer tar to ``out``; returns the number of entries."""
+    count = 0
+    links: dict[tuple[int, int], str] = {}
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for dirpath, dirnames, filenames in os.walk(upper):
+            dirnames.sort()
+            rel_dir = os.path.relpath(dirpath, upper)
+            rel_dir = "" if rel_dir == "." else rel_dir
+            if rel_dir and _is_opaque(dirpath):
+                ti = tarfile.TarInfo(f"{rel_dir}/{WHITEOUT_OPAQUE}")
+                tf.addfile(ti)
+                count += 1
+            for name in sorted(dirnames + filenames):
+                path = os.path.join(dirpath, name)
+                rel = f"{rel_dir}/{name}" if rel_dir else name
+                if rel in INIT_LAYER_FILES:
+                    continue
+                st = os.lstat(path)
+                if _is_whiteout(st):
+                    parent = f"{rel_dir}/" if rel_dir else ""
+                    ti = tarfile.TarInfo(f"{parent}{WHITEOUT_PREFIX}{name}")
+                    ti.mtime = int(st.st_mtime)
+                    tf.addfile(ti)
+                    count += 1
+                    continue
+                ti = tf.gettarinfo(path, arcname=rel)
+                ti.uname = ti.gname = ""
+                ti.pax_headers = _xattrs(path)
+                key = (st.st_dev, st.st_ino)
+                if ti.isreg() and st.st_nlink > 1:
+                    if key in links:
+                        ti.type, ti.linkname, ti.size = tarfile.LNKTYPE, links[key], 0
+                        tf.addfile(ti)
+                        count += 1
+                        continue
+                    links[key] = rel
+                if ti.isreg():
+                    with open(path, "rb") as f:
+                        tf.addfile(ti, f)
+                else:
+                    tf.addfile(ti)
+                count += 1
+    return count
+
+
+def child_config(parent: dict[str, Any] | None, container_config: dict[str, Any], diff_id: str | None,
+                 *, container_id: str, comment: str, author: str, created: str, docker_version: str,
+                 host_os: str, host_arch: str) -> bytes:
+    """The config JSON of the committed image (``diff_id`` None: the commit changed nothing)."""
+    base = copy.deepcopy(parent) if parent else {}
+    diff_ids = list((base.get("rootfs") or {}).get("diff_ids") or [])
+    history = list(base.get("history") or [])
+    if diff_id is not None:
+        diff_ids.append(diff_id)
+    entry: dict[str, Any] = {"created": created, "created_by": " ".join(container_config.get("Cmd") or [])}
+    if author:
+        entry["author"] = author
+    if comment:
+        entry["comment"] = comment
+    if diff_id is None:
+        entry["empty_layer"] = True
+    history.append(entry)
+    cfg: dict[str, Any] = {
+        "architecture": base.get("architecture") or host_arch,
+        "config": container_config,
+        "container": container_id,
+        "created": created,
+        "docker_version": docker_version,
+        "history": history,
+        "os": base.get("os") or host_os,
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    }
+    if author:
+        cfg["author"] = author
+    if comment:
+        cfg["comment"] = comment
+    if base.get("variant"):
+        cfg["variant"] = base["variant"]
+    return json.dumps(cfg, separators=(",", ":")).encode()
