@@ -34,6 +34,9 @@ class Kernel:
         self._libc = ctypes.CDLL(None, use_errno=True)
         self._libc.syscall.restype = ctypes.c_long
         self._nr = _NR.get(os.uname().machine, _NR["x86_64"])
+        # As Docker: turn the inode index off where the kernel has it, so one lower
+        # dir can sit under many uppers whatever the kernel's default.
+        self._extra = ["index=off"] if os.path.exists("/sys/module/overlay/parameters/index") else []
 
     def _check(self, rc: int, op: str, path: str) -> int:
         if rc < 0:
@@ -43,7 +46,7 @@ class Kernel:
 
     def mount_overlay(self, lower: list[str], upper: str, work: str, target: str) -> None:
         """Mount an overlay at ``target``; ``lower`` is topmost first."""
-        data = f"lowerdir={':'.join(lower)},upperdir={upper},workdir={work}"
+        data = ",".join([f"lowerdir={':'.join(lower)}", f"upperdir={upper}", f"workdir={work}", *self._extra])
         if len(data) < _PAGE_LIMIT:
             rc = self._libc.mount(b"overlay", os.fsencode(target), b"overlay", 0, data.encode())
             self._check(rc, "mount overlay on", target)
@@ -63,6 +66,9 @@ class Kernel:
                 setstr("lowerdir+", d)
             setstr("upperdir", upper)
             setstr("workdir", work)
+            for opt in self._extra:
+                key, _, value = opt.partition("=")
+                setstr(key, value)
             self._check(sys(self._nr["fsconfig"], fsfd, _FSCONFIG_CMD_CREATE, None, None, 0),
                         "create overlay for", target)
             mfd = self._check(sys(self._nr["fsmount"], fsfd, _FSMOUNT_CLOEXEC, 0), "fsmount overlay for", target)
