@@ -60,6 +60,10 @@ def _created_unix(created: str) -> int:
     return _created_ns(created) // 1_000_000_000
 
 
+class ImageInUse(Conflict):
+    """A delete conflict caused by a container using the image (moby's ``conflict.used``)."""
+
+
 class ImageService:
     """Images and their layers; thread-safe (import runs in an executor thread)."""
 
@@ -309,7 +313,7 @@ class ImageService:
             self._check_conflict(img, using, hard=True, stopped=not force, active=not force)
         except Conflict as exc:
             dangling = not self.store.refs_of(image_id) and not self.store.children(image_id)
-            if removed_repo_ref and (getattr(exc, "used", False) or not dangling):
+            if removed_repo_ref and (isinstance(exc, ImageInUse) or not dangling):
                 return records  # the tag went; the image stays (for its containers or child images)
             raise
         for r in self.store.refs_of(image_id):
@@ -338,19 +342,15 @@ class ImageService:
             raise Conflict(f"conflict: unable to delete {short} (cannot be forced) - image has dependent child images")
         running = [cid for cid, run in using if run]
         if hard and running:
-            exc = Conflict(f"conflict: unable to delete {short} (cannot be forced) - "
-                           f"image is being used by running container {short_id(running[0])}")
-            exc.used = True  # type: ignore[attr-defined]
-            raise exc
+            raise ImageInUse(f"conflict: unable to delete {short} (cannot be forced) - "
+                             f"image is being used by running container {short_id(running[0])}")
         if active and self.store.refs_of(img.id):
             raise Conflict(f"conflict: unable to delete {short} (must be forced) - "
                            f"image is referenced in multiple repositories")
         stopped_ids = [cid for cid, run in using if not run]
         if stopped and stopped_ids:
-            exc = Conflict(f"conflict: unable to delete {short} (must be forced) - "
-                           f"image is being used by stopped container {short_id(stopped_ids[0])}")
-            exc.used = True  # type: ignore[attr-defined]
-            raise exc
+            raise ImageInUse(f"conflict: unable to delete {short} (must be forced) - "
+                             f"image is being used by stopped container {short_id(stopped_ids[0])}")
 
     def prune(self, filters: dict[str, list[str]] | None = None) -> dict[str, Any]:
         """``docker image prune``: dangling images (all unused ones with dangling=false)."""

@@ -352,3 +352,29 @@ def test_rw_layer_keeps_the_image_layers_alive(env, busybox_tar):
     with pytest.raises(NotFound):
         env.svc.layers.create_rw("dytest-gone", iid)
     assert not os.path.exists(os.path.join(env.root, "overlay2", "dytest-gone"))
+
+
+def test_list_filters_before_since_label_dangling(env):
+    data = layer_tar({"f": b"x"})
+    first = env.svc.import_image(io.BytesIO(data), "first", ["LABEL k=1"], "", None)
+    second = env.svc.import_image(io.BytesIO(data), "second", ["LABEL k=2", "LABEL other=x"], "", None)
+    third = env.svc.import_image(io.BytesIO(data), None, ["CMD third"], "", None)
+
+    def ids(**filters):
+        return [i["Id"] for i in env.svc.list_images(filters={k: v for k, v in filters.items()})]
+
+    assert ids() == [third, second, first]  # newest first
+    assert ids(before=["second"]) == [first]
+    assert ids(since=["first"]) == [third, second]
+    assert ids(label=["k"]) == [second, first]
+    assert ids(label=["k=2"]) == [second]
+    assert ids(label=["k=1", "other"]) == []
+    assert ids(dangling=["true"]) == [third]
+    assert ids(dangling=["false"]) == [second, first]
+    assert ids(reference=["fir*"]) == [first]
+    with pytest.raises(InvalidParameter, match="invalid filter 'nope'"):
+        env.svc.list_images(filters={"nope": ["1"]})
+    with pytest.raises(NotFound):
+        env.svc.list_images(filters={"before": ["missing"]})
+    hist = env.svc.history("second")
+    assert hist[0]["Id"] == second and hist[0]["Tags"] == ["second:latest"] and hist[0]["Size"] == 1
