@@ -1,6 +1,6 @@
 """``docker import``: source decompression and the config of an imported image.
 
-* ``open_layer_stream`` sniffs the compression (plain tar, gzip, bzip2, xz)
+* ``open_layer_stream`` sniffs the compression (plain tar, gzip, bzip2, xz, zstd)
   and returns a reader of the uncompressed tar; corrupt compressed data
   becomes a clear ``InvalidParameter``.
 * ``apply_changes`` applies ``--change`` Dockerfile instructions to a
@@ -104,8 +104,63 @@ def open_layer_stream(raw: BinaryIO) -> BinaryIO:
     elif kind == "xz":
         inner = lzma.LZMAFile(src, mode="rb")  # type: ignore[arg-type]
     else:
-        raise InvalidParameter("unsupported compression format zstd: recompress the archive as gzip, bzip2 or xz")
+        return _ZstdReader(src)  # type: ignore[return-value]
     return _Checked(inner, kind)  # type: ignore[return-value]
+
+
+class _ZstdReader:
+    """zstd through the ``zstd`` program (Python 3.11 has no zstd): a thread feeds its stdin."""
+
+    def __init__(self, src: _Peeked) -> None:
+        import shutil
+        import subprocess
+        import threading
+
+        exe = shutil.which("zstd")
+        if exe is None:
+            raise InvalidParameter("unsupported compression format zstd: install zstd or recompress the "
+                                   "archive as gzip, bzip2 or xz")
+        self._proc = subprocess.Popen([exe, "-dcq"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE)
+        self._feeder = threading.Thread(target=self._feed, args=(src,), daemon=True)
+        self._feeder.start()
+
+    def _feed(self, src: _Peeked) -> None:
+        stdin = self._proc.stdin
+        assert stdin is not None
+        try:
+            while True:
+                chunk = src.read(1 << 16)
+                if not chunk:
+                    break
+                stdin.write(chunk)
+        except (BrokenPipeError, OSError, InvalidParameter):
+            pass
+        finally:
+            try:
+                stdin.close()
+            except OSError:
+                pass
+
+    def read(self, n: int = -1) -> bytes:
+        assert self._proc.stdout is not None
+        data = self._proc.stdout.read(n) if n >= 0 else self._proc.stdout.read()
+        if not data or (n > 0 and len(data) < n):
+            self._finish()
+        return data
+
+    def _finish(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.wait()
+        self._feeder.join()
+        if self._proc.returncode != 0:
+            err = (self._proc.stderr.read() if self._proc.stderr else b"").decode(errors="replace").strip()
+            raise InvalidParameter(f"invalid zstd archive: {err.splitlines()[-1] if err else 'corrupt data'}")
+
+    def __del__(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
 
 
 # -- --change instructions ------------------------------------------------------------------

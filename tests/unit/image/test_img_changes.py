@@ -112,3 +112,22 @@ def test_corrupt_gzip_is_a_clear_error():
         reader = open_layer_stream(io.BytesIO(data))
         while reader.read(65536):
             pass
+
+
+def test_zstd_through_the_zstd_program():
+    import shutil
+    import subprocess
+
+    if shutil.which("zstd") is None:
+        pytest.skip("zstd is not installed")
+    payload = os.urandom(200_000) + b"tar" * 50_000
+    packed = subprocess.run(["zstd", "-c"], input=payload, capture_output=True, check=True).stdout
+    reader = open_layer_stream(io.BytesIO(packed))
+    out = b""
+    while chunk := reader.read(65536):
+        out += chunk
+    assert out == payload
+    with pytest.raises(InvalidParameter, match="invalid zstd archive"):
+        reader = open_layer_stream(io.BytesIO(packed[: len(packed) // 2]))
+        while reader.read(65536):
+            pass
