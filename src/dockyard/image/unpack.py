@@ -108,13 +108,20 @@ def resolve_in_root(root: str, rel: str, follow_last: bool = False) -> str:
 
 
 def _clean_name(name: str) -> str:
-    """Docker's ``filepath.Clean`` of a member name, refusing escapes above the root."""
+    """Docker's ``filepath.Clean`` of a member name, refusing escapes above the root.
+
+    As in dockerd, an absolute name is taken relative to the layer root (where
+    ``..`` stops), while a relative name climbing above it is an error.
+    """
+    rooted = name.startswith("/")
     parts: list[str] = []
     for p in name.split("/"):
         if p in ("", "."):
             continue
         if p == "..":
             if not parts:
+                if rooted:
+                    continue
                 raise InvalidParameter(f"invalid tar archive: {name!r} is outside of the layer (path escape)")
             parts.pop()
             continue

@@ -63,17 +63,19 @@ def test_diff_id_is_sha256_of_the_whole_stream(root):
     assert (root / "a").read_bytes() == b"hello"
 
 
-def test_dotdot_escape_is_refused(root, tmp_path):
-    data = make_tar(("../escaped", "file", {"data": b"x"}))
+@pytest.mark.parametrize("name", ["../escaped", "a/../../escaped", "./../escaped"])
+def test_dotdot_escape_is_refused(root, tmp_path, name):
+    data = make_tar((name, "file", {"data": b"x"}))
     with pytest.raises(InvalidParameter, match="outside of the layer"):
         apply(data, root)
     assert not (tmp_path / "escaped").exists()
 
 
 def test_absolute_names_stay_inside_the_root(root):
-    apply(make_tar(("/etc/dytest-evil", "file", {"data": b"x"})), root)
+    apply(make_tar(("/etc/dytest-evil", "file", {"data": b"x"}), ("/../../dytest-up", "file", {"data": b"y"})), root)
     assert (root / "etc" / "dytest-evil").read_bytes() == b"x"
-    assert not os.path.exists("/etc/dytest-evil")
+    assert (root / "dytest-up").read_bytes() == b"y"
+    assert not os.path.exists("/etc/dytest-evil") and not os.path.exists("/dytest-up")
 
 
 def test_write_through_symlink_stays_inside(root, tmp_path):
