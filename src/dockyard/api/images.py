@@ -103,19 +103,7 @@ async def create(request: web.Request) -> web.StreamResponse:
 
 async def _pull(request: web.Request, name: str, tag: str | None) -> web.StreamResponse:
     """Registries are not supported yet: a local image is "up to date", anything else is denied."""
-    from dockyard.image import reference as refmod
-
-    svc = _svc(request)
-    ref = refmod.normalize_repo_tag(name, tag) if not (tag and tag.startswith("sha256:")) \
-        else refmod.parse_normalized(f"{name}@{tag}")
-    try:
-        svc.resolve(str(ref))
-    except errors.NotFound:
-        raise errors.NotFound(f"pull access denied for {ref.familiar_name}, repository does not exist "
-                              f"or may require 'docker login'") from None
-    return await _progress(request, [
-        {"status": f"Pulling from {ref.path if ref.domain == 'docker.io' else ref.name}", "id": ref.tag or "latest"},
-        {"status": f"Status: Image is up to date for {ref.familiar()}"}])
+    return await _progress(request, _svc(request).pull(name, tag))
 
 
 async def push(request: web.Request) -> web.Response:
@@ -162,14 +150,8 @@ async def inspect(request: web.Request) -> web.Response:
         data["VirtualSize"] = data["Size"]
     if version_less_than(request, "1.45"):
         data["Container"] = ""
-        data["ContainerConfig"] = _empty_container_config()
+        data["ContainerConfig"] = _svc(request).empty_container_config()
     return json_response(data)
-
-
-def _empty_container_config() -> dict[str, Any]:
-    from dockyard.image.archive import empty_container_config
-
-    return empty_container_config()
 
 
 async def history(request: web.Request) -> web.Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -20,8 +21,8 @@ from dockyard.daemon.config import DaemonConfig
 from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.image import reference as refmod
 from dockyard.image import saveload
-from dockyard.image.archive import (apply_changes, host_platform, import_config, open_layer_stream, parse_platform,
-                                    rfc3339_nano)
+from dockyard.image.archive import (apply_changes, empty_container_config, host_platform, import_config,
+                                    open_layer_stream, parse_platform, rfc3339_nano)
 from dockyard.image.commit import child_config, write_diff_tar
 from dockyard.image.layers import LayerStore
 from dockyard.image.reference import Reference, short_id
@@ -142,6 +143,26 @@ class ImageService:
         if ref is not None:
             self.events.emit("image", "tag", img.id, {"name": ref.familiar()})
         return img.id
+
+    def pull(self, name: str, tag: str | None) -> list[dict[str, str]]:
+        """Registries are not supported yet: a local image is "up to date", anything else is denied
+        the way an unreachable or private repository is (404, so ``docker run`` says
+        ``Unable to find image`` and exits 125)."""
+        ref = refmod.normalize_repo_tag(name, tag) if not (tag and tag.startswith("sha256:")) \
+            else refmod.parse_normalized(f"{name}@{tag}")
+        try:
+            self.resolve(str(ref))
+        except NotFound:
+            raise NotFound(f"pull access denied for {ref.familiar_name}, repository does not exist "
+                           f"or may require 'docker login'") from None
+        return [{"status": f"Pulling from {ref.path if ref.domain == 'docker.io' else ref.name}",
+                 "id": ref.tag or ref.digest or "latest"},
+                {"status": f"Status: Image is up to date for {ref.familiar()}"}]
+
+    @staticmethod
+    def empty_container_config() -> dict[str, Any]:
+        """Go's zero container config (``ContainerConfig`` of images for API < 1.45)."""
+        return empty_container_config()
 
     # -- list / inspect / history ---------------------------------------------------------
 
@@ -512,8 +533,6 @@ def _parse_until(text: str) -> int:
         return int(float(text))
     except ValueError:
         pass
-    import re
-
     m = re.fullmatch(r"(\d+(?:\.\d+)?)(s|m|h)", text)
     if m:
         return int(time.time() - float(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2)])

@@ -23,6 +23,7 @@ import lzma
 import os
 import posixpath
 import re
+import time
 import zlib
 from typing import Any, BinaryIO
 
@@ -337,7 +338,6 @@ def _env_dict(cfg: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)$")
 _UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000,
           "h": 3_600_000_000_000}
 
@@ -464,8 +464,7 @@ def _healthcheck(rest: str) -> dict[str, Any]:
 def rfc3339_nano(ts: float | None = None, dt: datetime.datetime | None = None) -> str:
     """Go's time.RFC3339Nano in UTC: trailing zeros of the fraction dropped."""
     if dt is None:
-        dt = datetime.datetime.fromtimestamp(ts if ts is not None else __import__("time").time(),
-                                             tz=datetime.timezone.utc)
+        dt = datetime.datetime.fromtimestamp(ts if ts is not None else time.time(), tz=datetime.timezone.utc)
     base = dt.strftime("%Y-%m-%dT%H:%M:%S")
     frac = f"{dt.microsecond:06d}".rstrip("0")
     return f"{base}.{frac}Z" if frac else f"{base}Z"

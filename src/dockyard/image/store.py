@@ -23,7 +23,7 @@ from typing import Any
 
 from dockyard.errors import NotFound
 from dockyard.image import reference as refmod
-from dockyard.image.layers import Layer, LayerStore
+from dockyard.image.layers import Layer, LayerStore, chain_ids
 from dockyard.state.db import Database, dumps, loads
 
 
@@ -239,6 +239,4 @@ class ImageStore:
 
 
 def _chain_of(config: dict[str, Any]) -> list[str]:
-    from dockyard.image.layers import chain_ids
-
     return chain_ids(list(config.get("rootfs", {}).get("diff_ids", [])))
