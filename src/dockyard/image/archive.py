@@ -248,7 +248,8 @@ def _expand(word: str, env: dict[str, str]) -> str:
         out.append(c)
         i += 1
     if quote:
-        raise InvalidParameter(f"failed to process \"{word}\": unexpected end of statement while looking for matching {quote}")
+        raise InvalidParameter(f"failed to process \"{word}\": unexpected end of statement while looking "
+                               f"for matching {quote}")
     return "".join(out)
 
 
