@@ -228,3 +228,20 @@ def test_commit_keeps_changes_and_whiteouts(d, name, busybox_tar):
     assert docker(d, "rmi", f"{name}-base", check=True).stdout == f"Untagged: {name}-base:latest\n"
     out = docker(d, "rmi", f"{name}:c", check=True).stdout
     assert f"Deleted: {iid}" in out and f"Deleted: {base}" in out
+
+
+def test_old_api_versions_get_the_old_fields(d, name, busybox_tar):
+    docker(d, "import", str(busybox_tar), name, check=True)
+    status, items = d.request("GET", f"/v1.43/images/json?filters=%7B%22reference%22%3A%5B%22{name}%22%5D%7D")
+    assert status == 200 and items[0]["VirtualSize"] == items[0]["Size"]
+    status, items = d.request("GET", f"/v1.40/images/json?filter={name}")
+    assert status == 200 and [i["RepoTags"] for i in items] == [[f"{name}:latest"]]
+    status, info = d.request("GET", f"/v1.44/images/{name}/json")
+    assert status == 200 and "VirtualSize" not in info and info["ContainerConfig"]["Cmd"] is None
+    status, info = d.request("GET", f"/images/{name}/json")
+    assert status == 200 and "ContainerConfig" not in info
+    status, body = d.request("GET", "/images/dytest-missing-xyz/json")
+    assert status == 404 and body == {"message": "No such image: dytest-missing-xyz:latest"}
+    status, body = d.request("GET", "/images/Dytest-Upper/json")
+    assert status == 400
+    assert body["message"] == "invalid reference format: repository name (library/Dytest-Upper) must be lowercase"

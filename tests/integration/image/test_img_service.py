@@ -375,3 +375,27 @@ def test_list_filters_before_since_label_dangling(env):
         env.svc.list_images(filters={"before": ["missing"]})
     hist = env.svc.history("second")
     assert hist[0]["Id"] == second and hist[0]["Tags"] == ["second:latest"] and hist[0]["Size"] == 1
+
+
+def test_concurrent_imports_share_one_layer(env, busybox_tar):
+    import threading
+
+    data = open(busybox_tar, "rb").read()
+    ids: list[str] = []
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            ids.append(env.svc.import_image(io.BytesIO(data), f"conc{i}", [f"CMD c{i}"], "", None))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(set(ids)) == 4
+    assert len(overlay_dirs(env)) == 1
+    assert [r["refcount"] for r in env.db.query("SELECT refcount FROM layers")] == [4]
+    assert not [d for d in os.listdir(os.path.join(env.root, "overlay2")) if d.startswith("tmp-")]
