@@ -1,0 +1,109 @@
+"""The per-container supervisor: owns the job, resumes at ``start``, records the exit.
+
+``create`` starts ``python -m dockyard.runtime.windows.supervisor ROOT ID
+BUNDLE`` detached, with its own stdin/stdout/stderr (the engine's monitor's
+pipes or files), and waits for the ``ready`` event or the supervisor's exit.
+The supervisor:
+
+1. validates the bundle's config.json again (same pure code as ``create``);
+2. creates the named job object and applies every limit;
+3. creates the container process suspended with the std handles, assigns it
+   to the job (on failure the process is terminated right there), and
+   writes ``state.json`` (status ``created``) — then signals ``ready``;
+4. waits for ``start`` (or for the process to be killed before it ran),
+   resumes the main thread, marks ``running``, signals ``started``;
+5. waits for the process to exit, writes ``exit.json`` with its exit code,
+   and terminates the rest of the job with that code: like PID 1 of a Linux
+   pid namespace, the container's first process takes its tree with it.
+
+It holds the only handle the runtime keeps on the job, and the job is
+``KILL_ON_JOB_CLOSE``: if the supervisor dies, the container dies with it
+instead of running unaccounted for.  Any failure before ``ready`` writes
+``<root>/<id>/error`` and exits 1, having closed the job (which kills the
+suspended process) — ``create`` then reports the error and removes the
+directory, leaving neither job nor process behind.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+
+from dockyard.errors import DockyardError
+from dockyard.runtime.windows import state as st
+from dockyard.runtime.windows import sync
+from dockyard.runtime.windows import win32 as w
+from dockyard.runtime.windows.job import Job
+from dockyard.runtime.windows.process import SuspendedProcess, spawn_suspended
+from dockyard.runtime.windows.spec import load_config, parse_config
+
+
+def _create(k: w.Kernel32, root: str, cid: str, bundle: str) -> tuple[Job, SuspendedProcess]:
+    spec = parse_config(load_config(bundle), bundle, dict(os.environ), os.cpu_count() or 1, getpass.getuser())
+    job = Job.create(k, st.object_name(root, cid, "job"))
+    try:
+        job.apply_limits(spec.limits)
+        proc = spawn_suspended(k, spec.command_line, spec.env_block(), spec.cwd)
+        try:
+            job.assign(proc.handle)
+            st.write_json(
+                os.path.join(st.container_dir(root, cid), "state.json"),
+                st.new_state(cid, bundle, proc.pid, os.getpid(), job.name, spec.annotations),
+            )
+        except BaseException:
+            proc.terminate(1)  # undo of spawn_suspended: it never ran an instruction
+            proc.close()
+            raise
+    except BaseException:
+        job.close()  # undo of Job.create; KILL_ON_JOB_CLOSE ends anything in it
+        raise
+    return job, proc
+
+
+def supervise(root: str, cid: str, bundle: str) -> int:
+    k = w.Kernel32()
+    cdir = st.container_dir(root, cid)
+    ready = sync.open_event(k, st.object_name(root, cid, "ready"))
+    start = sync.create_event(k, st.object_name(root, cid, "start"))
+    started = sync.create_event(k, st.object_name(root, cid, "started"))
+    try:
+        job, proc = _create(k, root, cid, bundle)
+    except (DockyardError, OSError) as exc:
+        with open(os.path.join(cdir, "error"), "w", encoding="utf-8") as f:
+            f.write(str(exc))
+        return 1
+    try:
+        sync.set_event(k, ready, "ready")
+        if sync.wait_any(k, [start, proc.handle], w.INFINITE) == 0:
+            proc.resume()
+            state = st.read_json(os.path.join(cdir, "state.json")) or {}
+            state["status"] = "running"
+            st.write_json(os.path.join(cdir, "state.json"), state)
+            sync.set_event(k, started, "started")
+        proc.wait()
+        code = proc.exit_code()
+        code = 255 if code is None else code
+        st.write_json(os.path.join(cdir, "exit.json"), {"exitCode": code})
+        try:
+            job.terminate(code)  # the first process's end ends the container
+        except OSError:
+            pass
+        return 0
+    finally:
+        proc.close()
+        job.close()
+        for h in (ready, start, started):
+            k.CloseHandle(h)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 3:
+        print("usage: python -m dockyard.runtime.windows.supervisor ROOT ID BUNDLE", file=sys.stderr)
+        return 2
+    return supervise(*args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
