@@ -141,7 +141,12 @@ def delete(root: str, container_id: str, force: bool = False) -> None:
             pass
         _wait_gone(st)
     else:
-        _quiet_kill_all(st, 9)  # leftovers of a container without a pid namespace
+        try:
+            leftovers = cgroup.pids()  # a container without its own pid namespace
+        except (DockyardError, OSError):
+            leftovers = []
+        if leftovers:
+            _quiet_kill_all(st, 9)
     cgroup.destroy()
     hooks = (st.data.get("hooks") or {}).get("poststop")
     if hooks:

@@ -67,7 +67,7 @@ def default_spec(rootless: bool = False) -> dict[str, Any]:
     """A config.json like ``runc spec`` writes: a shell in a busybox-style rootfs."""
     caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
     spec: dict[str, Any] = {
-        "ociVersion": "1.2.0",
+        "ociVersion": "1.0.2-dev",  # what crun 1.8 and runc 1.1 accept
         "process": {
             "terminal": True,
             "user": {"uid": 0, "gid": 0},
