@@ -1,0 +1,95 @@
+"""Pure pieces of the runtime: securejoin, mount options, JSON, flags, signals, spec validation."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import sys
+
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "src"))
+
+from dockyard.errors import InvalidParameter  # noqa: E402
+from dockyard.runtime.native import cli, fastjson, mounts, ops, spec_defaults  # noqa: E402
+from dockyard.runtime.native import syscalls as sc  # noqa: E402
+
+
+def test_secure_join_resolves_symlinks_inside_root(tmp_path):
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    os.symlink("/etc", root / "abs")
+    os.symlink("../../../../../tmp", root / "etc" / "up")
+    os.symlink("loop2", root / "loop1")
+    os.symlink("loop1", root / "loop2")
+    r = str(root)
+    assert mounts.secure_join(r, "/abs/passwd") == f"{r}/etc/passwd"
+    assert mounts.secure_join(r, "/etc/up/x") == f"{r}/tmp/x"
+    assert mounts.secure_join(r, "/../../..") == r
+    assert mounts.secure_join(r, "a/./b/../c") == f"{r}/a/c"
+    with pytest.raises(InvalidParameter):
+        mounts.secure_join(r, "/loop1/x")
+
+
+def test_parse_mount_options():
+    flags, prop, data = mounts.parse_options(["nosuid", "ro", "rbind", "rprivate", "mode=755", "size=1m"])
+    assert flags == sc.MS_NOSUID | sc.MS_RDONLY | sc.MS_BIND | sc.MS_REC
+    assert prop == sc.MS_PRIVATE | sc.MS_REC
+    assert data == "mode=755,size=1m"
+    flags, _, _ = mounts.parse_options(["ro", "rw", "noexec", "exec"])
+    assert flags == 0
+
+
+def test_fastjson_matches_stdlib():
+    doc = {"a": [1, 2.5, None, True, False, "é\n\"x\""], "b": {"c": {}}, "d": []}
+    assert fastjson.loads(json.dumps(doc)) == doc
+    assert json.loads(fastjson.dumps(doc)) == doc
+    assert json.loads(fastjson.dumps(doc, indent=2)) == doc
+    for bad in ["{", '{"a": 1,}', "[1] x", "", '{"a": {']:
+        with pytest.raises(ValueError):
+            fastjson.loads(bad)
+
+
+def test_go_style_flags():
+    opts, pos = cli.parse_flags(["--bundle=/b", "-pid-file", "/p", "--no-pivot", "id"], cli._COMMANDS["create"], -1)
+    assert opts == {"bundle": "/b", "pid_file": "/p", "no_pivot": True} and pos == ["id"]
+    opts, pos = cli.parse_flags(["-e", "A=1", "--env", "B=2", "-t", "id", "sh", "-c", "x"],
+                                cli._COMMANDS["exec"], 1)
+    assert opts == {"env": ["A=1", "B=2"], "tty": True} and pos == ["id", "sh", "-c", "x"]
+    with pytest.raises(InvalidParameter):
+        cli.parse_flags(["--nope"], cli._COMMANDS["create"], -1)
+
+
+def test_parse_signal():
+    assert ops.parse_signal("9") == 9
+    assert ops.parse_signal("SIGKILL") == 9
+    assert ops.parse_signal("term") == 15
+    assert ops.parse_signal("RTMIN+2") == 36
+    with pytest.raises(InvalidParameter):
+        ops.parse_signal("SIGNOPE")
+
+
+def test_validate_reports_user_words(tmp_path):
+    (tmp_path / "rootfs").mkdir()
+    spec = spec_defaults.default_spec()
+    spec_defaults.validate(spec, str(tmp_path))
+    spec["linux"]["namespaces"].append({"type": "galaxy"})
+    with pytest.raises(InvalidParameter, match="unknown namespace type 'galaxy'"):
+        spec_defaults.validate(spec, str(tmp_path))
+    spec = spec_defaults.default_spec()
+    spec["process"]["rlimits"] = [{"type": "RLIMIT_NOPE", "soft": 1, "hard": 1}]
+    with pytest.raises(InvalidParameter, match="RLIMIT_NOPE"):
+        spec_defaults.validate(spec, str(tmp_path))
+
+
+def test_runtime_start_path_imports_stay_small():
+    """`start`/`state`/`delete` pay every import three times per container: no re, enum, json, typing."""
+    import subprocess
+
+    src = str(pathlib.Path(__file__).resolve().parents[3] / "src")
+    code = ("import sys; sys.path.insert(0, %r); from dockyard.runtime.native import cli, ops, state, create; "
+            "print(' '.join(m for m in ('re', 'enum', 'json', 'typing', 'argparse', 'socket', 'subprocess') "
+            "if m in sys.modules))" % src)
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
