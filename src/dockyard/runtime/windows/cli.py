@@ -105,6 +105,19 @@ class Runtime:
             finally:
                 self.k.CloseHandle(handle)
 
+    def _wait_job_gone(self, name: str, timeout_s: float = 10) -> None:
+        """Return once the named job no longer exists.  The supervisor's exit
+        closes the last handle, but Wine drops the object a moment later;
+        ``delete`` and a failed ``create`` promise that no job is left."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                Job.open(self.k, name).close()
+            except NotFound:
+                return
+            time.sleep(0.05)
+        raise Conflict(f"job object {name} is still there after {timeout_s:.0f} s")
+
     # --- commands ---------------------------------------------------------------
     def create(self, cid: str, bundle: str, pid_file: str | None) -> subprocess.Popen[bytes]:
         st.check_id(cid)
@@ -126,6 +139,7 @@ class Runtime:
                 if got is None:
                     supervisor.kill()
                 supervisor.wait()
+                self._wait_job_gone(self._name(cid, "job"))
                 raise self._creation_error(cdir, cid, got is None)
             _, state = st.load(self.root, cid)
             if pid_file and state:
@@ -203,6 +217,7 @@ class Runtime:
                 pass
         if state:
             self._wait_supervisor(state, 30_000)
+        self._wait_job_gone(self._name(cid, "job"))
         shutil.rmtree(st.container_dir(self.root, cid), ignore_errors=True)
 
     def ps(self, cid: str) -> list[int]:
