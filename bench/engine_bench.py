@@ -54,11 +54,14 @@ class Dockerd:
 
     def start(self) -> None:
         log = open(os.path.join(self.root, "dockerd.log"), "wb")
+        cfg = os.path.join(self.root, "daemon.json")
+        with open(cfg, "w") as f:
+            f.write("{}")
         self.proc = subprocess.Popen(
             ["dockerd", "-H", self.docker_host, "--data-root", os.path.join(self.root, "data"),
              "--exec-root", os.path.join(self.root, "exec"), "--pidfile", os.path.join(self.root, "d.pid"),
              "--bridge", "none", "--iptables=false", "--ip6tables=false", "--ip-masq=false",
-             "--containerd-namespace", "dybench", "--config-file", "/dev/null"],
+             "--containerd-namespace", "dybench", "--config-file", cfg],
             stdout=log, stderr=log, start_new_session=True)
         for _ in range(300):
             if subprocess.run(["docker", "version"], env=self.env(), capture_output=True).returncode == 0:

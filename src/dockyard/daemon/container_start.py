@@ -72,7 +72,7 @@ def prepare_bundle(c: Container, cfg: DaemonConfig) -> dict[str, Any]:
     from dockyard.runtime.spec import SpecInput, build_spec, resolve_user
 
     etc_files = write_etc_files(c)
-    user = resolve_user(c.rootfs, c.Config.get("User") or "")
+    user = resolve_user(c.rootfs, c.Config.get("User") or "", c.HostConfig.get("GroupAdd") or ())
     hostname = os.uname().nodename if c.HostConfig.get("NetworkMode") == "host" else hostname_of(c)
     spec = build_spec(SpecInput(
         container_id=c.Id, config=c.Config, host_config=c.HostConfig, image_config={},

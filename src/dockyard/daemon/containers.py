@@ -25,6 +25,7 @@ from dockyard.daemon.config import DaemonConfig
 from dockyard.daemon.container_model import Container, now_rfc3339
 from dockyard.daemon.container_view import ContainerViews
 from dockyard.daemon.names import check_name, new_id, random_name
+from dockyard.runtime.monitor import start_error_exit_code
 from dockyard.state.db import Database, dumps, loads
 
 log = logging.getLogger("dockyard.containers")
@@ -217,7 +218,7 @@ class ContainerService(ContainerViews):
             await runtime.start(c.Id)
         except errors.DockyardError as exc:
             await self._undo_start(c, runtime, rw)
-            code = _start_error_code(exc.message)
+            code = start_error_exit_code(exc.message) or 128
             c.State.set_exited(code, error=exc.message)
             self._save(c)
             self._fail_pending_attachers(c, exc)
@@ -251,6 +252,7 @@ class ContainerService(ContainerViews):
 
     # -- exit ------------------------------------------------------------------------------
     async def _on_exit(self, cid: str, code: int) -> None:
+        """The monitor recorded an exit: publish it at once, then release the kernel objects."""
         c = self._containers.get(cid)
         if c is None or not c.State.Running:
             return
@@ -258,9 +260,16 @@ class ContainerService(ContainerViews):
             if not c.State.Running:
                 return
             oom = self.monitor.oom_killed(cid)
-            runtime = self.runtime_for(c)
+            c.State.set_exited(code, oom=oom)
+            self._save(c)
+            if oom:
+                self.events.emit("container", "oom", cid, self._event_attrs(c))
+            self.events.emit("container", "die", cid, self._event_attrs(c, exitCode=str(code)))
+            self._notify_exit(c)
+            # Waiters have their answer; the cleanup below still holds the lock, so a
+            # start or remove that follows waits for it.
             try:
-                await runtime.delete(cid, force=True)
+                await self.runtime_for(c).delete(cid, force=True)
             except errors.DockyardError as exc:
                 log.warning("runtime delete %s: %s", cid, exc)
             await self.monitor.cleanup(cid)
@@ -268,12 +277,6 @@ class ContainerService(ContainerViews):
                 self.images.layers.get_rw(cid).unmount()
             except (OSError, errors.NotFound) as exc:
                 log.warning("unmount rootfs of %s: %s", cid, exc)
-            c.State.set_exited(code, oom=oom)
-            self._save(c)
-            if oom:
-                self.events.emit("container", "oom", cid, self._event_attrs(c))
-            self.events.emit("container", "die", cid, self._event_attrs(c, exitCode=str(code)))
-            self._notify_exit(c)
         if c.HostConfig.get("AutoRemove"):
             await self._remove_quietly(cid)
 
@@ -576,13 +579,3 @@ def _path_and_args(config: dict[str, Any], image_config: dict[str, Any]) -> tupl
     cmd = config.get("Cmd") or []
     argv = list(entrypoint) + list(cmd)
     return (argv[0], argv[1:]) if argv else ("", [])
-
-
-def _start_error_code(message: str) -> int:
-    """The exit code the docker CLI reports for a failed start (127 not found, 126 not executable)."""
-    low = message.lower()
-    if "executable file not found" in low or "no such file or directory" in low:
-        return 127
-    if "permission denied" in low or "exec format error" in low:
-        return 126
-    return 128
