@@ -76,8 +76,15 @@ def runtime_bin(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A launcher for this checkout's runtime (what scripts/install.sh installs)."""
     if os.geteuid() != 0:
         pytest.fail("the runtime tests need root")
+    from dockyard.runtime.native import selfprotect
+
+    python = os.path.join(selfprotect.INTERPRETER_DIR, "bin", "python3")
+    if os.path.exists(python):
+        selfprotect.ensure_protected(python)
+    else:
+        python = selfprotect.install_interpreter(sys.executable)
     path = tmp_path_factory.mktemp("rtbin") / "dockyard-runtime"
-    path.write_text(launcher.launcher_text(src=str(SRC)))
+    path.write_text(launcher.launcher_text(python=python, src=str(SRC)))
     path.chmod(0o755)
     return str(path)
 

@@ -33,6 +33,30 @@ def test_mount_destination_symlink_stays_inside_rootfs(rt, make_bundle, tmp_path
         assert str(host_dir) not in f.read()
 
 
+def test_runtime_interpreter_cannot_be_overwritten(rt, make_bundle):
+    """CVE-2019-5736 class: /proc/<init>/exe (the runtime's Python while the init waits, and what
+    `#!/proc/self/exe` would run) leads to a read-only mount, so no write can reach the host binary."""
+    import errno
+
+    from dockyard.runtime.native import selfprotect
+
+    cid = rt.new_id()
+    rt.cmd("create", "--bundle", str(make_bundle(["sleep", "30"])), cid)
+    pid = rt.state(cid)["pid"]
+    assert os.readlink(f"/proc/{pid}/exe").startswith(selfprotect.INTERPRETER_DIR + "/")
+    # the attack keeps an O_PATH fd and reopens it for writing once the process is gone
+    # (ETXTBSY before): the mount it leads to is read-only, so that write fails with EROFS
+    fd = os.open(f"/proc/{pid}/exe", os.O_PATH)
+    try:
+        assert os.fstatvfs(fd).f_flag & os.ST_RDONLY
+        with pytest.raises(OSError) as err:
+            os.open(f"/proc/self/fd/{fd}", os.O_WRONLY | os.O_APPEND)
+        assert err.value.errno in (errno.EROFS, errno.ETXTBSY)
+    finally:
+        os.close(fd)
+    rt.cmd("delete", "--force", cid)
+
+
 def test_runtime_exe_unreachable_from_container(rt, make_bundle):
     """CVE-2019-5736 class: while the init is still the runtime (created state), a process in
     the container cannot open /proc/1/exe, which would be the host's Python binary."""

@@ -56,6 +56,11 @@ def create(root: str, container_id: str, opts: CreateOptions) -> ContainerState:
     if process.get("terminal") and not opts.console_socket:
         raise InvalidParameter("process.terminal is true: --console-socket is required")
 
+    import sys as _sys
+
+    from dockyard.runtime.native import selfprotect
+
+    selfprotect.ensure_protected(_sys.executable)
     st = ContainerState(root, container_id)
     st.create_dir()
     cgroup = None

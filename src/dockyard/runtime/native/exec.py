@@ -53,6 +53,11 @@ def exec_process(root: str, container_id: str, process: dict[str, Any], *, detac
 
         seccomp_program = seccomp.compile_filter(seccomp_config)
     cgroup = ops.cgroup_of(st)
+    import sys as _sys
+
+    from dockyard.runtime.native import selfprotect
+
+    selfprotect.ensure_protected(_sys.executable)
     return _spawn(st, config, process, capsets, seccomp_program, cgroup, detach, pid_file,
                   console_socket, preserve_fds)
 

@@ -32,10 +32,16 @@ def launcher_text(python: str | None = None, src: str | None = None, site: str |
 
 
 def install(path: str = DEFAULT_PATH) -> str:
-    """Write the launcher atomically (a running copy is never half-written); returns its path."""
+    """Write the launcher atomically (a running copy is never half-written); returns its path.
+
+    The launcher runs a read-only copy of the interpreter (see ``selfprotect``).
+    """
+    from dockyard.runtime.native import selfprotect
+
+    python = selfprotect.install_interpreter(sys.executable)
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w") as f:
-        f.write(launcher_text())
+        f.write(launcher_text(python=python))
     os.chmod(tmp, 0o755)
     os.rename(tmp, path)
     return path
