@@ -97,3 +97,26 @@ def test_failed_start_leaves_nothing(fresh):
     assert st["Status"] == "exited" and st["ExitCode"] == 127 and "/does/not/exist" in st["Error"]
     assert d.leftovers() == []
     docker(d, "rm", "broken", check=True)
+
+
+def test_kill_during_creates_leaves_consistent_state(fresh):
+    """kill -9 while containers are being created: after a restart every record is whole."""
+    import concurrent.futures
+
+    d = fresh
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(docker, d, "create", "busybox", "true") for _ in range(16)]
+        time.sleep(0.15)
+        d.crash()
+        for f in futures:
+            f.result()
+    d.start()
+    ids = docker(d, "ps", "-aq", "--no-trunc").stdout.split()
+    for cid in ids:
+        info = json.loads(docker(d, "inspect", cid).stdout)[0]
+        assert info["Id"] == cid and info["State"]["Status"] == "created"
+    # every record can start and be removed, and no directory is left without its record
+    if ids:
+        assert docker(d, "start", "-a", ids[0]).returncode == 0
+        docker(d, "rm", "-f", *ids, check=True)
+    assert os.listdir(os.path.join(d.data_root, "containers")) == []

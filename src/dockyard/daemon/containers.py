@@ -213,7 +213,7 @@ class ContainerService(ContainerViews):
             pid = await self.monitor.create(
                 c.Id, c.Name, c.bundle, runtime, c.LogPath,
                 tty=bool(c.Config.get("Tty")), stdin=bool(c.Config.get("OpenStdin")),
-                stdin_once=bool(c.Config.get("StdinOnce")))
+                stdin_once=bool(c.Config.get("StdinOnce")), log_size_max=self._log_size_max(c))
             await self._connect_pending_attachers(c)
             await runtime.start(c.Id)
         except errors.DockyardError as exc:
@@ -238,6 +238,15 @@ class ContainerService(ContainerViews):
         code = self.monitor.exit_code(c.Id)
         if code is not None:
             asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._on_exit(c.Id, code)))
+
+    def _log_size_max(self, c: Container) -> int | None:
+        """``--log-opt max-size`` of the container, else of daemon.json's log-opts."""
+        from dockyard.daemon.config import parse_size
+
+        opts = dict(self.cfg.log_opts)
+        opts.update((c.HostConfig.get("LogConfig") or {}).get("Config") or {})
+        raw = opts.get("max-size")
+        return parse_size(raw) if raw else None
 
     async def _undo_start(self, c: Container, runtime: Any, rw: Any) -> None:
         try:
@@ -556,6 +565,7 @@ class ContainerService(ContainerViews):
         self._watcher = ExitWatcher(self.monitor.exit_dir,
                                     lambda cid, code: asyncio.ensure_future(self._on_exit(cid, code)))
         self._watcher.start(loop)
+        self._remove_orphans()
         for c in list(self._containers.values()):
             if c.State.Status == "removing":
                 await self.remove(c.Id, force=True)
@@ -568,6 +578,18 @@ class ContainerService(ContainerViews):
             elif not self.monitor.alive(c.Id):
                 # Monitor and container are both gone (host reboot?): it exited, code unknown.
                 await self._on_exit(c.Id, 255)
+
+    def _remove_orphans(self) -> None:
+        """Drop what a crash in the middle of ``create`` left: a bundle dir or RW layer with no record."""
+        for name in os.listdir(self.root):
+            if name in self._containers:
+                continue
+            log.info("removing the leftovers of container %s (no record)", name)
+            try:
+                self.images.layers.get_rw(name).remove()
+            except errors.NotFound:
+                pass
+            shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
 
     async def shutdown(self) -> None:
         if self._watcher is not None:
