@@ -180,3 +180,24 @@ def test_namespace_joined_by_path(rt, make_bundle):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_preserve_fds_passes_exactly_the_listed_fds(rt, make_bundle):
+    r, w = os.pipe()
+    extra_r, extra_w = os.pipe()
+
+    def child_fds() -> None:  # in the runtime's process only: fd 3 and 4 of pytest stay untouched
+        os.dup2(w, 3)
+        os.dup2(extra_w, 4)  # beyond --preserve-fds 1: must not arrive
+
+    try:
+        b = make_bundle(["sh", "-c", "echo via-fd3 >&3; ls /proc/self/fd | tr '\\n' ' '"])
+        p = rt.cmd("run", "--preserve-fds", "1", "--bundle", str(b), rt.new_id(), pass_fds=(3, 4),
+                   preexec_fn=child_fds)
+    finally:
+        os.close(w)
+        os.close(extra_w)
+    assert os.read(r, 100) == b"via-fd3\n"
+    os.close(r)
+    os.close(extra_r)
+    assert p.stdout.split() == ["0", "1", "2", "3", "4"]  # 4 is ls's own directory fd

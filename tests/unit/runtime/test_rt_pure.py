@@ -93,3 +93,13 @@ def test_runtime_start_path_imports_stay_small():
             "if m in sys.modules))" % src)
     out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_systemd_cgroups_path_maps_to_systemd_layout():
+    from dockyard.runtime.native.create import systemd_to_cgroupfs
+
+    assert systemd_to_cgroupfs("machine.slice:libpod:abc", "x") == "/machine.slice/libpod-abc.scope"
+    assert systemd_to_cgroupfs("a-b.slice:pfx:n", "x") == "/a.slice/a-b.slice/pfx-n.scope"
+    assert systemd_to_cgroupfs("/plain/path", "x") == "/plain/path"
+    with pytest.raises(InvalidParameter):
+        systemd_to_cgroupfs("a:b", "x")

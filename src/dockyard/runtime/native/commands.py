@@ -33,18 +33,19 @@ def _int_flag(opts: dict[str, Any], key: str, default: int = 0) -> int:
         raise InvalidParameter(f"invalid value {value!r} for --{key.replace('_', '-')}") from None
 
 
-def _create_options(opts: dict[str, Any], subreaper: bool) -> Any:
+def _create_options(gopts: dict[str, Any], opts: dict[str, Any], subreaper: bool) -> Any:
     from dockyard.runtime.native.create import CreateOptions
 
     return CreateOptions(opts.get("bundle") or os.getcwd(), pid_file=opts.get("pid_file"),
                          console_socket=opts.get("console_socket"), no_pivot=bool(opts.get("no_pivot")),
-                         preserve_fds=_int_flag(opts, "preserve_fds"), subreaper=subreaper)
+                         preserve_fds=_int_flag(opts, "preserve_fds"), subreaper=subreaper,
+                         systemd_cgroup=bool(gopts.get("systemd_cgroup")))
 
 
 def cmd_create(root: str, gopts: dict[str, Any], opts: dict[str, Any], pos: list[str]) -> int:
     from dockyard.runtime.native import create
 
-    create.create(root, pos[0], _create_options(opts, subreaper=False))
+    create.create(root, pos[0], _create_options(gopts, opts, subreaper=False))
     return 0
 
 
@@ -52,7 +53,7 @@ def cmd_run(root: str, gopts: dict[str, Any], opts: dict[str, Any], pos: list[st
     from dockyard.runtime.native import create, ops
 
     detach = bool(opts.get("detach"))
-    st = create.create(root, pos[0], _create_options(opts, subreaper=not detach))
+    st = create.create(root, pos[0], _create_options(gopts, opts, subreaper=not detach))
     try:
         ops.start(root, pos[0])
     except BaseException:

@@ -28,13 +28,36 @@ if TYPE_CHECKING:
 
 class CreateOptions:
     def __init__(self, bundle: str, pid_file: str | None = None, console_socket: str | None = None,
-                 no_pivot: bool = False, preserve_fds: int = 0, subreaper: bool = False) -> None:
+                 no_pivot: bool = False, preserve_fds: int = 0, subreaper: bool = False,
+                 systemd_cgroup: bool = False) -> None:
         self.bundle = os.path.abspath(bundle)
         self.pid_file = pid_file
         self.console_socket = console_socket
         self.no_pivot = no_pivot
         self.preserve_fds = preserve_fds
         self.subreaper = subreaper  # `run`: the init becomes our child once stage1 exits
+        self.systemd_cgroup = systemd_cgroup
+
+
+def systemd_to_cgroupfs(path: str | None, container_id: str) -> str | None:
+    """--systemd-cgroup's "slice:prefix:name" → the cgroupfs path systemd would use.
+
+    We drive cgroupfs directly (no D-Bus); the path matches systemd's layout so
+    tools that look for ``<slice>/<prefix>-<name>.scope`` find the container.
+    """
+    if not path or ":" not in path:
+        return path
+    parts = path.split(":")
+    if len(parts) != 3:
+        raise InvalidParameter(f"cgroupsPath {path!r}: with --systemd-cgroup it must be slice:prefix:name")
+    slice_name, prefix, name = parts
+    slice_name = slice_name or "system.slice"
+    nested = ""
+    if slice_name.endswith(".slice") and slice_name != "-.slice":
+        pieces = slice_name[: -len(".slice")].split("-")
+        nested = "".join("/" + "-".join(pieces[: i + 1]) + ".slice" for i in range(len(pieces)))
+    unit = f"{prefix}-{name or container_id}.scope" if prefix else f"{name or container_id}.scope"
+    return f"{nested}/{unit}"
 
 
 def create(root: str, container_id: str, opts: CreateOptions) -> ContainerState:
@@ -42,6 +65,8 @@ def create(root: str, container_id: str, opts: CreateOptions) -> ContainerState:
     config = spec_defaults.load_bundle_config(opts.bundle)
     linux = config.get("linux") or {}
     process = config["process"]
+    if opts.systemd_cgroup and linux.get("cgroupsPath"):
+        linux = config["linux"] = dict(linux, cgroupsPath=systemd_to_cgroupfs(linux["cgroupsPath"], container_id))
     flags, join = spec_defaults.namespace_flags(config)
     _check_namespaces(config, flags, join)
 
