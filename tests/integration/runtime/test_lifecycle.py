@@ -165,10 +165,11 @@ def test_run_detached_and_kill_all(rt, make_bundle):
 
 
 def test_namespace_joined_by_path(rt, make_bundle):
-    holder = subprocess.Popen(["unshare", "--uts", "sh", "-c", "hostname joined-ns; sleep 60"])
+    holder = subprocess.Popen(["unshare", "--uts", "sh", "-c", "hostname joined-ns; exec sleep 60"])
     try:
-        _wait_for(lambda: open(f"/proc/{holder.pid}/ns/uts").read if True else False)
-        time.sleep(0.3)
+        ns = f"/proc/{holder.pid}/ns/uts"
+        _wait_for(lambda: os.readlink(ns) != os.readlink("/proc/self/ns/uts")
+                  and open(f"/proc/{holder.pid}/comm").read().strip() == "sleep")
         b = make_bundle(["hostname"])
         spec = json.loads((b / "config.json").read_text())
         spec.pop("hostname", None)

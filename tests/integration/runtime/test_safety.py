@@ -136,3 +136,17 @@ def test_terminal_without_console_socket_is_refused(rt, make_bundle):
     p = rt.cmd("create", "--bundle", str(make_bundle(["sh"], process__terminal=True)), cid, check=False)
     assert p.returncode != 0 and "--console-socket" in p.stderr
     assert not (rt.root / cid).exists()
+
+
+def test_exec_tty_sends_pty_over_console_socket(rt, make_bundle, tmp_path):
+    cid = rt.new_id()
+    rt.cmd("create", "--bundle", str(make_bundle(["sleep", "30"])), cid)
+    rt.cmd("start", cid)
+    sock_path = str(tmp_path / "exec-console.sock")
+    result: dict = {}
+    t = _console_server(sock_path, result)
+    rt.cmd("exec", "--tty", "--detach", "--console-socket", sock_path, cid, "sh", "-c", "tty; echo EXEC-TTY")
+    t.join(timeout=30)
+    assert "EXEC-TTY" in result.get("output", ""), result
+    assert result["name"].startswith("/dev/pts/")
+    rt.cmd("delete", "--force", cid)
