@@ -56,6 +56,7 @@ PR_SET_DUMPABLE = 4
 PR_SET_KEEPCAPS = 8
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
+PR_CAPBSET_DROP = 24
 
 CLOSE_RANGE_CLOEXEC = 1 << 2
 
@@ -194,9 +195,20 @@ class Syscalls:
         program.load()
 
     def drop_bounding(self, capsets: Any) -> None:
+        """PR_CAPBSET_DROP for every capability outside ``capsets.bounding``.
+
+        Done here with the facade's one libc handle: ``caps.drop_bounding`` opens
+        libc per call, ~40 times (2–3 ms of the container's start).
+        """
         from dockyard.runtime.native import caps
 
-        caps.drop_bounding(capsets)
+        for number in range(caps.last_cap() + 1):
+            if number not in capsets.bounding:
+                try:
+                    self.prctl(PR_CAPBSET_DROP, number)
+                except OSError as exc:
+                    raise OSError(exc.errno, f"drop {caps.cap_name(number)} from the bounding set: "
+                                             f"{os.strerror(exc.errno)}") from None
 
     def keep_caps(self, on: bool) -> None:
         self.prctl(PR_SET_KEEPCAPS, 1 if on else 0)
