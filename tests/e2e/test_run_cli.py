@@ -208,3 +208,34 @@ def test_prune(d):
     out = docker(d, "container", "prune", "-f", check=True).stdout
     assert cid in out
     assert docker(d, "inspect", cid).returncode != 0
+
+
+def test_stop_signal_and_stop_timeout(d):
+    cid = run(d, "-d", "--stop-signal", "USR1", "--stop-timeout", "1", "busybox", "sh", "-c",
+              "trap 'echo got-usr1; exit 9' USR1; while true; do sleep 0.1; done").stdout.strip()
+    time.sleep(0.3)
+    docker(d, "stop", cid, check=True)
+    assert docker(d, "wait", cid).stdout.strip() == "9"
+    assert "got-usr1" in docker(d, "logs", cid).stdout
+    cfg = json.loads(docker(d, "inspect", cid).stdout)[0]["Config"]
+    assert cfg["StopSignal"] == "USR1" and cfg["StopTimeout"] == 1
+    docker(d, "rm", cid, check=True)
+
+
+def test_logs_since_until(d):
+    cid = run(d, "-d", "busybox", "sh", "-c", "echo early; sleep 1.2; echo late").stdout.strip()
+    docker(d, "wait", cid, check=True)
+    stamped = docker(d, "logs", "-t", cid).stdout.splitlines()
+    late_ts = stamped[1].split(" ", 1)[0]
+    assert docker(d, "logs", "--since", late_ts, cid).stdout == "late\n"
+    assert docker(d, "logs", "--until", late_ts, cid).stdout == "early\n"
+    docker(d, "rm", cid, check=True)
+
+
+def test_ps_last_n(d):
+    ids = [docker(d, "create", "--label", "lastn=1", "busybox", "true").stdout.strip() for _ in range(3)]
+    try:
+        shown = docker(d, "ps", "-a", "-n", "2", "-q", "--no-trunc", "--filter", "label=lastn").stdout.split()
+        assert shown == [ids[2], ids[1]]
+    finally:
+        docker(d, "rm", *ids, check=True)
