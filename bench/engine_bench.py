@@ -35,6 +35,22 @@ sys.path.insert(0, ROOT)
 from tests.support.daemon import Daemon, new_daemon  # noqa: E402
 
 
+CGROUP_PARENT = "/dybench-docker"
+
+
+def remove_cgroup_tree(parent: str) -> None:
+    """rmdir a cgroup parent (and its empty children) in every hierarchy."""
+    for base in [os.path.join("/sys/fs/cgroup", d) for d in os.listdir("/sys/fs/cgroup")] + ["/sys/fs/cgroup"]:
+        top = base + parent
+        if not os.path.isdir(top):
+            continue
+        for dirpath, _, _ in sorted(os.walk(top), key=lambda w: -len(w[0])):
+            try:
+                os.rmdir(dirpath)
+            except OSError:
+                pass
+
+
 class Dockerd:
     """A private dockerd (Debian's docker.io) for reference runs."""
 
@@ -61,7 +77,8 @@ class Dockerd:
             ["dockerd", "-H", self.docker_host, "--data-root", os.path.join(self.root, "data"),
              "--exec-root", os.path.join(self.root, "exec"), "--pidfile", os.path.join(self.root, "d.pid"),
              "--bridge", "none", "--iptables=false", "--ip6tables=false", "--ip-masq=false",
-             "--containerd-namespace", "dybench", "--config-file", cfg],
+             "--containerd-namespace", "dybench", "--cgroup-parent", CGROUP_PARENT,
+             "--config-file", cfg],
             stdout=log, stderr=log, start_new_session=True)
         for _ in range(300):
             if subprocess.run(["docker", "version"], env=self.env(), capture_output=True).returncode == 0:
@@ -83,6 +100,7 @@ class Dockerd:
                 self.proc.kill()
         subprocess.run(["umount", "-R", os.path.join(self.root, "exec")], capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
+        remove_cgroup_tree(CGROUP_PARENT)
 
 
 def descendants(pid: int) -> list[int]:
