@@ -145,7 +145,7 @@ def _spawn(st: ContainerState, config: dict[str, Any], opts: CreateOptions, flag
     from dockyard.runtime.native import init as init_mod
     from dockyard.runtime.native.syscalls import Syscalls
 
-    init_mod.preload()
+    init_mod.preload(config["process"])
     sys = Syscalls()
     linux = config.get("linux") or {}
     userns = bool(flags & sc.CLONE_NEWUSER) or any(k == "user" for k, _ in join)
@@ -179,12 +179,12 @@ def _spawn(st: ContainerState, config: dict[str, Any], opts: CreateOptions, flag
         os.close(console_sock)
     init_pid = 0
     try:
-        cgroup.apply(stage1)
-        parent.send(go=True)
         if flags & sc.CLONE_NEWUSER:
             parent.expect("userns", "user namespace setup")
             _write_id_maps(stage1, linux)
             parent.send(mapped=True)
+        cgroup.apply(stage1)
+        parent.send(go=True)
         init_pid = int(parent.expect("pid", "the init process started"))
         _, status = os.waitpid(stage1, 0)
         stage1 = 0
@@ -223,7 +223,6 @@ def _stage1(sys: Any, ch: Channel, config: dict[str, Any], opts: CreateOptions, 
     code = 1
     try:
         sys.prctl(sc.PR_SET_DUMPABLE, 0)  # /proc/<pid>/exe of the runtime stays out of reach
-        ch.expect("go", "cgroup setup")
         adj = config["process"].get("oomScoreAdj")
         if adj is not None:
             sys.write_file("/proc/self/oom_score_adj", str(int(adj)))
@@ -236,9 +235,15 @@ def _stage1(sys: Any, ch: Channel, config: dict[str, Any], opts: CreateOptions, 
             ch.expect("mapped", "uid/gid maps")
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
-        rest = flags & ~sc.CLONE_NEWUSER
+        # the namespaces are made while the runtime moves us into the cgroup (the first
+        # cgroup v1 attach waits for an RCU grace period: ~10 ms); only the cgroup namespace
+        # and the init's fork must wait, so the init starts inside its cgroup and sees it as /
+        rest = flags & ~(sc.CLONE_NEWUSER | sc.CLONE_NEWCGROUP)
         if rest:
             sys.unshare(rest)
+        ch.expect("go", "cgroup setup")
+        if flags & sc.CLONE_NEWCGROUP:
+            sys.unshare(sc.CLONE_NEWCGROUP)
         pid = os.fork()
         if pid == 0:
             _init(sys, ch, config, opts, flags, st, capsets, seccomp_program, cgroup, userns,

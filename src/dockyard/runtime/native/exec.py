@@ -87,7 +87,7 @@ def _spawn(st: ContainerState, config: dict[str, Any], process: dict[str, Any], 
     from dockyard.runtime.native import init as init_mod
     from dockyard.runtime.native.syscalls import Syscalls
 
-    init_mod.preload()
+    init_mod.preload(process)
     sys = Syscalls()
     ns_fds = _namespaces(st.pid)
     console_sock = None

@@ -244,13 +244,18 @@ def describe_os_error(exc: OSError) -> str:
     return text
 
 
-def preload() -> None:
-    """Import what the steps need after pivot_root, while the host's sys.path is still visible."""
-    import _socket  # noqa: F401
-    import fcntl  # noqa: F401
-    import resource  # noqa: F401
+def preload(process: dict[str, Any]) -> None:
+    """Import what the steps need after pivot_root, while the host's sys.path is still visible.
 
-    from dockyard.runtime.native import terminal  # noqa: F401
+    Only what this process needs: each import is paid on every container start.
+    """
+    if process.get("rlimits"):
+        import resource  # noqa: F401
+    if process.get("terminal"):
+        import _socket  # noqa: F401
+        import fcntl  # noqa: F401
+
+        from dockyard.runtime.native import terminal  # noqa: F401
 
 
 # -- helpers --------------------------------------------------------------------------------
