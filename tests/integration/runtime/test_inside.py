@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -177,3 +178,33 @@ def test_user_namespace_maps_root_to_unprivileged_uid(rt, make_bundle, busybox_r
     assert lines[0] == "0"
     assert lines[1:4] == ["0", "100000", "65536"]
     assert uid_line.split()[1] == "100000"
+
+
+def test_bind_mount_read_only_and_custom_device(rt, make_bundle, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "hello.txt").write_text("from-host\n")
+    b = make_bundle(["sh", "-c", "cat /data/hello.txt; touch /data/x 2>/dev/null && echo RW || echo RO; "
+                                 "grep ' /data ' /proc/mounts; ls -l /dev/mydev"],
+                    linux__devices=[{"path": "/dev/mydev", "type": "c", "major": 1, "minor": 5,
+                                     "fileMode": 0o640, "uid": 0, "gid": 0}])
+    spec = json.loads((b / "config.json").read_text())
+    spec["mounts"].append({"destination": "/data", "type": "bind", "source": str(data),
+                           "options": ["rbind", "ro", "nosuid", "nodev", "rprivate"]})
+    (b / "config.json").write_text(json.dumps(spec))
+    p = rt.run(b)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0] == "from-host" and lines[1] == "RO"
+    opts = lines[2].split()[3].split(",")
+    assert "ro" in opts and "nosuid" in opts and "nodev" in opts
+    assert lines[3].startswith("crw-r-----") and "1,   5" in lines[3]
+    assert not (data / "x").exists()
+
+
+def test_no_pivot_uses_move_and_chroot(rt, make_bundle):
+    cid = rt.new_id()
+    b = make_bundle(["sh", "-c", "echo pid=$$; ls /bin/busybox"])
+    p = rt.cmd("run", "--no-pivot", "--bundle", str(b), cid, check=False)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["pid=1", "/bin/busybox"]

@@ -123,13 +123,13 @@ def test_hooks_run_in_order_with_state(rt, make_bundle, tmp_path):
     script.write_text(f"#!/bin/sh\nread -r state\necho \"$1 $state\" >> {log}\n")
     script.chmod(0o755)
     hooks = {name: [{"path": str(script), "args": ["hook.sh", name]}]
-             for name in ("prestart", "createRuntime", "poststart", "poststop")}
+             for name in ("prestart", "createRuntime", "createContainer", "poststart", "poststop")}
     cid = rt.new_id()
     rt.cmd("create", "--bundle", str(make_bundle(["sleep", "60"], hooks=hooks)), cid)
     rt.cmd("start", cid)
     rt.cmd("delete", "--force", cid)
     entries = [line.split(" ", 1) for line in log.read_text().splitlines()]
-    assert [e[0] for e in entries] == ["prestart", "createRuntime", "poststart", "poststop"]
+    assert [e[0] for e in entries] == ["prestart", "createRuntime", "createContainer", "poststart", "poststop"]
     state = json.loads(entries[0][1])
     assert state["id"] == cid and state["pid"] > 0
 
