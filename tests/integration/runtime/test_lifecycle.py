@@ -202,3 +202,19 @@ def test_preserve_fds_passes_exactly_the_listed_fds(rt, make_bundle):
     os.close(r)
     os.close(extra_r)
     assert p.stdout.split() == ["0", "1", "2", "3", "4"]  # 4 is ls's own directory fd
+
+
+def test_run_forwards_signals_to_the_container(rt, make_bundle):
+    cid = rt.new_id()
+    b = make_bundle(["sh", "-c", "trap 'echo got-term; exit 42' TERM; echo trapped; "
+                                 "while true; do sleep 0.1; done"])
+    proc = subprocess.Popen([rt.binary, "--root", str(rt.root), "run", "--bundle", str(b), cid],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "trapped\n"  # the trap is in place
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 42 and "got-term" in out
+    finally:
+        proc.kill()
+        proc.wait()

@@ -61,10 +61,25 @@ def cmd_run(root: str, gopts: dict[str, Any], opts: dict[str, Any], pos: list[st
         raise
     if detach:
         return 0
+    _forward_signals(st.pid)
     code = ops.wait_exit(st.pid)
     if not opts.get("keep"):
         ops.delete(root, pos[0], force=True)
     return code
+
+
+def _forward_signals(pid: int) -> None:
+    """Foreground `run`: signals sent to the runtime go to the container's init, as with runc."""
+    import _signal  # the `signal` module imports enum (~10 ms)
+
+    def forward(signum: int, _frame: Any) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for signum in (1, 2, 3, 10, 12, 15, 28):  # HUP INT QUIT USR1 USR2 TERM WINCH
+        _signal.signal(signum, forward)
 
 
 def cmd_start(root: str, gopts: dict[str, Any], opts: dict[str, Any], pos: list[str]) -> int:
