@@ -72,8 +72,16 @@ def _where(text: str, pos: int) -> str:
     return f"line {line} column {col}"
 
 
+def _refuse(obj: Any) -> Any:
+    raise TypeError(f"cannot encode {type(obj).__name__} as JSON")
+
+
 def dumps(obj: Any, indent: int | None = None) -> str:
-    """Serialise dicts, lists, strings, numbers, booleans and None."""
+    """Serialise dicts, lists, strings, numbers, booleans and None (compact: in C)."""
+    if indent is None:
+        encode = _json.make_encoder(None, _refuse, _json.encode_basestring_ascii, None, ":", ",",
+                                    False, False, True)
+        return "".join(encode(obj, 0))
     parts: list[str] = []
     _encode(obj, parts, indent, 0)
     return "".join(parts)
