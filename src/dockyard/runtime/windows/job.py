@@ -71,7 +71,7 @@ class Job:
     def _set(self, info_class: int, struct: ctypes.Structure, what: str) -> None:
         if not self._k.SetInformationJobObject(self.handle, info_class, byref(struct), sizeof(struct)):
             err = w.last_error("SetInformationJobObject", what)
-            raise InvalidParameter(f"the kernel refused {what}: {err}")
+            raise InvalidParameter(f"the kernel refused {what}: {err.reason} (SetInformationJobObject)")
 
     def apply_limits(self, limits: JobLimits) -> None:
         """Apply every limit; the first one the kernel refuses raises an

@@ -98,7 +98,8 @@ def spawn_suspended(
             ctypes.cast(env, ctypes.c_void_p), cwd, byref(si), byref(pi),
         )
         if not ok:
-            raise w.last_error("CreateProcessW", command_line)
+            err = w.last_error("CreateProcessW", command_line)
+            raise w.Win32Error(f"cannot run {command_line}: {err.reason} (CreateProcessW)", err.code, err.reason)
         return SuspendedProcess(kernel32, int(pi.hProcess), int(pi.hThread), int(pi.dwProcessId))
     finally:
         for h in stdio:

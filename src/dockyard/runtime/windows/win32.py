@@ -314,9 +314,10 @@ class Kernel32:
 class Win32Error(OSError):
     """A failed Win32 call; ``code`` is the GetLastError value."""
 
-    def __init__(self, text: str, code: int) -> None:
+    def __init__(self, text: str, code: int, reason: str = "") -> None:
         super().__init__(text)
         self.code = code
+        self.reason = reason or text
 
 
 def last_error(op: str, what: str = "") -> Win32Error:
@@ -325,4 +326,4 @@ def last_error(op: str, what: str = "") -> Win32Error:
     format_error = getattr(ctypes, "FormatError", None)
     message = format_error(code).strip() if format_error else f"error {code}"
     text = f"{op} {what}: {message}" if what else f"{op}: {message}"
-    return Win32Error(text, code)
+    return Win32Error(text, code, message)
