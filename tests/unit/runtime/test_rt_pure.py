@@ -103,3 +103,10 @@ def test_systemd_cgroups_path_maps_to_systemd_layout():
     assert systemd_to_cgroupfs("/plain/path", "x") == "/plain/path"
     with pytest.raises(InvalidParameter):
         systemd_to_cgroupfs("a:b", "x")
+
+
+def test_parse_realtime_signals():
+    assert ops.parse_signal("RTMIN") == 34
+    assert ops.parse_signal("SIGRTMAX-1") == 63
+    with pytest.raises(InvalidParameter):
+        ops.parse_signal("RTMAX+1")

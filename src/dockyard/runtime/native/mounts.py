@@ -177,13 +177,9 @@ class RootfsBuilder:
         source = m.get("source") or ""
         if not source.startswith("/"):
             source = os.path.join(self.bundle, source)
-        try:
-            is_dir = os.path.isdir(source) or not os.path.exists(source)
-        except OSError:
-            is_dir = True
         if not os.path.exists(source):
             raise InvalidParameter(f"mount source {source} for {m['destination']} does not exist")
-        if is_dir:
+        if os.path.isdir(source):
             self.sys.mkdir_all(dest)
         else:
             self.sys.mkdir_all(os.path.dirname(dest))

@@ -25,7 +25,7 @@ SIGNALS = {
 
 
 def parse_signal(text: str) -> int:
-    """``9``, ``KILL``, ``SIGKILL``, ``sigkill``, ``RTMIN+3`` -> a signal number."""
+    """``9``, ``KILL``, ``SIGKILL``, ``sigkill``, ``RTMIN+3``, ``RTMAX-1`` -> a signal number."""
     if text.isdigit():
         number = int(text)
         if 0 < number < 65:
@@ -36,14 +36,15 @@ def parse_signal(text: str) -> int:
         name = name[3:]
     if name in SIGNALS:
         return SIGNALS[name]
-    if name.startswith("RTMIN") or name.startswith("RTMAX"):
-        base, _, off = name[5:].partition("+") if "+" in name else (name[5:], "", "")
-        offset = int(off or 0) if not base or base.isdigit() else -1
-        if name.startswith("RTMAX") and "-" in name:
-            offset = -int(name.split("-", 1)[1])
-        number = (34 + offset) if name.startswith("RTMIN") else (64 + offset)
-        if 34 <= number <= 64:
-            return number
+    for base, value in (("RTMIN", 34), ("RTMAX", 64)):
+        if name.startswith(base):
+            offset = name[len(base):]
+            try:
+                number = value + (int(offset) if offset else 0)
+            except ValueError:
+                break
+            if 34 <= number <= 64:
+                return number
     raise InvalidParameter(f"invalid signal {text!r}")
 
 
