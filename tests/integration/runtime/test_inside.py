@@ -165,6 +165,8 @@ def test_user_namespace_maps_root_to_unprivileged_uid(rt, make_bundle, busybox_r
         rt.cmd("create", "--bundle", str(b), cid, stdout=f, stderr=f, capture_output=False)
     pid = rt.state(cid)["pid"]
     rt.cmd("start", cid)
+    in_exec = rt.cmd("exec", cid, "sh", "-c", "id -u; cat /proc/self/uid_map")
+    assert in_exec.stdout.split() == ["0", "0", "100000", "65536"]
     import time
 
     for _ in range(200):
@@ -208,3 +210,9 @@ def test_no_pivot_uses_move_and_chroot(rt, make_bundle):
     p = rt.cmd("run", "--no-pivot", "--bundle", str(b), cid, check=False)
     assert p.returncode == 0, p.stderr
     assert p.stdout.split() == ["pid=1", "/bin/busybox"]
+
+
+def test_missing_cwd_is_created(rt, make_bundle):
+    p = rt.run(make_bundle(["pwd"], copy_rootfs=True, process__cwd="/work/here"))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "/work/here"

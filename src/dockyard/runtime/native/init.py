@@ -79,6 +79,9 @@ def step_rootfs(ctx: InitContext) -> None:
     builder = mounts.RootfsBuilder(ctx.sys, ctx.config, ctx.rootfs, ctx.bundle, ctx.userns,
                                    ctx.cgroup_ns, ctx.cgroup_paths)
     builder.prepare()
+    cwd = mounts.secure_join(ctx.rootfs, ctx.process.get("cwd") or "/")
+    if not os.path.lexists(cwd):  # like runc: a missing working directory is created
+        ctx.sys.mkdir_all(cwd)
     if ctx.channel is not None and (ctx.hooks.get("prestart") or ctx.hooks.get("createRuntime")):
         ctx.channel.send(hooks="createRuntime")  # the runtime runs them in the host's namespaces
         ctx.channel.expect("ok", "createRuntime hooks")
