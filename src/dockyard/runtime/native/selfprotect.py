@@ -35,12 +35,15 @@ def ensure_protected(executable: str, directory: str = INTERPRETER_DIR) -> bool:
     from dockyard.runtime.native import syscalls as sc
 
     s = sc.Syscalls()
-    s.mount(directory, directory, None, sc.MS_BIND)
+    try:
+        s.mount(directory, directory, None, sc.MS_BIND)
+    except OSError:
+        return False  # not allowed here (no CAP_SYS_ADMIN): run unprotected rather than not at all
     try:
         s.mount(None, directory, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV)
     except OSError:
         s.umount2(directory, sc.MNT_DETACH)
-        raise
+        return False
     return True
 
 
@@ -60,7 +63,11 @@ def install_interpreter(real_python: str, directory: str = INTERPRETER_DIR) -> s
     os.rename(tmp, target)
     with open(os.path.join(directory, "pyvenv.cfg"), "w") as f:
         f.write(f"home = {os.path.dirname(real_python)}\ninclude-system-site-packages = false\n")
-    ensure_protected(target, directory)
+    if not ensure_protected(target, directory):
+        import sys
+
+        sys.stderr.write(f"warning: could not bind-mount {directory} read-only (needs root): "
+                         "the runtime's interpreter is not protected against CVE-2019-5736-style overwrites\n")
     return target
 
 
