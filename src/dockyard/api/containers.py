@@ -97,6 +97,8 @@ async def wait(request: web.Request) -> web.StreamResponse:
     ref = request.match_info["id"]
     svc.get(ref)  # 404 before the stream starts
     condition = request.query.get("condition") or "not-running"
+    if condition not in ("not-running", "next-exit", "removed"):  # 400 before the stream starts
+        raise errors.InvalidParameter(f'invalid condition: "{condition}"')
     task = asyncio.ensure_future(svc.wait(ref, condition))
     resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
     await resp.prepare(request)

@@ -9,7 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-from dockyard.api.server import json_response, query_filters
+from dockyard.api.server import json_response, query_filters, version_less_than
+from dockyard.errors import InvalidParameter
 
 NO_CACHE = {"Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache",
             "Builder-Version": "1"}
@@ -21,6 +22,7 @@ def add_routes(router: web.UrlDispatcher, backends: Any) -> None:
     router.add_route("GET", "/version", version)
     router.add_route("GET", "/info", info)
     router.add_route("GET", "/events", events)
+    router.add_route("GET", "/system/df", disk_usage)
 
 
 async def ping(request: web.Request) -> web.Response:
@@ -35,6 +37,20 @@ async def version(request: web.Request) -> web.Response:
 async def info(request: web.Request) -> web.Response:
     loop = asyncio.get_running_loop()
     data = await loop.run_in_executor(None, request.app["backends"].system.info)
+    return json_response(data)
+
+
+async def disk_usage(request: web.Request) -> web.Response:
+    """``GET /system/df``; ``type`` filters from API 1.42, ``VirtualSize`` below 1.44 (moby's router)."""
+    types = None if version_less_than(request, "1.42") else request.query.getall("type", []) or None
+    for t in types or []:
+        if t not in ("container", "image", "volume", "build-cache"):
+            raise InvalidParameter(f"unknown object type: {t}")
+    loop = asyncio.get_running_loop()
+    data = await loop.run_in_executor(None, request.app["backends"].system.disk_usage, types)
+    if version_less_than(request, "1.44"):
+        for img in data.get("Images") or []:
+            img["VirtualSize"] = img["Size"]
     return json_response(data)
 
 

@@ -15,6 +15,49 @@ from dockyard.daemon.config import DaemonConfig
 from dockyard.errors import InvalidParameter
 
 MIN_MEMORY = 6 * 1024 * 1024
+RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
+
+# Every HostConfig field dockerd (API 1.50) shows, with its zero value: Go serializes
+# the whole struct, so clients (docker-py, compose) read these keys without checking.
+# Fields tagged omitempty in moby (Annotations, StorageOpt, Tmpfs, Sysctls, Runtime,
+# Mounts, Init) are left out when empty; see ``OMITEMPTY_HOST_CONFIG``.
+HOST_CONFIG_DEFAULTS: dict[str, Any] = {
+    "Binds": None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
+    "NetworkMode": "default", "PortBindings": None, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+    "AutoRemove": False, "VolumeDriver": "", "VolumesFrom": None, "ConsoleSize": [0, 0],
+    "CapAdd": None, "CapDrop": None, "CgroupnsMode": "", "Dns": None, "DnsOptions": None, "DnsSearch": None,
+    "ExtraHosts": None, "GroupAdd": None, "IpcMode": "private", "Cgroup": "", "Links": None,
+    "OomScoreAdj": 0, "PidMode": "", "Privileged": False, "PublishAllPorts": False, "ReadonlyRootfs": False,
+    "SecurityOpt": None, "UTSMode": "", "UsernsMode": "", "ShmSize": 0, "Isolation": "",
+    "CpuShares": 0, "Memory": 0, "NanoCpus": 0, "CgroupParent": "", "BlkioWeight": 0,
+    "BlkioWeightDevice": None, "BlkioDeviceReadBps": None, "BlkioDeviceWriteBps": None, "BlkioDeviceReadIOps": None,
+    "BlkioDeviceWriteIOps": None, "CpuPeriod": 0, "CpuQuota": 0, "CpuRealtimePeriod": 0,
+    "CpuRealtimeRuntime": 0, "CpusetCpus": "", "CpusetMems": "", "Devices": None, "DeviceCgroupRules": None,
+    "DeviceRequests": None, "MemoryReservation": 0, "MemorySwap": 0, "MemorySwappiness": None,
+    "OomKillDisable": False, "PidsLimit": None, "Ulimits": None, "CpuCount": 0, "CpuPercent": 0,
+    "IOMaximumIOps": 0, "IOMaximumBandwidth": 0, "MaskedPaths": None, "ReadonlyPaths": None,
+}
+OMITEMPTY_HOST_CONFIG = ("Annotations", "StorageOpt", "Tmpfs", "Sysctls", "Runtime", "Mounts", "Init",
+                         "KernelMemory", "KernelMemoryTCP")
+
+# The same for Config (moby's container.Config); omitempty fields are dropped when empty.
+CONFIG_DEFAULTS: dict[str, Any] = {
+    "Hostname": "", "Domainname": "", "User": "", "AttachStdin": False, "AttachStdout": False,
+    "AttachStderr": False, "Tty": False, "OpenStdin": False, "StdinOnce": False, "Env": None, "Cmd": None,
+    "Image": "", "Volumes": None, "WorkingDir": "", "Entrypoint": None, "OnBuild": None, "Labels": {},
+}
+OMITEMPTY_CONFIG = ("ExposedPorts", "Healthcheck", "ArgsEscaped", "NetworkDisabled", "MacAddress",
+                    "StopSignal", "StopTimeout", "Shell")
+
+
+def with_defaults(data: dict[str, Any], defaults: dict[str, Any], omitempty: tuple[str, ...]) -> dict[str, Any]:
+    """``data`` over a copy of ``defaults``, with empty omitempty fields dropped (Go's JSON shape)."""
+    out = copy.deepcopy(defaults)
+    out.update(data)
+    for key in omitempty:
+        if key in out and out[key] in (None, "", 0, False, [], {}):
+            del out[key]
+    return out
 
 
 def _env_key(entry: str) -> str:
@@ -32,13 +75,17 @@ def merge_image_config(config: dict[str, Any], image: dict[str, Any]) -> dict[st
         out["ExposedPorts"] = ports
     user_env = list(out.get("Env") or [])
     if not user_env:
-        out["Env"] = list(image.get("Env") or [])
+        out["Env"] = list(image.get("Env") or []) or None
     else:
         keys = {_env_key(e) for e in user_env}
         out["Env"] = user_env + [e for e in image.get("Env") or [] if _env_key(e) not in keys]
     labels = dict(image.get("Labels") or {})
     labels.update(out.get("Labels") or {})
     out["Labels"] = labels
+    if not out.get("Volumes"):
+        out["Volumes"] = None
+    if not out.get("Env"):
+        out["Env"] = None
     if not out.get("Entrypoint"):
         if not out.get("Cmd"):
             out["Cmd"] = image.get("Cmd")
@@ -57,8 +104,46 @@ def merge_image_config(config: dict[str, Any], image: dict[str, Any]) -> dict[st
     return out
 
 
+def validate_restart_policy(policy: dict[str, Any]) -> None:
+    """moby's ``ValidateRestartPolicy``, same messages."""
+    name = policy.get("Name") or ""
+    count = policy.get("MaximumRetryCount") or 0
+    if name in ("always", "unless-stopped", "no"):
+        if count != 0:
+            msg = "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+            raise InvalidParameter(msg + (" and cannot be negative" if count < 0 else ""))
+    elif name == "on-failure":
+        if count < 0:
+            raise InvalidParameter("invalid restart policy: maximum retry count cannot be negative")
+    elif name:
+        raise InvalidParameter(f"invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', "
+                               "'on-failure', or 'unless-stopped'")
+
+
+def validate_config(config: dict[str, Any]) -> None:
+    """moby's ``validateContainerConfig``: working dir, stop signal, environment."""
+    from dockyard.daemon.containers import parse_signal
+
+    workdir = config.get("WorkingDir") or ""
+    if workdir and not workdir.startswith("/"):
+        raise InvalidParameter(f"the working directory '{workdir}' is invalid, it needs to be an absolute path")
+    if config.get("StopSignal"):
+        parse_signal(config["StopSignal"])
+    for entry in config.get("Env") or []:
+        if not entry or entry.startswith("="):
+            raise InvalidParameter(f"invalid environment variable: {entry}")
+
+
 def validate_host_config(hc: dict[str, Any]) -> None:
-    """Docker's create-time checks on resources and mounts (HTTP 400 on failure)."""
+    """Docker's create-time checks on resources and mounts (HTTP 400 on failure).
+
+    The order is moby's: AutoRemove and restart policy (``validateHostConfig``)
+    come before the resource limits (``verifyPlatformContainerSettings``).
+    """
+    policy = hc.get("RestartPolicy") or {}
+    if hc.get("AutoRemove") and (policy.get("Name") or "no") != "no":
+        raise InvalidParameter("can't create 'AutoRemove' container with restart policy")
+    validate_restart_policy(policy)
     memory = hc.get("Memory") or 0
     swap = hc.get("MemorySwap") or 0
     if memory and memory < MIN_MEMORY:
@@ -98,11 +183,6 @@ def validate_host_config(hc: dict[str, Any]) -> None:
     oom = hc.get("OomScoreAdj") or 0
     if oom < -1000 or oom > 1000:
         raise InvalidParameter(f"Invalid value {oom}, range for oom score adj is [-1000, 1000]")
-    policy = (hc.get("RestartPolicy") or {}).get("Name") or "no"
-    if policy not in ("", "no", "always", "unless-stopped", "on-failure"):
-        raise InvalidParameter(f"invalid restart policy '{policy}'")
-    if hc.get("AutoRemove") and policy not in ("", "no"):
-        raise InvalidParameter("can't create 'AutoRemove' container with restart policy")
     for bind in hc.get("Binds") or []:
         _check_bind(bind)
     for m in hc.get("Mounts") or []:
@@ -153,19 +233,56 @@ def _check_bind(bind: str) -> None:
 def normalize(config: dict[str, Any], host_config: dict[str, Any], image_config: dict[str, Any],
               cfg: DaemonConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     """The Config and HostConfig to store: validated, merged with the image, defaults filled."""
-    hc = dict(host_config or {})
+    hc = copy.deepcopy(host_config or {})
+    policy = dict(hc.get("RestartPolicy") or {})
+    if not policy.get("Name"):  # as moby's create since v25: an empty policy is "no"
+        policy["Name"] = "no"
+    policy.setdefault("MaximumRetryCount", 0)
+    hc["RestartPolicy"] = policy
+    validate_config(config)
     validate_host_config(hc)
     merged = merge_image_config(config, image_config)
-    merged.setdefault("Hostname", "")
-    merged.setdefault("Domainname", "")
+    if not merged.get("Entrypoint") and not merged.get("Cmd"):
+        raise InvalidParameter("No command specified")
     for key in ("AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce"):
         merged[key] = bool(merged.get(key))
-    hc.setdefault("NetworkMode", "default")
-    hc.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
-    hc.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
-    hc.setdefault("Binds", None)
+    merged = with_defaults(merged, CONFIG_DEFAULTS, OMITEMPTY_CONFIG)
+    _fill_host_defaults(hc, cfg)
+    return merged, with_defaults(hc, HOST_CONFIG_DEFAULTS, OMITEMPTY_HOST_CONFIG)
+
+
+def _fill_host_defaults(hc: dict[str, Any], cfg: DaemonConfig) -> None:
+    """What dockerd's ``adaptContainerSettings`` and create fill in, so inspect shows the same."""
+    from dockyard.daemon.system import cgroup_version
+    from dockyard.runtime.spec import MASKED_PATHS, READONLY_PATHS
+
+    hc["NetworkMode"] = hc.get("NetworkMode") or "default"
+    log_config = dict(hc.get("LogConfig") or {})
+    log_config["Type"] = log_config.get("Type") or "json-file"
+    opts = dict(log_config.get("Config") or {})
+    if log_config["Type"] == "json-file":
+        for key, value in cfg.log_opts.items():
+            opts.setdefault(key, value)
+    log_config["Config"] = opts
+    hc["LogConfig"] = log_config
+    if (hc.get("Memory") or 0) > 0 and not hc.get("MemorySwap"):
+        hc["MemorySwap"] = hc["Memory"] * 2  # dockerd: swap defaults to as much as the memory
+    if hc.get("MemorySwappiness") == -1:
+        hc["MemorySwappiness"] = None
+    if hc.get("PidsLimit") is not None and hc["PidsLimit"] <= 0:
+        hc["PidsLimit"] = None  # 0 and -1 both mean "no limit"; dockerd stores null
     if not hc.get("ShmSize"):
         hc["ShmSize"] = cfg.default_shm_size
+    if not hc.get("IpcMode"):
+        hc["IpcMode"] = "private"
+    if not hc.get("CgroupnsMode"):
+        hc["CgroupnsMode"] = "private" if cgroup_version() == "2" else "host"
+    if hc.get("OomKillDisable") is None:
+        hc["OomKillDisable"] = False
+    if not hc.get("Privileged"):
+        if hc.get("MaskedPaths") is None:
+            hc["MaskedPaths"] = list(MASKED_PATHS)
+        if hc.get("ReadonlyPaths") is None:
+            hc["ReadonlyPaths"] = list(READONLY_PATHS)
     if not hc.get("Runtime"):
         hc["Runtime"] = cfg.default_runtime
-    return merged, hc

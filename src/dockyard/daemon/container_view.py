@@ -6,12 +6,16 @@ import re
 import time
 from typing import Any
 
+import hashlib
+
 from dockyard import errors
-from dockyard.daemon.container_model import Container, parse_rfc3339
+from dockyard.daemon.container_config import (CONFIG_DEFAULTS, HOST_CONFIG_DEFAULTS, OMITEMPTY_CONFIG,
+                                              OMITEMPTY_HOST_CONFIG, with_defaults)
+from dockyard.daemon.container_model import ZERO_TIME, Container, parse_rfc3339
 
 LIST_FILTERS = {"id", "name", "label", "status", "ancestor", "exited", "before", "since", "volume",
                 "network", "health", "publish", "expose", "is-task"}
-STATUSES = {"created", "restarting", "running", "removing", "paused", "exited", "dead"}
+STATUSES = ("created", "running", "paused", "restarting", "removing", "exited", "dead")
 
 
 def match_labels(c: Container, filters: dict[str, list[str]]) -> bool:
@@ -48,6 +52,27 @@ def command_line(c: Container) -> str:
     return " ".join(argv)
 
 
+def network_id(name: str) -> str:
+    """A stable 64-hex ID for a built-in network (none, host) until network objects exist."""
+    return hashlib.sha256(f"dockyard-network:{name}".encode()).hexdigest()
+
+
+def networks_of(c: Container) -> dict[str, Any]:
+    """NetworkSettings.Networks: one endpoint per attached network, in moby's EndpointSettings shape.
+
+    Only the built-in ``none`` and ``host`` modes can be attached today; dockerd
+    fills NetworkID once the container has started.
+    """
+    mode = c.HostConfig.get("NetworkMode") or "default"
+    if mode not in ("none", "host"):
+        return {}
+    started = c.State.StartedAt != ZERO_TIME
+    return {mode: {"IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "", "DriverOpts": None,
+                   "GwPriority": 0, "NetworkID": network_id(mode) if started else "", "EndpointID": "",
+                   "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
+                   "GlobalIPv6PrefixLen": 0, "DNSNames": None}}
+
+
 def mounts_of(c: Container) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for bind in c.HostConfig.get("Binds") or []:
@@ -82,7 +107,9 @@ class ContainerViews:
                 raise errors.InvalidParameter(f"invalid filter '{key}'")
         for status in filters.get("status", []):
             if status not in STATUSES:
-                raise errors.InvalidParameter(f"invalid filter 'status={status}'")
+                raise errors.InvalidParameter(
+                    f"invalid filter 'status={status}': invalid value for state ({status}): must be one of "
+                    "created, running, paused, restarting, removing, exited, dead")
         items = sorted(self.all(), key=lambda c: c.Created, reverse=True)
         if limit is not None and limit > 0:
             all_ = True
@@ -156,13 +183,20 @@ class ContainerViews:
             "Id": c.Id, "Names": [f"/{c.Name}"], "Image": c.ImageRef, "ImageID": c.Image,
             "Command": command_line(c), "Created": int(parse_rfc3339(c.Created)), "Ports": [],
             "Labels": c.Config.get("Labels") or {}, "State": c.State.Status, "Status": c.State.summary(),
-            "HostConfig": {"NetworkMode": net_mode}, "NetworkSettings": {"Networks": {}},
+            "HostConfig": {"NetworkMode": net_mode}, "NetworkSettings": {"Networks": networks_of(c)},
             "Mounts": mounts_of(c),
         }
         if size:
             item["SizeRw"] = self._size_rw(c)
-            item["SizeRootFs"] = item["SizeRw"]
+            item["SizeRootFs"] = item["SizeRw"] + self._image_size(c)
         return item
+
+    def _image_size(self, c: Container) -> int:
+        """The image's size: SizeRootFs is the RW layer plus the image ("0B (virtual 1.99MB)")."""
+        try:
+            return int(self.images.resolve(c.Image).size)
+        except (errors.NotFound, AttributeError, TypeError, ValueError):
+            return 0
 
     def _size_rw(self, c: Container) -> int:
         try:
@@ -181,20 +215,23 @@ class ContainerViews:
         data: dict[str, Any] = {
             "Id": c.Id, "Created": c.Created, "Path": c.Path, "Args": c.Args, "State": state,
             "Image": c.Image, "ResolvConfPath": c.ResolvConfPath, "HostnamePath": c.HostnamePath,
-            "HostsPath": c.HostsPath, "LogPath": c.LogPath, "Name": f"/{c.Name}",
+            "HostsPath": c.HostsPath, "LogPath": c.LogPath if c.State.StartedAt != ZERO_TIME else "",
+            "Name": f"/{c.Name}",
             "RestartCount": c.RestartCount, "Driver": "overlay2", "Platform": "linux", "MountLabel": "",
-            "ProcessLabel": "", "AppArmorProfile": "", "ExecIDs": None, "HostConfig": c.HostConfig,
+            "ProcessLabel": "", "AppArmorProfile": "", "ExecIDs": None,
+            "HostConfig": with_defaults(c.HostConfig, HOST_CONFIG_DEFAULTS, OMITEMPTY_HOST_CONFIG),
             "GraphDriver": {"Name": "overlay2", "Data": graph}, "Mounts": mounts_of(c),
-            "Config": {**c.Config, "Image": c.ImageRef,
-                       "Hostname": c.Config.get("Hostname") or c.Id[:12]},
+            "Config": with_defaults({**c.Config, "Image": c.ImageRef,
+                                     "Hostname": c.Config.get("Hostname") or c.Id[:12]},
+                                    CONFIG_DEFAULTS, OMITEMPTY_CONFIG),
             "NetworkSettings": {"Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {},
                                 "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
                                 "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
                                 "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
                                 "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0,
-                                "IPv6Gateway": "", "MacAddress": "", "Networks": {}},
+                                "IPv6Gateway": "", "MacAddress": "", "Networks": networks_of(c)},
         }
         if size:
             data["SizeRw"] = self._size_rw(c)
-            data["SizeRootFs"] = data["SizeRw"]
+            data["SizeRootFs"] = data["SizeRw"] + self._image_size(c)
         return data

@@ -423,8 +423,8 @@ class ContainerService(ContainerViews):
 
     async def unpause(self, ref: str) -> None:
         c = self.get(ref)
-        if not c.State.Paused:
-            raise errors.Conflict(f"Container {c.Id} is not paused")
+        if not c.State.Paused:  # dockerd answers this one with a plain error: HTTP 500
+            raise errors.SystemError_(f"Container {c.Id} is not paused")
         await self.runtime_for(c).resume(c.Id)
         c.State.Paused, c.State.Status = False, "running"
         self._save(c)
@@ -479,7 +479,10 @@ class ContainerService(ContainerViews):
         new_name = check_name(new_name)
         if new_name == c.Name:
             raise errors.InvalidParameter("Renaming a container with the same name as its current name")
-        self._check_name_free(new_name, exclude=c.Id)
+        try:
+            self._check_name_free(new_name, exclude=c.Id)
+        except errors.Conflict as exc:
+            raise errors.Conflict(f"Error when allocating new name: {exc.message}") from None
         old = c.Name
         c.Name = new_name
         try:

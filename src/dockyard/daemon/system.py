@@ -60,6 +60,14 @@ def machine_id(data_root: str) -> str:
         return ident
 
 
+def build_time() -> str:
+    """When this dockyard was installed (its package's mtime), as Go's time.RFC3339Nano prints it."""
+    import dockyard
+
+    ts = os.stat(dockyard.__file__).st_mtime
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1e9):09d}+00:00"
+
+
 class SystemService:
     def __init__(self, cfg: DaemonConfig, containers: Any, images: Any) -> None:
         self.cfg = cfg
@@ -75,11 +83,40 @@ class SystemService:
             "Components": [{"Name": "Engine", "Version": DOCKER_VERSION, "Details": {
                 "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "Os": "linux", "Arch": arch,
                 "KernelVersion": uname.release, "GitCommit": "dockyard", "GoVersion": platform.python_version(),
-                "Experimental": "false", "BuildTime": ""}}],
+                "Experimental": "false", "BuildTime": build_time()}}],
             "Version": DOCKER_VERSION, "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
             "GitCommit": "dockyard", "GoVersion": f"python{platform.python_version()}", "Os": "linux",
-            "Arch": arch, "KernelVersion": uname.release, "BuildTime": "", "Experimental": False,
+            "Arch": arch, "KernelVersion": uname.release, "BuildTime": build_time(),
         }
+
+    def disk_usage(self, types: list[str] | None = None) -> dict[str, Any]:
+        """``GET /system/df``: images, containers (with sizes), volumes and build cache.
+
+        ``types`` (API 1.42+) limits the answer to some of image, container,
+        volume, build-cache, as dockerd does; the others are left out.
+        """
+        wanted = set(types or ["image", "container", "volume", "build-cache"])
+        out: dict[str, Any] = {}
+        containers = self.containers.list_containers(all_=True, size=True) if (
+            "container" in wanted or "image" in wanted) else []
+        if "image" in wanted:
+            images = self.images.list_images(all=True)
+            used: dict[str, int] = {}
+            for c in containers:
+                used[c["ImageID"]] = used.get(c["ImageID"], 0) + 1
+            for img in images:
+                img["Containers"] = used.get(img["Id"], 0)
+                img["SharedSize"] = 0
+            out["LayersSize"] = sum(img["Size"] for img in images)
+            out["Images"] = images
+        if "container" in wanted:
+            out["Containers"] = containers
+        if "volume" in wanted:
+            out["Volumes"] = []
+        if "build-cache" in wanted:
+            out["BuildCache"] = []
+            out["BuilderSize"] = 0
+        return out
 
     def info(self) -> dict[str, Any]:
         uname = os.uname()
@@ -100,7 +137,7 @@ class SystemService:
             "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"],
                         "Authorization": None, "Log": ["json-file", "local"]},
             "MemoryLimit": True, "SwapLimit": swap_accounting(), "CpuCfsPeriod": True, "CpuCfsQuota": True, "CPUShares": True, "CPUSet": True,
-            "PidsLimit": True, "IPv4Forwarding": True, "BridgeNfIptables": False, "BridgeNfIp6tables": False,
+            "PidsLimit": True, "IPv4Forwarding": True,
             "Debug": self.cfg.log_level == "debug", "NFd": len(os.listdir("/proc/self/fd")),
             "OomKillDisable": cgv == "1", "NGoroutines": 0,
             "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z",
@@ -108,9 +145,10 @@ class SystemService:
             "NEventsListener": 0, "KernelVersion": uname.release, "OperatingSystem": os_name,
             "OSVersion": os_version, "OSType": "linux", "Architecture": arch,
             "IndexServerAddress": "https://index.docker.io/v1/",
-            "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": None,
-                               "AllowNondistributableArtifactsHostnames": None,
-                               "InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}, "Mirrors": None},
+            "RegistryConfig": {"InsecureRegistryCIDRs": ["::1/128", "127.0.0.0/8"],
+                               "IndexConfigs": {"docker.io": {"Name": "docker.io", "Mirrors": [], "Secure": True,
+                                                              "Official": True}},
+                               "Mirrors": []},
             "NCPU": os.cpu_count() or 1, "MemTotal": mem_total(), "GenericResources": None,
             "DockerRootDir": self.cfg.data_root, "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
             "Name": uname.nodename, "Labels": [], "ExperimentalBuild": False, "ServerVersion": DOCKER_VERSION,

@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""Conformance diff: the same scenarios against dockyard and a private dockerd, differences printed.
+
+A developer tool, not part of the test suite. Both engines get the same
+busybox image by ``docker import`` and the same container names; containers
+use ``--network none``. The reference is Debian's docker.io (dockerd 20.10,
+API 1.41), so by default both engines are driven at API 1.41 (the CLI through
+DOCKER_API_VERSION, raw calls with a /v1.41 prefix); ``--api ''`` lets each
+negotiate its own.
+
+    python3 bench/conformance_diff.py [--only inspect,errors,...] [--api 1.41]
+
+Output: one section per scenario; lines start with missing/extra/type/value
+(shapes, see tests/support/reference.py) or show both answers side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Callable
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+
+from engine_bench import Dockerd  # noqa: E402
+
+from tests.support.daemon import new_daemon  # noqa: E402
+from tests.support.reference import Engine, normalize, shape_diff  # noqa: E402
+
+# Values that differ between two engines by nature (checked for type and key only).
+VOLATILE = frozenset({
+    "Created", "State.Pid", "State.StartedAt", "State.FinishedAt", "ResolvConfPath", "HostnamePath",
+    "HostsPath", "LogPath", "GraphDriver.Data.LowerDir", "GraphDriver.Data.MergedDir",
+    "GraphDriver.Data.UpperDir", "GraphDriver.Data.WorkDir", "Config.Hostname", "NetworkSettings.SandboxID",
+    "NetworkSettings.SandboxKey", "HostConfig.Runtime", "Metadata.LastTagTime", "RootFS.Layers",
+    "Size", "VirtualSize", "SharedSize", "SizeRw", "SizeRootFs", "time", "timeNano", "Status",
+    "RunningFor", "CreatedAt", "CreatedSince", "HostConfig.ShmSize", "DockerVersion",
+})
+
+CONTAINERS = {
+    "cf-created": ["create", "--network", "none", "--name", "cf-created", "busybox", "sleep", "1000"],
+    "cf-running": ["run", "-d", "--network", "none", "--name", "cf-running", "busybox", "sleep", "1000"],
+    "cf-exited": ["run", "--network", "none", "--name", "cf-exited", "busybox", "true"],
+}
+
+# (label, docker CLI argv): compare exit code and normalized stdout/stderr.
+CLI_ERRORS: list[tuple[str, list[str]]] = [
+    ("inspect unknown container", ["inspect", "nosuchcontainer"]),
+    ("start unknown container", ["start", "nosuchcontainer"]),
+    ("create unknown image", ["create", "--network", "none", "nosuchimage"]),
+    ("run unknown image", ["run", "--network", "none", "--pull", "never", "nosuchimage"]),
+    ("run unknown image (default pull)", ["run", "--network", "none", "nosuch"]),
+    ("name conflict", ["create", "--network", "none", "--name", "cf-created", "busybox", "true"]),
+    ("rm running", ["rm", "cf-running"]),
+    ("kill stopped", ["kill", "cf-exited"]),
+    ("stop stopped", ["stop", "cf-exited"]),
+    ("start running", ["start", "cf-running"]),
+    ("memory 1m", ["create", "--network", "none", "-m", "1m", "busybox"]),
+    ("memory 12x", ["create", "--network", "none", "-m", "12x", "busybox"]),
+    ("cpus 99", ["create", "--network", "none", "--cpus", "99", "busybox"]),
+    ("cpuset-cpus 9", ["create", "--network", "none", "--cpuset-cpus", "9", "busybox"]),
+    ("restart bogus", ["create", "--network", "none", "--restart", "bogus", "busybox"]),
+    ("restart on-failure:x", ["create", "--network", "none", "--restart", "on-failure:x", "busybox"]),
+    ("restart always:3", ["create", "--network", "none", "--restart", "always:3", "busybox"]),
+    ("kill -s FOO", ["kill", "-s", "FOO", "cf-running"]),
+    ("ps --filter foo=bar", ["ps", "--filter", "foo=bar"]),
+    ("ps --filter status=bogus", ["ps", "--filter", "status=bogus"]),
+    ("rename to taken", ["rename", "cf-exited", "cf-created"]),
+    ("rename to same", ["rename", "cf-exited", "cf-exited"]),
+    ("wait --condition bogus (API only; CLI has no flag)", ["wait", "nosuchcontainer"]),
+    ("pause stopped", ["pause", "cf-exited"]),
+    ("unpause running", ["unpause", "cf-running"]),
+    ("top stopped", ["top", "cf-exited"]),
+    ("logs unknown", ["logs", "nosuchcontainer"]),
+    ("rmi unknown", ["rmi", "nosuchimage"]),
+    ("image inspect unknown", ["image", "inspect", "nosuchimage"]),
+    ("exec stopped", ["exec", "cf-exited", "true"]),
+    ("exec unknown", ["exec", "nosuchcontainer", "true"]),
+    ("bad name", ["create", "--network", "none", "--name", "a/b", "busybox", "true"]),
+    ("no command", ["create", "--network", "none", "busybox"]),
+    ("workdir relative", ["create", "--network", "none", "-w", "rel", "busybox", "true"]),
+    ("stop-signal FOO", ["create", "--network", "none", "--stop-signal", "FOO", "busybox", "true"]),
+    ("memory 1m on unknown image", ["create", "--network", "none", "-m", "1m", "nosuchimage"]),
+    ("run --rm with restart", ["run", "--rm", "--restart", "always", "--network", "none", "busybox"]),
+]
+
+# (label, method, path, body): compare status code and message.
+API_ERRORS: list[tuple[str, str, str, Any]] = [
+    ("inspect unknown", "GET", "/containers/nosuch/json", None),
+    ("create unknown image", "POST", "/containers/create", {"Image": "nosuchimage"}),
+    ("create no image", "POST", "/containers/create", {}),
+    ("create name conflict", "POST", "/containers/create?name=cf-created", {"Image": "busybox", "Cmd": ["true"]}),
+    ("no command", "POST", "/containers/create", {"Image": "busybox"}),
+    ("rm running", "DELETE", "/containers/cf-running", None),
+    ("kill stopped", "POST", "/containers/cf-exited/kill", None),
+    ("stop stopped", "POST", "/containers/cf-exited/stop", None),
+    ("start running", "POST", "/containers/cf-running/start", None),
+    ("memory 1m", "POST", "/containers/create", {"Image": "busybox", "HostConfig": {"Memory": 1048576}}),
+    ("nanocpus 99", "POST", "/containers/create", {"Image": "busybox", "HostConfig": {"NanoCpus": 99 * 10**9}}),
+    ("cpuset 9", "POST", "/containers/create", {"Image": "busybox", "HostConfig": {"CpusetCpus": "9"}}),
+    ("restart bogus", "POST", "/containers/create",
+     {"Image": "busybox", "HostConfig": {"RestartPolicy": {"Name": "bogus"}}}),
+    ("kill FOO", "POST", "/containers/cf-running/kill?signal=FOO", None),
+    ("ps bad filter", "GET", '/containers/json?filters={"foo":["bar"]}', None),
+    ("rename to taken", "POST", "/containers/cf-exited/rename?name=cf-created", None),
+    ("wait bogus", "POST", "/containers/cf-exited/wait?condition=bogus", None),
+    ("logs no stream", "GET", "/containers/cf-exited/logs", None),
+    ("pause stopped", "POST", "/containers/cf-exited/pause", None),
+    ("unpause running", "POST", "/containers/cf-running/unpause", None),
+    ("top stopped", "GET", "/containers/cf-exited/top", None),
+    ("image inspect unknown", "GET", "/images/nosuch/json", None),
+    ("no such route", "GET", "/nosuchroute", None),
+    ("version too new", "GET", "!/v9.99/version", None),
+    ("version too old", "GET", "!/v1.0/version", None),
+]
+
+
+def section(title: str) -> None:
+    print(f"\n=== {title}")
+
+
+def report(lines: list[str]) -> None:
+    for line in lines or ["(same)"]:
+        print("  " + line)
+
+
+class Run:
+    def __init__(self, ours: Engine, ref: Engine, api: str) -> None:
+        self.ours, self.ref, self.api = ours, ref, api
+
+    def both(self, fn: Callable[[Engine], Any]) -> tuple[Any, Any]:
+        return fn(self.ref), fn(self.ours)
+
+    def path(self, p: str) -> str:
+        if p.startswith("!"):
+            return p[1:]
+        return f"/v{self.api}{p}" if self.api else p
+
+    def cli_json(self, title: str, *args: str, values: bool = True, lines: bool = False) -> None:
+        section(f"docker {' '.join(args)}")
+        import json
+
+        def get(e: Engine) -> Any:
+            p = e.docker(*args)
+            if p.returncode != 0:
+                return {"exit": p.returncode, "stderr": p.stderr}
+            return [json.loads(x) for x in p.stdout.splitlines() if x.strip()] if lines else json.loads(p.stdout)
+        ref, ours = self.both(get)
+        report(shape_diff(ref, ours, values=values, ignore=VOLATILE))
+
+    def cli_text(self, *args: str) -> None:
+        section(f"docker {' '.join(args)}")
+        ref, ours = self.both(lambda e: e.docker(*args))
+        a = (ref.returncode, normalize(ref.stdout), normalize(ref.stderr))
+        b = (ours.returncode, normalize(ours.stdout), normalize(ours.stderr))
+        if a == b:
+            report([])
+        else:
+            print(f"  docker: exit {a[0]}\n{_indent(a[1])}{_indent(a[2], 'err| ')}")
+            print(f"  ours:   exit {b[0]}\n{_indent(b[1])}{_indent(b[2], 'err| ')}")
+
+    def api_json(self, path: str, values: bool = True, ignore: frozenset[str] = VOLATILE) -> None:
+        section(f"GET {path}")
+        ref, ours = self.both(lambda e: e.request("GET", self.path(path)))
+        if ref[0] != ours[0]:
+            print(f"  status: docker {ref[0]} / ours {ours[0]}")
+        report(shape_diff(ref[1], ours[1], values=values, ignore=ignore))
+
+
+def _indent(text: str, prefix: str = "   | ") -> str:
+    return "".join(f"    {prefix}{line}\n" for line in text.splitlines())
+
+
+def setup(e: Engine, tar: str) -> None:
+    subprocess.run(["docker", "import", tar, "busybox:latest"], env=e.env, check=True, capture_output=True)
+    for argv in CONTAINERS.values():
+        subprocess.run(["docker", *argv], env=e.env, check=True, capture_output=True)
+    # What an API client such as docker-py sends: no HostConfig defaults filled by a CLI.
+    status, body = e.request("POST", "/containers/create?name=cf-api",
+                             {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"NetworkMode": "none"}})
+    if status != 201:
+        raise RuntimeError(f"{e.name}: create cf-api: {status} {body}")
+
+
+def scenarios(r: Run, only: set[str] | None) -> None:
+    def want(name: str) -> bool:
+        return not only or name in only
+
+    if want("inspect"):
+        for name in [*CONTAINERS, "cf-api"]:
+            r.cli_json("inspect", "inspect", name)
+        r.cli_json("image inspect", "image", "inspect", "busybox")
+    if want("ps"):
+        r.cli_text("ps")
+        r.cli_text("ps", "-a", "--format", "table {{.Names}}\t{{.Image}}\t{{.Command}}\t{{.Status}}")
+        r.cli_text("ps", "-a")
+        r.cli_json("ps json", "ps", "-a", "--format", "{{json .}}", lines=True)
+        r.cli_text("container", "ls", "--size")
+        r.cli_text("images")
+    if want("system"):
+        r.cli_json("info", "info", "--format", "{{json .}}", values=False)
+        r.cli_json("version", "version", "--format", "{{json .}}", values=False)
+        r.cli_text("system", "df")
+        section("docker info (stderr)")
+        ref, ours = r.both(lambda e: e.docker("info"))
+        print(f"  docker: exit {ref.returncode} stderr {ref.stderr!r}\n  ours:   exit {ours.returncode} "
+              f"stderr {ours.stderr!r}")
+    if want("api"):
+        r.api_json("/containers/json?all=1")
+        r.api_json("/images/json")
+        r.api_json("/version", values=False)
+        r.api_json("/info", values=False)
+        r.api_json("/system/df", values=False)
+    if want("events"):
+        section("GET /events (one of each Type/Action)")
+        until = int(time.time()) + 1
+
+        def events(e: Engine) -> dict[str, Any]:
+            _, items = e.request("GET", r.path(f"/events?since=0&until={until}"), stream_for=5)
+            return {f"{ev.get('Type')}/{ev.get('Action')}": ev for ev in (items or [])}
+        ref, ours = r.both(events)
+        for key in sorted(set(ref) | set(ours)):
+            if key not in ours:
+                print(f"  missing event {key}: {ref[key]}")
+            elif key not in ref:
+                print(f"  extra event {key}")
+            else:
+                for line in shape_diff(ref[key], ours[key], key, ignore=frozenset(
+                        {f"{key}.time", f"{key}.timeNano"})):
+                    print("  " + line)
+    if want("errors"):
+        for label, argv in CLI_ERRORS:
+            section(f"CLI error: {label}")
+            ref, ours = r.both(lambda e: e.docker(*argv))
+            a = (ref.returncode, normalize(ref.stdout.strip()), normalize(ref.stderr.strip()))
+            b = (ours.returncode, normalize(ours.stdout.strip()), normalize(ours.stderr.strip()))
+            if a == b:
+                print(f"  same: exit {a[0]} {a[2]!r}")
+            else:
+                print(f"  docker: exit {a[0]} out {a[1]!r} err {a[2]!r}\n  ours:   exit {b[0]} out {b[1]!r} "
+                      f"err {b[2]!r}")
+        for label, method, path, body in API_ERRORS:
+            section(f"API error: {label}: {method} {path}")
+            ref, ours = r.both(lambda e: e.request(method, r.path(path), body))
+            a = (ref[0], normalize(str(ref[1])))
+            b = (ours[0], normalize(str(ours[1])))
+            print(f"  same: {a}" if a == b else f"  docker: {a}\n  ours:   {b}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", default="", help="comma list of: inspect,ps,system,api,events,errors")
+    ap.add_argument("--api", default="1.41", help="API version for both ('' lets each negotiate)")
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="dyconf-")
+    tar = os.path.join(tmp, "busybox.tar")
+    subprocess.run([os.path.join(ROOT, "scripts", "busybox-rootfs.sh"), "--tar", tar], check=True,
+                   capture_output=True)
+    daemon = new_daemon(extra_args=["--log-level", "warn"])
+    ref = Dockerd()
+    try:
+        daemon.start()
+        ref.start()
+        extra = {"DOCKER_API_VERSION": args.api} if args.api else {}
+        ours_e = Engine("dockyard", daemon.socket, {**daemon.env(), **extra})
+        ref_e = Engine("dockerd", ref.socket, {**ref.env(), **extra,
+                                                "DOCKER_CONFIG": os.path.join(tmp, "docker-config")})
+        for e in (ref_e, ours_e):
+            setup(e, tar)
+        scenarios(Run(ours_e, ref_e, args.api), set(filter(None, args.only.split(","))) or None)
+    finally:
+        for e_env in (ref.env(),):
+            subprocess.run("docker rm -f $(docker ps -aq)", shell=True, env=e_env, capture_output=True)
+        daemon.cleanup()
+        ref.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
