@@ -307,9 +307,6 @@ class Kernel32:
             setattr(self, name, fn)
         self.dll = dll
 
-    def __getattr__(self, name: str) -> object:  # for type checkers: functions set in __init__
-        raise AttributeError(name)
-
 
 class Win32Error(OSError):
     """A failed Win32 call; ``code`` is the GetLastError value."""
