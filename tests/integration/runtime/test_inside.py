@@ -216,3 +216,24 @@ def test_missing_cwd_is_created(rt, make_bundle):
     p = rt.run(make_bundle(["pwd"], copy_rootfs=True, process__cwd="/work/here"))
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "/work/here"
+
+
+def test_ambient_capabilities_for_a_non_root_user(rt, make_bundle):
+    caps = ["CAP_NET_BIND_SERVICE"]
+    b = make_bundle(["grep", "^Cap", "/proc/self/status"], process__user={"uid": 1000, "gid": 1000},
+                    process__capabilities={k: caps for k in ("bounding", "effective", "permitted",
+                                                             "inheritable", "ambient")})
+    p = rt.run(b)
+    assert p.returncode == 0, p.stderr
+    status = dict(line.split(":\t", 1) for line in p.stdout.splitlines())
+    for key in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(status[key], 16) == 1 << 10, key  # all five sets hold exactly NET_BIND_SERVICE
+
+
+def test_start_container_hook_runs_inside_before_the_program(rt, make_bundle):
+    hook = {"path": "/bin/sh", "args": ["sh", "-c", "read -r state; echo \"$state\" > /tmp/hook-state"]}
+    b = make_bundle(["cat", "/tmp/hook-state"], copy_rootfs=True, hooks={"startContainer": [hook]})
+    p = rt.run(b)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["status"] == "created"
+    assert not os.path.exists("/tmp/hook-state")  # it ran in the container's root, not the host's

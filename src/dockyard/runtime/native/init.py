@@ -191,7 +191,7 @@ def step_wait_for_start(ctx: InitContext) -> None:
             raise SystemError_("exec fifo closed before start")
         os.close(ctx.fifo_fd)
         ctx.fifo_fd = None
-        hooks_mod.run_hooks(ctx.hooks, "startContainer", ctx.state)
+        hooks_mod.run_hooks(ctx.hooks, "startContainer", dict(ctx.state, status="created"))
 
 
 def step_exec(ctx: InitContext) -> None:
