@@ -237,3 +237,12 @@ def test_start_container_hook_runs_inside_before_the_program(rt, make_bundle):
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["status"] == "created"
     assert not os.path.exists("/tmp/hook-state")  # it ran in the container's root, not the host's
+
+
+def test_cgroup_namespace_root_is_the_container_cgroup(rt, make_bundle):
+    cid_probe = make_bundle(["sh", "-c", "cat /proc/self/cgroup; ls /sys/fs/cgroup/pids/ | grep -c pids.max"])
+    p = rt.run(cid_probe)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert all(line.endswith(":/") for line in lines[:-1]), lines  # we are the root of our cgroup ns
+    assert lines[-1] == "1"  # the mounted pids hierarchy is the container's own cgroup

@@ -183,14 +183,14 @@ def _spawn(st: ContainerState, config: dict[str, Any], opts: CreateOptions, flag
             parent.expect("userns", "user namespace setup")
             _write_id_maps(stage1, linux)
             parent.send(mapped=True)
-        cgroup.apply(stage1)
-        parent.send(go=True)
         init_pid = int(parent.expect("pid", "the init process started"))
         _, status = os.waitpid(stage1, 0)
         stage1 = 0
         state = st.oci_state("creating")
         state["pid"] = init_pid
         parent.send(state=state)
+        cgroup.apply(init_pid)  # meanwhile the init mounts its rootfs
+        parent.send(go=True)
         while True:
             msg = parent.recv()
             if msg is None:
@@ -238,12 +238,12 @@ def _stage1(sys: Any, ch: Channel, config: dict[str, Any], opts: CreateOptions, 
         # the namespaces are made while the runtime moves us into the cgroup (the first
         # cgroup v1 attach waits for an RCU grace period: ~10 ms); only the cgroup namespace
         # and the init's fork must wait, so the init starts inside its cgroup and sees it as /
+        # the cgroup namespace is made by the init once the runtime has moved it into its
+        # cgroup (the first cgroup v1 attach waits for an RCU grace period: ~10 ms, which the
+        # init spends building its rootfs), so the init sees its own cgroup as /
         rest = flags & ~(sc.CLONE_NEWUSER | sc.CLONE_NEWCGROUP)
         if rest:
             sys.unshare(rest)
-        ch.expect("go", "cgroup setup")
-        if flags & sc.CLONE_NEWCGROUP:
-            sys.unshare(sc.CLONE_NEWCGROUP)
         pid = os.fork()
         if pid == 0:
             _init(sys, ch, config, opts, flags, st, capsets, seccomp_program, cgroup, userns,
@@ -262,12 +262,19 @@ def _init(sys: Any, ch: Channel, config: dict[str, Any], opts: CreateOptions, fl
 
     try:
         state = ch.expect("state", "container state")
+
+        def enter_cgroup() -> None:
+            ch.expect("go", "cgroup setup")
+            if flags & sc.CLONE_NEWCGROUP:
+                sys.unshare(sc.CLONE_NEWCGROUP)
+
         ctx = init_mod.InitContext(
             sys, config, config["process"], rootfs=spec_defaults.rootfs_path(config, opts.bundle),
             bundle=opts.bundle, no_pivot=opts.no_pivot, userns=userns,
             cgroup_ns=bool(flags & sc.CLONE_NEWCGROUP), cgroup_paths=cgroup.paths(),
             console_sock=console_sock, fifo_fd=fifo_fd, channel=ch, capsets=capsets,
-            seccomp=seccomp_program, preserve_fds=opts.preserve_fds, state=state)
+            seccomp=seccomp_program, preserve_fds=opts.preserve_fds, state=state,
+            enter_cgroup=enter_cgroup)
         init_mod.run_steps(ctx, init_mod.STANDARD_STEPS)
         raise SystemError_("exec returned")
     except BaseException as exc:  # noqa: BLE001 - never return into the runtime's code

@@ -38,7 +38,8 @@ class InitContext:
                  cgroup_ns: bool = False, cgroup_paths: dict[str, str] | None = None,
                  console_sock: int | None = None, fifo_fd: int | None = None,
                  channel: Channel | None = None, capsets: Any = None, seccomp: Any = None,
-                 preserve_fds: int = 0, state: dict[str, Any] | None = None) -> None:
+                 preserve_fds: int = 0, state: dict[str, Any] | None = None,
+                 enter_cgroup: Callable[[], None] | None = None) -> None:
         self.sys = sys
         self.config = config
         self.process = process
@@ -55,6 +56,7 @@ class InitContext:
         self.seccomp = seccomp
         self.preserve_fds = preserve_fds
         self.state = state or {}
+        self.enter_cgroup = enter_cgroup
         self.executable = ""
 
     @property
@@ -77,7 +79,7 @@ Step = tuple[str, "Callable[[InitContext], None]"]
 def step_rootfs(ctx: InitContext) -> None:
     """Mounts and /dev inside a private mount namespace, hooks, then pivot_root."""
     builder = mounts.RootfsBuilder(ctx.sys, ctx.config, ctx.rootfs, ctx.bundle, ctx.userns,
-                                   ctx.cgroup_ns, ctx.cgroup_paths)
+                                   ctx.cgroup_ns, ctx.cgroup_paths, ctx.enter_cgroup)
     builder.prepare()
     cwd = mounts.secure_join(ctx.rootfs, ctx.process.get("cwd") or "/")
     if not os.path.lexists(cwd):  # like runc: a missing working directory is created

@@ -17,7 +17,7 @@ from dockyard.runtime.native import syscalls as sc
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Callable
 
     from dockyard.runtime.native.syscalls import Syscalls
 
@@ -123,7 +123,8 @@ class RootfsBuilder:
     """Builds the container's tree under ``rootfs`` inside a fresh mount namespace."""
 
     def __init__(self, sys: Syscalls, config: dict[str, Any], rootfs: str, bundle: str,
-                 userns: bool, cgroup_ns: bool, cgroup_paths: dict[str, str]) -> None:
+                 userns: bool, cgroup_ns: bool, cgroup_paths: dict[str, str],
+                 enter_cgroup: Callable[[], None] | None = None) -> None:
         self.sys = sys
         self.config = config
         self.rootfs = rootfs
@@ -131,6 +132,9 @@ class RootfsBuilder:
         self.userns = userns
         self.cgroup_ns = cgroup_ns
         self.cgroup_paths = cgroup_paths
+        # called once before the first cgroup mount (and at the end of prepare()): the init
+        # builds its tree while the runtime moves it into its cgroup, and waits only here
+        self.enter_cgroup = enter_cgroup
         self.linux = config.get("linux") or {}
 
     # -- before pivot_root ---------------------------------------------------------
@@ -150,11 +154,19 @@ class RootfsBuilder:
                     and "rbind" not in (m.get("options") or [])
         self.create_devices(dev_mounted or not any(
             os.path.normpath(m["destination"]) == "/dev" for m in self.config.get("mounts") or []))
+        self._enter_cgroup()
+
+    def _enter_cgroup(self) -> None:
+        if self.enter_cgroup is not None:
+            callback, self.enter_cgroup = self.enter_cgroup, None
+            callback()
 
     def mount_entry(self, m: dict[str, Any]) -> None:
         dest = secure_join(self.rootfs, m["destination"])
         kind = m.get("type") or ""
         flags, propagation, data = parse_options(m.get("options"))
+        if kind in ("cgroup", "cgroup2"):
+            self._enter_cgroup()
         if kind == "bind" or flags & sc.MS_BIND:
             self._bind(m, dest, flags, data)
         elif kind == "cgroup":
