@@ -208,6 +208,8 @@ def scenarios(r: Run, only: set[str] | None) -> None:
         r.cli_json("info", "info", "--format", "{{json .}}", values=False)
         r.cli_json("version", "version", "--format", "{{json .}}", values=False)
         r.cli_text("system", "df")
+        r.cli_text("info")
+        r.cli_text("version")
         section("docker info (stderr)")
         ref, ours = r.both(lambda e: e.docker("info"))
         print(f"  docker: exit {ref.returncode} stderr {ref.stderr!r}\n  ours:   exit {ours.returncode} "

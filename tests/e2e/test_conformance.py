@@ -248,6 +248,25 @@ def test_events_shape(world):
     assert die["Actor"]["Attributes"]["name"] == n.exited and die["scope"] == "local"
 
 
+def test_image_events_carry_the_legacy_fields(world):
+    d, n = world
+    since = time.time() - 1
+    tag = f"{n.api}:tagged"
+    docker(d, "tag", "busybox", tag, check=True)
+    try:
+        filters = urllib.parse.quote(json.dumps({"type": ["image"], "event": ["tag"]}))
+        status, raw = d.request("GET", f"/events?since={since:.3f}&until={int(time.time()) + 1}&filters={filters}",
+                                timeout=10)
+        assert status == 200
+        event = raw if isinstance(raw, dict) else raw[-1]
+        assert event["Type"] == "image" and event["Action"] == "tag"
+        assert event["status"] == "tag" and event["id"] == event["Actor"]["ID"]
+        assert event["Actor"]["Attributes"]["name"] == tag
+        assert "from" not in event
+    finally:
+        docker(d, "rmi", tag)
+
+
 # -- errors: the CLI -----------------------------------------------------------------------------
 
 CLI_ERRORS = [

@@ -22,10 +22,10 @@ class EventService:
             "Actor": {"ID": actor_id, "Attributes": dict(attributes or {})},
             "time": now // 1_000_000_000, "timeNano": now,
         }
-        if type_ == "container":  # the pre-1.22 fields clients still read
+        if type_ in ("container", "image"):  # the pre-1.22 fields clients still read (dockerd fills both)
             event["status"] = action
             event["id"] = actor_id
-            if attributes and "image" in attributes:
+            if type_ == "container" and attributes and "image" in attributes:
                 event["from"] = attributes["image"]
         self._log.append(event)
         for q in list(self._subscribers):

@@ -82,7 +82,7 @@ class SystemService:
             "Platform": {"Name": f"dockyard {__version__}"},
             "Components": [{"Name": "Engine", "Version": DOCKER_VERSION, "Details": {
                 "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "Os": "linux", "Arch": arch,
-                "KernelVersion": uname.release, "GitCommit": "dockyard", "GoVersion": platform.python_version(),
+                "KernelVersion": uname.release, "GitCommit": "dockyard", "GoVersion": f"python{platform.python_version()}",
                 "Experimental": "false", "BuildTime": build_time()}}],
             "Version": DOCKER_VERSION, "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
             "GitCommit": "dockyard", "GoVersion": f"python{platform.python_version()}", "Os": "linux",
@@ -134,7 +134,7 @@ class SystemService:
             "Driver": "overlay2",
             "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"],
                              ["Using metacopy", "false"], ["Native Overlay Diff", "true"]],
-            "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"],
+            "Plugins": {"Volume": ["local"], "Network": ["host", "null"],
                         "Authorization": None, "Log": ["json-file", "local"]},
             "MemoryLimit": True, "SwapLimit": swap_accounting(), "CpuCfsPeriod": True, "CpuCfsQuota": True, "CPUShares": True, "CPUSet": True,
             "PidsLimit": True, "IPv4Forwarding": True,
