@@ -54,6 +54,8 @@ def cmd_run(root: str, gopts: dict[str, Any], opts: dict[str, Any], pos: list[st
 
     detach = bool(opts.get("detach"))
     st = create.create(root, pos[0], _create_options(gopts, opts, subreaper=not detach))
+    if not detach:
+        _forward_signals(st.pid)  # before start: the program may run (and be signalled) at once
     try:
         ops.start(root, pos[0])
     except BaseException:
@@ -61,7 +63,6 @@ def cmd_run(root: str, gopts: dict[str, Any], opts: dict[str, Any], pos: list[st
         raise
     if detach:
         return 0
-    _forward_signals(st.pid)
     code = ops.wait_exit(st.pid)
     if not opts.get("keep"):
         ops.delete(root, pos[0], force=True)
