@@ -52,6 +52,15 @@ def command_line(c: Container) -> str:
     return " ".join(argv)
 
 
+def go_time(text: str) -> str:
+    """An RFC3339 timestamp as Go's RFC3339Nano prints it: no trailing zeros in the fraction."""
+    main, dot, rest = text.partition(".")
+    if not dot or not rest.endswith("Z"):
+        return text
+    frac = rest[:-1].rstrip("0")
+    return f"{main}.{frac}Z" if frac else f"{main}Z"
+
+
 def network_id(name: str) -> str:
     """A stable 64-hex ID for a built-in network (none, host) until network objects exist."""
     return hashlib.sha256(f"dockyard-network:{name}".encode()).hexdigest()
@@ -212,8 +221,9 @@ class ContainerViews:
         except errors.NotFound:
             graph = {}
         state = dict(vars(c.State))
+        state["StartedAt"], state["FinishedAt"] = go_time(c.State.StartedAt), go_time(c.State.FinishedAt)
         data: dict[str, Any] = {
-            "Id": c.Id, "Created": c.Created, "Path": c.Path, "Args": c.Args, "State": state,
+            "Id": c.Id, "Created": go_time(c.Created), "Path": c.Path, "Args": c.Args, "State": state,
             "Image": c.Image, "ResolvConfPath": c.ResolvConfPath, "HostnamePath": c.HostnamePath,
             "HostsPath": c.HostsPath, "LogPath": c.LogPath if c.State.StartedAt != ZERO_TIME else "",
             "Name": f"/{c.Name}",
