@@ -110,3 +110,19 @@ def test_parse_realtime_signals():
     assert ops.parse_signal("SIGRTMAX-1") == 63
     with pytest.raises(InvalidParameter):
         ops.parse_signal("RTMAX+1")
+
+
+def test_locate_finds_an_executable_runtime():
+    from dockyard.runtime.native import locate
+
+    path = locate()
+    assert os.access(path, os.X_OK)
+    assert path.endswith("dockyard-runtime")
+
+
+def test_launcher_runs_isolated_without_site(tmp_path):
+    from dockyard.runtime.native import launcher
+
+    text = launcher.launcher_text(python="/usr/bin/python3", src="/src", site="/site")
+    assert text.startswith("#!/usr/bin/python3 -IS\n")
+    assert "sys.path.insert(0, '/src')" in text and "sys.path.append('/site')" in text
