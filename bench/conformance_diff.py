@@ -48,6 +48,15 @@ CONTAINERS = {
     "cf-created": ["create", "--network", "none", "--name", "cf-created", "busybox", "sleep", "1000"],
     "cf-running": ["run", "-d", "--network", "none", "--name", "cf-running", "busybox", "sleep", "1000"],
     "cf-exited": ["run", "--network", "none", "--name", "cf-exited", "busybox", "true"],
+    "cf-rich": ["create", "--network", "none", "--name", "cf-rich", "-e", "A=1", "-l", "k=v", "-t", "-i",
+                "--restart", "on-failure:3", "-m", "64m", "--cpus", "0.5", "--tmpfs", "/run:size=1m",
+                "--ulimit", "nofile=100:200", "--cap-add", "NET_ADMIN", "--cap-drop", "MKNOD", "--read-only",
+                "--init", "-v", "/tmp:/hosttmp:ro", "--mount", "type=bind,src=/etc,dst=/hostetc,readonly",
+                "-w", "/tmp", "-u", "1000:1000", "--hostname", "h1", "--stop-signal", "SIGUSR1",
+                "--stop-timeout", "5", "--sysctl", "net.ipv4.ip_forward=1", "--shm-size", "8m",
+                "--pids-limit", "50", "--oom-score-adj", "100", "--add-host", "a:1.2.3.4", "--dns", "8.8.8.8",
+                "--entrypoint", "sh", "--expose", "80", "--health-cmd", "true", "--label", "x=y",
+                "busybox", "-c", "sleep 1"],
 }
 
 # (label, docker CLI argv): compare exit code and normalized stdout/stderr.
@@ -204,6 +213,22 @@ def scenarios(r: Run, only: set[str] | None) -> None:
         r.cli_json("ps json", "ps", "-a", "--format", "{{json .}}", lines=True)
         r.cli_text("container", "ls", "--size")
         r.cli_text("images")
+    if want("misc"):
+        r.cli_text("top", "cf-running")
+        r.cli_text("port", "cf-running")
+        r.cli_text("logs", "cf-exited")
+        r.cli_text("wait", "cf-exited")
+        r.cli_text("events", "--since", "0", "--until", str(int(time.time()) + 1), "--filter", "container=cf-exited",
+                   "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}")
+        r.cli_text("stats", "--no-stream", "--format", "{{.Name}}", "cf-running")
+        r.cli_text("diff", "cf-exited")
+        r.cli_text("container", "inspect", "--size", "--format", "{{.SizeRw}} {{.SizeRootFs}}", "cf-exited")
+        r.cli_text("update", "--memory", "32m", "cf-created")
+        r.cli_text("container", "prune", "--force", "--filter", "label=nosuch")
+        r.cli_text("image", "prune", "--force")
+        r.cli_text("network", "ls")
+        r.cli_text("volume", "ls")
+        r.cli_text("system", "events", "--since", "0", "--until", "1")
     if want("system"):
         r.cli_json("info", "info", "--format", "{{json .}}", values=False)
         r.cli_json("version", "version", "--format", "{{json .}}", values=False)

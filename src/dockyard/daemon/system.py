@@ -118,6 +118,14 @@ class SystemService:
             out["BuilderSize"] = 0
         return out
 
+    @staticmethod
+    def _warnings() -> list[str] | None:
+        """The host limits dockerd warns about in ``docker info`` (null when there are none)."""
+        warnings = []
+        if not swap_accounting():
+            warnings.append("WARNING: No swap limit support")
+        return warnings or None
+
     def info(self) -> dict[str, Any]:
         uname = os.uname()
         os_name, os_version = _os_release()
@@ -158,5 +166,5 @@ class SystemService:
             "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "docker-init",
             "ContainerdCommit": {"ID": ""}, "RuncCommit": {"ID": ""}, "InitCommit": {"ID": ""},
             "SecurityOptions": ["name=seccomp,profile=builtin"] + (["name=cgroupns"] if cgv == "2" else []),
-            "CDISpecDirs": [], "Warnings": None,
+            "CDISpecDirs": [], "Warnings": self._warnings(),
         }
