@@ -230,17 +230,27 @@ def _check_bind(bind: str) -> None:
                 raise InvalidParameter(f"invalid mode: {opt}")
 
 
-def normalize(config: dict[str, Any], host_config: dict[str, Any], image_config: dict[str, Any],
-              cfg: DaemonConfig) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The Config and HostConfig to store: validated, merged with the image, defaults filled."""
+def validate_request(config: dict[str, Any], host_config: dict[str, Any] | None) -> dict[str, Any]:
+    """The checks dockerd makes before it looks the image up (``verifyContainerSettings``).
+
+    Returns a copy of the HostConfig with the restart policy normalized
+    (an empty name is "no", as moby's create does since v25).
+    """
     hc = copy.deepcopy(host_config or {})
     policy = dict(hc.get("RestartPolicy") or {})
-    if not policy.get("Name"):  # as moby's create since v25: an empty policy is "no"
+    if not policy.get("Name"):
         policy["Name"] = "no"
     policy.setdefault("MaximumRetryCount", 0)
     hc["RestartPolicy"] = policy
     validate_config(config)
     validate_host_config(hc)
+    return hc
+
+
+def normalize(config: dict[str, Any], host_config: dict[str, Any], image_config: dict[str, Any],
+              cfg: DaemonConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The Config and HostConfig to store: validated, merged with the image, defaults filled."""
+    hc = validate_request(config, host_config)
     merged = merge_image_config(config, image_config)
     if not merged.get("Entrypoint") and not merged.get("Cmd"):
         raise InvalidParameter("No command specified")
