@@ -238,7 +238,8 @@ def main() -> int:
             if name == "dockyard":
                 return rss_kb([ours.proc.pid] + conmon_pids(ours.exec_root))
             assert ref is not None
-            return rss_kb(ref.pids()) - rss_kb([p for p in ref.pids() if is_container_process(p)])
+            helpers = set(ref.pids()) | set(shim_pids("dybench"))
+            return rss_kb([p for p in helpers if not is_container_process(p)])
 
         for name, client in clients.items():
             before = engine_rss(name)
@@ -256,6 +257,22 @@ def main() -> int:
             ref.stop()
         shutil.rmtree(os.path.dirname(tar), ignore_errors=True)
     return 0
+
+
+def shim_pids(namespace: str) -> list[int]:
+    """containerd shims of one containerd namespace (they re-parent to init, so scan /proc)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and b"containerd-shim" in argv[0] and namespace.encode() in argv:
+            out.append(int(entry))
+    return out
 
 
 def is_container_process(pid: int) -> bool:
