@@ -10,6 +10,8 @@ from aiohttp import web
 
 from dockyard import errors
 from dockyard.api import hijack as hj
+from dockyard.api import stdio
+from dockyard.api.detachkeys import parse_detach_keys
 from dockyard.api.server import (json_response, query_bool, query_filters, query_int, read_json,
                                  version_less_than)
 from dockyard.api.streams import STDERR, STDOUT, frame
@@ -32,6 +34,7 @@ def add_routes(router: web.UrlDispatcher, backends: Any) -> None:
     r("POST", "/containers/{id}/unpause", unpause)
     r("POST", "/containers/{id}/rename", rename)
     r("POST", "/containers/{id}/attach", attach)
+    r("POST", "/containers/{id}/resize", resize)
     r("GET", "/containers/{id}/logs", logs)
     r("GET", "/containers/{id}/top", top)
     r("DELETE", "/containers/{id}", remove)
@@ -160,14 +163,33 @@ async def attach(request: web.Request) -> web.StreamResponse:
     want_stdin = query_bool(request, "stdin")
     want_out = query_bool(request, "stdout")
     want_err = query_bool(request, "stderr")
-    if not c.State.Running and c.State.Status != "created":
+    want_logs = query_bool(request, "logs")
+    want_stream = query_bool(request, "stream")
+    keys = parse_detach_keys(request.query.get("detachKeys"))
+    if c.State.Paused:
+        raise errors.Conflict(f"container {c.Id} is paused, unpause the container before attach")
+    if c.State.Status in ("removing", "dead"):
         raise errors.Conflict("You cannot attach to a stopped container, start it first")
     stream = await hj.hijack(request, _stream_content_type(request, tty))
     try:
-        if not query_bool(request, "stream", True) and not query_bool(request, "logs"):
-            return hj.finished_response()
-        att = await svc.wait_for_attach(c.Id)
-        await pump(stream, att, tty=tty, stdin=want_stdin, stdout=want_out, stderr=want_err)
+        if want_logs:
+            await _replay_logs(stream, svc, c.Id, tty=tty, stdout=want_out, stderr=want_err)
+        if want_stream:
+            # A created (or stopped) container: wait for its start, as dockerd does
+            # (`docker start -a`); a client that leaves meanwhile ends the wait.
+            waiter = asyncio.ensure_future(svc.wait_for_attach(c.Id))
+            gone = asyncio.ensure_future(stream.wait_closed())
+            try:
+                await asyncio.wait({waiter, gone}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                gone.cancel()
+                if not waiter.done():
+                    waiter.cancel()
+            if not waiter.cancelled():
+                att = waiter.result()
+                await pump(stream, att, tty=tty, stdin=want_stdin and bool(c.Config.get("OpenStdin")),
+                           stdout=want_out, stderr=want_err, detach_keys=keys,
+                           close_stdin=bool(c.Config.get("StdinOnce")))
     except errors.DockyardError as exc:
         try:
             await stream.write(exc.message.encode() + b"\n" if tty else frame(STDERR, exc.message.encode() + b"\n"))
@@ -180,32 +202,36 @@ async def attach(request: web.Request) -> web.StreamResponse:
     return hj.finished_response()
 
 
-async def pump(stream: hj.HijackedStream, att: Any, *, tty: bool, stdin: bool, stdout: bool,
-               stderr: bool) -> None:
-    """Copy container output to the client (framed unless TTY) and client input to the container."""
-
-    async def to_container() -> None:
-        while True:
-            data = await stream.read()
-            if not data:
-                att.close_stdin()
-                return
-            await att.write(data)
-
-    inbound = asyncio.ensure_future(to_container()) if stdin else None
+async def _replay_logs(stream: hj.HijackedStream, svc: Any, cid: str, *, tty: bool, stdout: bool,
+                       stderr: bool) -> None:
+    """``logs=1``: the container's log so far, before the live stream."""
+    if not (stdout or stderr):
+        return
     try:
-        while True:
-            item = await att.read()
-            if item is None:
-                break
-            which, data = item
-            if (which == STDOUT and not stdout) or (which == STDERR and not stderr):
-                continue
-            await stream.write(data if tty else frame(which, data))
-    finally:
-        if inbound is not None:
-            inbound.cancel()
-        att.close()
+        async for entry in svc.logs(cid, stdout=stdout, stderr=stderr, since_ns=None, until_ns=None,
+                                    tail=None, follow=False):
+            await stream.write(entry.data if tty else frame(entry.stream, entry.data))
+    except (FileNotFoundError, errors.NotFound):
+        pass
+
+
+async def pump(stream: hj.HijackedStream, att: Any, *, tty: bool, stdin: bool, stdout: bool,
+               stderr: bool, detach_keys: bytes | None = None, close_stdin: bool = True) -> str:
+    """Copy container output to the client (framed unless TTY) and client input to the container.
+
+    See :func:`dockyard.api.stdio.pump` for the rules (detach keys, half-close).
+    """
+    return await stdio.pump(stream, att, tty=tty, stdin=stdin, stdout=stdout, stderr=stderr,
+                            detach_keys=detach_keys, close_stdin=close_stdin)
+
+
+async def resize(request: web.Request) -> web.Response:
+    """``POST /containers/{id}/resize?h=&w=``: the TTY's window size (ignored without a TTY)."""
+    height, width = query_int(request, "h", 0), query_int(request, "w", 0)
+    if height is None or width is None or height < 0 or width < 0:
+        raise errors.InvalidParameter("invalid resize: height and width must be non-negative")
+    await _svc(request).resize(request.match_info["id"], height, width)
+    return web.Response(status=200)
 
 
 async def logs(request: web.Request) -> web.StreamResponse:

@@ -20,6 +20,7 @@ class Backends:
     images: Any
     containers: Any
     events: Any
+    exec: Any = None
 
     async def startup(self) -> None:
         """Re-adopt what survived a restart, start watchers."""
@@ -33,6 +34,7 @@ class Backends:
 def build_backends(cfg: DaemonConfig) -> Backends:
     from dockyard.daemon.containers import ContainerService
     from dockyard.daemon.events import EventService
+    from dockyard.daemon.exec import ExecService
     from dockyard.daemon.images import ImageService
     from dockyard.daemon.system import SystemService
 
@@ -44,4 +46,7 @@ def build_backends(cfg: DaemonConfig) -> Backends:
     containers = ContainerService(cfg, db, images, events)
     images.set_container_lookup(containers.using_image)
     system = SystemService(cfg, containers, images)
-    return Backends(config=cfg, db=db, system=system, images=images, containers=containers, events=events)
+    execs = ExecService(containers)
+    containers.exec_lookup = execs.running_ids
+    return Backends(config=cfg, db=db, system=system, images=images, containers=containers, events=events,
+                    exec=execs)

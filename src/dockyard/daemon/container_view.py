@@ -107,6 +107,7 @@ class ContainerViews:
         raise NotImplementedError
 
     images: Any
+    exec_lookup: Any = None  # set by build_backends: container id → running exec ids
 
     def list_containers(self, all_: bool = False, limit: int | None = None, size: bool = False,
                         filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
@@ -228,7 +229,8 @@ class ContainerViews:
             "HostsPath": c.HostsPath, "LogPath": c.LogPath if c.State.StartedAt != ZERO_TIME else "",
             "Name": f"/{c.Name}",
             "RestartCount": c.RestartCount, "Driver": "overlay2", "Platform": "linux", "MountLabel": "",
-            "ProcessLabel": "", "AppArmorProfile": "", "ExecIDs": None,
+            "ProcessLabel": "", "AppArmorProfile": "",
+            "ExecIDs": self.exec_lookup(c.Id) if self.exec_lookup else None,
             "HostConfig": with_defaults(c.HostConfig, HOST_CONFIG_DEFAULTS, OMITEMPTY_HOST_CONFIG),
             "GraphDriver": {"Name": "overlay2", "Data": graph}, "Mounts": mounts_of(c),
             "Config": with_defaults({**c.Config, "Image": c.ImageRef,

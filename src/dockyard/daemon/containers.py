@@ -213,7 +213,9 @@ class ContainerService(ContainerViews):
             pid = await self.monitor.create(
                 c.Id, c.Name, c.bundle, runtime, c.LogPath,
                 tty=bool(c.Config.get("Tty")), stdin=bool(c.Config.get("OpenStdin")),
-                stdin_once=bool(c.Config.get("StdinOnce")), log_size_max=self._log_size_max(c))
+                # with a TTY a client leaving never closes stdin (dockerd): a later attach types on
+                stdin_once=bool(c.Config.get("StdinOnce")) and not c.Config.get("Tty"),
+                log_size_max=self._log_size_max(c))
             await self._connect_pending_attachers(c)
             await runtime.start(c.Id)
         except errors.DockyardError as exc:
@@ -333,6 +335,14 @@ class ContainerService(ContainerViews):
         for fut in self._start_waiters.pop(c.Id, []):
             if not fut.done():
                 fut.set_exception(exc)
+
+    async def resize(self, ref: str, height: int, width: int) -> None:
+        """The TTY's window size (dockerd answers OK and does nothing without a TTY)."""
+        c = self.get(ref)
+        if not c.State.Running:
+            raise errors.Conflict(f"Container {c.Id} is not running")
+        if c.Config.get("Tty") and height and width:
+            await self.monitor.resize(c.Id, height, width)
 
     # -- wait / stop / kill -------------------------------------------------------------------
     async def wait(self, ref: str, condition: str = "not-running") -> dict[str, Any]:

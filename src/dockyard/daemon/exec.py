@@ -1,0 +1,254 @@
+"""The exec service: ``docker exec`` records and their processes.
+
+An exec is created (a record: what to run, how), then started once; its
+process runs under its own conmon (``Monitor.exec``), joins every namespace
+and the cgroup of the container through the OCI runtime's ``exec``, and its
+exit code lands on the record.  Records live in memory, as dockerd keeps them:
+an exec session does not survive a daemon restart.  A container lists only its
+*running* execs in ``ExecIDs`` (dockerd drops an exec from the container when
+it ends, but keeps it inspectable); records go when their container goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from dockyard import errors
+from dockyard.runtime.monitor import start_error_exit_code
+
+log = logging.getLogger("dockyard.exec")
+
+
+@dataclass
+class ExecRecord:
+    """One exec instance, in the shape of ``GET /exec/{id}/json``."""
+
+    ID: str
+    ContainerID: str
+    Cmd: list[str]
+    Tty: bool = False
+    Privileged: bool = False
+    User: str = ""
+    WorkingDir: str = ""
+    Env: list[str] = field(default_factory=list)
+    OpenStdin: bool = False
+    OpenStdout: bool = False
+    OpenStderr: bool = False
+    DetachKeys: str = ""
+    ConsoleSize: tuple[int, int] | None = None
+    Running: bool = False
+    ExitCode: int | None = None
+    Pid: int = 0
+    started: bool = False
+    session: Any = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "ID": self.ID, "Running": self.Running, "ExitCode": self.ExitCode,
+            "ProcessConfig": {"tty": self.Tty, "entrypoint": self.Cmd[0], "arguments": self.Cmd[1:],
+                              "privileged": self.Privileged, "user": self.User},
+            "OpenStdin": self.OpenStdin, "OpenStderr": self.OpenStderr, "OpenStdout": self.OpenStdout,
+            "CanRemove": False, "ContainerID": self.ContainerID, "DetachKeys": self.DetachKeys,
+            "Pid": self.Pid,
+        }
+
+
+def _console_size(raw: Any) -> tuple[int, int] | None:
+    if not raw:
+        return None
+    if not isinstance(raw, list) or len(raw) != 2 or not all(isinstance(v, int) and v >= 0 for v in raw):
+        raise errors.InvalidParameter("invalid ConsoleSize: expected [height, width]")
+    return (raw[0], raw[1]) if raw[0] and raw[1] else None
+
+
+class ExecService:
+    """Creates, starts, resizes and inspects exec instances of running containers."""
+
+    def __init__(self, containers: Any) -> None:
+        self.containers = containers
+        self._execs: dict[str, ExecRecord] = {}
+
+    # -- queries -------------------------------------------------------------------------
+    def get(self, exec_id: str) -> ExecRecord:
+        self._forget_orphans()
+        rec = self._execs.get(exec_id)
+        if rec is None:
+            raise errors.NotFound(f"No such exec instance: {exec_id}")
+        return rec
+
+    def inspect(self, exec_id: str) -> dict[str, Any]:
+        return self.get(exec_id).view()
+
+    def running_ids(self, container_id: str) -> list[str] | None:
+        """``ExecIDs`` of container inspect: the execs still running (None when none)."""
+        ids = [r.ID for r in self._execs.values() if r.ContainerID == container_id and r.Running]
+        return ids or None
+
+    def _forget_orphans(self) -> None:
+        """Drop the records of removed containers (dockerd forgets them with the container)."""
+        live = {c.Id for c in self.containers.all()}
+        for eid in [e for e, r in self._execs.items() if r.ContainerID not in live and not r.Running]:
+            del self._execs[eid]
+
+    def _running_container(self, ref: str) -> Any:
+        c = self.containers.get(ref)
+        if c.State.Paused:
+            raise errors.Conflict(f"Container {ref} is paused, unpause the container before exec")
+        if not c.State.Running:
+            raise errors.Conflict(f"Container {c.Id} is not running")
+        return c
+
+    # -- create ---------------------------------------------------------------------------
+    def create(self, ref: str, body: dict[str, Any]) -> str:
+        c = self._running_container(ref)
+        cmd = body.get("Cmd")
+        if isinstance(cmd, str):
+            cmd = [cmd]
+        if not cmd:
+            raise errors.InvalidParameter("No exec command specified")
+        env = body.get("Env") or []
+        if not isinstance(env, list) or not all(isinstance(e, str) for e in env):
+            raise errors.InvalidParameter("invalid Env: expected a list of KEY=value strings")
+        workdir = body.get("WorkingDir") or ""
+        if workdir and not workdir.startswith("/"):
+            raise errors.InvalidParameter(
+                f"the working directory '{workdir}' is invalid, it needs to be an absolute path")
+        rec = ExecRecord(
+            ID=secrets.token_hex(32), ContainerID=c.Id, Cmd=[str(a) for a in cmd],
+            Tty=bool(body.get("Tty")), Privileged=bool(body.get("Privileged")),
+            User=body.get("User") or "", WorkingDir=workdir, Env=list(env),
+            OpenStdin=bool(body.get("AttachStdin")), OpenStdout=bool(body.get("AttachStdout")),
+            OpenStderr=bool(body.get("AttachStderr")), DetachKeys=body.get("DetachKeys") or "",
+            ConsoleSize=_console_size(body.get("ConsoleSize")))
+        self._forget_orphans()
+        self._execs[rec.ID] = rec
+        self.containers.events.emit("container", f"exec_create: {' '.join(rec.Cmd)}", c.Id,
+                                    self.containers._event_attrs(c, execID=rec.ID))
+        return rec.ID
+
+    # -- start ------------------------------------------------------------------------------
+    def check_startable(self, exec_id: str) -> ExecRecord:
+        """Errors that must reach the client before a stream is hijacked."""
+        rec = self.get(exec_id)
+        if rec.Running:
+            raise errors.Conflict(f"Error: Exec command {rec.ID} is already running")
+        if rec.started:
+            raise errors.Conflict(f"Error: Exec command {rec.ID} has already run")
+        return rec
+
+    async def start(self, exec_id: str, *, attach: bool, tty: bool | None = None,
+                    console_size: Any = None) -> ExecRecord:
+        """Start the process.  With ``attach``, ``rec.session.attachment`` is connected first.
+
+        On a runtime failure the record ends with Docker's exit code (126 cannot
+        execute, 127 not found) and the error is raised for the stream.
+        """
+        rec = self.check_startable(exec_id)
+        rec.started = True
+        if tty is not None:
+            rec.Tty = rec.Tty or bool(tty)
+        size = _console_size(console_size)
+        if size:
+            rec.ConsoleSize = size
+        try:
+            c = self._running_container(rec.ContainerID)
+            process = self._process(c, rec)
+            svc = self.containers
+            session = await svc.monitor.exec(c.Id, rec.ID, svc.runtime_for(c), process, tty=rec.Tty,
+                                             stdin=rec.OpenStdin and attach, attach=attach)
+        except errors.DockyardError as exc:
+            rec.ExitCode = start_error_exit_code(exc.message) or 126
+            rec.done.set()
+            raise
+        except BaseException:
+            rec.ExitCode = 126
+            rec.done.set()
+            raise
+        rec.session, rec.Pid, rec.Running = session, session.pid, True
+        c = self.containers.get(rec.ContainerID)
+        self.containers.events.emit("container", f"exec_start: {' '.join(rec.Cmd)}", c.Id,
+                                    self.containers._event_attrs(c, execID=rec.ID))
+        if rec.ConsoleSize and rec.Tty:
+            await self._resize_session(rec, *rec.ConsoleSize)
+        if not attach:
+            asyncio.ensure_future(self.finish(rec))
+        return rec
+
+    async def finish(self, rec: ExecRecord) -> int:
+        """Wait for the process's exit code, record it, release the session (idempotent)."""
+        session = rec.session
+        if session is None:
+            await rec.done.wait()
+            return rec.ExitCode if rec.ExitCode is not None else -1
+        try:
+            code = await session.wait()
+        finally:
+            if rec.session is session:
+                rec.session = None
+                await session.cleanup()
+        if rec.Running:
+            rec.ExitCode, rec.Running = code, False
+            rec.done.set()
+            c = self.containers._containers.get(rec.ContainerID)
+            if c is not None:
+                self.containers.events.emit("container", "exec_die", c.Id,
+                                            self.containers._event_attrs(c, execID=rec.ID,
+                                                                         exitCode=str(code)))
+        return rec.ExitCode if rec.ExitCode is not None else -1
+
+    # -- resize ------------------------------------------------------------------------------
+    async def resize(self, exec_id: str, height: int, width: int) -> None:
+        rec = self.get(exec_id)
+        if rec.session is None:
+            if rec.started:
+                raise errors.Conflict(f"Exec {exec_id} is not running")
+            rec.ConsoleSize = (height, width)  # applied when it starts (the CLI races the start)
+            return
+        if not rec.Tty:
+            return  # dockerd ignores a resize of a process without a terminal
+        await self._resize_session(rec, height, width)
+
+    @staticmethod
+    async def _resize_session(rec: ExecRecord, height: int, width: int) -> None:
+        try:
+            await rec.session.resize(height, width)
+        except errors.DockyardError as exc:
+            log.debug("resize exec %s: %s", rec.ID, exc)
+
+    # -- the OCI process -----------------------------------------------------------------------
+    def _process(self, c: Any, rec: ExecRecord) -> dict[str, Any]:
+        """The container's own process spec, with the exec's args, env, user, cwd and caps."""
+        from dockyard.runtime.spec import _all_capabilities, build_env, resolve_user
+
+        try:
+            with open(os.path.join(c.bundle, "config.json"), encoding="utf-8") as f:
+                base = json.load(f)["process"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise errors.SystemError_(f"read the spec of container {c.Id}: {exc}") from None
+        user = resolve_user(c.rootfs, rec.User or c.Config.get("User") or "",
+                            c.HostConfig.get("GroupAdd") or ())
+        hostname = c.Config.get("Hostname") or c.Id[:12]
+        env = build_env({"Env": list(c.Config.get("Env") or []) + rec.Env}, {}, hostname, rec.Tty,
+                        user.home)
+        caps = base.get("capabilities") or {}
+        bounding = _all_capabilities() if rec.Privileged else list(caps.get("bounding") or [])
+        process = dict(base)
+        process.update({
+            "args": list(rec.Cmd), "env": env, "cwd": rec.WorkingDir or base.get("cwd") or "/",
+            "user": {"uid": user.uid, "gid": user.gid},
+            "capabilities": {"bounding": bounding, "effective": bounding if user.uid == 0 else [],
+                             "permitted": bounding if user.uid == 0 else []},
+        })
+        if user.additional_gids:
+            process["user"]["additionalGids"] = list(user.additional_gids)
+        process.pop("consoleSize", None)
+        if rec.Tty and rec.ConsoleSize:
+            process["consoleSize"] = {"height": rec.ConsoleSize[0], "width": rec.ConsoleSize[1]}
+        return process
