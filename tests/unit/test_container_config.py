@@ -78,8 +78,9 @@ def test_defaults_dockerd_fills():
 
 
 def test_with_defaults_drops_empty_omitempty_fields():
-    out = with_defaults({"Tmpfs": {}, "Sysctls": {"a": "b"}}, {"X": None}, ("Tmpfs", "Sysctls"))
-    assert out == {"X": None, "Sysctls": {"a": "b"}}
+    out = with_defaults({"Tmpfs": {}, "Sysctls": {"a": "b"}, "Init": False, "StopTimeout": 0, "StopSignal": ""},
+                        {"X": None}, ("Tmpfs", "Sysctls", "Init", "StopTimeout", "StopSignal", "Mounts"))
+    assert out == {"X": None, "Sysctls": {"a": "b"}, "Init": False, "StopTimeout": 0}
 
 
 def test_go_time_trims_the_fraction_like_rfc3339nano():

@@ -15,7 +15,6 @@ from dockyard.daemon.config import DaemonConfig
 from dockyard.errors import InvalidParameter
 
 MIN_MEMORY = 6 * 1024 * 1024
-RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
 
 # Every HostConfig field dockerd (API 1.50) shows, with its zero value: Go serializes
 # the whole struct, so clients (docker-py, compose) read these keys without checking.
@@ -50,12 +49,20 @@ OMITEMPTY_CONFIG = ("ExposedPorts", "Healthcheck", "ArgsEscaped", "NetworkDisabl
                     "StopSignal", "StopTimeout", "Shell")
 
 
+# omitempty fields that are pointers in Go: left out only when null, so ``StopTimeout: 0``
+# and ``Init: false`` still show.
+POINTER_FIELDS = frozenset({"StopTimeout", "Init", "Healthcheck"})
+
+
 def with_defaults(data: dict[str, Any], defaults: dict[str, Any], omitempty: tuple[str, ...]) -> dict[str, Any]:
     """``data`` over a copy of ``defaults``, with empty omitempty fields dropped (Go's JSON shape)."""
     out = copy.deepcopy(defaults)
     out.update(data)
     for key in omitempty:
-        if key in out and out[key] in (None, "", 0, False, [], {}):
+        if key not in out:
+            continue
+        value = out[key]
+        if value is None or (key not in POINTER_FIELDS and value in ("", 0, False, [], {})):
             del out[key]
     return out
 
