@@ -130,3 +130,16 @@ def test_a_dead_supervisor_takes_the_container_with_it(winrt: WinRuntime) -> Non
     winrt.wait_status(cid, "stopped")
     assert host_pids_with(winrt.marker) == []
     assert winrt.cli("delete", cid).returncode == 0
+
+
+def test_a_job_name_in_use_is_refused(wine: winelib.Wine) -> None:
+    """Two containers never share a job: creating an existing name fails."""
+    code = ("import uuid\nfrom dockyard.errors import InvalidParameter\n"
+            "from dockyard.runtime.windows.job import Job\nfrom dockyard.runtime.windows.win32 import Kernel32\n"
+            "k = Kernel32(); name = 'Local\\\\dytest-' + uuid.uuid4().hex\n"
+            "first = Job.create(k, name)\n"
+            "try:\n    Job.create(k, name)\nexcept InvalidParameter as e:\n    print('refused:', e)\n"
+            "first.close()\n")
+    r = wine.python("-c", code)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("refused: job object Local\\dytest-") and "already exists" in r.stdout

@@ -37,6 +37,7 @@ class Job:
     def create(cls, kernel32: w.Kernel32, name: str) -> "Job":
         """Create the named job; refuse a name that already exists (a second
         container must never share a job with the first)."""
+        ctypes.set_last_error(0)  # so a stale error is not read as ERROR_ALREADY_EXISTS
         handle = kernel32.CreateJobObjectW(None, name)
         if not handle:
             raise w.last_error("CreateJobObjectW", name)
