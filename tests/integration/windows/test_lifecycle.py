@@ -143,3 +143,13 @@ def test_a_job_name_in_use_is_refused(wine: winelib.Wine) -> None:
     r = wine.python("-c", code)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("refused: job object Local\\dytest-") and "already exists" in r.stdout
+
+
+def test_the_container_has_the_monitors_stdin_stdout_and_stderr(winrt: WinRuntime) -> None:
+    cid = winrt.new_id()
+    code = ("import sys; line = sys.stdin.readline().strip(); "
+            "print('out:' + line, flush=True); print('err:' + line, file=sys.stderr, flush=True)")
+    r = winrt.cli("run", "--bundle", winelib.to_windows(winrt.bundle(code)), cid, input="ping\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "out:ping"
+    assert r.stderr.strip() == "err:ping"

@@ -117,9 +117,11 @@ class Wine:
     def python(self, *args: str, timeout: float = 60, **kw: object) -> subprocess.CompletedProcess[str]:
         """Run the Windows python with pipes for stdio (Wine's CPython cannot
         start with a regular Linux file as a standard stream)."""
+        if "input" not in kw:
+            kw.setdefault("stdin", subprocess.DEVNULL)
         return subprocess.run(
             [self.wine, self.python_exe, *args], env=self.env, text=True, timeout=timeout,
-            stdin=kw.pop("stdin", subprocess.DEVNULL), capture_output=True, **kw,  # type: ignore[arg-type]
+            capture_output=True, **kw,  # type: ignore[arg-type]
         )
 
     def wait_server(self, timeout: float = 20) -> None:
