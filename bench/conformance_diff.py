@@ -97,6 +97,11 @@ CLI_ERRORS: list[tuple[str, list[str]]] = [
     ("workdir relative", ["create", "--network", "none", "-w", "rel", "busybox", "true"]),
     ("stop-signal FOO", ["create", "--network", "none", "--stop-signal", "FOO", "busybox", "true"]),
     ("memory 1m on unknown image", ["create", "--network", "none", "-m", "1m", "nosuchimage"]),
+    ("run missing executable", ["run", "--network", "none", "busybox", "nosuchcmd"]),
+    ("run non-executable file", ["run", "--network", "none", "busybox", "/etc/passwd"]),
+    ("run a directory", ["run", "--network", "none", "busybox", "/etc"]),
+    ("run bad user", ["run", "--network", "none", "-u", "nosuchuser", "busybox", "true"]),
+    ("run bad workdir file", ["run", "--network", "none", "-w", "/etc/passwd", "busybox", "true"]),
     ("run --rm with restart", ["run", "--rm", "--restart", "always", "--network", "none", "busybox"]),
 ]
 
