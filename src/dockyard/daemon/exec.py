@@ -68,6 +68,15 @@ def _console_size(raw: Any) -> tuple[int, int] | None:
     return (raw[0], raw[1]) if raw[0] and raw[1] else None
 
 
+def _host_capabilities() -> list[str]:
+    """``--privileged``: every capability the daemon itself holds (a sandboxed host may lack some,
+    and asking the runtime for more than it has fails with EPERM)."""
+    from dockyard.runtime.native.caps import ALL_CAPABILITIES, cap_number, current
+
+    held = current().bounding
+    return [name for name in ALL_CAPABILITIES if cap_number(name) in held]
+
+
 class ExecService:
     """Creates, starts, resizes and inspects exec instances of running containers."""
 
@@ -225,7 +234,7 @@ class ExecService:
     # -- the OCI process -----------------------------------------------------------------------
     def _process(self, c: Any, rec: ExecRecord) -> dict[str, Any]:
         """The container's own process spec, with the exec's args, env, user, cwd and caps."""
-        from dockyard.runtime.spec import _all_capabilities, build_env, resolve_user
+        from dockyard.runtime.spec import build_env, resolve_user
 
         try:
             with open(os.path.join(c.bundle, "config.json"), encoding="utf-8") as f:
@@ -238,7 +247,7 @@ class ExecService:
         env = build_env({"Env": list(c.Config.get("Env") or []) + rec.Env}, {}, hostname, rec.Tty,
                         user.home)
         caps = base.get("capabilities") or {}
-        bounding = _all_capabilities() if rec.Privileged else list(caps.get("bounding") or [])
+        bounding = _host_capabilities() if rec.Privileged else list(caps.get("bounding") or [])
         process = dict(base)
         process.update({
             "args": list(rec.Cmd), "env": env, "cwd": rec.WorkingDir or base.get("cwd") or "/",
