@@ -21,6 +21,7 @@ import signal as signalmod
 from typing import Any
 
 from dockyard import errors
+from dockyard.daemon.attach_hub import AttachHubs
 from dockyard.daemon.config import DaemonConfig
 from dockyard.daemon.container_model import Container, now_rfc3339
 from dockyard.daemon.container_view import ContainerViews
@@ -72,6 +73,8 @@ class ContainerService(ContainerViews):
         self._start_waiters: dict[str, list[asyncio.Future[Any]]] = {}
         self._removed: dict[str, asyncio.Event] = {}
         self._watcher: Any = None
+        # one conmon attach connection per container run, shared by its clients
+        self.attach_hubs = AttachHubs(self.monitor.attach)
         self._load()
 
     # -- persistence --------------------------------------------------------------------
@@ -311,7 +314,7 @@ class ContainerService(ContainerViews):
         """
         c = self.get(ref)
         if c.State.Running:
-            return await self.monitor.attach(c.Id)
+            return await self.attach_hubs.subscribe(c.Id)
         if c.State.Status not in ("created", "exited"):
             raise errors.Conflict(f"You cannot attach to a stopped container, start it first")
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -327,7 +330,7 @@ class ContainerService(ContainerViews):
         for fut in self._start_waiters.pop(c.Id, []):
             if not fut.done():
                 try:
-                    fut.set_result(await self.monitor.attach(c.Id))
+                    fut.set_result(await self.attach_hubs.subscribe(c.Id))
                 except errors.DockyardError as exc:
                     fut.set_exception(exc)
 

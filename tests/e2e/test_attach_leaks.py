@@ -1,0 +1,124 @@
+"""1,000 attach/detach cycles leave no fd or memory growth in the daemon (or the monitor).
+
+Measured from outside: /proc/<pid>/fd and VmRSS of the daemon and of the
+container's conmon.  Half the cycles detach with the keys, half drop the
+connection mid-stream like a killed client.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+
+import pytest
+
+from tests.support.daemon import docker
+
+CYCLES = 1000
+
+
+@pytest.fixture
+def d(dockyard_daemon, busybox_image):
+    return dockyard_daemon
+
+
+def _fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def _rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _conmon_of(cid: str) -> int:
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and os.path.basename(argv[0]) == b"conmon" and cid.encode() in argv and b"--exec" not in argv:
+            return int(entry)
+    raise AssertionError(f"no conmon for {cid}")
+
+
+def _attach(path: str, cid: str) -> socket.socket:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(path)
+    s.sendall(f"POST /v1.50/containers/{cid}/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\n"
+              "Host: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(4096)
+        assert chunk, "daemon closed the connection before answering"
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 101"), head[:200]
+    return s
+
+
+def _cycle(path: str, cid: str, i: int) -> None:
+    s = _attach(path, cid)
+    try:
+        if i % 2:
+            s.sendall(b"\x10\x11")  # detach keys: the daemon ends the attach
+            while s.recv(4096):
+                pass
+        # else: drop the connection mid-stream
+    finally:
+        s.close()
+
+
+def _settle(pid: int, target: int, timeout: float = 10) -> int:
+    deadline = time.monotonic() + timeout
+    n = _fds(pid)
+    while n > target and time.monotonic() < deadline:
+        time.sleep(0.1)
+        n = _fds(pid)
+    return n
+
+
+def test_attach_detach_cycles_do_not_leak(d):
+    name = f"dytest-leak-{secrets.token_hex(3)}"
+    cid = docker(d, "run", "-d", "-it", "--name", name, "busybox", "sh", check=True).stdout.strip()
+    try:
+        pid = d.proc.pid
+        conmon = _conmon_of(cid)
+        for i in range(100):  # warm-up: thread pools, caches
+            _cycle(d.socket, cid, i)
+        time.sleep(0.5)
+        fds0, rss0 = _fds(pid), _rss_kb(pid)
+        cfds0 = _fds(conmon)
+        start = time.monotonic()
+        for i in range(CYCLES):
+            _cycle(d.socket, cid, i)
+        elapsed = time.monotonic() - start
+        fds1 = _settle(pid, fds0)
+        cfds1 = _settle(conmon, cfds0)
+        rss1 = _rss_kb(pid)
+        print(f"{CYCLES} cycles in {elapsed:.1f}s; daemon fds {fds0}->{fds1}, rss {rss0}->{rss1} kB; "
+              f"conmon fds {cfds0}->{cfds1}")
+        assert fds1 <= fds0 + 2, f"daemon fds grew {fds0} -> {fds1}"
+        assert cfds1 <= cfds0 + 2, f"conmon fds grew {cfds0} -> {cfds1}"
+        assert rss1 - rss0 < 16 * 1024, f"daemon RSS grew {rss0} -> {rss1} kB"
+        # the container carried on through all of it and still answers on a fresh attach
+        s = _attach(d.socket, cid)
+        try:
+            s.sendall(b"echo alive-$((20+3))\n")
+            buf = b""
+            while b"alive-23" not in buf:
+                chunk = s.recv(4096)
+                assert chunk
+                buf += chunk
+        finally:
+            s.close()
+    finally:
+        docker(d, "rm", "-f", name)
