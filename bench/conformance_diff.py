@@ -102,6 +102,8 @@ CLI_ERRORS: list[tuple[str, list[str]]] = [
     ("run a directory", ["run", "--network", "none", "busybox", "/etc"]),
     ("run bad user", ["run", "--network", "none", "-u", "nosuchuser", "busybox", "true"]),
     ("run bad workdir file", ["run", "--network", "none", "-w", "/etc/passwd", "busybox", "true"]),
+    ("log driver foo", ["create", "--network", "none", "--log-driver", "foo", "busybox", "true"]),
+    ("log opt bogus", ["create", "--network", "none", "--log-opt", "bogus=1", "busybox", "true"]),
     ("run --rm with restart", ["run", "--rm", "--restart", "always", "--network", "none", "busybox"]),
 ]
 

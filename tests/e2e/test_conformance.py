@@ -289,6 +289,10 @@ CLI_ERRORS = [
      "Error response from daemon: the working directory 'rel' is invalid, it needs to be an absolute path"),
     (["create", "--network", "none", "--stop-signal", "FOO", "busybox", "true"], 1,
      "Error response from daemon: Invalid signal: FOO"),
+    (["create", "--network", "none", "--log-driver", "foo", "busybox", "true"], 1,
+     'Error response from daemon: error looking up logging plugin foo: plugin "foo" not found'),
+    (["create", "--network", "none", "--log-opt", "bogus=1", "busybox", "true"], 1,
+     "Error response from daemon: unknown log opt 'bogus' for json-file log driver"),
     (["ps", "--filter", "foo=bar"], 1, "Error response from daemon: invalid filter 'foo'"),
     (["ps", "--filter", "status=bogus"], 1,
      "Error response from daemon: invalid filter 'status=bogus': invalid value for state (bogus): must be one "

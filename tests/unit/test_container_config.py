@@ -55,6 +55,22 @@ def test_config_errors(config, message):
     assert exc.value.message == message
 
 
+@pytest.mark.parametrize("log_config,message", [
+    ({"Type": "foo"}, 'error looking up logging plugin foo: plugin "foo" not found'),
+    ({"Type": "json-file", "Config": {"bogus": "1"}}, "unknown log opt 'bogus' for json-file log driver"),
+    ({"Type": "local", "Config": {"tag": "x"}}, "unknown log opt 'tag' for log driver local"),
+])
+def test_log_config_errors(log_config, message):
+    with pytest.raises(InvalidParameter) as exc:
+        _create(host_config={"LogConfig": log_config})
+    assert exc.value.message == message
+
+
+def test_log_config_accepted():
+    _, hc = _create(host_config={"LogConfig": {"Type": "", "Config": {"max-size": "1m", "mode": "non-blocking"}}})
+    assert hc["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "1m", "mode": "non-blocking"}}
+
+
 def test_image_entrypoint_is_a_command():
     config, _ = _create({"Cmd": None}, image={"Entrypoint": ["/bin/sh"]})
     assert config["Entrypoint"] == ["/bin/sh"] and config["Cmd"] is None

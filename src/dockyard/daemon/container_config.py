@@ -261,11 +261,35 @@ def normalize(config: dict[str, Any], host_config: dict[str, Any], image_config:
     merged = merge_image_config(config, image_config)
     if not merged.get("Entrypoint") and not merged.get("Cmd"):
         raise InvalidParameter("No command specified")
+    _check_log_config(hc.get("LogConfig") or {})
     for key in ("AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce"):
         merged[key] = bool(merged.get(key))
     merged = with_defaults(merged, CONFIG_DEFAULTS, OMITEMPTY_CONFIG)
     _fill_host_defaults(hc, cfg)
     return merged, with_defaults(hc, HOST_CONFIG_DEFAULTS, OMITEMPTY_HOST_CONFIG)
+
+
+# The log drivers dockyard has (all stored by the monitor in one file format) and the
+# options each takes, with moby's texts for the rest.
+LOG_DRIVER_OPTS = {
+    "json-file": {"max-file", "max-size", "compress", "labels", "labels-regex", "env", "env-regex", "tag"},
+    "local": {"max-file", "max-size", "compress"},
+    "none": set(),
+}
+BUILTIN_LOG_OPTS = {"mode", "max-buffer-size"}
+
+
+def _check_log_config(log_config: dict[str, Any]) -> None:
+    """moby's ``mergeAndVerifyLogConfig``: a known driver, and only the options it takes."""
+    driver = log_config.get("Type") or "json-file"
+    if driver not in LOG_DRIVER_OPTS:
+        raise InvalidParameter(f'error looking up logging plugin {driver}: plugin "{driver}" not found')
+    for key in sorted(log_config.get("Config") or {}):
+        if key in BUILTIN_LOG_OPTS or key in LOG_DRIVER_OPTS[driver]:
+            continue
+        if driver == "json-file":
+            raise InvalidParameter(f"unknown log opt '{key}' for json-file log driver")
+        raise InvalidParameter(f"unknown log opt '{key}' for log driver {driver}")
 
 
 def _fill_host_defaults(hc: dict[str, Any], cfg: DaemonConfig) -> None:
