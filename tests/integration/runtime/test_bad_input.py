@@ -46,6 +46,9 @@ def _bad(name, bundle):
         spec["mounts"].append({"destination": "/data", "type": "bind", "source": "/no/such/dir",
                                "options": ["rbind"]})
         expect = "/no/such/dir"
+    elif name == "windows_section":
+        spec["windows"] = {"resources": {"memory": {"limit": 1 << 26}}}
+        expect = 'section "windows" is for Windows containers only'
     else:
         raise AssertionError(name)
     _write(bundle, spec)
@@ -54,7 +57,7 @@ def _bad(name, bundle):
 
 @pytest.mark.parametrize("case", ["malformed", "missing_rootfs", "unknown_namespace", "unknown_capability",
                                   "bad_seccomp_action", "refused_cgroup_limit", "missing_executable",
-                                  "bad_mount_source"])
+                                  "bad_mount_source", "windows_section"])
 def test_bad_input_fails_cleanly(rt, make_bundle, tmp_path, case):
     bundle = make_bundle(["true"])
     expect = _bad(case, bundle)

@@ -11,6 +11,7 @@ import os
 from dockyard.errors import InvalidParameter
 from dockyard.runtime.native import fastjson
 from dockyard.runtime.native import syscalls as sc
+from dockyard.runtime.platform import check_platform_sections
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -139,6 +140,7 @@ def _expect(cond: bool, message: str) -> None:
 def validate(config: Any, bundle: str) -> None:
     """Check the parts of config.json the runtime acts on (runtime spec 1.0–1.2)."""
     _expect(isinstance(config, dict), "config.json: the top level must be an object")
+    check_platform_sections(config, "linux")
     version = config.get("ociVersion")
     _expect(isinstance(version, str) and version.startswith("1."),
             f"config.json: unsupported ociVersion {version!r} (want 1.x)")
