@@ -167,3 +167,44 @@ def test_resize_and_exec_errors(client, box):
         assert info.value.status_code == 409
     finally:
         stopped.remove(force=True)
+
+
+def _post(path: str, url: str, body: bytes = b"{}", upgrade: bool = False) -> bytes:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(path)
+    head = (f"POST {url} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n")
+    if upgrade:
+        head += "Connection: Upgrade\r\nUpgrade: tcp\r\n"
+    s.sendall(head.encode() + b"\r\n" + body)
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+    finally:
+        s.close()
+
+
+def test_old_clients_without_upgrade_and_logs_without_stream(dockyard_daemon, client, box):
+    """No Upgrade header: 200 and the same raw stream; attach with logs=1&stream=0 replays and ends."""
+    eid = client.api.exec_create(box.id, ["sh", "-c", "echo old; echo client >&2"])["Id"]
+    data = _post(dockyard_daemon.socket, f"/v1.40/exec/{eid}/start")
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK")
+    assert sorted(FrameDecoder().feed(body)) == [(1, b"old\n"), (2, b"client\n")]
+    assert client.api.exec_inspect(eid)["ExitCode"] == 0
+    c = client.containers.run("busybox", ["echo", "logged"], detach=True,
+                              name=f"dytest-pyold-{secrets.token_hex(3)}")
+    try:
+        c.wait(timeout=30)
+        data = _post(dockyard_daemon.socket, f"/v1.50/containers/{c.id}/attach?logs=1&stdout=1&stderr=1",
+                     b"", upgrade=True)
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101 UPGRADED")
+        assert FrameDecoder().feed(body) == [(1, b"logged\n")]
+    finally:
+        c.remove(force=True)

@@ -337,3 +337,35 @@ def test_exec_under_crun(d):
         assert p.exitstatus == 0
     finally:
         docker(d, "rm", "-f", name)
+
+
+def test_sig_proxy(d):
+    """Without a TTY the CLI forwards its signals to the container (--sig-proxy, on by default)."""
+    script = 'trap "echo got-term; exit 9" TERM; echo ready; while true; do sleep 0.1; done'
+    name = _name("sigproxy")
+    p = subprocess.Popen(["docker", "run", "--rm", "--name", name, "busybox", "sh", "-c", script], env=d.env(),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "ready\n"
+        time.sleep(1)  # the CLI sets up its signal forwarding alongside the start
+        p.send_signal(15)
+        out, _ = p.communicate(timeout=30)
+        assert (p.returncode, out) == (9, "got-term\n")
+    finally:
+        p.kill()
+        p.wait()
+        docker(d, "rm", "-f", name)
+    name = _name("nosigproxy")
+    p = subprocess.Popen(["docker", "run", "--sig-proxy=false", "--name", name, "busybox", "sh", "-c", script],
+                         env=d.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "ready\n"
+        p.send_signal(15)
+        time.sleep(1)
+        assert _state(d, name)["Running"] is True  # the signal stayed with the client
+        p.kill()
+        assert "got-term" not in p.communicate(timeout=30)[0]
+    finally:
+        p.kill()
+        p.wait()
+        docker(d, "rm", "-f", name)
