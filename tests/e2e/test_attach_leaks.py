@@ -122,3 +122,51 @@ def test_attach_detach_cycles_do_not_leak(d):
             s.close()
     finally:
         docker(d, "rm", "-f", name)
+
+
+def _request(path: str, method: str, url: str, body: bytes = b"", upgrade: bool = False) -> bytes:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    s.connect(path)
+    head = f"{method} {url} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    head += "Connection: Upgrade\r\nUpgrade: tcp\r\n" if upgrade else "Connection: close\r\n"
+    s.sendall(head.encode() + b"\r\n" + body)
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+    finally:
+        s.close()
+
+
+def test_exec_cycles_do_not_leak(d):
+    """Execs (each with its own conmon, pipes and attach socket) leave nothing open in the daemon."""
+    import json
+
+    name = f"dytest-execleak-{secrets.token_hex(3)}"
+    cid = docker(d, "run", "-d", "--name", name, "busybox", "sleep", "1000", check=True).stdout.strip()
+    body = json.dumps({"Cmd": ["echo", "x"], "AttachStdout": True, "AttachStderr": True}).encode()
+
+    def one() -> None:
+        raw = _request(d.socket, "POST", f"/v1.50/containers/{cid}/exec", body)
+        eid = json.loads(raw.partition(b"\r\n\r\n")[2])["Id"]
+        out = _request(d.socket, "POST", f"/v1.50/exec/{eid}/start", b"{}", upgrade=True)
+        assert out.endswith(b"\x01\x00\x00\x00\x00\x00\x00\x02x\n"), out[-40:]
+
+    try:
+        pid = d.proc.pid
+        for _ in range(10):
+            one()
+        time.sleep(0.3)
+        fds0 = _fds(pid)
+        for _ in range(100):
+            one()
+        fds1 = _settle(pid, fds0)
+        assert fds1 <= fds0 + 2, f"daemon fds grew {fds0} -> {fds1}"
+        leftovers = os.listdir(os.path.join(d.exec_root, "monitor", "exec"))
+        assert leftovers == [], leftovers
+    finally:
+        docker(d, "rm", "-f", name)
