@@ -20,6 +20,7 @@ from aiohttp import web
 
 RAW_STREAM = "application/vnd.docker.raw-stream"
 MULTIPLEXED_STREAM = "application/vnd.docker.multiplexed-stream"
+READ_HIGH_WATER = 1 << 20  # client bytes held before we stop reading its socket
 
 
 class HijackedStream(asyncio.Protocol):
@@ -34,10 +35,17 @@ class HijackedStream(asyncio.Protocol):
         self._closed = asyncio.Event()
         self._can_write = asyncio.Event()
         self._can_write.set()
+        self._buffered = len(initial)
+        self._reading_paused = False
 
     # -- asyncio.Protocol ------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
         self._chunks.put_nowait(data)
+        self._buffered += len(data)
+        if self._buffered > READ_HIGH_WATER and not self._reading_paused:
+            # the container reads slower than the client sends: stop reading the socket
+            self._reading_paused = True
+            self.transport.pause_reading()
 
     def eof_received(self) -> bool:
         self._eof = True
@@ -66,7 +74,13 @@ class HijackedStream(asyncio.Protocol):
         """The next chunk the client sent; b"" once it closed its side."""
         if self._eof and self._chunks.empty():
             return b""
-        return await self._chunks.get()
+        data = await self._chunks.get()
+        self._buffered -= len(data)
+        if self._reading_paused and self._buffered < READ_HIGH_WATER // 2:
+            self._reading_paused = False
+            if not self.transport.is_closing():
+                self.transport.resume_reading()
+        return data
 
     async def write(self, data: bytes) -> None:
         if self.closed or self.transport.is_closing():
