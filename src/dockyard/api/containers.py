@@ -12,8 +12,8 @@ from dockyard import errors
 from dockyard.api import hijack as hj
 from dockyard.api import stdio
 from dockyard.api.detachkeys import parse_detach_keys
-from dockyard.api.server import (json_response, query_bool, query_filters, query_int, read_json,
-                                 version_less_than)
+from dockyard.api.server import (json_response, query_bool, query_filters, query_int, query_time_ns,
+                                 read_json, version_less_than)
 from dockyard.api.streams import STDERR, STDOUT, frame
 
 log = logging.getLogger("dockyard.api.containers")
@@ -248,8 +248,8 @@ async def logs(request: web.Request) -> web.StreamResponse:
         tail = None if tail_raw in ("", "all") else max(0, int(tail_raw))
     except ValueError:
         tail = None
-    since = _log_time(request.query.get("since"))
-    until = _log_time(request.query.get("until"))
+    since = query_time_ns(request, "since")
+    until = query_time_ns(request, "until")
     resp = web.StreamResponse(status=200, headers={"Content-Type": _stream_content_type(request, tty)})
     await resp.prepare(request)
     async for entry in svc.logs(c.Id, stdout=stdout, stderr=stderr, since_ns=since, until_ns=until,
@@ -260,15 +260,6 @@ async def logs(request: web.Request) -> web.StreamResponse:
         await resp.write(data if tty else frame(entry.stream, data))
     await resp.write_eof()
     return resp
-
-
-def _log_time(raw: str | None) -> int | None:
-    if not raw or raw == "0":
-        return None
-    try:
-        return int(float(raw) * 1_000_000_000)
-    except ValueError:
-        raise errors.InvalidParameter(f"invalid value for since/until: {raw!r}") from None
 
 
 def _rfc3339_nano(time_ns: int) -> str:

@@ -175,6 +175,22 @@ def query_filters(request: web.Request) -> dict[str, list[str]]:
     return out
 
 
+def query_time_ns(request: web.Request, name: str) -> int | None:
+    """A ``since``/``until`` value: unix seconds with up to 9 fraction digits, read exactly.
+
+    The docker CLI turns ``--since 2026-01-01T00:00:00.123456789Z`` into
+    ``1767225600.123456789``; a float would round that by ~100 ns and drop the
+    very log line the user pointed at.
+    """
+    raw = request.query.get(name)
+    if not raw or raw == "0":
+        return None
+    secs, _, frac = raw.partition(".")
+    if not secs.lstrip("-").isdigit() or (frac and not frac.isdigit()):
+        raise errors.InvalidParameter(f"invalid value for {name}: {raw!r}")
+    return int(secs) * 1_000_000_000 + int((frac + "000000000")[:9])
+
+
 async def read_json(request: web.Request, *, allow_empty: bool = True) -> dict[str, Any]:
     body = await request.read()
     if not body.strip():

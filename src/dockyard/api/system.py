@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from dockyard.api.server import json_response, query_filters, version_less_than
+from dockyard.api.server import json_response, query_filters, query_time_ns, version_less_than
 from dockyard.errors import InvalidParameter
 
 NO_CACHE = {"Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache",
@@ -54,13 +54,6 @@ async def disk_usage(request: web.Request) -> web.Response:
     return json_response(data)
 
 
-def _parse_time(raw: str | None) -> int | None:
-    """Docker's --since/--until: unix seconds (maybe fractional) in the API."""
-    if not raw:
-        return None
-    return int(float(raw) * 1_000_000_000)
-
-
 def _matches(event: dict[str, Any], filters: dict[str, list[str]]) -> bool:
     for key, values in filters.items():
         attrs = event["Actor"]["Attributes"]
@@ -82,8 +75,8 @@ def _matches(event: dict[str, Any], filters: dict[str, list[str]]) -> bool:
 async def events(request: web.Request) -> web.StreamResponse:
     svc = request.app["backends"].events
     filters = query_filters(request)
-    since = _parse_time(request.query.get("since"))
-    until = _parse_time(request.query.get("until"))
+    since = query_time_ns(request, "since")
+    until = query_time_ns(request, "until")
     resp = web.StreamResponse(headers={"Content-Type": "application/json"})
     await resp.prepare(request)
     queue = svc.subscribe()
