@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dockyard.daemon.config import DaemonConfig
-from dockyard.daemon.container_config import normalize, validate_restart_policy, with_defaults
+from dockyard.daemon.container_config import normalize, validate_request, validate_restart_policy, with_defaults
 from dockyard.daemon.container_view import go_time
 from dockyard.errors import InvalidParameter
 from tests.support.reference import normalize as norm_text
@@ -15,7 +15,8 @@ from tests.support.reference import shape_diff
 def _create(config=None, host_config=None, image=None):
     cfg = DaemonConfig()
     cfg.log_opts = {"max-size": "10m"}
-    return normalize({"Image": "busybox", "Cmd": ["true"], **(config or {})}, host_config or {}, image or {}, cfg)
+    config = {"Image": "busybox", "Cmd": ["true"], **(config or {})}
+    return normalize(config, validate_request(config, host_config or {}), image or {}, cfg)
 
 
 @pytest.mark.parametrize("policy,message", [

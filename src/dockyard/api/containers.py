@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
@@ -13,7 +14,7 @@ from dockyard.api import hijack as hj
 from dockyard.api import stdio
 from dockyard.api.detachkeys import parse_detach_keys
 from dockyard.api.server import (json_response, query_bool, query_filters, query_int, query_time_ns,
-                                 read_json, version_less_than)
+                                 read_json, unless_client_gone, version_less_than)
 from dockyard.api.streams import STDERR, STDOUT, frame
 
 log = logging.getLogger("dockyard.api.containers")
@@ -106,16 +107,14 @@ async def wait(request: web.Request) -> web.StreamResponse:
     resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
     await resp.prepare(request)
     try:
-        result = await task
+        result = await unless_client_gone(request, task)
     except errors.DockyardError as exc:
         result = {"StatusCode": -1, "Error": {"Message": exc.message}}
     finally:
         task.cancel()
     if version_less_than(request, "1.30"):
         result.pop("Error", None)
-    import json as _json
-
-    await resp.write(_json.dumps(result).encode() + b"\n")
+    await resp.write(json.dumps(result).encode() + b"\n")
     await resp.write_eof()
     return resp
 

@@ -7,6 +7,7 @@ API-version differences are handled here and in the routers, keyed on
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -175,6 +176,22 @@ def query_filters(request: web.Request) -> dict[str, list[str]]:
     return out
 
 
+async def unless_client_gone(request: web.Request, task: "asyncio.Future[Any]", poll: float = 0.5) -> Any:
+    """Await ``task``; cancel it if the client hangs up first (an abandoned ``wait``).
+
+    aiohttp does not cancel handlers when the peer goes away, so a long wait
+    would otherwise outlive its client.
+    """
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=poll)
+        if done:
+            return task.result()
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            task.cancel()
+            raise ConnectionResetError("client went away")
+
+
 def query_time_ns(request: web.Request, name: str) -> int | None:
     """A ``since``/``until`` value: unix seconds with up to 9 fraction digits, read exactly.
 
@@ -183,7 +200,7 @@ def query_time_ns(request: web.Request, name: str) -> int | None:
     very log line the user pointed at.
     """
     raw = request.query.get(name)
-    if not raw or raw == "0":
+    if not raw:
         return None
     secs, _, frac = raw.partition(".")
     if not secs.lstrip("-").isdigit() or (frac and not frac.isdigit()):

@@ -256,8 +256,13 @@ def validate_request(config: dict[str, Any], host_config: dict[str, Any] | None)
 
 def normalize(config: dict[str, Any], host_config: dict[str, Any], image_config: dict[str, Any],
               cfg: DaemonConfig) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The Config and HostConfig to store: validated, merged with the image, defaults filled."""
-    hc = validate_request(config, host_config)
+    """The Config and HostConfig to store: merged with the image, defaults filled.
+
+    ``host_config`` is what :func:`validate_request` returned: the service checks
+    the request before it looks the image up, as dockerd does (a bad ``-m``
+    is a 400 even for a missing image).
+    """
+    hc = host_config
     merged = merge_image_config(config, image_config)
     if not merged.get("Entrypoint") and not merged.get("Cmd"):
         raise InvalidParameter("No command specified")

@@ -137,11 +137,12 @@ class ContainerService(ContainerViews):
 
     # -- create ---------------------------------------------------------------------------
     async def create(self, name: str | None, config: dict[str, Any], host_config: dict[str, Any]) -> Container:
-        from dockyard.daemon.container_config import normalize
+        from dockyard.daemon.container_config import normalize, validate_request
 
         image_ref = config.get("Image") or ""
         if not image_ref:
             raise errors.InvalidParameter("No image was specified")
+        host_config = validate_request(config, host_config)
         image = self.images.resolve(image_ref)
         config, host_config = normalize(config, host_config, image.config.get("config") or {}, self.cfg)
         runtime = host_config.get("Runtime") or self.cfg.default_runtime
@@ -228,7 +229,7 @@ class ContainerService(ContainerViews):
             self._save(c)
             self._fail_pending_attachers(c, exc)
             self.events.emit("container", "die", c.Id, self._event_attrs(c, exitCode=str(code)))
-            self._notify_exit(c)
+            # As dockerd: a failed start wakes no `wait` (the start call itself reports it).
             if c.HostConfig.get("AutoRemove"):  # as dockerd: a failed start of a --rm container removes it
                 asyncio.get_running_loop().call_soon(
                     lambda: asyncio.ensure_future(self._remove_quietly(c.Id)))
@@ -313,6 +314,7 @@ class ContainerService(ContainerViews):
         waiting client before the program runs, so no output is lost.
         """
         c = self.get(ref)
+        self.events.emit("container", "attach", c.Id, self._event_attrs(c))
         if c.State.Running:
             return await self.attach_hubs.subscribe(c.Id)
         if c.State.Status not in ("created", "exited"):
@@ -365,8 +367,13 @@ class ContainerService(ContainerViews):
 
     async def _wait_exit(self, c: Container) -> None:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._exit_waiters.setdefault(c.Id, []).append(fut)
-        await fut
+        waiters = self._exit_waiters.setdefault(c.Id, [])
+        waiters.append(fut)
+        try:
+            await fut
+        finally:
+            if not fut.done() and fut in waiters:  # cancelled: a client that went away
+                waiters.remove(fut)
 
     @staticmethod
     def _wait_result(c: Container) -> dict[str, Any]:
