@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
 import time
@@ -208,3 +209,25 @@ def test_old_clients_without_upgrade_and_logs_without_stream(dockyard_daemon, cl
         assert FrameDecoder().feed(body) == [(1, b"logged\n")]
     finally:
         c.remove(force=True)
+
+
+def test_exec_tty_detach_keys_leave_process_running(client, box):
+    api = client.api
+    eid = api.exec_create(box.id, "sh", stdin=True, tty=True, detach_keys="ctrl-x")["Id"]
+    sock = _raw(api.exec_start(eid, socket=True, tty=True))
+    try:
+        sock.sendall(b"echo in-exec-$((3*3))\n")
+        assert b"in-exec-9" in _read_until(sock, b"in-exec-9")
+        sock.sendall(b"\x18")  # ctrl-x: the stream ends at once, the shell lives on
+        sock.settimeout(20)
+        while sock.recv(4096):
+            pass
+    finally:
+        sock.close()
+    info = api.exec_inspect(eid)
+    assert info["Running"] is True and info["ExitCode"] is None and info["DetachKeys"] == "ctrl-x"
+    os.kill(info["Pid"], 9)  # Pid is the host's view, as in dockerd
+    deadline = time.monotonic() + 20
+    while api.exec_inspect(eid)["Running"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert api.exec_inspect(eid)["Running"] is False

@@ -31,8 +31,9 @@ def _svc(request: web.Request) -> Any:
 
 async def create(request: web.Request) -> web.Response:
     body = await read_json(request, allow_empty=False)
-    if body.get("DetachKeys"):
-        parse_detach_keys(body["DetachKeys"])  # 400 now rather than at start
+    keys = next((v for k, v in body.items() if k.lower() == "detachkeys"), None)
+    if keys:
+        parse_detach_keys(keys)  # 400 now rather than at start
     exec_id = _svc(request).create(request.match_info["id"], body)
     return json_response({"Id": exec_id}, status=201)
 
@@ -74,18 +75,20 @@ async def start(request: web.Request) -> web.StreamResponse:
             await stream.write(text if tty else frame(STDOUT, text))
             return hj.finished_response()
         session = rec.session
+        reason = stdio.EXITED
         if session is not None and session.attachment is not None:
-            await stdio.pump(stream, session.attachment, tty=tty, stdin=rec.OpenStdin,
-                             stdout=rec.OpenStdout, stderr=rec.OpenStderr, detach_keys=keys,
-                             close_stdin=True)
-        # the exit code is recorded before the stream closes: the CLI inspects right after
-        await svc.finish(rec)
+            reason = await stdio.pump(stream, session.attachment, tty=tty, stdin=rec.OpenStdin,
+                                      stdout=rec.OpenStdout, stderr=rec.OpenStderr, detach_keys=keys,
+                                      close_stdin=True)
+        if reason == stdio.EXITED:
+            # the exit code is recorded before the stream closes: the CLI inspects right after
+            await svc.finish(rec)
     except ConnectionError:
         pass
+    except Exception:  # noqa: BLE001 - the response head is gone: log, and close the stream
+        log.exception("exec %s failed after the stream was hijacked", rec.ID)
     finally:
         stream.close()
-        if rec.session is not None:
-            # client gone or detached: the process carries on; collect its exit later
-            import asyncio
-            asyncio.ensure_future(svc.finish(rec))
+        if rec.Running:
+            svc.collect(rec)  # detached or client gone: the process carries on; collect its exit
     return hj.finished_response()

@@ -48,6 +48,7 @@ class ExecRecord:
     started: bool = False
     session: Any = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    finisher: Any = None  # the one task that collects the exit code
 
     def view(self) -> dict[str, Any]:
         return {
@@ -75,6 +76,17 @@ def _host_capabilities() -> list[str]:
 
     held = current().bounding
     return [name for name in ALL_CAPABILITIES if cap_number(name) in held]
+
+
+_EXEC_CONFIG_FIELDS = ("AttachStdin", "AttachStdout", "AttachStderr", "DetachKeys", "Tty", "Env", "Cmd",
+                       "Privileged", "User", "WorkingDir", "ConsoleSize")
+
+
+def _canonical_keys(body: dict[str, Any]) -> dict[str, Any]:
+    """Field names matched without regard to case, as dockerd's Go JSON decoding does
+    (docker-py sends ``detachKeys``)."""
+    canon = {f.lower(): f for f in _EXEC_CONFIG_FIELDS}
+    return {canon.get(k.lower(), k): v for k, v in body.items()}
 
 
 class ExecService:
@@ -117,6 +129,7 @@ class ExecService:
     # -- create ---------------------------------------------------------------------------
     def create(self, ref: str, body: dict[str, Any]) -> str:
         c = self._running_container(ref)
+        body = _canonical_keys(body)
         cmd = body.get("Cmd")
         if isinstance(cmd, str):
             cmd = [cmd]
@@ -187,11 +200,20 @@ class ExecService:
         if rec.ConsoleSize and rec.Tty:
             await self._resize_session(rec, *rec.ConsoleSize)
         if not attach:
-            asyncio.ensure_future(self.finish(rec))
+            self.collect(rec)
         return rec
 
+    def collect(self, rec: ExecRecord) -> asyncio.Future[int]:
+        """The task that waits for the exit code and releases the session (one per exec)."""
+        if rec.finisher is None:
+            rec.finisher = asyncio.ensure_future(self._finish(rec))
+        return rec.finisher
+
     async def finish(self, rec: ExecRecord) -> int:
-        """Wait for the process's exit code, record it, release the session (idempotent)."""
+        """Wait for the process's exit code; cancelling the wait leaves the collection running."""
+        return await asyncio.shield(self.collect(rec))
+
+    async def _finish(self, rec: ExecRecord) -> int:
         session = rec.session
         if session is None:
             await rec.done.wait()
@@ -199,9 +221,8 @@ class ExecService:
         try:
             code = await session.wait()
         finally:
-            if rec.session is session:
-                rec.session = None
-                await session.cleanup()
+            rec.session = None
+            await session.cleanup()
         if rec.Running:
             rec.ExitCode, rec.Running = code, False
             rec.done.set()
