@@ -170,14 +170,26 @@ def _conditions(sc, args: object, where: str) -> list[tuple[int, object]]:
     return out
 
 
-def compile_filter(linux_seccomp: dict | None) -> SeccompProgram | None:
+def compile_filter(linux_seccomp: dict | None, cache_dir: str | None = None) -> SeccompProgram | None:
     """Validate OCI ``linux.seccomp`` and compile it; ``None`` -> no filter.
 
     Raises InvalidParameter for an unknown action, architecture, operator or
     flag, or a malformed entry; unknown syscall names are skipped (runc).
+    With ``cache_dir``, a profile compiled before is loaded from its cached
+    BPF instead (see ``seccomp_cache``), and a new one is cached.
     """
     if linux_seccomp is None:
         return None
+    if cache_dir is not None and isinstance(linux_seccomp, dict):
+        from dockyard.runtime.native import seccomp_cache
+
+        cached = seccomp_cache.lookup(cache_dir, linux_seccomp)
+        if cached is not None:
+            return cached  # type: ignore[return-value]
+        program = compile_filter(linux_seccomp)
+        if program is not None:
+            seccomp_cache.store(cache_dir, linux_seccomp, program)
+        return program
     if not isinstance(linux_seccomp, dict):
         raise InvalidParameter("linux.seccomp must be an object")
     s = linux_seccomp

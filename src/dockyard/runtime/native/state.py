@@ -25,9 +25,14 @@ if TYPE_CHECKING:
 
 
 def validate_id(container_id: str) -> None:
-    """Container IDs are used as folder and cgroup names: keep them to a safe alphabet."""
-    if not container_id or container_id in (".", "..") or not set(container_id) <= _ID_CHARS:
-        raise InvalidParameter(f"invalid container id {container_id!r}: use letters, digits, '_', '+', '-', '.'")
+    """Container IDs are used as folder and cgroup names: keep them to a safe alphabet.
+
+    A leading dot is refused: hidden names under --root are the runtime's own
+    (``.seccomp-cache``).
+    """
+    if not container_id or container_id.startswith(".") or not set(container_id) <= _ID_CHARS:
+        raise InvalidParameter(f"invalid container id {container_id!r}: use letters, digits, '_', '+', '-', '.' "
+                               "(not first)")
 
 
 def now_rfc3339() -> str:
