@@ -55,15 +55,18 @@ async def pump(stream: hj.HijackedStream, att: Any, *, tty: bool, stdin: bool, s
             if detached:
                 return DETACHED
 
+    take_ready = getattr(att, "take_ready", None)
+
     async def outbound() -> str:
         while True:
             item = await att.read()
             if item is None:
                 return EXITED
-            which, data = item
-            if (which == STDOUT and not stdout) or (which == STDERR and not stderr):
-                continue
-            await stream.write(data if tty else frame(which, data))
+            items = [item] + (take_ready() if take_ready is not None else [])
+            out = b"".join(data if tty else frame(which, data) for which, data in items
+                           if (which == STDOUT and stdout) or (which == STDERR and stderr))
+            if out:
+                await stream.write(out)
 
     out_task = asyncio.ensure_future(outbound())
     closed_task = asyncio.ensure_future(stream.wait_closed())

@@ -25,7 +25,7 @@ from typing import Any
 
 log = logging.getLogger("dockyard.attach")
 
-_BUFFERED = 8  # chunks held per subscriber before the hub waits for it
+_BUFFERED = 16  # chunks held per subscriber before the hub waits for it
 
 
 class Subscriber:
@@ -62,6 +62,13 @@ class Subscriber:
         item = self._items.popleft()
         self._room.set()
         return item
+
+    def take_ready(self) -> list[tuple[int, bytes]]:
+        """Every chunk already buffered, without waiting (lets the client get fewer, larger writes)."""
+        items = list(self._items)
+        self._items.clear()
+        self._room.set()
+        return items
 
     async def write(self, data: bytes) -> None:
         if self.closed:
