@@ -193,3 +193,24 @@ def test_slow_container_holds_back_a_fast_client(d, tmp_path):
     assert (p.returncode, p.stdout.strip()) == (0, str(192 << 20).encode()), p.stderr
     grown = _hwm_kb(d.proc.pid) - hwm0
     assert grown < 64 * 1024, f"daemon peak RSS grew by {grown} kB while the container slept"
+
+
+def test_exec_sessions_of_a_crashed_daemon_are_cleaned_at_start(busybox_tar):
+    from tests.support.daemon import new_daemon
+
+    d = new_daemon()
+    try:
+        d.start()
+        docker(d, "import", str(busybox_tar), "busybox:latest", check=True)
+        docker(d, "run", "-d", "--name", "crashy", "busybox", "sleep", "100", check=True)
+        docker(d, "exec", "-d", "crashy", "sleep", "0.5", check=True)
+        sessions = os.path.join(d.exec_root, "monitor", "exec")
+        assert len(os.listdir(sessions)) == 1
+        d.crash()
+        time.sleep(1)  # the exec ends while no daemon is there to collect it
+        d.start()
+        assert os.listdir(sessions) == []
+        assert docker(d, "exec", "crashy", "echo", "ok", check=True).stdout == "ok\n"
+    finally:
+        d.remove_all_containers()
+        d.cleanup()

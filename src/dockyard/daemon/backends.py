@@ -25,6 +25,8 @@ class Backends:
     async def startup(self) -> None:
         """Re-adopt what survived a restart, start watchers."""
         await self.containers.startup()
+        if self.exec is not None:
+            self.exec.remove_stale_sessions()
 
     async def shutdown(self) -> None:
         await self.containers.shutdown()

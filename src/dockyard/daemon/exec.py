@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +62,16 @@ class ExecRecord:
         }
 
 
+def _monitor_alive(pid_file: str) -> bool:
+    try:
+        with open(pid_file) as f:
+            pid = int(f.read().strip())
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return os.path.basename(f.read().split(b"\0")[0]).startswith(b"conmon")
+    except (OSError, ValueError):
+        return False
+
+
 def _console_size(raw: Any) -> tuple[int, int] | None:
     if not raw:
         return None
@@ -95,6 +106,22 @@ class ExecService:
     def __init__(self, containers: Any) -> None:
         self.containers = containers
         self._execs: dict[str, ExecRecord] = {}
+
+    def remove_stale_sessions(self) -> None:
+        """At start-up: drop the session dirs of execs whose monitor is gone.
+
+        Exec records live in memory, so a restart forgets them; an exec that
+        still runs keeps its dir until the next start-up after it ended.
+        """
+        root = os.path.join(self.containers.monitor.exec_root, "exec")
+        try:
+            names = os.listdir(root)
+        except FileNotFoundError:
+            return
+        for name in names:
+            d = os.path.join(root, name)
+            if not _monitor_alive(os.path.join(d, "conmon.pid")):
+                shutil.rmtree(d, ignore_errors=True)
 
     # -- queries -------------------------------------------------------------------------
     def get(self, exec_id: str) -> ExecRecord:
