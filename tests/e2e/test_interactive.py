@@ -86,6 +86,17 @@ def test_run_it_shell_session_resize_ctrl_c_detach_attach(d):
         time.sleep(0.3)
         p.sendline("echo back-$((1+1))")
         p.expect(r"back-2")
+        # detach again, and come back once more
+        p.sendcontrol("p")
+        p.sendcontrol("q")
+        p.expect(pexpect.EOF)
+        p.close()
+        # `docker attach` reports the detach as "read escape sequence" (its exit status is 1)
+        assert b"read escape sequence" in p.before and _state(d, name)["Running"] is True
+        p = _spawn(d, "attach", name)
+        time.sleep(0.3)
+        p.sendline("echo third-$((1+2))")
+        p.expect(r"third-3")
         p.sendline("exit 5")
         p.expect(pexpect.EOF)
         p.close()

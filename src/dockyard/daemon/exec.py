@@ -52,10 +52,13 @@ class ExecRecord:
     finisher: Any = None  # the one task that collects the exit code
 
     def view(self) -> dict[str, Any]:
+        process: dict[str, Any] = {"tty": self.Tty, "entrypoint": self.Cmd[0], "arguments": self.Cmd[1:],
+                                   "privileged": self.Privileged}
+        if self.User:  # omitempty in dockerd
+            process["user"] = self.User
         return {
             "ID": self.ID, "Running": self.Running, "ExitCode": self.ExitCode,
-            "ProcessConfig": {"tty": self.Tty, "entrypoint": self.Cmd[0], "arguments": self.Cmd[1:],
-                              "privileged": self.Privileged, "user": self.User},
+            "ProcessConfig": process,
             "OpenStdin": self.OpenStdin, "OpenStderr": self.OpenStderr, "OpenStdout": self.OpenStdout,
             "CanRemove": False, "ContainerID": self.ContainerID, "DetachKeys": self.DetachKeys,
             "Pid": self.Pid,
