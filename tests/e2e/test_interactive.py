@@ -158,7 +158,7 @@ def test_exec_exit_codes_and_messages(d, sleeper):
     assert docker(d, "exec", sleeper, "sh", "-c", "exit 3").returncode == 3
     p = docker(d, "exec", sleeper, "no-such-binary")
     assert p.returncode == 127
-    assert "no-such-binary" in p.stdout + p.stderr and "not found" in p.stdout + p.stderr
+    assert "OCI runtime exec failed" in p.stdout and "no-such-binary" in p.stdout and "not found" in p.stdout
     p = docker(d, "exec", sleeper, "/etc")
     assert p.returncode == 126
     assert "permission denied" in (p.stdout + p.stderr).lower()

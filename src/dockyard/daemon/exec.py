@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard import errors
-from dockyard.runtime.monitor import start_error_exit_code
+from dockyard.runtime.monitor import ContainerStartError, start_error_exit_code
 
 log = logging.getLogger("dockyard.exec")
 
@@ -215,6 +215,10 @@ class ExecService:
             svc = self.containers
             session = await svc.monitor.exec(c.Id, rec.ID, svc.runtime_for(c), process, tty=rec.Tty,
                                              stdin=rec.OpenStdin and attach, attach=attach)
+        except ContainerStartError as exc:
+            rec.ExitCode = start_error_exit_code(exc.message) or 126
+            rec.done.set()
+            raise ContainerStartError(f"OCI runtime exec failed: {exc.message}") from None
         except errors.DockyardError as exc:
             rec.ExitCode = start_error_exit_code(exc.message) or 126
             rec.done.set()
