@@ -234,7 +234,7 @@ def test_exec_in_stopped_or_paused_container(d):
         cid = docker(d, "inspect", "--format", "{{.Id}}", name, check=True).stdout.strip()
         p = docker(d, "exec", name, "true")
         assert p.returncode != 0
-        assert f"container {cid} is not running" in p.stderr.lower()
+        assert f"container {cid} is not running" in p.stderr
         p = docker(d, "attach", name)
         assert p.returncode != 0 and "You cannot attach to a stopped container" in p.stderr
     finally:

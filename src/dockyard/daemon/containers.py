@@ -345,7 +345,7 @@ class ContainerService(ContainerViews):
         """The TTY's window size (dockerd answers OK and does nothing without a TTY)."""
         c = self.get(ref)
         if not c.State.Running:
-            raise errors.Conflict(f"Container {c.Id} is not running")
+            raise errors.Conflict(f"container {c.Id} is not running")
         if c.Config.get("Tty") and height and width:
             await self.monitor.resize(c.Id, height, width)
 

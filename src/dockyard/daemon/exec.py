@@ -153,7 +153,7 @@ class ExecService:
         if c.State.Paused:
             raise errors.Conflict(f"Container {ref} is paused, unpause the container before exec")
         if not c.State.Running:
-            raise errors.Conflict(f"Container {c.Id} is not running")
+            raise errors.Conflict(f"container {c.Id} is not running")
         return c
 
     # -- create ---------------------------------------------------------------------------
