@@ -323,6 +323,10 @@ class ContainerService(ContainerViews):
         self._start_waiters.setdefault(c.Id, []).append(fut)
         try:
             return await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                fut.result().close()  # connected just as its client left
+            raise
         finally:
             waiters = self._start_waiters.get(c.Id, [])
             if fut in waiters:
@@ -332,9 +336,15 @@ class ContainerService(ContainerViews):
         for fut in self._start_waiters.pop(c.Id, []):
             if not fut.done():
                 try:
-                    fut.set_result(await self.attach_hubs.subscribe(c.Id))
+                    sub = await self.attach_hubs.subscribe(c.Id)
                 except errors.DockyardError as exc:
-                    fut.set_exception(exc)
+                    if not fut.done():
+                        fut.set_exception(exc)
+                    continue
+                if fut.done():  # its client left while we connected
+                    sub.close()
+                else:
+                    fut.set_result(sub)
 
     def _fail_pending_attachers(self, c: Container, exc: Exception) -> None:
         for fut in self._start_waiters.pop(c.Id, []):
