@@ -271,7 +271,7 @@ class ExecService:
     async def resize(self, exec_id: str, height: int, width: int) -> None:
         rec = self.get(exec_id)
         if rec.session is None:
-            if rec.started:
+            if rec.done.is_set():
                 raise errors.Conflict(f"Exec {exec_id} is not running")
             rec.ConsoleSize = (height, width)  # applied when it starts (the CLI races the start)
             return
