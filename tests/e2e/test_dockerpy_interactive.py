@@ -129,10 +129,12 @@ def test_run_stdin_open_tty_and_attach_socket(client):
 
 
 def test_attach_logs_replay_and_non_tty_frames(client):
-    c = client.containers.run("busybox", ["sh", "-c", "echo early; sleep 1; echo late >&2"], detach=True,
+    c = client.containers.run("busybox", ["sh", "-c", "echo early; sleep 2; echo late >&2"], detach=True,
                               name=f"dytest-pylogs-{secrets.token_hex(3)}")
     try:
-        time.sleep(0.5)
+        deadline = time.monotonic() + 20
+        while b"early" not in c.logs() and time.monotonic() < deadline:  # in the log before we attach
+            time.sleep(0.05)
         sock = _raw(c.attach_socket(params={"stdout": 1, "stderr": 1, "stream": 1, "logs": 1}))
         data = b""
         sock.settimeout(20)
