@@ -21,6 +21,7 @@ from aiohttp import web
 RAW_STREAM = "application/vnd.docker.raw-stream"
 MULTIPLEXED_STREAM = "application/vnd.docker.multiplexed-stream"
 READ_HIGH_WATER = 1 << 20  # client bytes held before we stop reading its socket
+HEAD_GAP = 0.02  # seconds between a 101 head and the first bytes of the stream
 
 
 class HijackedStream(asyncio.Protocol):
@@ -37,6 +38,7 @@ class HijackedStream(asyncio.Protocol):
         self._can_write.set()
         self._buffered = len(initial)
         self._reading_paused = False
+        self._head_sent_at: float | None = None
 
     # -- asyncio.Protocol ------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
@@ -83,6 +85,14 @@ class HijackedStream(asyncio.Protocol):
         return data
 
     async def write(self, data: bytes) -> None:
+        if self._head_sent_at is not None:
+            # docker-py reads an upgraded stream from the raw socket under http.client's
+            # buffered reader: bytes that reach it together with the 101 head are lost.
+            # So the first bytes (a logs=1 replay, say) leave a moment after the head.
+            wait = HEAD_GAP - (asyncio.get_running_loop().time() - self._head_sent_at)
+            self._head_sent_at = None
+            if wait > 0:
+                await asyncio.sleep(wait)
         if self.closed or self.transport.is_closing():
             raise ConnectionResetError("client went away")
         self.transport.write(data)
@@ -118,6 +128,8 @@ async def hijack(request: web.Request, content_type: str = RAW_STREAM) -> Hijack
     stream = HijackedStream(transport, tail)
     transport.set_protocol(stream)
     transport.write(head.encode("ascii"))
+    if wants_upgrade(request):
+        stream._head_sent_at = asyncio.get_running_loop().time()
     return stream
 
 
