@@ -33,6 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from tests.support.daemon import Daemon, new_daemon  # noqa: E402
+from tests.support.procs import cmdline, pids_matching, rss_kb  # noqa: E402
 
 
 CGROUP_PARENT = "/dybench-docker"
@@ -121,32 +122,8 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-def rss_kb(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-        except OSError:
-            continue
-    return total
-
-
 def conmon_pids(exec_root: str) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith(b"conmon") and any(exec_root.encode() in a for a in argv):
-            out.append(int(entry))
-    return out
+    return pids_matching(lambda argv: argv[0].endswith(b"conmon") and any(exec_root.encode() in a for a in argv))
 
 
 def timed(fn) -> float:
@@ -261,27 +238,13 @@ def main() -> int:
 
 def shim_pids(namespace: str) -> list[int]:
     """containerd shims of one containerd namespace (they re-parent to init, so scan /proc)."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if argv and b"containerd-shim" in argv[0] and namespace.encode() in argv:
-            out.append(int(entry))
-    return out
+    return pids_matching(lambda argv: b"containerd-shim" in argv[0] and namespace.encode() in argv)
 
 
 def is_container_process(pid: int) -> bool:
     """A process running inside a container (busybox sleep), not an engine helper."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().split(b"\0")[0] in (b"sleep", b"/bin/sleep", b"true")
-    except OSError:
-        return False
+    argv = cmdline(pid)
+    return bool(argv) and argv[0] in (b"sleep", b"/bin/sleep", b"true")
 
 
 if __name__ == "__main__":
