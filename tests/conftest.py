@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-
+import os
 import pathlib
 import shutil
 import subprocess
@@ -63,3 +63,31 @@ def busybox_image(dockyard_daemon, busybox_tar) -> str:
 
     docker(dockyard_daemon, "import", str(busybox_tar), "busybox:latest", check=True)
     return "busybox:latest"
+
+
+def _cgroup_parents() -> set[str]:
+    """Top-level cgroup dirs that tests make: the runtimes' default parent and test daemons'."""
+    found = set()
+    root = pathlib.Path("/sys/fs/cgroup")
+    for hierarchy in [root, *(p for p in root.iterdir() if p.is_dir())]:
+        for name in ("dockyard", *(p.name for p in hierarchy.glob("dytest-*"))):
+            if (hierarchy / name).is_dir():
+                found.add(str(hierarchy / name))
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_cgroup_parents_left():
+    """Remove the (empty) cgroup parents this session created: /dockyard, /dytest-*.
+
+    Runtimes create a container's cgroup under a shared parent and, like runc,
+    leave the parent; a parent that existed before the session is kept.
+    """
+    before = _cgroup_parents()
+    yield
+    for path in sorted(_cgroup_parents() - before, key=len, reverse=True):
+        for dirpath, _, _ in sorted(os.walk(path), key=lambda w: -len(w[0])):
+            try:
+                os.rmdir(dirpath)
+            except OSError:
+                pass
