@@ -117,19 +117,14 @@ async def on_prepare(request: web.Request, response: web.StreamResponse) -> None
 def create_app(backends: Any) -> web.Application:
     """Build the app; ``backends`` is the daemon's service container (see dockyardd)."""
     from dockyard.api import containers, images, system
+    from dockyard.api import exec as exec_routes
 
     app = web.Application(router=VersionedRouter(),
                           middlewares=[version_middleware, error_middleware],
                           client_max_size=0)
     app["backends"] = backends
     app.on_response_prepare.append(on_prepare)
-    for module in (system, containers, images):
-        module.add_routes(app.router, backends)
-    for name in ("exec", "networks", "volumes"):
-        try:
-            module = __import__(f"dockyard.api.{name}", fromlist=["add_routes"])
-        except ImportError:
-            continue
+    for module in (system, containers, exec_routes, images):
         module.add_routes(app.router, backends)
     return app
 
