@@ -77,7 +77,7 @@ def create(root: str, container_id: str, opts: CreateOptions) -> ContainerState:
     if linux.get("seccomp"):
         from dockyard.runtime.native import seccomp
 
-        seccomp_program = seccomp.compile_filter(linux["seccomp"], cache_dir=os.path.join(root, ".seccomp-cache"))
+        seccomp_program = seccomp.compile_filter(linux["seccomp"], cache_dir=seccomp.cache_dir(root))
     if process.get("terminal") and not opts.console_socket:
         raise InvalidParameter("process.terminal is true: --console-socket is required")
 

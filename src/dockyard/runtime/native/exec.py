@@ -51,7 +51,7 @@ def exec_process(root: str, container_id: str, process: dict[str, Any], *, detac
     if seccomp_config:
         from dockyard.runtime.native import seccomp
 
-        seccomp_program = seccomp.compile_filter(seccomp_config)
+        seccomp_program = seccomp.compile_filter(seccomp_config, cache_dir=seccomp.cache_dir(root))
     cgroup = ops.cgroup_of(st)
     import sys as _sys
 

@@ -170,6 +170,11 @@ def _conditions(sc, args: object, where: str) -> list[tuple[int, object]]:
     return out
 
 
+def cache_dir(runtime_root: str) -> str:
+    """Where the runtime under ``--root`` keeps compiled filters (see ``seccomp_cache``)."""
+    return os.path.join(runtime_root, ".seccomp-cache")
+
+
 def compile_filter(linux_seccomp: dict | None, cache_dir: str | None = None) -> SeccompProgram | None:
     """Validate OCI ``linux.seccomp`` and compile it; ``None`` -> no filter.
 
