@@ -129,7 +129,7 @@ def validate_restart_policy(policy: dict[str, Any]) -> None:
 
 def validate_config(config: dict[str, Any]) -> None:
     """moby's ``validateContainerConfig``: working dir, stop signal, environment."""
-    from dockyard.daemon.containers import parse_signal
+    from dockyard.daemon.container_ops import parse_signal
 
     workdir = config.get("WorkingDir") or ""
     if workdir and not workdir.startswith("/"):

@@ -8,7 +8,6 @@ input must give one clear error line, a non-zero exit and no cgroup left.
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import secrets
 import subprocess

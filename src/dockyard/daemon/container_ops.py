@@ -1,0 +1,196 @@
+"""Signals and the running container: kill, stop, restart, pause, resize, logs, top.
+
+Mixed into :class:`~dockyard.daemon.containers.ContainerService`, which owns
+the records, the locks and the lifecycle; these operations act on a
+container that is (or was) running, through its OCI runtime and monitor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal as signalmod
+from typing import Any
+
+from dockyard import errors
+from dockyard.daemon.container_model import Container
+
+SIGNALS = {name[3:]: int(sig) for name, sig in signalmod.Signals.__members__.items()
+           if name.startswith("SIG") and not name.startswith("SIG_")}
+
+
+def parse_signal(value: str | int | None, default: int = signalmod.SIGKILL) -> int:
+    """``9``, ``KILL``, ``SIGKILL`` → 9; Docker's error text otherwise."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, int):
+        return value
+    text = str(value).upper()
+    if text.isdigit():
+        num = int(text)
+        if num <= 0 or num > 64:
+            raise errors.InvalidParameter(f"Invalid signal: {value}")
+        return num
+    text = text[3:] if text.startswith("SIG") else text
+    if text in SIGNALS:
+        return SIGNALS[text]
+    raise errors.InvalidParameter(f"Invalid signal: {value}")
+
+
+class ContainerOps:
+    """What the service provides to these operations (see ContainerService)."""
+
+    cfg: Any
+    events: Any
+    monitor: Any
+    attach_hubs: Any
+
+    def get(self, ref: str) -> Container:  # pragma: no cover - provided by the service
+        raise NotImplementedError
+
+    def runtime_for(self, c: Container) -> Any:  # pragma: no cover - provided by the service
+        raise NotImplementedError
+
+    def _lock(self, cid: str) -> asyncio.Lock:  # pragma: no cover - provided by the service
+        raise NotImplementedError
+
+    def _save(self, c: Container, *, new: bool = False) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def _event_attrs(self, c: Container, **extra: str) -> dict[str, str]:  # pragma: no cover
+        raise NotImplementedError
+
+    async def _wait_exit(self, c: Container) -> None:  # pragma: no cover - provided by the service
+        raise NotImplementedError
+
+    async def _start_locked(self, c: Container) -> None:  # pragma: no cover - provided by the service
+        raise NotImplementedError
+
+    async def resize(self, ref: str, height: int, width: int) -> None:
+        """The TTY's window size (dockerd answers OK and does nothing without a TTY)."""
+        c = self.get(ref)
+        if not c.State.Running:
+            raise errors.Conflict(f"container {c.Id} is not running")
+        if c.Config.get("Tty") and height and width:
+            await self.monitor.resize(c.Id, height, width)
+
+    async def kill(self, ref: str, sig: str | int | None = None) -> None:
+        c = self.get(ref)
+        signum = parse_signal(sig)
+        if not c.State.Running:
+            raise errors.Conflict(f"Cannot kill container: {ref}: Container {c.Id} is not running")
+        if c.State.Paused and signum != signalmod.SIGKILL:
+            raise errors.Conflict(f"Cannot kill container: {ref}: Container {c.Id} is paused. Unpause the container before stopping or killing")
+        await self.runtime_for(c).kill(c.Id, signum, all_processes=False)
+        self.events.emit("container", "kill", c.Id, self._event_attrs(c, signal=str(signum)))
+
+    async def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> None:
+        c = self.get(ref)
+        if not c.State.Running:
+            raise errors.NotModified("container already stopped")
+        if timeout is None:
+            timeout = c.Config.get("StopTimeout")
+            timeout = 10 if timeout is None else int(timeout)
+        signum = parse_signal(sig or c.Config.get("StopSignal") or "SIGTERM")
+        runtime = self.runtime_for(c)
+        exited = asyncio.ensure_future(self._wait_exit(c))
+        try:
+            if c.State.Paused:
+                await runtime.resume(c.Id)
+            try:
+                await runtime.kill(c.Id, signum, all_processes=False)
+            except errors.DockyardError:
+                pass
+            if timeout < 0:
+                await exited
+            else:
+                try:
+                    await asyncio.wait_for(asyncio.shield(exited), timeout)
+                except asyncio.TimeoutError:
+                    try:
+                        await runtime.kill(c.Id, signalmod.SIGKILL, all_processes=True)
+                    except errors.DockyardError:
+                        pass
+                    await exited
+        finally:
+            if not exited.done():
+                exited.cancel()
+        self.events.emit("container", "stop", c.Id, self._event_attrs(c))
+
+    async def restart(self, ref: str, timeout: int | None = None, sig: str | None = None) -> None:
+        c = self.get(ref)
+        if c.State.Running:
+            await self.stop(ref, timeout, sig)
+        async with self._lock(c.Id):
+            await self._start_locked(c)
+        self.events.emit("container", "restart", c.Id, self._event_attrs(c))
+
+    async def pause(self, ref: str) -> None:
+        c = self.get(ref)
+        if not c.State.Running:
+            raise errors.Conflict(f"Container {c.Id} is not running")
+        if c.State.Paused:
+            raise errors.Conflict(f"Container {c.Id} is already paused")
+        await self.runtime_for(c).pause(c.Id)
+        c.State.Paused, c.State.Status = True, "paused"
+        self._save(c)
+        self.events.emit("container", "pause", c.Id, self._event_attrs(c))
+
+    async def unpause(self, ref: str) -> None:
+        c = self.get(ref)
+        if not c.State.Paused:  # dockerd answers this one with a plain error: HTTP 500
+            raise errors.SystemError_(f"Container {c.Id} is not paused")
+        await self.runtime_for(c).resume(c.Id)
+        c.State.Paused, c.State.Status = False, "running"
+        self._save(c)
+        self.events.emit("container", "unpause", c.Id, self._event_attrs(c))
+
+    # -- logs / top ----------------------------------------------------------------------------
+    async def logs(self, ref: str, *, stdout: bool, stderr: bool, since_ns: int | None, until_ns: int | None,
+                   tail: int | None, follow: bool) -> Any:
+        """Log entries (time_ns, stream, bytes); with ``follow``, until the container stops."""
+        from dockyard.runtime.logs import read_logs
+
+        c = self.get(ref)
+        stop = asyncio.Event()
+        waiter = None
+        if follow and c.State.Running:
+            waiter = asyncio.ensure_future(self._wait_exit(c))
+            waiter.add_done_callback(lambda _: stop.set())
+        else:
+            stop.set()
+        try:
+            async for entry in read_logs(c.LogPath, stdout=stdout, stderr=stderr, since_ns=since_ns or 0,
+                                         until_ns=until_ns or 0, tail=-1 if tail is None else tail,
+                                         follow=follow, stop_event=stop):
+                yield entry
+        finally:
+            if waiter is not None:
+                waiter.cancel()
+
+    async def top(self, ref: str, ps_args: str = "-ef") -> dict[str, Any]:
+        """``docker top``: the host's ps output, reduced to the container's processes."""
+        import shlex
+
+        c = self.get(ref)
+        if not c.State.Running:
+            raise errors.Conflict(f"Container {c.Id} is not running")
+        pids = set(await self.runtime_for(c).ps(c.Id))
+        proc = await asyncio.create_subprocess_exec(
+            "ps", *shlex.split(ps_args), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        if proc.returncode != 0:
+            raise errors.SystemError_(f"Error running ps: {err.decode().strip()}")
+        lines = out.decode().splitlines()
+        header = lines[0].split()
+        if "PID" not in header:
+            raise errors.InvalidParameter("Couldn't find PID field in ps output")
+        pid_col = header.index("PID")
+        rows = []
+        for line in lines[1:]:
+            fields = line.split(None, len(header) - 1)
+            try:
+                if int(fields[pid_col]) in pids:
+                    rows.append(fields)
+            except (ValueError, IndexError):
+                continue
+        return {"Titles": header, "Processes": rows}
