@@ -179,13 +179,14 @@ class Monitor:
         argv = self.conmon_argv(container_id, name, bundle, runtime, log_path, tty, stdin, stdin_once,
                                 log_size_max)
         try:
-            pid = await self._spawn(argv)
+            pid = await self._spawn(argv, cwd=bundle)
         except BaseException:
             await self._undo_create(container_id, runtime)
             raise
         return pid
 
-    async def _spawn(self, argv: list[str]) -> int:
+    async def _spawn(self, argv: list[str], cwd: str) -> int:
+        """Start conmon in ``cwd`` (the bundle): it writes its ``oom`` marker relative to it."""
         sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
         start_r, start_w = os.pipe2(os.O_CLOEXEC)
         env = dict(os.environ, _OCI_SYNCPIPE=str(sync_w), _OCI_STARTPIPE=str(start_r))
@@ -193,7 +194,7 @@ class Monitor:
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.PIPE, pass_fds=(sync_w, start_r), env=env,
-                start_new_session=True)
+                start_new_session=True, cwd=cwd)
         except OSError as exc:
             for fd in (sync_r, sync_w, start_r, start_w):
                 os.close(fd)
