@@ -45,6 +45,18 @@ def host_pids_with(marker: str) -> list[int]:
     return found
 
 
+def settled_count(marker: str, expected: int, timeout: float = 5.0) -> int:
+    """How many host processes carry ``marker``, once Wine's short-lived helper
+    processes (which can carry a child's command line for a moment) are gone:
+    polls until the count is ``expected`` or ``timeout`` passes, and returns it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        count = len(host_pids_with(marker))
+        if count == expected or time.monotonic() > deadline:
+            return count
+        time.sleep(0.1)
+
+
 class Output:
     """A pipe for the container's stdout/stderr (through ``create``'s): read
     what is there now, or everything once every writer has closed."""

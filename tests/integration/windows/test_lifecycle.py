@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.integration.windows import wine as winelib
-from tests.integration.windows.conftest import WinRuntime, host_pids_with
+from tests.integration.windows.conftest import WinRuntime, host_pids_with, settled_count
 from tests.integration.windows.support import WINE_SUPPORT, ZERO
 
 # The init starts a child (the marker, sys.argv[1], rides in its command line
@@ -50,7 +50,7 @@ def test_create_start_state_accounting_kill_tree_delete(winrt: WinRuntime) -> No
     # Wine briefly shows one more, short-lived process in a job whose process
     # has just started a child (it also counts in TotalProcesses).
     assert {pid, child} <= set(json.loads(winrt.cli("ps", "--format", "json", cid).stdout))
-    assert len(host_pids_with(winrt.marker)) == 2  # the init and its child, seen from Linux
+    assert settled_count(winrt.marker, 2) == 2  # the init and its child, seen from Linux
 
     stats = json.loads(winrt.cli("events", "--stats", cid).stdout)
     acct = stats["data"]["windows"]
@@ -112,7 +112,7 @@ def test_delete_of_a_created_container_ends_the_suspended_process(winrt: WinRunt
     cid = winrt.new_id()
     result, out = winrt.create(cid, winrt.bundle(TREE))
     assert result.returncode == 0, out.read()
-    assert len(host_pids_with(winrt.marker)) == 1
+    assert settled_count(winrt.marker, 1) == 1
     assert winrt.cli("delete", cid).returncode == 0
     assert host_pids_with(winrt.marker) == []
     assert not winrt.job_exists(cid)

@@ -8,7 +8,7 @@ the docs table checked against it) can never claim more than was seen.
 from __future__ import annotations
 
 from tests.integration.windows import wine as winelib
-from tests.integration.windows.conftest import WinRuntime, host_pids_with
+from tests.integration.windows.conftest import WinRuntime, host_pids_with, settled_count
 from tests.integration.windows.support import ENFORCED, NOT_ENFORCED, REFUSED, WINE_SUPPORT
 
 PIDS_LIMIT = "io.dockyard.windows.pids-limit"
@@ -38,11 +38,11 @@ def test_process_limit_and_the_third_child(winrt: WinRuntime) -> None:
     assert lines[:2] == ["child 0 started", "child 1 started"]
     if WINE_SUPPORT["JOB_OBJECT_LIMIT_ACTIVE_PROCESS"] == ENFORCED:
         assert lines[2].startswith("child 2 refused")
-        assert len(host_pids_with(winrt.marker)) == 3
+        assert settled_count(winrt.marker, 3) == 3
     else:
         assert WINE_SUPPORT["JOB_OBJECT_LIMIT_ACTIVE_PROCESS"] == NOT_ENFORCED
         assert lines[2] == "child 2 started", "Wine now enforces the process limit: update support.py and the docs"
-        assert len(host_pids_with(winrt.marker)) == 4
+        assert settled_count(winrt.marker, 4) == 4
     assert winrt.cli("delete", "--force", cid).returncode == 0
 
 
