@@ -28,13 +28,13 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from dockyard.errors import InvalidParameter
+from dockyard.securejoin import secure_join
 from dockyard.image.tarsplit import Recorder
 
 WHITEOUT_PREFIX = ".wh."
 WHITEOUT_META_PREFIX = ".wh..wh."
 WHITEOUT_OPAQUE = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
-_MAX_SYMLINKS = 255
 
 
 class HashingReader:
@@ -67,44 +67,6 @@ class HashingReader:
 class UnpackResult:
     diff_id: str
     size: int
-
-
-def resolve_in_root(root: str, rel: str, follow_last: bool = False) -> str:
-    """The host path of ``rel`` inside ``root``, symlinks followed within ``root``.
-
-    Like moby's ``symlink.FollowSymlinkInScope``: an absolute link target is
-    relative to ``root`` and ``..`` never climbs above it.  The last component is
-    not followed unless ``follow_last`` (we create or replace it).
-    """
-    parts = [p for p in rel.split("/") if p not in ("", ".")]
-    resolved: list[str] = []
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = os.path.join(root, *resolved, part)
-        if not parts and not follow_last:
-            resolved.append(part)
-            break
-        try:
-            st = os.lstat(candidate)
-        except FileNotFoundError:
-            resolved.append(part)
-            continue
-        if stat.S_ISLNK(st.st_mode):
-            hops += 1
-            if hops > _MAX_SYMLINKS:
-                raise InvalidParameter(f"too many levels of symbolic links resolving {rel!r} in the layer")
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-            continue
-        resolved.append(part)
-    return os.path.join(root, *resolved) if resolved else root
 
 
 def _clean_name(name: str) -> str:
@@ -143,7 +105,7 @@ def _remove(path: str) -> None:
 def _ensure_parent(root: str, rel: str) -> str:
     """Create the parent directories of ``rel`` (in scope) and return the entry's host path."""
     parent_rel, _, base = rel.rpartition("/")
-    parent = resolve_in_root(root, parent_rel, follow_last=True) if parent_rel else root
+    parent = secure_join(root, parent_rel) if parent_rel else root
     os.makedirs(parent, mode=0o755, exist_ok=True)
     if not os.path.isdir(parent) or os.path.islink(parent):
         raise InvalidParameter(f"invalid tar archive: parent of {rel!r} is not a directory")
@@ -281,7 +243,7 @@ def _apply_member(tf: tarfile.TarFile, m: tarfile.TarInfo, root: str,
         os.symlink(m.linkname, path)
     elif m.islnk():
         target_rel = _clean_name(m.linkname)
-        target = resolve_in_root(root, target_rel)
+        target = secure_join(root, target_rel, follow_last=False)
         if not os.path.lexists(target):
             raise InvalidParameter(f"invalid tar archive: hard link {m.name!r} to missing {m.linkname!r}")
         os.link(target, path, follow_symlinks=False)

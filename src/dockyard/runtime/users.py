@@ -21,9 +21,9 @@ import stat
 from dataclasses import dataclass, field
 
 from dockyard.errors import InvalidParameter
+from dockyard.securejoin import secure_join
 
 MAX_ID = 2**31 - 1
-_MAX_SYMLINKS = 255
 _MAX_FILE = 4 * 1024 * 1024  # a passwd file bigger than this is not a passwd file
 
 
@@ -150,43 +150,6 @@ def lookup_user(user: str, passwd: str | None, group: str | None,
         if gid not in res.additional_gids:
             res.additional_gids.append(gid)
     return res
-
-
-def secure_join(root: str, path: str) -> str:
-    """Resolve ``path`` inside ``root`` as if ``root`` were ``/``; symlinks never escape.
-
-    Returns a host path whose every existing component is a non-symlink inside
-    ``root`` (the last component may not exist).
-    """
-    root = os.path.abspath(root)
-    pending = [p for p in path.split("/") if p]
-    resolved: list[str] = []
-    hops = 0
-    while pending:
-        part = pending.pop(0)
-        if part == ".":
-            continue
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = os.path.join(root, *resolved, part)
-        try:
-            st = os.lstat(candidate)
-        except FileNotFoundError:
-            resolved.append(part)
-            continue
-        if stat.S_ISLNK(st.st_mode):
-            hops += 1
-            if hops > _MAX_SYMLINKS:
-                raise OSError(errno.ELOOP, "too many levels of symbolic links", path)
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            pending = [p for p in target.split("/") if p] + pending
-            continue
-        resolved.append(part)
-    return os.path.join(root, *resolved)
 
 
 def read_rootfs_file(rootfs: str, path: str) -> str | None:

@@ -14,6 +14,7 @@ import stat
 from dockyard.errors import InvalidParameter
 from dockyard.runtime.native import spec_defaults
 from dockyard.runtime.native import syscalls as sc
+from dockyard.securejoin import secure_join
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -46,47 +47,6 @@ PROPAGATION = {
 _IGNORED = {"tmpcopyup", "defaults", "rro", "rrw"}
 # statvfs f_flag bits that a bind remount must keep (they share MS_* values)
 _LOCKED = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC | sc.MS_NOATIME | sc.MS_NODIRATIME | sc.MS_RELATIME
-_MAX_SYMLINKS = 255
-
-
-def secure_join(root: str, unsafe: str) -> str:
-    """``root``/``unsafe`` with symlinks resolved as if ``root`` were ``/``.
-
-    The result always lies under ``root``: absolute links restart at ``root``
-    and ``..`` stops at it.  Missing components are kept literally.
-    """
-    root = os.path.normpath(root)
-    pending = [p for p in unsafe.split("/") if p]
-    pending.reverse()
-    current: list[str] = []
-    links = 0
-    while pending:
-        part = pending.pop()
-        if part == ".":
-            continue
-        if part == "..":
-            if current:
-                current.pop()
-            continue
-        path = os.path.join(root, *current, part)
-        try:
-            st = os.lstat(path)
-        except (FileNotFoundError, NotADirectoryError):
-            current.append(part)
-            continue
-        if not stat.S_ISLNK(st.st_mode):
-            current.append(part)
-            continue
-        links += 1
-        if links > _MAX_SYMLINKS:
-            raise InvalidParameter(f"too many symlinks resolving {unsafe} in {root}")
-        target = os.readlink(path)
-        if target.startswith("/"):
-            current = []
-        extra = [p for p in target.split("/") if p]
-        extra.reverse()
-        pending.extend(extra)
-    return os.path.join(root, *current) if current else root
 
 
 def parse_options(options: list[str] | None) -> tuple[int, int, str]:
