@@ -108,17 +108,17 @@ def _spawn(st: ContainerState, config: dict[str, Any], process: dict[str, Any], 
     if console_sock is not None:
         os.close(console_sock)
     pid = 0
+    started: list[int] = []  # the exec process's pid as soon as it is known (to kill it on failure)
     try:
         cgroup.apply(stage_a)
         parent.send(go=True)
-        pid = int(parent.expect("pid", "the exec process started"))
+        pid = await_started(parent, on_pid=started.append)
         os.waitpid(stage_a, 0)
         stage_a = 0
-        parent.expect("ready", "the exec process was ready")
         if pid_file:
             atomic_write(pid_file, str(pid), 0o644)
     except BaseException:
-        for p in (pid, stage_a):
+        for p in (*started, stage_a):
             if p:
                 try:
                     os.kill(p, 9)
@@ -134,6 +134,31 @@ def _spawn(st: ContainerState, config: dict[str, Any], process: dict[str, Any], 
     from dockyard.runtime.native import ops
 
     return ops.wait_exit(pid)
+
+
+def await_started(channel: Channel, on_pid: Any = None) -> int:
+    """Wait for both "pid" (from stage A) and "ready" (from the exec process); return the pid.
+
+    Two writers share the channel: stage A reports the pid after its fork while
+    the exec process, its child, reports "ready" on its own, so either may come
+    first (50 concurrent execs hit the other order).
+    """
+    pending = {"pid", "ready"}
+    pid = 0
+    while pending:
+        msg = channel.recv()
+        if msg is None:
+            raise SystemError_("container init exited before the exec process was ready")
+        if "pid" in msg:
+            pid = int(msg["pid"])
+            if on_pid is not None:
+                on_pid(pid)
+        if "error" in msg:
+            raise SystemError_(msg["error"])
+        if not set(msg) & pending:
+            raise SystemError_(f"unexpected message while starting the exec process: {msg}")
+        pending -= set(msg)
+    return pid
 
 
 def _stage_a(sys: Any, ch: Channel, config: dict[str, Any], process: dict[str, Any],
