@@ -20,13 +20,12 @@ class Backends:
     images: Any
     containers: Any
     events: Any
-    exec: Any = None
+    exec: Any
 
     async def startup(self) -> None:
         """Re-adopt what survived a restart, start watchers."""
         await self.containers.startup()
-        if self.exec is not None:
-            self.exec.remove_stale_sessions()
+        self.exec.remove_stale_sessions()
 
     async def shutdown(self) -> None:
         await self.containers.shutdown()
