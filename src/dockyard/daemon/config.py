@@ -51,8 +51,8 @@ class DaemonConfig:
     default_ulimits: dict[str, dict[str, Any]] = field(default_factory=dict)
     live_restore: bool = True
     cgroup_parent: str = "/dockyard"
-    # Prefix for the names of every kernel object (cgroups, runtime state) the
-    # daemon creates, so a test daemon can run beside another one.
+    # The name under which the daemon's kernel objects live: the default cgroup
+    # parent is /<name_prefix>, so a test daemon can run beside another one.
     name_prefix: str = "dockyard"
     init_path: str = "/usr/bin/tini-static"  # static: it runs in any rootfs
     default_shm_size: int = 64 * 1024 * 1024
@@ -140,6 +140,8 @@ def load(config_file: str | None, overrides: dict[str, Any]) -> DaemonConfig:
                       ("init-path", "init_path")):
         if key in data:
             setattr(cfg, attr, str(data[key]))
+    if "cgroup-parent" not in data:
+        cfg.cgroup_parent = f"/{cfg.name_prefix}"  # the cgroups of two daemons never mix
     if data.get("debug"):
         cfg.log_level = "debug"
     if "live-restore" in data:
