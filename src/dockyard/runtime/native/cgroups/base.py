@@ -120,6 +120,17 @@ def refused(w: Write, exc: OSError) -> InvalidParameter:
     return InvalidParameter(msg)
 
 
+# errnos with which the kernel refuses a cgroup value (as opposed to an I/O failure)
+_REFUSALS = (errno.EINVAL, errno.EBUSY, errno.ENOSPC, errno.EPERM, errno.ERANGE, errno.EACCES, errno.EOPNOTSUPP)
+
+
+def write_error(w: Write, path: str, exc: OSError) -> Exception:
+    """The error for a failed write of ``w`` to ``path``: a refused value, or an OS error."""
+    if exc.errno in _REFUSALS:
+        return refused(w, exc)
+    return os_error("write", path, exc)
+
+
 def rmdir_retry(path: str, timeout: float = 3.0) -> None:
     """Remove a cgroup directory and its sub-cgroups, bottom-up.
 

@@ -7,13 +7,12 @@ controllers that share a hierarchy share a directory.
 
 from __future__ import annotations
 
-import errno
 import os
 
 from dockyard.errors import InvalidParameter, SystemError_, os_error
 
 from . import mapping
-from .base import (CgroupManager, pids_under, read_int, read_keyed, read_text, refused,
+from .base import (CgroupManager, pids_under, read_int, read_keyed, read_text, write_error,
                    rmdir_retry, system_cpu_usage, write_file)
 from .mapping import Write
 
@@ -167,10 +166,7 @@ class V1Manager(CgroupManager):
             raise InvalidParameter(
                 f"cannot set {w.field}: this kernel does not support it ({w.file} is missing)") from None
         except OSError as exc:
-            if exc.errno in (errno.EINVAL, errno.EBUSY, errno.ENOSPC, errno.EPERM, errno.ERANGE,
-                             errno.EACCES, errno.EOPNOTSUPP):
-                raise refused(w, exc) from None
-            raise os_error("write", path, exc) from None
+            raise write_error(w, path, exc) from None
 
     # --- freezer -----------------------------------------------------------
     def _freezer_file(self) -> str:

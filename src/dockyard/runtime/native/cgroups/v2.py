@@ -9,13 +9,12 @@ the container's own /dev from ``linux.devices``).
 
 from __future__ import annotations
 
-import errno
 import os
 
 from dockyard.errors import InvalidParameter, SystemError_, os_error
 
 from . import mapping
-from .base import (SIGKILL, CgroupManager, pids_under, read_int, read_keyed, read_text, refused,
+from .base import (SIGKILL, CgroupManager, pids_under, read_int, read_keyed, read_text, write_error,
                    rmdir_retry, system_cpu_usage, write_file)
 from .mapping import Write
 
@@ -115,10 +114,7 @@ class V2Manager(CgroupManager):
             raise InvalidParameter(
                 f"cannot set {w.field}: {w.file} is missing (controller not enabled or not supported)") from None
         except OSError as exc:
-            if exc.errno in (errno.EINVAL, errno.EBUSY, errno.ENOSPC, errno.EPERM, errno.ERANGE,
-                             errno.EACCES, errno.EOPNOTSUPP):
-                raise refused(w, exc) from None
-            raise os_error("write", path, exc) from None
+            raise write_error(w, path, exc) from None
 
     def _frozen(self) -> str:
         return "1" if read_keyed(self.dir + "/cgroup.events").get("frozen") == 1 else "0"
