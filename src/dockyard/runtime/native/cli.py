@@ -65,9 +65,12 @@ _COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
                "pids-limit": ("pids_limit", "value"), "blkio-weight": ("blkio_weight", "value")},
     "spec": {"bundle": ("bundle", "value"), "b": ("bundle", "value"), "rootless": ("rootless", "bool")},
     "features": {},
+    # not runc's: for engines, see execserver.py
+    "exec-server": {"fd": ("fd", "value")},
 }
 _POSITIONAL = {"create": 1, "run": 1, "start": 1, "state": 1, "kill": (1, 2), "delete": 1, "exec": -1,
-               "list": 0, "ps": (1, 99), "pause": 1, "resume": 1, "update": 1, "spec": 0, "features": 0}
+               "list": 0, "ps": (1, 99), "pause": 1, "resume": 1, "update": 1, "spec": 0, "features": 0,
+               "exec-server": 0}
 
 USAGE = """usage: dockyard-runtime [global options] COMMAND [options] [arguments]
 

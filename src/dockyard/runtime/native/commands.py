@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 
 def dispatch(command: str, root: str, gopts: dict[str, Any], opts: dict[str, Any], pos: list[str]) -> int:
-    handler = globals()["cmd_" + command]
+    handler = globals()["cmd_" + command.replace("-", "_")]
     return handler(root, gopts, opts, pos) or 0
 
 
@@ -231,3 +231,17 @@ def cmd_features(root: str, gopts: dict[str, Any], opts: dict[str, Any], pos: li
 
     _print_json(features.features())
     return 0
+
+
+def cmd_exec_server(root: str, gopts: dict[str, Any], opts: dict[str, Any], pos: list[str]) -> int:
+    """Serve exec requests on the inherited socket ``--fd N`` (an engine's zygote; see execserver.py)."""
+    from dockyard.runtime.native import execserver
+
+    fd = _int_flag(opts, "fd", -1)
+    if fd < 0:
+        raise InvalidParameter("exec-server: --fd N (an inherited unix SOCK_SEQPACKET socket) is required")
+    try:
+        os.fstat(fd)
+    except OSError:
+        raise InvalidParameter(f"exec-server: --fd {fd} is not an open file descriptor") from None
+    return execserver.serve(root, fd)

@@ -20,7 +20,7 @@ from dockyard.runtime.native.state import ContainerState, atomic_write
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Callable
 
 # (type, /proc/<pid>/ns name) in the order they are joined: the user namespace first
 _JOIN_ORDER = [("user", "user"), ("ipc", "ipc"), ("uts", "uts"), ("network", "net"), ("pid", "pid"),
@@ -29,8 +29,15 @@ _JOIN_ORDER = [("user", "user"), ("ipc", "ipc"), ("uts", "uts"), ("network", "ne
 
 def exec_process(root: str, container_id: str, process: dict[str, Any], *, detach: bool = False,
                  pid_file: str | None = None, console_socket: str | None = None,
-                 preserve_fds: int = 0) -> int:
-    """Run ``process`` in the container; its exit code (0 at once with ``detach``)."""
+                 preserve_fds: int = 0, console_fd: int | None = None,
+                 on_started: Callable[[int], None] | None = None) -> int:
+    """Run ``process`` in the container; its exit code (0 at once with ``detach``).
+
+    The terminal's master goes to ``console_socket`` (a path, runc's flag) or to
+    ``console_fd``, an already connected socket (the exec server's caller holds
+    the other end).  ``on_started`` gets the process's host pid once it is about
+    to exec the user program.
+    """
     from dockyard.runtime.native import ops
 
     st = ContainerState(root, container_id).load()
@@ -38,7 +45,7 @@ def exec_process(root: str, container_id: str, process: dict[str, Any], *, detac
     if status not in ("running", "created"):
         raise Conflict(f"cannot exec in container {container_id}: it is {status}")
     spec_defaults.validate_process(process)
-    if process.get("terminal") and not console_socket:
+    if process.get("terminal") and not console_socket and console_fd is None:
         raise InvalidParameter("exec --tty needs --console-socket")
     config = st.load_config()
     from dockyard.runtime.native import caps
@@ -59,7 +66,7 @@ def exec_process(root: str, container_id: str, process: dict[str, Any], *, detac
 
     selfprotect.ensure_protected(_sys.executable)
     return _spawn(st, config, process, capsets, seccomp_program, cgroup, detach, pid_file,
-                  console_socket, preserve_fds)
+                  console_socket, preserve_fds, console_fd, on_started)
 
 
 def _namespaces(pid: int) -> list[tuple[str, int]]:
@@ -83,7 +90,8 @@ def _namespaces(pid: int) -> list[tuple[str, int]]:
 
 def _spawn(st: ContainerState, config: dict[str, Any], process: dict[str, Any], capsets: Any,
            seccomp_program: Any, cgroup: Any, detach: bool, pid_file: str | None,
-           console_socket: str | None, preserve_fds: int) -> int:
+           console_socket: str | None, preserve_fds: int, console_fd: int | None = None,
+           on_started: Callable[[int], None] | None = None) -> int:
     from dockyard.runtime.native import init as init_mod
     from dockyard.runtime.native.syscalls import Syscalls
 
@@ -92,9 +100,12 @@ def _spawn(st: ContainerState, config: dict[str, Any], process: dict[str, Any], 
     ns_fds = _namespaces(st.pid)
     console_sock = None
     if process.get("terminal"):
-        from dockyard.runtime.native import terminal
+        if console_fd is not None:
+            console_sock = os.dup(console_fd)
+        else:
+            from dockyard.runtime.native import terminal
 
-        console_sock = terminal.connect_console_socket(console_socket or "")
+            console_sock = terminal.connect_console_socket(console_socket or "")
     parent, child = Channel.pair()
     if not detach:
         sys.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)  # the process becomes our child when stageA exits
@@ -117,6 +128,8 @@ def _spawn(st: ContainerState, config: dict[str, Any], process: dict[str, Any], 
         stage_a = 0
         if pid_file:
             atomic_write(pid_file, str(pid), 0o644)
+        if on_started is not None:
+            on_started(pid)
     except BaseException:
         for p in (*started, stage_a):
             if p:
@@ -181,7 +194,7 @@ def _stage_a(sys: Any, ch: Channel, config: dict[str, Any], process: dict[str, A
             try:
                 ctx = init_mod.InitContext(sys, config, process, userns=userns, console_sock=console_sock,
                                            channel=ch, capsets=capsets, seccomp=seccomp_program,
-                                           preserve_fds=preserve_fds)
+                                           preserve_fds=preserve_fds, mount_console=False)
                 init_mod.run_steps(ctx, init_mod.EXEC_STEPS)
                 raise SystemError_("exec returned")
             except BaseException as exc:  # noqa: BLE001

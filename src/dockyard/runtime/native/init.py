@@ -39,7 +39,7 @@ class InitContext:
                  console_sock: int | None = None, fifo_fd: int | None = None,
                  channel: Channel | None = None, capsets: Any = None, seccomp: Any = None,
                  preserve_fds: int = 0, state: dict[str, Any] | None = None,
-                 enter_cgroup: Callable[[], None] | None = None) -> None:
+                 enter_cgroup: Callable[[], None] | None = None, mount_console: bool = True) -> None:
         self.sys = sys
         self.config = config
         self.process = process
@@ -57,6 +57,9 @@ class InitContext:
         self.preserve_fds = preserve_fds
         self.state = state or {}
         self.enter_cgroup = enter_cgroup
+        # only the container's init binds its terminal on /dev/console; an exec's pty is its own
+        # (runc's setns init does not mount it either)
+        self.mount_console = mount_console
         self.executable = ""
 
     @property
@@ -100,7 +103,8 @@ def step_console(ctx: InitContext) -> None:
     from dockyard.runtime.native import terminal
 
     user = ctx.process.get("user") or {}
-    terminal.setup_console(ctx.sys, ctx.console_sock, user.get("uid", 0), user.get("gid", 0))
+    terminal.setup_console(ctx.sys, ctx.console_sock, user.get("uid", 0), user.get("gid", 0),
+                           mount_console=ctx.mount_console)
     os.close(ctx.console_sock)
     ctx.console_sock = None
 
