@@ -143,12 +143,32 @@ def _request(path: str, method: str, url: str, body: bytes = b"", upgrade: bool 
         s.close()
 
 
-def test_exec_cycles_do_not_leak(d):
-    """Execs (each with its own conmon, pipes and attach socket) leave nothing open in the daemon."""
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(p) for p in f.read().split()]
+
+
+def _exec_servers(daemon_pid: int) -> list[int]:
+    out = []
+    for child in _children(daemon_pid):
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as f:
+                if b"exec-server" in f.read().split(b"\0"):
+                    out.append(child)
+        except FileNotFoundError:
+            pass
+    return out
+
+
+@pytest.mark.parametrize("runtime", ["dockyard", "crun"])
+def test_exec_cycles_do_not_leak(d, runtime):
+    """Execs leave nothing open in the daemon: through the native runtime's exec server (pipes,
+    reply sockets, forked children) and through conmon (its session dir and attach socket)."""
     import json
 
     name = f"dytest-execleak-{secrets.token_hex(3)}"
-    cid = docker(d, "run", "-d", "--name", name, "busybox", "sleep", "1000", check=True).stdout.strip()
+    cid = docker(d, "run", "-d", "--runtime", runtime, "--name", name, "busybox", "sleep", "1000",
+                 check=True).stdout.strip()
     body = json.dumps({"Cmd": ["echo", "x"], "AttachStdout": True, "AttachStderr": True}).encode()
 
     def one() -> None:
@@ -167,8 +187,13 @@ def test_exec_cycles_do_not_leak(d):
             one()
         fds1 = _settle(pid, fds0)
         assert fds1 <= fds0 + 2, f"daemon fds grew {fds0} -> {fds1}"
-        leftovers = os.listdir(os.path.join(d.exec_root, "monitor", "exec"))
-        assert leftovers == [], leftovers
+        if runtime == "crun":
+            leftovers = os.listdir(os.path.join(d.exec_root, "monitor", "exec"))
+            assert leftovers == [], leftovers
+        else:
+            servers = _exec_servers(pid)
+            assert len(servers) == 1, servers  # one server for all the execs
+            assert _children(servers[0]) == []  # every forked exec child is gone
     finally:
         docker(d, "rm", "-f", name)
 
@@ -196,13 +221,15 @@ def test_slow_container_holds_back_a_fast_client(d, tmp_path):
 
 
 def test_exec_sessions_of_a_crashed_daemon_are_cleaned_at_start(busybox_tar):
+    """conmon's exec sessions (other runtimes than the native one) survive a crash; their dirs go
+    at the next start once they ended."""
     from tests.support.daemon import new_daemon
 
     d = new_daemon()
     try:
         d.start()
         docker(d, "import", str(busybox_tar), "busybox:latest", check=True)
-        docker(d, "run", "-d", "--name", "crashy", "busybox", "sleep", "100", check=True)
+        docker(d, "run", "-d", "--runtime", "crun", "--name", "crashy", "busybox", "sleep", "100", check=True)
         docker(d, "exec", "-d", "crashy", "sleep", "0.5", check=True)
         sessions = os.path.join(d.exec_root, "monitor", "exec")
         assert len(os.listdir(sessions)) == 1
@@ -211,6 +238,32 @@ def test_exec_sessions_of_a_crashed_daemon_are_cleaned_at_start(busybox_tar):
         d.start()
         assert os.listdir(sessions) == []
         assert docker(d, "exec", "crashy", "echo", "ok", check=True).stdout == "ok\n"
+    finally:
+        d.remove_all_containers()
+        d.cleanup()
+
+
+def test_exec_server_goes_with_a_crashed_daemon_and_its_execs_carry_on(busybox_tar):
+    """kill -9 of the daemon: the native runtime's exec server exits (its control socket closed),
+    an exec it started keeps running to its end; the next daemon starts a new server."""
+    from tests.support.daemon import new_daemon
+
+    d = new_daemon()
+    try:
+        d.start()
+        docker(d, "import", str(busybox_tar), "busybox:latest", check=True)
+        docker(d, "run", "-d", "--name", "crashy", "busybox", "sleep", "100", check=True)
+        docker(d, "exec", "-d", "crashy", "sh", "-c", "sleep 1; touch /survived", check=True)
+        [server] = _exec_servers(d.proc.pid)
+        d.crash()
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{server}") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not os.path.exists(f"/proc/{server}"), "the exec server outlived its daemon"
+        d.start()
+        time.sleep(1.5)
+        assert docker(d, "exec", "crashy", "ls", "/survived", check=True).stdout == "/survived\n"
+        assert len(_exec_servers(d.proc.pid)) == 1
     finally:
         d.remove_all_containers()
         d.cleanup()

@@ -28,6 +28,7 @@ class Backends:
         self.exec.remove_stale_sessions()
 
     async def shutdown(self) -> None:
+        self.exec.shutdown()
         await self.containers.shutdown()
         self.db.close()
 

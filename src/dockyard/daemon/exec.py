@@ -1,9 +1,12 @@
 """The exec service: ``docker exec`` records and their processes.
 
 An exec is created (a record: what to run, how), then started once; its
-process runs under its own conmon (``Monitor.exec``), joins every namespace
-and the cgroup of the container through the OCI runtime's ``exec``, and its
-exit code lands on the record.  Records live in memory, as dockerd keeps them:
+process joins every namespace and the cgroup of the container through the
+OCI runtime's ``exec``, and its exit code lands on the record.  With the
+native runtime the process comes from the runtime's exec server and the
+daemon holds its stdio (runtime/directexec.py: no interpreter start and no
+conmon per exec); with any other runtime it runs under its own conmon
+(``Monitor.exec``).  Records live in memory, as dockerd keeps them:
 an exec session does not survive a daemon restart.  A container lists only its
 *running* execs in ``ExecIDs`` (dockerd drops an exec from the container when
 it ends, but keeps it inspectable); records go when their container goes.
@@ -109,6 +112,13 @@ class ExecService:
     def __init__(self, containers: Any) -> None:
         self.containers = containers
         self._execs: dict[str, ExecRecord] = {}
+        self._servers: dict[str, Any] = {}  # runtime root -> directexec.ExecServer
+
+    def shutdown(self) -> None:
+        """Stop the exec servers (running execs carry on)."""
+        for server in self._servers.values():
+            server.close()
+        self._servers.clear()
 
     def remove_stale_sessions(self) -> None:
         """At start-up: drop the session dirs of execs whose monitor is gone.
@@ -212,9 +222,7 @@ class ExecService:
         try:
             c = self._running_container(rec.ContainerID)
             process = self._process(c, rec)
-            svc = self.containers
-            session = await svc.monitor.exec(c.Id, rec.ID, svc.runtime_for(c), process, tty=rec.Tty,
-                                             stdin=rec.OpenStdin and attach, attach=attach)
+            session = await self._launch(c, rec, process, attach)
         except ContainerStartError as exc:
             rec.ExitCode = start_error_exit_code(exc.message) or 126
             rec.done.set()
@@ -236,6 +244,24 @@ class ExecService:
         if not attach:
             self.collect(rec)
         return rec
+
+    async def _launch(self, c: Any, rec: ExecRecord, process: dict[str, Any], attach: bool) -> Any:
+        """Start the process: through the native runtime's exec server, else under conmon."""
+        from dockyard.runtime import directexec
+
+        svc = self.containers
+        runtime = svc.runtime_for(c)
+        stdin = rec.OpenStdin and attach
+        if svc.cfg.runtime(c.Runtime).name != "dockyard":
+            return await svc.monitor.exec(c.Id, rec.ID, runtime, process, tty=rec.Tty, stdin=stdin,
+                                          attach=attach)
+        server = self._servers.get(runtime.root)
+        if server is None:
+            server = self._servers[runtime.root] = directexec.ExecServer(runtime)
+        try:
+            return await server.exec(c.Id, process, tty=rec.Tty, stdin=stdin, attach=attach)
+        except directexec.ExecStartError as exc:
+            raise ContainerStartError(exc.message) from None
 
     def collect(self, rec: ExecRecord) -> asyncio.Future[int]:
         """The task that waits for the exit code and releases the session (one per exec)."""
