@@ -7,7 +7,7 @@ import pytest
 pytestmark = pytest.mark.timeout(120)
 
 PROBE = ("echo pid=$$; hostname; id; pwd; ls /proc/self/fd | tr '\\n' ' '; echo; "
-         "grep -E '^(Cap|NoNewPrivs|Seccomp:)' /proc/self/status; "
+         "grep -E '^(Cap|NoNewPrivs|Seccomp:|Sig(Ign|Blk))' /proc/self/status; "
          "ulimit -n; ls /dev | sort | tr '\\n' ' '; echo; "
          "wc -c < /proc/keys; ls /sys/firmware | wc -l; "
          "awk '{print $2, $3}' /proc/mounts | grep -v '^/sys/fs/cgroup/' | sort")

@@ -176,8 +176,10 @@ def step_user(ctx: InitContext) -> None:
 
 
 def step_close_fds(ctx: InitContext) -> None:
-    """Nothing of the runtime's may reach the user program: mark every fd >= 3+N close-on-exec."""
+    """Nothing of the runtime's may reach the user program: mark every fd >= 3+N close-on-exec,
+    and leave no signal ignored that the runtime's interpreter ignores."""
     ctx.sys.close_range_cloexec(3 + ctx.preserve_fds)
+    ctx.sys.reset_signals()
     for fd in range(3, 3 + ctx.preserve_fds):
         try:
             os.set_inheritable(fd, True)

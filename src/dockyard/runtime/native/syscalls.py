@@ -190,6 +190,23 @@ class Syscalls:
                     except OSError:
                         pass
 
+    def reset_signals(self) -> None:
+        """Default disposition for every signal the runtime's interpreter ignores.
+
+        An ignored signal stays ignored across execve, and Python ignores
+        SIGPIPE and SIGXFSZ (an engine may add SIGINT): without this the user
+        program would inherit them (``yes | head`` would never end by SIGPIPE).
+        Handled signals reset by themselves at execve.
+        """
+        import _signal  # not `signal`: it imports enum
+
+        for signum in range(1, _signal.NSIG):
+            try:
+                if _signal.getsignal(signum) == _signal.SIG_IGN:
+                    _signal.signal(signum, _signal.SIG_DFL)
+            except (OSError, ValueError):  # SIGKILL, SIGSTOP, the C library's own
+                pass
+
     # -- security modules (the other helper's libraries, called through the facade) --------
     def load_seccomp(self, program: Any) -> None:
         program.load()
