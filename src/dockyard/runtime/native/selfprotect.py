@@ -4,7 +4,8 @@ While the container's init is still the runtime, and whenever a container
 program is ``#!/proc/self/exe``, ``/proc/<pid>/exe`` of a process in the
 container is the *host's* Python binary.  runc answers with a sealed memfd
 copy or a read-only bind mount of itself; we run from a copy of the
-interpreter (17 kB: libpython is a shared library) in a folder that is
+interpreter (Debian's static python3.X, ~7 MB, or the installing one, see
+``launcher.runtime_interpreter``) in a folder that is
 bind-mounted read-only onto itself, so any write through that magic link
 fails with EROFS.  The mount does not survive a reboot: ``ensure_protected``
 (one statvfs per call) re-creates it.  PR_SET_DUMPABLE 0 in the runtime's
