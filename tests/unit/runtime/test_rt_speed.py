@@ -56,3 +56,59 @@ def test_runtime_interpreter_takes_a_same_version_candidate(tmp_path):
     fake.write_text(f"#!/bin/sh\nexec {sys.executable} \"$@\"\n")
     fake.chmod(0o755)
     assert launcher.runtime_interpreter("/nonexistent/python", candidate=str(fake)) == str(fake)
+
+
+# -- when the init waits for the runtime's cgroup attach -------------------------------------
+class _Recorder:
+    """A Syscalls stand-in that records call names and does nothing."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple]] = []
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *args, **kw: self.calls.append((name, args))
+
+
+def _build(tmp_path: pathlib.Path, cgroup_ns: bool, hooks: dict | None = None) -> list[tuple[str, tuple]]:
+    from dockyard.runtime.native import mounts
+
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "dev").mkdir(parents=True, exist_ok=True)
+    config = {"root": {"path": str(rootfs)}, "hooks": hooks or {},
+              "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
+                         {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                          "options": ["ro"]}]}
+    rec = _Recorder()
+    builder = mounts.RootfsBuilder(rec, config, str(rootfs), str(tmp_path), userns=False, cgroup_ns=cgroup_ns,
+                                   cgroup_paths={}, enter_cgroup=lambda: rec.calls.append(("enter_cgroup", ())))
+    builder.prepare()
+    rec.calls.append(("hooks", ()))
+    builder.pivot(False)
+    builder.finalize()
+    return rec.calls
+
+
+def test_without_cgroup_namespace_the_init_waits_for_the_attach_only_after_its_rootfs(tmp_path):
+    names = [c[0] for c in _build(tmp_path, cgroup_ns=False)]
+    assert names.count("enter_cgroup") == 1
+    assert names.index("enter_cgroup") > names.index("pivot_root")
+    assert names.index("enter_cgroup") == len(names) - 1
+
+
+def test_a_cgroup_namespace_is_entered_before_the_cgroup_mount(tmp_path):
+    calls = _build(tmp_path, cgroup_ns=True)
+    names = [c[0] for c in calls]
+    assert names.count("enter_cgroup") == 1
+    first_cgroup_mount = next(i for i, (name, args) in enumerate(calls)
+                              if name == "mount" and "/sys/fs/cgroup" in str(args[1]))
+    assert names.index("enter_cgroup") < first_cgroup_mount
+
+
+def test_hooks_in_the_container_run_after_the_attach(tmp_path):
+    hook = [{"path": "/bin/true"}]
+    for kind in ("prestart", "createRuntime", "createContainer"):
+        names = [c[0] for c in _build(tmp_path / kind, cgroup_ns=False, hooks={kind: hook})]
+        assert names.count("enter_cgroup") == 1
+        assert names.index("enter_cgroup") < names.index("hooks")

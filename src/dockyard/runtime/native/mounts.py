@@ -92,8 +92,11 @@ class RootfsBuilder:
         self.userns = userns
         self.cgroup_ns = cgroup_ns
         self.cgroup_paths = cgroup_paths
-        # called once before the first cgroup mount (and at the end of prepare()): the init
-        # builds its tree while the runtime moves it into its cgroup, and waits only here
+        # waits until the runtime has moved the init into its cgroup (the first cgroup v1
+        # attach waits ~10 ms for an RCU grace period) and makes the cgroup namespace; the init
+        # builds its tree meanwhile.  Called once: before the first cgroup mount when there is a
+        # cgroup namespace (the mount must see it), else before the hooks that run in the
+        # container's namespaces, else after finalize() (the latest point of this builder).
         self.enter_cgroup = enter_cgroup
         self.linux = config.get("linux") or {}
 
@@ -114,7 +117,9 @@ class RootfsBuilder:
                     and "rbind" not in (m.get("options") or [])
         self.create_devices(dev_mounted or not any(
             os.path.normpath(m["destination"]) == "/dev" for m in self.config.get("mounts") or []))
-        self._enter_cgroup()
+        hooks = self.config.get("hooks") or {}
+        if self.cgroup_ns or any(hooks.get(k) for k in ("prestart", "createRuntime", "createContainer")):
+            self._enter_cgroup()
 
     def _enter_cgroup(self) -> None:
         if self.enter_cgroup is not None:
@@ -125,8 +130,8 @@ class RootfsBuilder:
         dest = secure_join(self.rootfs, m["destination"])
         kind = m.get("type") or ""
         flags, propagation, data = parse_options(m.get("options"))
-        if kind in ("cgroup", "cgroup2"):
-            self._enter_cgroup()
+        if kind in ("cgroup", "cgroup2") and self.cgroup_ns:
+            self._enter_cgroup()  # without a cgroup ns the mounts bind host paths that exist already
         if kind == "bind" or flags & sc.MS_BIND:
             self._bind(m, dest, flags, data)
         elif kind == "cgroup":
@@ -276,6 +281,7 @@ class RootfsBuilder:
     def finalize(self) -> None:
         if (self.config.get("root") or {}).get("readonly"):
             remount_readonly(self.sys, "/")
+        self._enter_cgroup()
 
 
 def readonly_paths(sys: Syscalls, paths: list[str]) -> None:
