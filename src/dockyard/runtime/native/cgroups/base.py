@@ -20,6 +20,7 @@ import time
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # collections.abc costs ~3 ms on every runtime call; only annotations use it
     from collections.abc import Callable
+    from typing import Any
 
 from dockyard.errors import InvalidParameter, SystemError_, os_error
 
@@ -156,6 +157,40 @@ def rmdir_retry(path: str, timeout: float = 3.0) -> None:
                 delay = min(delay * 2, 0.1)
 
 
+def own_cgroups(text: str | None = None) -> dict[str, str]:
+    """/proc/self/cgroup as {controller: path}; the v2 entry is keyed ``""``."""
+    if text is None:
+        try:
+            text = read_text("/proc/self/cgroup")
+        except OSError:
+            return {}
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        _, sep, rest = line.partition(":")
+        controllers, sep2, path = rest.partition(":")
+        if not (sep and sep2) or "/.." in path:  # outside our cgroup namespace: not reachable
+            continue
+        for c in controllers.split(",") if controllers else [""]:
+            out.setdefault(c, path)
+    return out
+
+
+def _probe_attach(procs_file: str, pid: bytes, started: Any) -> None:
+    """Move ``pid`` into the cgroup it is in (see CgroupManager.warm_attach)."""
+    try:
+        fd = os.open(procs_file, os.O_WRONLY | os.O_CLOEXEC)
+    except OSError:
+        started.release()
+        return
+    try:
+        started.release()  # the caller runs on once this thread drops the GIL in write()
+        os.write(fd, pid)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def pids_under(path: str) -> list[int]:
     """Every pid in the cgroup at ``path`` and its sub-cgroups."""
     out: list[int] = []
@@ -249,6 +284,39 @@ class CgroupManager:
         raise NotImplementedError
 
     # --- shared behaviour --------------------------------------------------
+    def warm_attach(self) -> None:
+        """Let the kernel start the wait of the first attach now, in a background thread.
+
+        Moving a process into a cgroup takes a global lock (cgroup_threadgroup_rwsem)
+        whose first writer waits for an RCU grace period: ~10 ms here, on the
+        critical path of ``create``.  A write of a pid that cannot exist takes the
+        same lock: writing the runtime's own pid into the cgroup it is already in
+        (a migration that changes nothing; a pid that does not exist is refused
+        before the lock is taken).  A real :meth:`apply` made while, or up to a
+        grace period after, the probe runs pays only the rest of the wait, so the
+        wait overlaps the forks of the container's processes.  Best effort: any
+        error is ignored.  Call it after :meth:`create` and :meth:`set` (the probe
+        holds cgroup_mutex while it waits, which mkdir and limit writes need too).
+        """
+        target = self._own_procs_file()
+        if not target:
+            return
+        import _thread  # the C module: `threading` costs imports we do not need
+
+        # wait until the probe is about to enter the kernel: a new thread would otherwise
+        # wait up to the GIL's switch interval (5 ms) before it runs at all
+        started = _thread.allocate_lock()
+        started.acquire()
+        try:
+            _thread.start_new_thread(_probe_attach, (target, str(os.getpid()).encode(), started))
+        except RuntimeError:  # no thread could be started: the attach just pays the full wait
+            return
+        started.acquire(True, 1.0)
+
+    def _own_procs_file(self) -> str | None:
+        """cgroup.procs of the cgroup this process is in, in one hierarchy this manager uses."""
+        return None
+
     def kill_all(self, sig: int = SIGKILL) -> None:
         """Signal every process in the cgroup, frozen first so none can fork away."""
         frozen = False

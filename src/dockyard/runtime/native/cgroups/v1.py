@@ -12,7 +12,7 @@ import os
 from dockyard.errors import InvalidParameter, SystemError_, os_error
 
 from . import mapping
-from .base import (CgroupManager, pids_under, read_int, read_keyed, read_text, write_error,
+from .base import (CgroupManager, own_cgroups, pids_under, read_int, read_keyed, read_text, write_error,
                    rmdir_retry, system_cpu_usage, write_file)
 from .mapping import Write
 
@@ -99,6 +99,13 @@ class V1Manager(CgroupManager):
                 os.rmdir(d)
             except OSError:
                 pass  # a sibling container may share a parent we made
+
+    def _own_procs_file(self) -> str | None:
+        mine = own_cgroups()
+        for controller in ("pids", "freezer", "cpu", "memory", *self._mounts):
+            if controller in self._mounts and controller in mine:
+                return f"{self._mounts[controller]}{mine[controller].rstrip('/')}/cgroup.procs"
+        return None
 
     def apply(self, pid: int) -> None:
         for d in dict.fromkeys(self.paths().values()):

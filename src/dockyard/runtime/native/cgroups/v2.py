@@ -14,7 +14,7 @@ import os
 from dockyard.errors import InvalidParameter, SystemError_, os_error
 
 from . import mapping
-from .base import (SIGKILL, CgroupManager, pids_under, read_int, read_keyed, read_text, write_error,
+from .base import (SIGKILL, CgroupManager, own_cgroups, pids_under, read_int, read_keyed, read_text, write_error,
                    rmdir_retry, system_cpu_usage, write_file)
 from .mapping import Write
 
@@ -35,6 +35,10 @@ class V2Manager(CgroupManager):
 
     def exists(self) -> bool:
         return os.path.isdir(self.dir)
+
+    def _own_procs_file(self) -> str | None:
+        path = own_cgroups().get("")
+        return None if path is None else f"{self.root}{path.rstrip('/')}/cgroup.procs"
 
     def create(self) -> None:
         created: list[str] = []

@@ -1,0 +1,34 @@
+"""The runtime's speed-ups change nothing a container or the host can see."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+
+from dockyard.runtime.native import cgroups
+
+
+def test_warm_attach_moves_no_process_and_the_real_attach_still_works():
+    """The probe re-attaches the runtime to the cgroup it is in; the container's attach is unchanged."""
+    cg = cgroups.new_manager(None, "dytest-" + uuid.uuid4().hex[:10])
+    cg.create()
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        with open("/proc/self/cgroup") as f:
+            before = f.read()
+        probe = cg._own_procs_file()
+        assert probe and os.path.isfile(probe)
+        with open(probe) as f:
+            assert str(os.getpid()) in f.read().split()  # the probe targets the cgroup we are in
+        cg.warm_attach()
+        cg.apply(child.pid)
+        with open("/proc/self/cgroup") as f:
+            assert f.read() == before
+        pids = cg.pids()
+        assert child.pid in pids and os.getpid() not in pids
+    finally:
+        child.kill()
+        child.wait()
+        cg.destroy()
+    assert not cg.exists()
