@@ -127,38 +127,3 @@ def test_launcher_runs_isolated_without_site(tmp_path):
     assert text.startswith("#!/usr/bin/python3 -IS\n")
     assert "sys.path.insert(0, '/src')" in text and "sys.path.append('/site')" in text
 
-
-def test_exec_start_accepts_ready_before_pid():
-    """The exec process may report "ready" before stage A reports its pid (two writers)."""
-    from dockyard.runtime.native.channel import Channel
-    from dockyard.runtime.native.exec import await_started
-
-    for order in (({"ready": True}, {"pid": 42}), ({"pid": 42}, {"ready": True})):
-        parent, child = Channel.pair()
-        seen: list[int] = []
-        try:
-            for msg in order:
-                child.send(**msg)
-            assert await_started(parent, on_pid=seen.append) == 42
-            assert seen == [42]
-        finally:
-            parent.close()
-            child.close()
-
-
-def test_exec_start_reports_an_error_after_the_pid():
-    from dockyard.errors import SystemError_
-    from dockyard.runtime.native.channel import Channel
-    from dockyard.runtime.native.exec import await_started
-
-    parent, child = Channel.pair()
-    seen: list[int] = []
-    try:
-        child.send(pid=7)
-        child.send(error="exec: no such file")
-        with pytest.raises(SystemError_, match="no such file"):
-            await_started(parent, on_pid=seen.append)
-        assert seen == [7]  # known, so the caller can kill it
-    finally:
-        parent.close()
-        child.close()

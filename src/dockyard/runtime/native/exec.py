@@ -1,11 +1,21 @@
 """``exec``: start another process inside a running container.
 
-    runtime ──fork──> stageA (non-dumpable; setns user first, then the others) ──fork──> process
-       │ puts stageA in the container's cgroup                    │ reports the pid, exits
-       └── waits for "ready"; writes --pid-file; unless --detach, reaps the process (subreaper)
+    runtime ──setns(pid: for its children only)──fork──> process (non-dumpable)
+       │ stays in the host's namespaces                  │ joins the container's cgroup itself,
+       │                                                 │ reads the config, joins the other
+       │                                                 │ namespaces (user first), runs the tail
+       └── reads "ready"; writes --pid-file; unless      │ of the init sequence, says "ready"
+           --detach, reaps the process (its parent)      └── execs the program
 
 The process goes through the tail of the init sequence (console, no_new_privs,
-seccomp, capabilities and user, close fds, exec), so the same guarantees hold.
+seccomp, capabilities and user, close fds, exec), so the same guarantees hold,
+and it is in the container's cgroup before it does anything else.  Why the
+process moves itself: on cgroup v1, a thread writing ``0`` to a hierarchy's
+``tasks`` file moves only itself and skips the global threadgroup lock whose
+first writer waits for an RCU grace period (~8 ms here; the kernel's
+``cgroup_procs_write_start``), where the runtime writing the pid into
+``cgroup.procs`` pays it.  The runtime itself stays in the host's namespaces:
+joining a pid namespace only changes where its children are born.
 """
 
 from __future__ import annotations
@@ -22,8 +32,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable
 
-# (type, /proc/<pid>/ns name) in the order they are joined: the user namespace first
-_JOIN_ORDER = [("user", "user"), ("ipc", "ipc"), ("uts", "uts"), ("network", "net"), ("pid", "pid"),
+# (type, /proc/<pid>/ns name) in the order the process joins them: the user namespace first;
+# the pid namespace is joined by the runtime before the fork
+_JOIN_ORDER = [("user", "user"), ("ipc", "ipc"), ("uts", "uts"), ("network", "net"),
                ("cgroup", "cgroup"), ("time", "time"), ("mount", "mnt")]
 
 
@@ -38,174 +49,165 @@ def exec_process(root: str, container_id: str, process: dict[str, Any], *, detac
     the other end).  ``on_started`` gets the process's host pid once it is about
     to exec the user program.
     """
-    from dockyard.runtime.native import ops
-
     st = ContainerState(root, container_id).load()
-    status = ops.status_of(st)
+    status = st.status()
     if status not in ("running", "created"):
         raise Conflict(f"cannot exec in container {container_id}: it is {status}")
     spec_defaults.validate_process(process)
     if process.get("terminal") and not console_socket and console_fd is None:
         raise InvalidParameter("exec --tty needs --console-socket")
-    config = st.load_config()
-    from dockyard.runtime.native import caps
-
-    from dockyard.runtime.native.create import ambient_subset
-
-    capsets = ambient_subset(caps.parse_capabilities(process.get("capabilities")))
-    seccomp_program = None
-    seccomp_config = (config.get("linux") or {}).get("seccomp")
-    if seccomp_config:
-        from dockyard.runtime.native import seccomp
-
-        seccomp_program = seccomp.compile_filter(seccomp_config, cache_dir=seccomp.cache_dir(root))
-    cgroup = ops.cgroup_of(st)
     import sys as _sys
 
     from dockyard.runtime.native import selfprotect
 
     selfprotect.ensure_protected(_sys.executable)
-    return _spawn(st, config, process, capsets, seccomp_program, cgroup, detach, pid_file,
-                  console_socket, preserve_fds, console_fd, on_started)
+    return _spawn(st, process, detach, pid_file, console_socket, preserve_fds, console_fd, on_started)
 
 
-def _namespaces(pid: int) -> list[tuple[str, int]]:
-    """Open the container's namespaces that differ from ours."""
-    fds: list[tuple[str, int]] = []
-    try:
-        for kind, name in _JOIN_ORDER:
-            theirs = f"/proc/{pid}/ns/{name}"
-            try:
-                if os.stat(theirs).st_ino == os.stat(f"/proc/self/ns/{name}").st_ino:
-                    continue
-            except FileNotFoundError:
-                continue
-            fds.append((kind, os.open(theirs, os.O_RDONLY | os.O_CLOEXEC)))
-    except OSError as exc:
-        for _, fd in fds:
-            os.close(fd)
-        raise SystemError_(f"open namespaces of process {pid}: {exc.strerror}") from None
-    return fds
-
-
-def _spawn(st: ContainerState, config: dict[str, Any], process: dict[str, Any], capsets: Any,
-           seccomp_program: Any, cgroup: Any, detach: bool, pid_file: str | None,
-           console_socket: str | None, preserve_fds: int, console_fd: int | None = None,
-           on_started: Callable[[int], None] | None = None) -> int:
-    from dockyard.runtime.native import init as init_mod
+def _spawn(st: ContainerState, process: dict[str, Any], detach: bool, pid_file: str | None,
+           console_socket: str | None, preserve_fds: int, console_fd: int | None,
+           on_started: Callable[[int], None] | None) -> int:
+    from dockyard.runtime.native import ops
     from dockyard.runtime.native.syscalls import Syscalls
 
-    init_mod.preload(process)
     sys = Syscalls()
-    ns_fds = _namespaces(st.pid)
+    pidns = _open_namespace(st.pid, "pid")
     console_sock = None
-    if process.get("terminal"):
-        if console_fd is not None:
-            console_sock = os.dup(console_fd)
-        else:
-            from dockyard.runtime.native import terminal
+    try:
+        if process.get("terminal"):
+            if console_fd is not None:
+                console_sock = os.dup(console_fd)
+            else:
+                from dockyard.runtime.native import terminal
 
-            console_sock = terminal.connect_console_socket(console_socket or "")
+                console_sock = terminal.connect_console_socket(console_socket or "")
+        if pidns is not None:
+            sys.setns(pidns, sc.CLONE_NEWPID, "pid")
+    finally:
+        if pidns is not None:
+            os.close(pidns)
     parent, child = Channel.pair()
-    if not detach:
-        sys.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)  # the process becomes our child when stageA exits
-    stage_a = os.fork()
-    if stage_a == 0:  # pragma: no cover - child
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
         parent.close()
-        _stage_a(sys, child, config, process, ns_fds, capsets, seccomp_program, console_sock, preserve_fds)
+        _process(sys, child, st, process, console_sock, preserve_fds)
     child.close()
-    for _, fd in ns_fds:
-        os.close(fd)
     if console_sock is not None:
         os.close(console_sock)
-    pid = 0
-    started: list[int] = []  # the exec process's pid as soon as it is known (to kill it on failure)
     try:
-        cgroup.apply(stage_a)
-        parent.send(go=True)
-        pid = await_started(parent, on_pid=started.append)
-        os.waitpid(stage_a, 0)
-        stage_a = 0
+        parent.expect("ready", "the exec process started")
         if pid_file:
             atomic_write(pid_file, str(pid), 0o644)
         if on_started is not None:
             on_started(pid)
     except BaseException:
-        for p in (*started, stage_a):
-            if p:
-                try:
-                    os.kill(p, 9)
-                except ProcessLookupError:
-                    pass
-        if stage_a:
-            os.waitpid(stage_a, 0)
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
         raise
     finally:
         parent.close()
     if detach:
         return 0
-    from dockyard.runtime.native import ops
-
     return ops.wait_exit(pid)
 
 
-def await_started(channel: Channel, on_pid: Any = None) -> int:
-    """Wait for both "pid" (from stage A) and "ready" (from the exec process); return the pid.
-
-    Two writers share the channel: stage A reports the pid after its fork while
-    the exec process, its child, reports "ready" on its own, so either may come
-    first (50 concurrent execs hit the other order).
-    """
-    pending = {"pid", "ready"}
-    pid = 0
-    while pending:
-        msg = channel.recv()
-        if msg is None:
-            raise SystemError_("container init exited before the exec process was ready")
-        if "pid" in msg:
-            pid = int(msg["pid"])
-            if on_pid is not None:
-                on_pid(pid)
-        if "error" in msg:
-            raise SystemError_(msg["error"])
-        if not set(msg) & pending:
-            raise SystemError_(f"unexpected message while starting the exec process: {msg}")
-        pending -= set(msg)
-    return pid
+def _open_namespace(pid: int, name: str) -> int | None:
+    """An fd of the process's namespace ``name``; None when it is ours already (or unsupported)."""
+    theirs = f"/proc/{pid}/ns/{name}"
+    try:
+        if os.stat(theirs).st_ino == os.stat(f"/proc/self/ns/{name}").st_ino:
+            return None
+        return os.open(theirs, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        if os.path.exists(f"/proc/{pid}"):
+            return None  # the kernel has no such namespace type
+        raise SystemError_(f"open namespaces of process {pid}: the container's init is gone") from None
+    except OSError as exc:
+        raise SystemError_(f"open namespace {theirs}: {exc.strerror}") from None
 
 
-def _stage_a(sys: Any, ch: Channel, config: dict[str, Any], process: dict[str, Any],
-             ns_fds: list[tuple[str, int]], capsets: Any, seccomp_program: Any,
+class _Prepared:
+    """What the process works out from the container's config before it joins the namespaces."""
+
+    def __init__(self, st: ContainerState, process: dict[str, Any]) -> None:
+        from dockyard.runtime.native import caps
+        from dockyard.runtime.native import init as init_mod
+        from dockyard.runtime.native.create import ambient_subset
+
+        self.config = st.load_config()
+        self.capsets = ambient_subset(caps.parse_capabilities(process.get("capabilities")))
+        self.seccomp = None
+        seccomp_config = (self.config.get("linux") or {}).get("seccomp")
+        if seccomp_config:
+            from dockyard.runtime.native import seccomp
+
+            self.seccomp = seccomp.compile_filter(seccomp_config, cache_dir=seccomp.cache_dir(st.root))
+        init_mod.preload(process)
+        self.namespaces: list[tuple[str, int]] = []
+        try:
+            for kind, name in _JOIN_ORDER:
+                fd = _open_namespace(st.pid, name)
+                if fd is not None:
+                    self.namespaces.append((kind, fd))
+        except BaseException:
+            for _, fd in self.namespaces:
+                os.close(fd)
+            raise
+
+
+def _join_cgroup(st: ContainerState) -> None:
+    """Move this (single-threaded) process into the container's cgroup, refusing a paused one."""
+    from dockyard.errors import os_error
+    from dockyard.runtime.native import ops
+    from dockyard.runtime.native.cgroups.v1 import V1Manager
+
+    cgroup = ops.cgroup_of(st)
+    if cgroup.state() == "paused":
+        raise Conflict(f"cannot exec in container {st.id}: it is paused")
+    name = "tasks" if isinstance(cgroup, V1Manager) else "cgroup.procs"
+    for d in dict.fromkeys(cgroup.paths().values()):
+        try:
+            fd = os.open(f"{d}/{name}", os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, b"0")
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise os_error("join the container's cgroup", d, exc) from None
+
+
+def _process(sys: Any, ch: Channel, st: ContainerState, process: dict[str, Any],
              console_sock: int | None, preserve_fds: int) -> None:  # pragma: no cover - child
+    """The exec process: prepare, join the namespaces, run the steps, exec once "go" came."""
     from dockyard.runtime.native import create as create_mod
     from dockyard.runtime.native import init as init_mod
 
-    code = 1
     try:
         sys.prctl(sc.PR_SET_DUMPABLE, 0)  # before entering: /proc/<pid>/exe must stay unreachable
-        ch.expect("go", "cgroup setup")
+        _join_cgroup(st)
+        prepared = _Prepared(st, process)
         userns = False
-        for kind, fd in ns_fds:
+        for kind, fd in prepared.namespaces:
             sys.setns(fd, spec_defaults.NAMESPACE_FLAGS[kind], kind)
             os.close(fd)
             userns = userns or kind == "user"
-        pid = os.fork()
-        if pid == 0:
-            try:
-                ctx = init_mod.InitContext(sys, config, process, userns=userns, console_sock=console_sock,
-                                           channel=ch, capsets=capsets, seccomp=seccomp_program,
-                                           preserve_fds=preserve_fds, mount_console=False)
-                init_mod.run_steps(ctx, init_mod.EXEC_STEPS)
-                raise SystemError_("exec returned")
-            except BaseException as exc:  # noqa: BLE001
-                if ch.wfd >= 0:
-                    create_mod._report(ch, exc)
-            os._exit(127)
-        ch.send(pid=pid)
-        code = 0
-    except BaseException as exc:  # noqa: BLE001
-        create_mod._report(ch, exc)
-    os._exit(code)
+        ctx = init_mod.InitContext(sys, prepared.config, process, userns=userns, console_sock=console_sock,
+                                   channel=ch, capsets=prepared.capsets, seccomp=prepared.seccomp,
+                                   preserve_fds=preserve_fds, mount_console=False)
+        init_mod.run_steps(ctx, init_mod.EXEC_STEPS)
+        raise SystemError_("exec returned")
+    except BaseException as exc:  # noqa: BLE001 - never return into the runtime's code
+        try:
+            if ch.wfd >= 0:
+                create_mod._report(ch, exc)
+            else:  # after "ready": stderr is all we have
+                os.write(2, f"dockyard-runtime exec: {exc}\n".encode())
+        except BaseException:  # noqa: BLE001
+            pass
+    os._exit(127)
 
 
 def process_from_args(config: dict[str, Any], args: list[str], *, env: list[str], cwd: str | None,

@@ -80,8 +80,7 @@ def serve(root: str, control_fd: int) -> int:
             pid = -1
         if pid == 0:  # pragma: no cover - the child, measured through the engine's tests
             ctl.close()
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # it waits for its process
             _child(root, data, fds)
         for fd in fds:
             os.close(fd)
