@@ -70,14 +70,6 @@ def create(root: str, container_id: str, opts: CreateOptions) -> ContainerState:
     flags, join = spec_defaults.namespace_flags(config)
     _check_namespaces(config, flags, join)
 
-    from dockyard.runtime.native import caps
-
-    capsets = ambient_subset(caps.parse_capabilities(process.get("capabilities")))
-    seccomp_program = None
-    if linux.get("seccomp"):
-        from dockyard.runtime.native import seccomp
-
-        seccomp_program = seccomp.compile_filter(linux["seccomp"], cache_dir=seccomp.cache_dir(root))
     if process.get("terminal") and not opts.console_socket:
         raise InvalidParameter("process.terminal is true: --console-socket is required")
 
@@ -97,7 +89,17 @@ def create(root: str, container_id: str, opts: CreateOptions) -> ContainerState:
         cgroup = cgroups.new_manager(linux.get("cgroupsPath"), container_id)
         cgroup.create()
         cgroup.set(spec_defaults.resources_with_devices(config))
-        cgroup.warm_attach()  # the ~10 ms the first attach waits for overlaps the forks below
+        cgroup.warm_attach()  # the ~10 ms the first attach waits for overlaps all that follows
+        # parsed here, not before the cgroup, so the probe's wait overlaps these imports (ctypes:
+        # ~4 ms) and a seccomp compile; an error still undoes everything (the except below)
+        from dockyard.runtime.native import caps
+
+        capsets = ambient_subset(caps.parse_capabilities(process.get("capabilities")))
+        seccomp_program = None
+        if linux.get("seccomp"):
+            from dockyard.runtime.native import seccomp
+
+            seccomp_program = seccomp.compile_filter(linux["seccomp"], cache_dir=seccomp.cache_dir(root))
         st.data = {
             "ociVersion": OCI_VERSION, "id": container_id, "bundle": opts.bundle,
             "rootfs": spec_defaults.rootfs_path(config, opts.bundle), "created": now_rfc3339(),
