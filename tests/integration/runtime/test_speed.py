@@ -32,3 +32,27 @@ def test_warm_attach_moves_no_process_and_the_real_attach_still_works():
         child.wait()
         cg.destroy()
     assert not cg.exists()
+
+
+def test_destroy_removes_sub_cgroups_too():
+    """The one-rmdir fast path falls back to the bottom-up walk when sub-cgroups exist (EBUSY)."""
+    cg = cgroups.new_manager(None, "dytest-" + uuid.uuid4().hex[:10])
+    cg.create()
+    try:
+        first = next(iter(cg.paths().values()))
+        os.makedirs(os.path.join(first, "child", "grandchild"))
+        cg.destroy()
+        assert not cg.exists()
+    finally:
+        for d in cg.paths().values():
+            for sub in ("child/grandchild", "child", ""):
+                try:
+                    os.rmdir(os.path.join(d, sub) if sub else d)
+                except OSError:
+                    pass
+
+
+def test_destroy_of_a_gone_cgroup_is_quiet():
+    cg = cgroups.new_manager(None, "dytest-" + uuid.uuid4().hex[:10])
+    cg.destroy()
+    assert not cg.exists()

@@ -11,10 +11,12 @@ import os
 
 from dockyard.errors import InvalidParameter, SystemError_, os_error
 
-from . import mapping
 from .base import (CgroupManager, own_cgroups, pids_under, read_int, read_keyed, read_text, write_error,
                    rmdir_retry, system_cpu_usage, write_file)
-from .mapping import Write
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .mapping import Write
 
 # The controllers a container is placed in, when the host has them mounted.
 CONTROLLERS = ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids",
@@ -120,6 +122,8 @@ class V1Manager(CgroupManager):
 
     # --- limits ------------------------------------------------------------
     def set(self, resources: dict | None) -> None:
+        from . import mapping  # lazily: start/state/delete never need the limit tables
+
         writes = mapping.v1_writes(resources)
         writes = self._order_memory(writes, (resources or {}).get("memory") or {})
         for w in writes:
@@ -143,6 +147,8 @@ class V1Manager(CgroupManager):
                 "cannot set linux.resources.memory.swap: this kernel has no swap accounting "
                 "(memory.memsw.limit_in_bytes is missing; boot with swapaccount=1)")
         if limit_w is not None and swap_w is None and has_memsw and mem.get("limit") == -1:
+            from .mapping import Write
+
             swap_w = Write("memory", "memory.memsw.limit_in_bytes", "-1", "linux.resources.memory.swap")
             writes = writes + [swap_w]
         if limit_w is None or swap_w is None:
@@ -166,7 +172,7 @@ class V1Manager(CgroupManager):
             if os.path.exists(alt):
                 path = alt
         if w.controller == "devices" and w.file == "devices.allow" and w.value == "a":
-            w = Write(w.controller, w.file, "a *:* rwm", w.field)
+            w = type(w)(w.controller, w.file, "a *:* rwm", w.field)
         try:
             write_file(path, w.value)
         except FileNotFoundError:

@@ -13,10 +13,12 @@ import os
 
 from dockyard.errors import InvalidParameter, SystemError_, os_error
 
-from . import mapping
 from .base import (SIGKILL, CgroupManager, own_cgroups, pids_under, read_int, read_keyed, read_text, write_error,
                    rmdir_retry, system_cpu_usage, write_file)
-from .mapping import Write
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .mapping import Write
 
 ROOT = "/sys/fs/cgroup"
 WANTED = ("cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma", "misc")
@@ -91,6 +93,8 @@ class V2Manager(CgroupManager):
         rmdir_retry(self.dir)
 
     def set(self, resources: dict | None) -> None:
+        from . import mapping  # lazily: start/state/delete never need the limit tables
+
         writes = mapping.v2_writes(resources)
         mem = (resources or {}).get("memory") or {}
         if mem.get("checkBeforeUpdate") and isinstance(mem.get("limit"), int) and mem["limit"] > 0:
