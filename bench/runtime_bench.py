@@ -52,22 +52,29 @@ def make_bundle(dest: str) -> str:
     return dest
 
 
-def one_run(runtime: str, root: str, bundle: str) -> float:
+PHASES = ("create", "start", "wait", "delete")
+
+
+def one_run(runtime: str, root: str, bundle: str) -> dict[str, float]:
+    """One container's life; the wall time of each phase and the total, in seconds."""
     cid = "dybench-" + uuid.uuid4().hex[:10]
     pid_file = os.path.join(os.path.dirname(root), cid + ".pid")
     t0 = time.perf_counter()
     subprocess.run([runtime, "--root", root, "create", "--bundle", bundle, "--pid-file", pid_file, cid],
                    check=True, stdin=subprocess.DEVNULL)
+    t1 = time.perf_counter()
     with open(pid_file) as f:
         pid = int(f.read())
     subprocess.run([runtime, "--root", root, "start", cid], check=True)
+    t2 = time.perf_counter()
     _, status = os.waitpid(pid, 0)
+    t3 = time.perf_counter()
     subprocess.run([runtime, "--root", root, "delete", cid], check=True)
-    elapsed = time.perf_counter() - t0
+    t4 = time.perf_counter()
     os.unlink(pid_file)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{runtime}: the container exited with {os.waitstatus_to_exitcode(status)}")
-    return elapsed
+    return {"create": t1 - t0, "start": t2 - t1, "wait": t3 - t2, "delete": t4 - t3, "total": t4 - t0}
 
 
 def main() -> int:
@@ -81,19 +88,24 @@ def main() -> int:
     work = tempfile.mkdtemp(prefix="dybench-")
     try:
         bundle = make_bundle(os.path.join(work, "bundle"))
-        times: dict[str, list[float]] = {name: [] for name in runtimes}
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in runtimes}
         for name, path in runtimes.items():  # warm-up: page cache, pyc files
             one_run(path, os.path.join(work, "state-" + name), bundle)
         for _ in range(args.n):
             for name, path in runtimes.items():
-                times[name].append(one_run(path, os.path.join(work, "state-" + name), bundle))
+                runs[name].append(one_run(path, os.path.join(work, "state-" + name), bundle))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    times = {name: [r["total"] for r in values] for name, values in runs.items()}
     base = statistics.median(times.get("dockyard") or next(iter(times.values())))
     print(f"create+start+wait+delete of `true`, {args.n} runs each (median, ratio to dockyard):")
     for name, values in times.items():
         med = statistics.median(values)
         print(f"  {name:10s} {med * 1000:7.1f} ms   x{med / base:5.2f}   (min {min(values) * 1000:.1f} ms)")
+    print("per phase (median ms): " + "  ".join(f"{p:>7s}" for p in PHASES))
+    for name, values in runs.items():
+        print(f"  {name:10s}            " + "  ".join(
+            f"{statistics.median(r[p] for r in values) * 1000:7.1f}" for p in PHASES))
     return 0
 
 

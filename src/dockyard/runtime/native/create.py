@@ -108,8 +108,6 @@ def create(root: str, container_id: str, opts: CreateOptions) -> ContainerState:
         }
         init_pid = _spawn(st, config, opts, flags, join, capsets, seccomp_program, cgroup)
         st.data["pid"] = init_pid
-        st.data["pidStartTime"] = proc_start_time(init_pid)
-        st.save_config(config)
         st.save()
         if opts.pid_file:
             atomic_write(opts.pid_file, str(init_pid), 0o644)
@@ -187,13 +185,17 @@ def _spawn(st: ContainerState, config: dict[str, Any], opts: CreateOptions, flag
             _write_id_maps(stage1, linux)
             parent.send(mapped=True)
         init_pid = int(parent.expect("pid", "the init process started"))
-        _, status = os.waitpid(stage1, 0)
-        stage1 = 0
         state = st.oci_state("creating")
         state["pid"] = init_pid
-        parent.send(state=state)
+        parent.send(state=state)  # the init starts on its rootfs now, stage1's exit is ours to reap
+        _, status = os.waitpid(stage1, 0)
+        stage1 = 0
         cgroup.apply(init_pid)  # meanwhile the init mounts its rootfs
         parent.send(go=True)
+        # done while the init works (it is the critical path now); only `exec` reads config.json,
+        # and only once state.json exists
+        st.data["pidStartTime"] = proc_start_time(init_pid)
+        st.save_config(config)
         while True:
             msg = parent.recv()
             if msg is None:
