@@ -146,3 +146,20 @@ def test_exec_server_flag_errors(rt):
     assert p.returncode == 1 and "--fd" in p.stderr
     p = rt.cmd("exec-server", "--fd", "99", check=False)
     assert p.returncode == 1 and "not an open file descriptor" in p.stderr
+
+
+def test_exec_server_sees_a_container_made_again_under_the_same_id(rt, make_bundle):
+    """The server reuses what it read of a container only while its state and config are unchanged."""
+    server = Server(rt)
+    cid = rt.new_id()
+    try:
+        for hostname in ("first", "second"):
+            rt.cmd("create", "--bundle", str(make_bundle(["sleep", "60"], hostname=hostname)), cid)
+            rt.cmd("start", cid)
+            _, out, _ = run_piped(server, cid, base_process(["hostname"]))
+            assert out == f"{hostname}\n".encode()
+            rt.cmd("delete", "--force", cid)
+        msgs, _, _ = run_piped(server, cid, base_process(["true"]))
+        assert "does not exist" in msgs[0]["error"]
+    finally:
+        server.close()

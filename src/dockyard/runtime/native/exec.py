@@ -41,15 +41,18 @@ _JOIN_ORDER = [("user", "user"), ("ipc", "ipc"), ("uts", "uts"), ("network", "ne
 def exec_process(root: str, container_id: str, process: dict[str, Any], *, detach: bool = False,
                  pid_file: str | None = None, console_socket: str | None = None,
                  preserve_fds: int = 0, console_fd: int | None = None,
-                 on_started: Callable[[int], None] | None = None) -> int:
+                 on_started: Callable[[int], None] | None = None, info: ContainerInfo | None = None) -> int:
     """Run ``process`` in the container; its exit code (0 at once with ``detach``).
 
     The terminal's master goes to ``console_socket`` (a path, runc's flag) or to
     ``console_fd``, an already connected socket (the exec server's caller holds
     the other end).  ``on_started`` gets the process's host pid once it is about
-    to exec the user program.
+    to exec the user program.  ``info``: the container's :class:`ContainerInfo`
+    when the caller keeps one (the exec server), else it is read now.
     """
-    st = ContainerState(root, container_id).load()
+    if info is None:
+        info = ContainerInfo(root, container_id)
+    st = info.st
     status = st.status()
     if status not in ("running", "created"):
         raise Conflict(f"cannot exec in container {container_id}: it is {status}")
@@ -61,17 +64,50 @@ def exec_process(root: str, container_id: str, process: dict[str, Any], *, detac
     from dockyard.runtime.native import selfprotect
 
     selfprotect.ensure_protected(_sys.executable)
-    return _spawn(st, process, detach, pid_file, console_socket, preserve_fds, console_fd, on_started)
+    return _spawn(info, process, detach, pid_file, console_socket, preserve_fds, console_fd, on_started)
 
 
-def _spawn(st: ContainerState, process: dict[str, Any], detach: bool, pid_file: str | None,
+class ContainerInfo:
+    """What every exec reads from a container's saved state and config: the state, the
+    config, the compiled seccomp program and the cgroup manager.  The exec server keeps
+    one per container and reuses it while :meth:`fresh` (the files are unchanged)."""
+
+    def __init__(self, root: str, container_id: str) -> None:
+        from dockyard.runtime.native import ops
+
+        self.st = ContainerState(root, container_id).load()
+        self.stamp = self._stamp()
+        self.config = self.st.load_config()
+        self.seccomp = None
+        seccomp_config = (self.config.get("linux") or {}).get("seccomp")
+        if seccomp_config:
+            from dockyard.runtime.native import seccomp
+
+            self.seccomp = seccomp.compile_filter(seccomp_config, cache_dir=seccomp.cache_dir(root))
+        self.cgroup = ops.cgroup_of(self.st)
+
+    def _stamp(self) -> tuple[int, ...]:
+        out: list[int] = []
+        for path in (self.st.state_file, os.path.join(self.st.dir, "config.json")):
+            try:
+                info = os.stat(path)
+                out += [info.st_ino, info.st_mtime_ns, info.st_size]
+            except FileNotFoundError:
+                out.append(-1)
+        return tuple(out)
+
+    def fresh(self) -> bool:
+        return self._stamp() == self.stamp
+
+
+def _spawn(info: ContainerInfo, process: dict[str, Any], detach: bool, pid_file: str | None,
            console_socket: str | None, preserve_fds: int, console_fd: int | None,
            on_started: Callable[[int], None] | None) -> int:
     from dockyard.runtime.native import ops
     from dockyard.runtime.native.syscalls import Syscalls
 
     sys = Syscalls()
-    pidns = _open_namespace(st.pid, "pid")
+    pidns = _open_namespace(info.st.pid, "pid")
     console_sock = None
     try:
         if process.get("terminal"):
@@ -90,7 +126,7 @@ def _spawn(st: ContainerState, process: dict[str, Any], detach: bool, pid_file: 
     pid = os.fork()
     if pid == 0:  # pragma: no cover - child
         parent.close()
-        _process(sys, child, st, process, console_sock, preserve_fds)
+        _process(sys, child, info, process, console_sock, preserve_fds)
     child.close()
     if console_sock is not None:
         os.close(console_sock)
@@ -130,26 +166,19 @@ def _open_namespace(pid: int, name: str) -> int | None:
 
 
 class _Prepared:
-    """What the process works out from the container's config before it joins the namespaces."""
+    """What the process works out before it joins the namespaces."""
 
-    def __init__(self, st: ContainerState, process: dict[str, Any]) -> None:
+    def __init__(self, info: ContainerInfo, process: dict[str, Any]) -> None:
         from dockyard.runtime.native import caps
         from dockyard.runtime.native import init as init_mod
         from dockyard.runtime.native.create import ambient_subset
 
-        self.config = st.load_config()
         self.capsets = ambient_subset(caps.parse_capabilities(process.get("capabilities")))
-        self.seccomp = None
-        seccomp_config = (self.config.get("linux") or {}).get("seccomp")
-        if seccomp_config:
-            from dockyard.runtime.native import seccomp
-
-            self.seccomp = seccomp.compile_filter(seccomp_config, cache_dir=seccomp.cache_dir(st.root))
         init_mod.preload(process)
         self.namespaces: list[tuple[str, int]] = []
         try:
             for kind, name in _JOIN_ORDER:
-                fd = _open_namespace(st.pid, name)
+                fd = _open_namespace(info.st.pid, name)
                 if fd is not None:
                     self.namespaces.append((kind, fd))
         except BaseException:
@@ -158,15 +187,14 @@ class _Prepared:
             raise
 
 
-def _join_cgroup(st: ContainerState) -> None:
+def _join_cgroup(info: ContainerInfo) -> None:
     """Move this (single-threaded) process into the container's cgroup, refusing a paused one."""
     from dockyard.errors import os_error
-    from dockyard.runtime.native import ops
     from dockyard.runtime.native.cgroups.v1 import V1Manager
 
-    cgroup = ops.cgroup_of(st)
+    cgroup = info.cgroup
     if cgroup.state() == "paused":
-        raise Conflict(f"cannot exec in container {st.id}: it is paused")
+        raise Conflict(f"cannot exec in container {info.st.id}: it is paused")
     name = "tasks" if isinstance(cgroup, V1Manager) else "cgroup.procs"
     for d in dict.fromkeys(cgroup.paths().values()):
         try:
@@ -179,7 +207,7 @@ def _join_cgroup(st: ContainerState) -> None:
             raise os_error("join the container's cgroup", d, exc) from None
 
 
-def _process(sys: Any, ch: Channel, st: ContainerState, process: dict[str, Any],
+def _process(sys: Any, ch: Channel, info: ContainerInfo, process: dict[str, Any],
              console_sock: int | None, preserve_fds: int) -> None:  # pragma: no cover - child
     """The exec process: prepare, join the namespaces, run the steps, exec once "go" came."""
     from dockyard.runtime.native import create as create_mod
@@ -187,15 +215,15 @@ def _process(sys: Any, ch: Channel, st: ContainerState, process: dict[str, Any],
 
     try:
         sys.prctl(sc.PR_SET_DUMPABLE, 0)  # before entering: /proc/<pid>/exe must stay unreachable
-        _join_cgroup(st)
-        prepared = _Prepared(st, process)
+        _join_cgroup(info)
+        prepared = _Prepared(info, process)
         userns = False
         for kind, fd in prepared.namespaces:
             sys.setns(fd, spec_defaults.NAMESPACE_FLAGS[kind], kind)
             os.close(fd)
             userns = userns or kind == "user"
-        ctx = init_mod.InitContext(sys, prepared.config, process, userns=userns, console_sock=console_sock,
-                                   channel=ch, capsets=prepared.capsets, seccomp=prepared.seccomp,
+        ctx = init_mod.InitContext(sys, info.config, process, userns=userns, console_sock=console_sock,
+                                   channel=ch, capsets=prepared.capsets, seccomp=info.seccomp,
                                    preserve_fds=preserve_fds, mount_console=False)
         init_mod.run_steps(ctx, init_mod.EXEC_STEPS)
         raise SystemError_("exec returned")

@@ -24,6 +24,11 @@ on ``reply`` (a stream socket) with newline-delimited JSON:
 
 EOF on ``reply`` without ``exit`` means the child died.  The server exits when
 the engine closes its end of the control socket; running execs carry on.
+
+The server also keeps, per container, what every exec reads from the
+container's state and config (:class:`exec.ContainerInfo`: the parsed config,
+the compiled seccomp program, the cgroup manager), reused while those files
+are unchanged: the children inherit it instead of reading and hashing again.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ if TYPE_CHECKING:
 
 MAX_REQUEST = 1 << 20  # one OCI process object
 MAX_FDS = 4
+MAX_CACHED = 256  # containers whose ContainerInfo is kept
 
 
 def preload() -> None:
@@ -62,6 +68,7 @@ def serve(root: str, control_fd: int) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     ctl = socket.socket(fileno=control_fd)
     os.set_inheritable(control_fd, False)
+    infos: dict[str, Any] = {}
     while True:
         try:
             data, fds, _, _ = socket.recv_fds(ctl, MAX_REQUEST, MAX_FDS, socket.MSG_CMSG_CLOEXEC)
@@ -73,25 +80,40 @@ def serve(root: str, control_fd: int) -> int:
             for fd in fds:
                 os.close(fd)
             return 0
+        reply = fds[0] if fds else -1
         try:
+            request = fastjson.loads(data)
+            info = _container_info(infos, root, str(request["id"]))
             pid = os.fork()
-        except OSError as exc:
-            _answer(fds[0] if fds else -1, {"error": f"exec server: fork: {exc.strerror}"})
+        except BaseException as exc:  # noqa: BLE001 - a bad request or container: answer, serve on
+            _answer(reply, {"error": _describe(exc)})
             pid = -1
         if pid == 0:  # pragma: no cover - the child, measured through the engine's tests
             ctl.close()
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # it waits for its process
-            _child(root, data, fds)
+            _child(root, request, info, fds)
         for fd in fds:
             os.close(fd)
 
 
-def _child(root: str, data: bytes, fds: list[int]) -> None:  # pragma: no cover - see serve()
+def _container_info(infos: dict[str, Any], root: str, container_id: str) -> Any:
+    """The container's cached ContainerInfo, read again when its files changed."""
+    from dockyard.runtime.native.exec import ContainerInfo
+
+    info = infos.get(container_id)
+    if info is None or not info.fresh():
+        infos.pop(container_id, None)
+        if len(infos) >= MAX_CACHED:
+            infos.clear()
+        info = infos[container_id] = ContainerInfo(root, container_id)
+    return info
+
+
+def _child(root: str, request: dict[str, Any], info: Any, fds: list[int]) -> None:  # pragma: no cover
     """One request: run the exec in the foreground, report on the reply socket, exit."""
     reply = fds[0] if fds else -1
     code = 1
     try:
-        request = fastjson.loads(data)
         process: dict[str, Any] = request["process"]
         console = None
         if process.get("terminal"):
@@ -106,7 +128,7 @@ def _child(root: str, data: bytes, fds: list[int]) -> None:  # pragma: no cover 
                 os.close(fd)
         from dockyard.runtime.native import exec as exec_mod
 
-        status = exec_mod.exec_process(root, str(request["id"]), process, console_fd=console,
+        status = exec_mod.exec_process(root, str(request["id"]), process, console_fd=console, info=info,
                                        on_started=lambda pid: _answer(reply, {"pid": pid}))
         _answer(reply, {"exit": status})
         code = 0
