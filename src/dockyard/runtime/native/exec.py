@@ -104,32 +104,20 @@ def _spawn(info: ContainerInfo, process: dict[str, Any], detach: bool, pid_file:
            console_socket: str | None, preserve_fds: int, console_fd: int | None,
            on_started: Callable[[int], None] | None) -> int:
     from dockyard.runtime.native import ops
-    from dockyard.runtime.native.syscalls import Syscalls
 
-    sys = Syscalls()
-    pidns = _open_namespace(info.st.pid, "pid")
     console_sock = None
-    try:
-        if process.get("terminal"):
-            if console_fd is not None:
-                console_sock = os.dup(console_fd)
-            else:
-                from dockyard.runtime.native import terminal
+    if process.get("terminal"):
+        if console_fd is not None:
+            console_sock = os.dup(console_fd)
+        else:
+            from dockyard.runtime.native import terminal
 
-                console_sock = terminal.connect_console_socket(console_socket or "")
-        if pidns is not None:
-            sys.setns(pidns, sc.CLONE_NEWPID, "pid")
+            console_sock = terminal.connect_console_socket(console_socket or "")
+    try:
+        pid, parent = fork_process(info, process, console_sock, preserve_fds)
     finally:
-        if pidns is not None:
-            os.close(pidns)
-    parent, child = Channel.pair()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - child
-        parent.close()
-        _process(sys, child, info, process, console_sock, preserve_fds)
-    child.close()
-    if console_sock is not None:
-        os.close(console_sock)
+        if console_sock is not None:
+            os.close(console_sock)
     try:
         parent.expect("ready", "the exec process started")
         if pid_file:
@@ -148,6 +136,37 @@ def _spawn(info: ContainerInfo, process: dict[str, Any], detach: bool, pid_file:
     if detach:
         return 0
     return ops.wait_exit(pid)
+
+
+def fork_process(info: ContainerInfo, process: dict[str, Any], console_sock: int | None = None,
+                 preserve_fds: int = 0, stdio: tuple[int, int, int] | None = None,
+                 own_pidns: int | None = None) -> tuple[int, Channel]:
+    """Fork the exec process (born in the container's pid namespace); returns its pid and our
+    end of its channel, on which it says "ready" (or "error") before it execs.
+
+    ``stdio``: fds that become its 0, 1, 2.  ``own_pidns``: an fd of our own pid namespace,
+    to return to after the fork (a long-lived caller forks for other containers too).
+    """
+    from dockyard.runtime.native.syscalls import Syscalls
+
+    sys = Syscalls()
+    pidns = _open_namespace(info.st.pid, "pid")
+    if pidns is not None:
+        try:
+            sys.setns(pidns, sc.CLONE_NEWPID, "pid")  # where our children are born; we stay
+        finally:
+            os.close(pidns)
+    parent, child = Channel.pair()
+    try:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - child: never returns
+            parent.close()
+            _process(sys, child, info, process, console_sock, preserve_fds, stdio)
+    finally:
+        if pidns is not None and own_pidns is not None:
+            sys.setns(own_pidns, sc.CLONE_NEWPID, "pid")
+    child.close()
+    return pid, parent
 
 
 def _open_namespace(pid: int, name: str) -> int | None:
@@ -207,13 +226,16 @@ def _join_cgroup(info: ContainerInfo) -> None:
             raise os_error("join the container's cgroup", d, exc) from None
 
 
-def _process(sys: Any, ch: Channel, info: ContainerInfo, process: dict[str, Any],
-             console_sock: int | None, preserve_fds: int) -> None:  # pragma: no cover - child
-    """The exec process: prepare, join the namespaces, run the steps, exec once "go" came."""
+def _process(sys: Any, ch: Channel, info: ContainerInfo, process: dict[str, Any], console_sock: int | None,
+             preserve_fds: int, stdio: tuple[int, int, int] | None = None) -> None:  # pragma: no cover
+    """The exec process: join the cgroup, prepare, join the namespaces, run the steps, exec."""
     from dockyard.runtime.native import create as create_mod
     from dockyard.runtime.native import init as init_mod
 
     try:
+        if stdio is not None:
+            for target, fd in enumerate(stdio):
+                os.dup2(fd, target)  # inheritable: the program gets them
         sys.prctl(sc.PR_SET_DUMPABLE, 0)  # before entering: /proc/<pid>/exe must stay unreachable
         _join_cgroup(info)
         prepared = _Prepared(info, process)
