@@ -56,3 +56,32 @@ def test_destroy_of_a_gone_cgroup_is_quiet():
     cg = cgroups.new_manager(None, "dytest-" + uuid.uuid4().hex[:10])
     cg.destroy()
     assert not cg.exists()
+
+
+def test_init_is_pid_1_in_its_cgroup_before_start_and_runtime_hooks_stay_in_the_hosts_pid_ns(
+        rt, make_bundle, tmp_path):
+    """The runtime forks the init into a new pid ns itself and the init moves itself into its cgroup.
+
+    The hooks the runtime runs (prestart, createRuntime) must still see the host's pid
+    namespace: the runtime returns to its own right after the fork.
+    """
+    log = tmp_path / "ns.log"
+    script = tmp_path / "hook.sh"
+    script.write_text(f"#!/bin/sh\nreadlink /proc/self/ns/pid >> {log}\n")
+    script.chmod(0o755)
+    hooks = {kind: [{"path": str(script)}] for kind in ("prestart", "createRuntime")}
+    cid = rt.new_id()
+    rt.cmd("create", "--bundle", str(make_bundle(["sleep", "60"], hooks=hooks)), cid)
+    pid = rt.state(cid)["pid"]
+    host_ns = os.readlink("/proc/self/ns/pid")
+    assert log.read_text().split() == [host_ns, host_ns]
+    assert os.readlink(f"/proc/{pid}/ns/pid") != host_ns
+    with open(f"/proc/{pid}/status") as f:
+        nspid = next(line for line in f if line.startswith("NSpid:")).split()[1:]
+    assert nspid == [str(pid), "1"]
+    with open(f"/proc/{pid}/cgroup") as f:
+        where = {c: path for line in f for c in line.split(":")[1].split(",")
+                 for path in [line.rstrip("\n").split(":", 2)[2]]}
+    controllers = cgroups.new_manager(None, cid).paths()
+    assert controllers and all(where.get(c) == f"/dockyard/{cid}" for c in controllers), where
+    rt.cmd("delete", "--force", cid)

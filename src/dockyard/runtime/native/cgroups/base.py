@@ -289,6 +289,13 @@ class CgroupManager:
     def exists(self) -> bool:
         raise NotImplementedError
 
+    # whether attach_self() works (v1: a thread moves itself without the global lock)
+    can_attach_self = False
+
+    def attach_self(self) -> None:
+        """Move the calling (single-threaded) process into the cgroup; see V1Manager."""
+        raise NotImplementedError
+
     # --- shared behaviour --------------------------------------------------
     def warm_attach(self) -> None:
         """Let the kernel start the wait of the first attach now, in a background thread.

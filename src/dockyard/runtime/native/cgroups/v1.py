@@ -109,6 +109,24 @@ class V1Manager(CgroupManager):
                 return f"{self._mounts[controller]}{mine[controller].rstrip('/')}/cgroup.procs"
         return None
 
+    can_attach_self = True
+
+    def attach_self(self) -> None:
+        """Move the calling thread (the whole process, if single-threaded) into the cgroup.
+
+        ``apply`` writes a pid to cgroup.procs: the kernel then takes
+        cgroup_threadgroup_rwsem for writing, whose first writer waits for an RCU
+        grace period (7-19 ms here).  "0" written to ``tasks`` moves the writing
+        thread itself, which needs no threadgroup lock (the kernel skips it for the
+        current thread), so the container's init, still single-threaded runtime
+        code, enters its cgroup in ~0.05 ms.  The caller must not be multi-threaded.
+        """
+        for d in dict.fromkeys(self.paths().values()):
+            try:
+                write_file(d + "/tasks", "0")
+            except OSError as exc:
+                raise os_error(f"move pid {os.getpid()} into cgroup", d, exc) from None
+
     def apply(self, pid: int) -> None:
         for d in dict.fromkeys(self.paths().values()):
             try:
