@@ -153,6 +153,36 @@ def test_exec_copies_100mb_intact(d, sleeper, tmp_path):
     assert out.split()[0] == hashlib.sha256(data).hexdigest()
 
 
+def _hwm_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+
+
+def test_exec_output_reaches_a_slow_reader_whole_and_in_order(d, sleeper):
+    """120 MB of exec output while the client reads nothing for two seconds: the daemon holds the
+    process back (no unbounded buffering) and delivers every byte, stdout and stderr apart."""
+    size = 120_000_000
+    script = f"i=0; while [ $i -lt 200 ]; do echo err$i >&2; i=$((i+1)); done; head -c {size} /dev/zero; echo end"
+    hwm0 = _hwm_kb(d.proc.pid)
+    p = subprocess.Popen(["docker", "exec", sleeper, "sh", "-c", script], env=d.env(),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(2)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0
+    assert len(out) == size + 4 and out.endswith(b"end\n")
+    assert err.decode().split() == [f"err{i}" for i in range(200)]
+    grown = _hwm_kb(d.proc.pid) - hwm0
+    assert grown < 48 * 1024, f"daemon peak RSS grew by {grown} kB for a slow exec client"
+
+
+def test_exec_returns_when_the_process_ends_though_a_background_child_holds_its_output(d, sleeper):
+    """As with conmon: the stream ends with the exec's process, not with the last holder of its pipes."""
+    t0 = time.monotonic()
+    p = docker(d, "exec", sleeper, "sh", "-c", "sleep 30 & echo started")
+    assert (p.returncode, p.stdout) == (0, "started\n")
+    assert time.monotonic() - t0 < 15
+
+
 def test_exec_exit_codes_and_messages(d, sleeper):
     assert docker(d, "exec", sleeper, "true").returncode == 0
     assert docker(d, "exec", sleeper, "sh", "-c", "exit 3").returncode == 3
