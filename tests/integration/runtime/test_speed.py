@@ -79,9 +79,35 @@ def test_init_is_pid_1_in_its_cgroup_before_start_and_runtime_hooks_stay_in_the_
     with open(f"/proc/{pid}/status") as f:
         nspid = next(line for line in f if line.startswith("NSpid:")).split()[1:]
     assert nspid == [str(pid), "1"]
+    _assert_in_its_cgroup(pid, cid)
+    rt.cmd("delete", "--force", cid)
+
+
+def _assert_in_its_cgroup(pid: int, cid: str) -> None:
     with open(f"/proc/{pid}/cgroup") as f:
         where = {c: path for line in f for c in line.split(":")[1].split(",")
                  for path in [line.rstrip("\n").split(":", 2)[2]]}
     controllers = cgroups.new_manager(None, cid).paths()
     assert controllers and all(where.get(c) == f"/dockyard/{cid}" for c in controllers), where
+
+
+def test_a_user_namespaced_init_is_born_in_its_cgroup(rt, make_bundle, public_tmp, busybox_rootfs_template):
+    """With a user namespace stage1 moves itself into the cgroup before entering it; the init inherits."""
+    import json
+    import shutil
+
+    b = make_bundle(["sleep", "30"])
+    shutil.copytree(busybox_rootfs_template, public_tmp / "rootfs", symlinks=True)
+    spec = json.loads((b / "config.json").read_text())
+    spec["linux"]["namespaces"].append({"type": "user"})
+    spec["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    spec["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    spec["mounts"] = [m for m in spec["mounts"] if m["type"] != "cgroup"]
+    spec["root"] = {"path": str(public_tmp / "rootfs"), "readonly": True}
+    (b / "config.json").write_text(json.dumps(spec))
+    cid = rt.new_id()
+    rt.cmd("create", "--bundle", str(b), cid)
+    pid = rt.state(cid)["pid"]
+    _assert_in_its_cgroup(pid, cid)
+    assert os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user")
     rt.cmd("delete", "--force", cid)

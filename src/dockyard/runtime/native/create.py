@@ -8,8 +8,9 @@ Process layout.  The common case (no user namespace, no namespace to join):
 
 With a user namespace or namespace paths (like runc's nsexec, in Python):
 
-    runtime ──fork──> stage1 ──(setns/unshare user, then the rest)──fork──> init (PID 1)
-       │  writes uid/gid maps, puts the init in the cgroup    │ reports init's pid, exits
+    runtime ──fork──> stage1 ──(v1: moves itself into the cgroup; setns/unshare user, then
+       │                 the rest)──fork──> init (PID 1, born in the cgroup)
+       │  writes uid/gid maps (v2: puts the init in the cgroup)  │ reports init's pid, exits
        └── waits for "ready" from init, writes state + pid file, exits; init blocks on exec.fifo
 
 Everything created here has its undo on the failure path: the init is
@@ -95,7 +96,7 @@ def create(root: str, container_id: str, opts: CreateOptions) -> ContainerState:
         cgroup = cgroups.new_manager(linux.get("cgroupsPath"), container_id)
         cgroup.create()
         cgroup.set(spec_defaults.resources_with_devices(config))
-        if not (cgroup.can_attach_self and _forks_init_directly(flags, join)):
+        if not cgroup.can_attach_self:
             cgroup.warm_attach()  # the ~10 ms the first attach waits for overlaps all that follows
         # parsed here, not before the cgroup, so a probe's wait overlaps these imports (ctypes:
         # ~4 ms) and a seccomp compile; an error still undoes everything (the except below)
@@ -130,11 +131,7 @@ def create(root: str, container_id: str, opts: CreateOptions) -> ContainerState:
 
 
 def _forks_init_directly(flags: int, join: list[tuple[str, str]]) -> bool:
-    """No namespace to join and no user namespace: the runtime forks the init itself.
-
-    Then the init can also move itself into its cgroup (a user namespace's root could
-    not write the host's cgroup files), which needs no global lock and no RCU wait.
-    """
+    """No namespace to join and no user namespace: the runtime forks the init itself."""
     return not join and not flags & sc.CLONE_NEWUSER
 
 
@@ -187,7 +184,11 @@ def _spawn(st: ContainerState, config: dict[str, Any], opts: CreateOptions, flag
     # of a Python process instead of two, ~2-3 ms of create); otherwise stage1 enters the
     # namespaces first, as runc's nsexec does
     direct = _forks_init_directly(flags, join)
-    self_attach = direct and cgroup.can_attach_self
+    # the first child moves itself into the cgroup (no global lock, no RCU wait; v1), while it
+    # is still root in the host's namespaces: the init directly, or stage1 before it enters a
+    # user namespace (whose root could not write the host's cgroup files); the init it forks
+    # is born in the cgroup
+    self_attach = bool(cgroup.can_attach_self)
     stage1 = init_pid = 0
     if direct:
         init_pid = _fork_into_pid_ns(sys, flags)
@@ -200,7 +201,7 @@ def _spawn(st: ContainerState, config: dict[str, Any], opts: CreateOptions, flag
         if stage1 == 0:  # pragma: no cover - runs in the child
             parent.close()
             _stage1(sys, child, config, opts, flags, join_fds, st, capsets, seccomp_program, cgroup,
-                    userns, console_sock, fifo_fd)
+                    userns, console_sock, fifo_fd, self_attach)
     child.close()
     for _, _, fd in join_fds:
         os.close(fd)
@@ -302,11 +303,14 @@ def _direct_init(sys: Any, ch: Channel, config: dict[str, Any], opts: CreateOpti
 
 def _stage1(sys: Any, ch: Channel, config: dict[str, Any], opts: CreateOptions, flags: int,
             join_fds: list[tuple[str, str, int]], st: ContainerState, capsets: Any, seccomp_program: Any,
-            cgroup: Any, userns: bool, console_sock: int | None, fifo_fd: int) -> None:  # pragma: no cover
+            cgroup: Any, userns: bool, console_sock: int | None, fifo_fd: int,
+            self_attach: bool) -> None:  # pragma: no cover
     """Child of the runtime: enter/create the namespaces, fork the init, report its pid, exit."""
     code = 1
     try:
         _process_settings(sys, config)
+        if self_attach:  # still root in the host's namespaces; the init is born in the cgroup
+            cgroup.attach_self()
         for kind, path, fd in join_fds:
             sys.setns(fd, spec_defaults.NAMESPACE_FLAGS[kind], path)
             os.close(fd)
