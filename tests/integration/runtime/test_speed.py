@@ -34,6 +34,19 @@ def test_warm_attach_moves_no_process_and_the_real_attach_still_works():
     assert not cg.exists()
 
 
+def test_the_v2_probe_targets_the_cgroup_we_are_in():
+    """On the hybrid layout's unified hierarchy: the v2 manager finds this process's own cgroup."""
+    from dockyard.runtime.native.cgroups.v2 import V2Manager
+
+    unified = "/sys/fs/cgroup/unified"
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        unified = "/sys/fs/cgroup"
+    probe = V2Manager("/dytest-unused", root=unified)._own_procs_file()
+    assert probe is not None and probe.startswith(unified + "/")
+    with open(probe) as f:
+        assert str(os.getpid()) in f.read().split()
+
+
 def test_destroy_removes_sub_cgroups_too():
     """The one-rmdir fast path falls back to the bottom-up walk when sub-cgroups exist (EBUSY)."""
     cg = cgroups.new_manager(None, "dytest-" + uuid.uuid4().hex[:10])

@@ -112,3 +112,10 @@ def test_hooks_in_the_container_run_after_the_attach(tmp_path):
         names = [c[0] for c in _build(tmp_path / kind, cgroup_ns=False, hooks={kind: hook})]
         assert names.count("enter_cgroup") == 1
         assert names.index("enter_cgroup") < names.index("hooks")
+
+
+def test_own_cgroups_parses_proc_self_cgroup():
+    from dockyard.runtime.native.cgroups.base import own_cgroups
+
+    text = "12:pids:/a\n11:cpu,cpuacct:/b\n1:name=systemd:/s\n3:memory:/../outside\n0::/c\n"
+    assert own_cgroups(text) == {"pids": "/a", "cpu": "/b", "cpuacct": "/b", "name=systemd": "/s", "": "/c"}
