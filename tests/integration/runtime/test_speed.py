@@ -124,3 +124,42 @@ def test_a_user_namespaced_init_is_born_in_its_cgroup(rt, make_bundle, public_tm
     _assert_in_its_cgroup(pid, cid)
     assert os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user")
     rt.cmd("delete", "--force", cid)
+
+
+def test_namespaces_joined_by_path_without_a_user_namespace(rt, make_bundle, tmp_path):
+    """The runtime forks the init into a pid namespace given by path; the init joins the net ns."""
+    import json
+    import time
+
+    holder = subprocess.Popen(["unshare", "--pid", "--net", "--fork", "--kill-child", "sleep", "60"])
+    try:
+        children = f"/proc/{holder.pid}/task/{holder.pid}/children"
+        deadline = time.monotonic() + 20
+        while not open(children).read().split():
+            assert time.monotonic() < deadline, "unshare did not fork"
+            time.sleep(0.02)
+        inner = int(open(children).read().split()[0])
+        log = tmp_path / "ns.log"
+        script = tmp_path / "hook.sh"
+        script.write_text(f"#!/bin/sh\nreadlink /proc/self/ns/pid >> {log}\n")
+        script.chmod(0o755)
+        b = make_bundle(["sleep", "30"], hooks={"createRuntime": [{"path": str(script)}]})
+        spec = json.loads((b / "config.json").read_text())
+        spec["linux"]["namespaces"] = [n for n in spec["linux"]["namespaces"] if n["type"] not in ("pid", "network")]
+        spec["linux"]["namespaces"] += [{"type": "pid", "path": f"/proc/{inner}/ns/pid"},
+                                        {"type": "network", "path": f"/proc/{inner}/ns/net"}]
+        (b / "config.json").write_text(json.dumps(spec))
+        cid = rt.new_id()
+        rt.cmd("create", "--bundle", str(b), cid)
+        pid = rt.state(cid)["pid"]
+        for ns in ("pid", "net"):
+            assert os.readlink(f"/proc/{pid}/ns/{ns}") == os.readlink(f"/proc/{inner}/ns/{ns}")
+        with open(f"/proc/{pid}/status") as f:
+            nspid = next(line for line in f if line.startswith("NSpid:")).split()[1:]
+        assert nspid[0] == str(pid) and len(nspid) == 2 and nspid[1] != "1"  # a member, not PID 1
+        assert log.read_text().split() == [os.readlink("/proc/self/ns/pid")]  # the hook stayed on the host
+        _assert_in_its_cgroup(pid, cid)
+        rt.cmd("delete", "--force", cid)
+    finally:
+        holder.kill()
+        holder.wait()

@@ -1,12 +1,12 @@
 """``create``: from a bundle to an init process blocked before the user program.
 
-Process layout.  The common case (no user namespace, no namespace to join):
+Process layout.  Without a user namespace (the common case):
 
-    runtime ── unshare(CLONE_NEWPID), fork, setns back to its own pid ns ──> init (PID 1)
-       │                      init: moves itself into its cgroup (v1 ``tasks``), unshares the rest
+    runtime ── unshare(CLONE_NEWPID) or setns(pid path), fork, setns back to its own pid ns ──> init
+       │          init: moves itself into its cgroup (v1 ``tasks``), setns by path, unshares the rest
        └── waits for "ready" from init, writes state + pid file, exits; init blocks on exec.fifo
 
-With a user namespace or namespace paths (like runc's nsexec, in Python):
+With a user namespace (like runc's nsexec, in Python):
 
     runtime ──fork──> stage1 ──(v1: moves itself into the cgroup; setns/unshare user, then
        │                 the rest)──fork──> init (PID 1, born in the cgroup)
@@ -131,8 +131,8 @@ def create(root: str, container_id: str, opts: CreateOptions) -> ContainerState:
 
 
 def _forks_init_directly(flags: int, join: list[tuple[str, str]]) -> bool:
-    """No namespace to join and no user namespace: the runtime forks the init itself."""
-    return not join and not flags & sc.CLONE_NEWUSER
+    """No user namespace (new or joined): the runtime forks the init itself."""
+    return not flags & sc.CLONE_NEWUSER and all(kind != "user" for kind, _ in join)
 
 
 def ambient_subset(capsets: Any) -> Any:
@@ -180,9 +180,9 @@ def _spawn(st: ContainerState, config: dict[str, Any], opts: CreateOptions, flag
     parent, child = Channel.pair()
     if opts.subreaper:
         sys.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-    # no namespace to join and no user namespace: the runtime forks the init itself (one fork
-    # of a Python process instead of two, ~2-3 ms of create); otherwise stage1 enters the
-    # namespaces first, as runc's nsexec does
+    # no user namespace: the runtime forks the init itself (one fork of a Python process
+    # instead of two, ~2-3 ms of create) and the init joins or makes the namespaces; with a
+    # user namespace stage1 enters it first and forks the init, as runc's nsexec does
     direct = _forks_init_directly(flags, join)
     # the first child moves itself into the cgroup (no global lock, no RCU wait; v1), while it
     # is still root in the host's namespaces: the init directly, or stage1 before it enters a
@@ -191,11 +191,13 @@ def _spawn(st: ContainerState, config: dict[str, Any], opts: CreateOptions, flag
     self_attach = bool(cgroup.can_attach_self)
     stage1 = init_pid = 0
     if direct:
-        init_pid = _fork_into_pid_ns(sys, flags)
+        pid_fd = next((fd for kind, _, fd in join_fds if kind == "pid"), None)
+        init_pid = _fork_into_pid_ns(sys, flags, pid_fd)
         if init_pid == 0:  # pragma: no cover - the container's PID 1
             parent.close()
             _direct_init(sys, child, config, opts, flags, st, capsets, seccomp_program, cgroup,
-                         console_sock, fifo_fd, self_attach)
+                         console_sock, fifo_fd, self_attach,
+                         [(kind, path, fd) for kind, path, fd in join_fds if kind != "pid"])
     else:
         stage1 = os.fork()
         if stage1 == 0:  # pragma: no cover - runs in the child
@@ -255,19 +257,23 @@ def _spawn(st: ContainerState, config: dict[str, Any], opts: CreateOptions, flag
         parent.close()
 
 
-def _fork_into_pid_ns(sys: Any, flags: int) -> int:
-    """fork(); with CLONE_NEWPID in ``flags`` the child is PID 1 of a new pid namespace.
+def _fork_into_pid_ns(sys: Any, flags: int, join_fd: int | None = None) -> int:
+    """fork(); the child is PID 1 of a new pid namespace (CLONE_NEWPID in ``flags``) or
+    a process of the pid namespace ``join_fd`` refers to.
 
-    unshare(CLONE_NEWPID) changes only where the caller's *future* children go; right
-    after the fork the runtime setns()es back to its own pid namespace, so whatever it
-    forks later (the prestart/createRuntime hooks) runs in the host's, as the spec wants.
+    unshare(CLONE_NEWPID) and setns(CLONE_NEWPID) change only where the caller's *future*
+    children go; right after the fork the runtime setns()es back to its own pid namespace,
+    so whatever it forks later (the prestart/createRuntime hooks) runs in the host's.
     """
-    if not flags & sc.CLONE_NEWPID:
+    if not flags & sc.CLONE_NEWPID and join_fd is None:
         return os.fork()
     own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     pid = -1
     try:
-        sys.unshare(sc.CLONE_NEWPID)
+        if join_fd is not None:
+            sys.setns(join_fd, sc.CLONE_NEWPID, "pid namespace")
+        else:
+            sys.unshare(sc.CLONE_NEWPID)
         pid = os.fork()
     finally:
         if pid != 0:
@@ -286,12 +292,16 @@ def _process_settings(sys: Any, config: dict[str, Any]) -> None:
 
 def _direct_init(sys: Any, ch: Channel, config: dict[str, Any], opts: CreateOptions, flags: int,
                  st: ContainerState, capsets: Any, seccomp_program: Any, cgroup: Any,
-                 console_sock: int | None, fifo_fd: int, self_attach: bool) -> None:  # pragma: no cover
-    """The init forked by the runtime itself (PID 1): enter its cgroup, make the namespaces, run."""
+                 console_sock: int | None, fifo_fd: int, self_attach: bool,
+                 join_fds: list[tuple[str, str, int]]) -> None:  # pragma: no cover
+    """The init forked by the runtime itself: enter its cgroup, join and make the namespaces, run."""
     try:
         _process_settings(sys, config)
         if self_attach:  # first: everything the init does from here on is the container's
             cgroup.attach_self()
+        for kind, path, fd in join_fds:  # namespaces given by path (pid: joined by the fork)
+            sys.setns(fd, spec_defaults.NAMESPACE_FLAGS[kind], path)
+            os.close(fd)
         rest = flags & ~(sc.CLONE_NEWUSER | sc.CLONE_NEWCGROUP | sc.CLONE_NEWPID)
         if rest:
             sys.unshare(rest)
