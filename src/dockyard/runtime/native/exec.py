@@ -14,7 +14,7 @@ process moves itself: on cgroup v1, a thread writing ``0`` to a hierarchy's
 ``tasks`` file moves only itself and skips the global threadgroup lock whose
 first writer waits for an RCU grace period (~8 ms here; the kernel's
 ``cgroup_procs_write_start``), where the runtime writing the pid into
-``cgroup.procs`` pays it.  The runtime itself stays in the host's namespaces:
+``cgroup.procs`` pays it (``CgroupManager.attach_self``).  The runtime itself stays in the host's namespaces:
 joining a pid namespace only changes where its children are born.
 """
 
@@ -208,22 +208,13 @@ class _Prepared:
 
 def _join_cgroup(info: ContainerInfo) -> None:
     """Move this (single-threaded) process into the container's cgroup, refusing a paused one."""
-    from dockyard.errors import os_error
-    from dockyard.runtime.native.cgroups.v1 import V1Manager
-
     cgroup = info.cgroup
     if cgroup.state() == "paused":
         raise Conflict(f"cannot exec in container {info.st.id}: it is paused")
-    name = "tasks" if isinstance(cgroup, V1Manager) else "cgroup.procs"
-    for d in dict.fromkeys(cgroup.paths().values()):
-        try:
-            fd = os.open(f"{d}/{name}", os.O_WRONLY | os.O_CLOEXEC)
-            try:
-                os.write(fd, b"0")
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            raise os_error("join the container's cgroup", d, exc) from None
+    if cgroup.can_attach_self:  # v1: no wait for the threadgroup lock
+        cgroup.attach_self()
+    else:
+        cgroup.apply(os.getpid())
 
 
 def _process(sys: Any, ch: Channel, info: ContainerInfo, process: dict[str, Any], console_sock: int | None,
