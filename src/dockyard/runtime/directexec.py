@@ -45,6 +45,18 @@ _LOW_WATER = 16
 _EXIT_GRACE = 0.05
 
 
+async def _fd_ready(fd: int, *, write: bool = False) -> None:
+    """Wait until ``fd`` is readable (or writable) on the running loop."""
+    loop = asyncio.get_running_loop()
+    waiter = loop.create_future()
+    add, remove = (loop.add_writer, loop.remove_writer) if write else (loop.add_reader, loop.remove_reader)
+    add(fd, lambda: waiter.done() or waiter.set_result(None))
+    try:
+        await waiter
+    finally:
+        remove(fd)
+
+
 class ExecStartError(Exception):
     """The runtime could not start the process; ``message`` is its text."""
 
@@ -178,17 +190,9 @@ class FdAttachment:
             try:
                 n = os.write(fd, view)
             except BlockingIOError:
-                await self._writable(fd)
+                await _fd_ready(fd, write=True)
                 continue
             view = view[n:]
-
-    async def _writable(self, fd: int) -> None:
-        waiter = self._loop.create_future()
-        self._loop.add_writer(fd, lambda: waiter.done() or waiter.set_result(None))
-        try:
-            await waiter
-        finally:
-            self._loop.remove_writer(fd)
 
     def close_stdin(self) -> None:
         """Half-close: the process reads EOF (a terminal has no separate stdin to close)."""
@@ -225,32 +229,23 @@ class FdAttachment:
 class DirectExecSession:
     """One exec process started by the exec server; the daemon holds its stdio."""
 
-    def __init__(self, pid: int, attachment: FdAttachment | None, reply: socket.socket,
-                 buffered: bytes) -> None:
+    def __init__(self, pid: int, attachment: FdAttachment | None, reply: asyncio.StreamReader,
+                 reply_transport: asyncio.StreamWriter) -> None:
         self.pid = pid
         self.attachment = attachment
         self._reply = reply
+        self._reply_transport = reply_transport
         self._exit: int | None = None
-        self._watch = asyncio.ensure_future(self._watch_exit(buffered))
+        self._watch = asyncio.ensure_future(self._watch_exit())
 
-    async def _watch_exit(self, buffered: bytes) -> int:
-        loop = asyncio.get_running_loop()
-        buf = buffered
+    async def _watch_exit(self) -> int:
         code = -1
         try:
-            while True:
-                line, sep, rest = buf.partition(b"\n")
-                if sep:
-                    buf = rest
-                    msg = json.loads(line)
-                    if "exit" in msg:
-                        code = int(msg["exit"])
-                        break
-                    continue
-                chunk = await loop.sock_recv(self._reply, 4096)
-                if not chunk:
+            while line := await self._reply.readline():
+                msg = json.loads(line)
+                if "exit" in msg:
+                    code = int(msg["exit"])
                     break
-                buf += chunk
         except (OSError, ValueError) as exc:
             log.debug("exec %d: reply socket: %s", self.pid, exc)
         self._exit = code
@@ -277,7 +272,7 @@ class DirectExecSession:
         if self.attachment is not None:
             self.attachment.close()
             self.attachment.release()
-        self._reply.close()
+        self._reply_transport.close()
 
 
 class ExecServer:
@@ -357,8 +352,9 @@ class ExecServer:
             reply_theirs.detach()
             for fd in theirs:
                 os.close(fd)
+        reader, transport = await asyncio.open_unix_connection(sock=reply)
         try:
-            pid, buffered = await self._started(reply)
+            pid = await self._started(reader)
             attachment = None
             if tty:
                 assert console is not None
@@ -373,12 +369,12 @@ class ExecServer:
         except BaseException:
             for fd in mine:
                 os.close(fd)
-            reply.close()
+            transport.close()
             raise
         finally:
             if console is not None:
                 console.close()
-        return DirectExecSession(pid, attachment, reply, buffered)
+        return DirectExecSession(pid, attachment, reader, transport)
 
     async def _send(self, request: bytes, fds: list[int]) -> None:
         for attempt in (1, 2):  # a server that died is started again, once
@@ -392,37 +388,25 @@ class ExecServer:
                     raise os_error("send to the exec server", self.runtime.path, exc) from None
 
     @staticmethod
-    async def _started(reply: socket.socket) -> tuple[int, bytes]:
-        """Wait for the pid (or the error); returns it and any bytes read past that line."""
-        loop = asyncio.get_running_loop()
-        reply.setblocking(False)
-        buf = b""
-        while b"\n" not in buf:
-            chunk = await loop.sock_recv(reply, 4096)
-            if not chunk:
-                raise ExecStartError("the exec server's child exited before starting the process")
-            buf += chunk
-        line, _, rest = buf.partition(b"\n")
+    async def _started(reply: asyncio.StreamReader) -> int:
+        """Wait for the pid (or the error)."""
+        line = await reply.readline()
+        if not line:
+            raise ExecStartError("the exec server closed the reply before the process started")
         msg = json.loads(line)
         if "error" in msg:
             raise ExecStartError(str(msg["error"]))
-        return int(msg["pid"]), rest
+        return int(msg["pid"])
 
     @staticmethod
     async def _receive_master(console: socket.socket) -> int:
         """The pty master the process sent before reporting its pid (already queued)."""
-        loop = asyncio.get_running_loop()
         console.setblocking(False)
         while True:
             try:
                 _, fds, _, _ = socket.recv_fds(console, 1024, 1, socket.MSG_CMSG_CLOEXEC)
             except BlockingIOError:
-                waiter = loop.create_future()
-                loop.add_reader(console.fileno(), lambda: waiter.done() or waiter.set_result(None))
-                try:
-                    await waiter
-                finally:
-                    loop.remove_reader(console.fileno())
+                await _fd_ready(console.fileno())
                 continue
             if not fds:
                 raise ExecStartError("the exec process did not send its terminal")
