@@ -381,16 +381,20 @@ def _init(sys: Any, ch: Channel, config: dict[str, Any], opts: CreateOptions, fl
         os._exit(127)
 
 
-def _report(ch: Channel, exc: BaseException) -> None:
-    kind = "invalid" if isinstance(exc, InvalidParameter) else "system"
+def error_text(exc: BaseException) -> str:
+    """What an error says to the runtime's caller: our message, ``reason: path``, or the type."""
     if isinstance(exc, DockyardError):
-        text = exc.message
-    elif isinstance(exc, OSError):
+        return exc.message
+    if isinstance(exc, OSError):
         from dockyard.runtime.native.init import describe_os_error
 
-        text = describe_os_error(exc)
-    else:
-        text = f"{type(exc).__name__}: {exc}"
+        return describe_os_error(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _report(ch: Channel, exc: BaseException) -> None:
+    kind = "invalid" if isinstance(exc, InvalidParameter) else "system"
+    text = error_text(exc)
     if os.environ.get("DOCKYARD_RUNTIME_DEBUG"):
         try:
             import traceback

@@ -52,19 +52,24 @@ def exec_process(root: str, container_id: str, process: dict[str, Any], *, detac
     """
     if info is None:
         info = ContainerInfo(root, container_id)
-    st = info.st
-    status = st.status()
-    if status not in ("running", "created"):
-        raise Conflict(f"cannot exec in container {container_id}: it is {status}")
-    spec_defaults.validate_process(process)
+    check_startable(info, process)
     if process.get("terminal") and not console_socket and console_fd is None:
         raise InvalidParameter("exec --tty needs --console-socket")
+    return _spawn(info, process, detach, pid_file, console_socket, preserve_fds, console_fd, on_started)
+
+
+def check_startable(info: ContainerInfo, process: dict[str, Any]) -> None:
+    """Before any fork: the container runs (or is created), the process is valid, and the
+    runtime's interpreter is protected."""
     import sys as _sys
 
     from dockyard.runtime.native import selfprotect
 
+    status = info.st.status()
+    if status not in ("running", "created"):
+        raise Conflict(f"cannot exec in container {info.st.id}: it is {status}")
+    spec_defaults.validate_process(process)
     selfprotect.ensure_protected(_sys.executable)
-    return _spawn(info, process, detach, pid_file, console_socket, preserve_fds, console_fd, on_started)
 
 
 class ContainerInfo:

@@ -37,7 +37,6 @@ from __future__ import annotations
 import os
 import signal
 
-from dockyard.errors import Conflict, DockyardError
 from dockyard.runtime.native import fastjson
 
 TYPE_CHECKING = False
@@ -138,7 +137,6 @@ class _Server:
 
     def _start(self, request: dict[str, Any], fds: list[int]) -> None:
         from dockyard.runtime.native import exec as exec_mod
-        from dockyard.runtime.native import selfprotect, spec_defaults
 
         process: dict[str, Any] = request["process"]
         container_id = str(request["id"])
@@ -152,13 +150,7 @@ class _Server:
         else:
             raise ValueError("an exec without a terminal needs [reply, stdin, stdout, stderr] fds")
         info = self._info(container_id)
-        status = info.st.status()
-        if status not in ("running", "created"):
-            raise Conflict(f"cannot exec in container {container_id}: it is {status}")
-        spec_defaults.validate_process(process)
-        import sys
-
-        selfprotect.ensure_protected(sys.executable)
+        exec_mod.check_startable(info, process)
         pid, channel = exec_mod.fork_process(info, process, console, stdio=stdio, own_pidns=self.own_pidns)
         self.running[pid] = job = _Exec(pid, fds[0], channel)
         self.selector.register(channel.rfd, self.read, job)
@@ -231,21 +223,18 @@ def serve(root: str, control_fd: int) -> int:
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, DockyardError):
-        return exc.message
-    if isinstance(exc, OSError):
-        from dockyard.runtime.native.init import describe_os_error
+    from dockyard.runtime.native.create import error_text
 
-        return describe_os_error(exc)
-    return f"{type(exc).__name__}: {exc}"
+    return error_text(exc)
 
 
 def _answer(fd: int, message: dict[str, Any]) -> None:
+    """One JSON line on a reply socket; an engine that went away is nobody to tell."""
+    from dockyard.runtime.native.channel import Channel
+
     if fd < 0:
         return
-    data = (fastjson.dumps(message) + "\n").encode()
     try:
-        while data:
-            data = data[os.write(fd, data):]
-    except OSError:  # the engine is gone: nobody to tell
+        Channel(-1, fd).send(**message)
+    except OSError:
         pass
