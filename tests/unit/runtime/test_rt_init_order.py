@@ -10,29 +10,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "src"))
 
 from dockyard.runtime.native import init  # noqa: E402
 from dockyard.runtime.native import syscalls as sc  # noqa: E402
-
-
-class RecordingSyscalls:
-    """Every facade method records (name, args) and does nothing."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, tuple]] = []
-
-    def __getattr__(self, name: str):
-        if name.startswith("_"):
-            raise AttributeError(name)
-
-        def record(*args, **kwargs):
-            self.calls.append((name, args))
-            return 0
-
-        return record
-
-    def index(self, name: str, pred=lambda args: True) -> int:
-        for i, (n, args) in enumerate(self.calls):
-            if n == name and pred(args):
-                return i
-        raise AssertionError(f"{name} was not called: {[c[0] for c in self.calls]}")
+from tests.support.fakes import RecordingSyscalls  # noqa: E402
 
 
 class FakeSeccomp:

@@ -10,6 +10,7 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "src"))
 
 from dockyard.runtime.native import launcher  # noqa: E402
+from tests.support.fakes import RecordingSyscalls  # noqa: E402
 
 SRC = str(pathlib.Path(__file__).resolve().parents[3] / "src")
 
@@ -59,18 +60,6 @@ def test_runtime_interpreter_takes_a_same_version_candidate(tmp_path):
 
 
 # -- when the init waits for the runtime's cgroup attach -------------------------------------
-class _Recorder:
-    """A Syscalls stand-in that records call names and does nothing."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, tuple]] = []
-
-    def __getattr__(self, name: str):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return lambda *args, **kw: self.calls.append((name, args))
-
-
 def _build(tmp_path: pathlib.Path, cgroup_ns: bool, hooks: dict | None = None) -> list[tuple[str, tuple]]:
     from dockyard.runtime.native import mounts
 
@@ -80,7 +69,7 @@ def _build(tmp_path: pathlib.Path, cgroup_ns: bool, hooks: dict | None = None) -
               "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
                          {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
                           "options": ["ro"]}]}
-    rec = _Recorder()
+    rec = RecordingSyscalls()
     builder = mounts.RootfsBuilder(rec, config, str(rootfs), str(tmp_path), userns=False, cgroup_ns=cgroup_ns,
                                    cgroup_paths={}, enter_cgroup=lambda: rec.calls.append(("enter_cgroup", ())))
     builder.prepare()
