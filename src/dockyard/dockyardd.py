@@ -117,10 +117,20 @@ def write_pidfile(path: str) -> None:
     os.replace(tmp, path)
 
 
+def native_runtime_path() -> str | None:
+    """Where dockyard-runtime is: the one place the engine names the native runtime's package."""
+    from dockyard.runtime.native import locate
+
+    try:
+        return locate()
+    except FileNotFoundError:
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        cfg = configmod.load(args.config_file, overrides_from_args(args))
+        cfg = configmod.load(args.config_file, overrides_from_args(args), native_runtime_path())
     except errors.DockyardError as exc:
         print(f"dockyardd: {exc}", file=sys.stderr)
         return 1

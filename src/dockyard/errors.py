@@ -1,6 +1,6 @@
 """The one error hierarchy of dockyard.
 
-Every layer raises these; ``api/server.py`` maps them to HTTP status codes in
+Every layer raises these; ``api/server.py`` (its error middleware) maps them to HTTP status codes in
 exactly one place (moby's errdefs + httpstatus).  Messages are written for the
 user, in the words they typed: ``No such image: foo:latest``.
 """

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dockyard.daemon.config import DaemonConfig
-from dockyard.daemon.container_config import normalize, validate_request, validate_restart_policy, with_defaults
-from dockyard.daemon.container_view import go_time
+from dockyard.daemon.containers.config import normalize, validate_request, validate_restart_policy, with_defaults
+from dockyard.daemon.containers.view import go_time
 from dockyard.errors import InvalidParameter
 from tests.support.reference import normalize as norm_text
 from tests.support.reference import shape_diff

@@ -13,7 +13,7 @@ from dockyard import errors
 from dockyard.api import hijack as hj
 from dockyard.api import stdio
 from dockyard.api.detachkeys import parse_detach_keys
-from dockyard.api.server import (json_response, query_bool, query_filters, query_int, query_time_ns,
+from dockyard.api.helpers import (json_response, query_bool, query_filters, query_int, query_time_ns,
                                  read_json, unless_client_gone, version_less_than)
 from dockyard.api.streams import STDERR, frame
 

@@ -11,7 +11,7 @@ from dockyard import errors
 from dockyard.api import hijack as hj
 from dockyard.api import stdio
 from dockyard.api.detachkeys import parse_detach_keys
-from dockyard.api.server import json_response, query_int, read_json, version_less_than
+from dockyard.api.helpers import json_response, query_int, read_json, version_less_than
 from dockyard.api.streams import STDOUT, frame
 
 log = logging.getLogger("dockyard.api.exec")

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from dockyard import errors
-from dockyard.api.server import json_response, query_bool, query_filters, read_json, version_less_than
+from dockyard.api.helpers import json_response, query_bool, query_filters, read_json, version_less_than
 
 
 def add_routes(router: web.UrlDispatcher, backends: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from dockyard.api.server import json_response, query_filters, query_time_ns, version_less_than
+from dockyard.api.helpers import json_response, query_filters, query_time_ns, version_less_than
 from dockyard.errors import InvalidParameter
 
 NO_CACHE = {"Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache",

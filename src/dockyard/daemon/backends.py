@@ -34,7 +34,7 @@ class Backends:
 
 
 def build_backends(cfg: DaemonConfig) -> Backends:
-    from dockyard.daemon.containers import ContainerService
+    from dockyard.daemon.containers.service import ContainerService
     from dockyard.daemon.events import EventService
     from dockyard.daemon.exec import ExecService
     from dockyard.daemon.images import ImageService

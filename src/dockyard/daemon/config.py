@@ -70,13 +70,13 @@ class DaemonConfig:
             raise InvalidParameter(f"unknown or invalid runtime name: {name}") from None
 
 
-def builtin_runtimes() -> dict[str, RuntimeConfig]:
-    """The runtimes known without configuration: ours, plus crun and runc when installed."""
-    try:
-        from dockyard.runtime.native import locate
-        ours = locate()
-    except ImportError:  # the native runtime package is not importable: use the console script
-        ours = shutil.which("dockyard-runtime") or "dockyard-runtime"
+def builtin_runtimes(native: str | None = None) -> dict[str, RuntimeConfig]:
+    """The runtimes known without configuration: ours, plus crun and runc when installed.
+
+    ``native`` is the path of dockyard-runtime as the composition root located
+    it (dockyardd); without it, the program on PATH.
+    """
+    ours = native or shutil.which("dockyard-runtime") or "dockyard-runtime"
     found = {"dockyard": RuntimeConfig("dockyard", ours)}
     for name in ("crun", "runc"):
         path = shutil.which(name)
@@ -103,10 +103,11 @@ def parse_size(text: str | int) -> int:
     return int(value * units[unit])
 
 
-def load(config_file: str | None, overrides: dict[str, Any]) -> DaemonConfig:
+def load(config_file: str | None, overrides: dict[str, Any], native_runtime: str | None = None) -> DaemonConfig:
     """Build the configuration from daemon.json (if present) and flag ``overrides``.
 
     ``overrides`` uses daemon.json key names; None values mean "not given".
+    ``native_runtime`` is where dockyard-runtime is (see :func:`builtin_runtimes`).
     """
     data: dict[str, Any] = {}
     path = config_file or DEFAULT_CONFIG_FILE
@@ -152,7 +153,7 @@ def load(config_file: str | None, overrides: dict[str, Any]) -> DaemonConfig:
         cfg.default_ulimits = dict(data["default-ulimits"])
     if "default-shm-size" in data:
         cfg.default_shm_size = parse_size(data["default-shm-size"])
-    cfg.runtimes = builtin_runtimes()
+    cfg.runtimes = builtin_runtimes(native_runtime)
     for name, spec in data.get("runtimes", {}).items():
         if not isinstance(spec, dict) or "path" not in spec:
             raise InvalidParameter(f"runtime {name}: a path is required")

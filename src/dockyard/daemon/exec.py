@@ -4,7 +4,7 @@ An exec is created (a record: what to run, how), then started once; its
 process joins every namespace and the cgroup of the container through the
 OCI runtime's ``exec``, and its exit code lands on the record.  With the
 native runtime the process comes from the runtime's exec server and the
-daemon holds its stdio (runtime/directexec.py: no interpreter start and no
+daemon holds its stdio (monitor/directexec.py: no interpreter start and no
 conmon per exec); with any other runtime it runs under its own conmon
 (``Monitor.exec``).  Records live in memory, as dockerd keeps them:
 an exec session does not survive a daemon restart.  A container lists only its
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard import errors
-from dockyard.runtime.monitor import ContainerStartError, start_error_exit_code
+from dockyard.monitor.conmon import ContainerStartError, start_error_exit_code
 
 log = logging.getLogger("dockyard.exec")
 
@@ -89,9 +89,9 @@ def _console_size(raw: Any) -> tuple[int, int] | None:
 def _host_capabilities() -> list[str]:
     """``--privileged``: every capability the daemon itself holds (a sandboxed host may lack some,
     and asking the runtime for more than it has fails with EPERM)."""
-    from dockyard.runtime.native.caps import ALL_CAPABILITIES, cap_number, current
+    from dockyard.capabilities import ALL_CAPABILITIES, cap_number, held_bounding
 
-    held = current().bounding
+    held = held_bounding()
     return [name for name in ALL_CAPABILITIES if cap_number(name) in held]
 
 
@@ -247,7 +247,7 @@ class ExecService:
 
     async def _launch(self, c: Any, rec: ExecRecord, process: dict[str, Any], attach: bool) -> Any:
         """Start the process: through the native runtime's exec server, else under conmon."""
-        from dockyard.runtime import directexec
+        from dockyard.monitor import directexec
 
         svc = self.containers
         runtime = svc.runtime_for(c)
@@ -315,7 +315,7 @@ class ExecService:
     # -- the OCI process -----------------------------------------------------------------------
     def _process(self, c: Any, rec: ExecRecord) -> dict[str, Any]:
         """The container's own process spec, with the exec's args, env, user, cwd and caps."""
-        from dockyard.runtime.spec import build_env, resolve_user
+        from dockyard.spec.bundle import build_env, resolve_user
 
         try:
             with open(os.path.join(c.bundle, "config.json"), encoding="utf-8") as f:

@@ -20,9 +20,9 @@ from typing import Any, Iterator
 
 import pytest
 
-from dockyard.runtime.monitor import Monitor
-from dockyard.runtime.oci import OCIRuntime
-from dockyard.runtime.spec import SpecInput, build_spec, resolve_user
+from dockyard.monitor.conmon import Monitor
+from dockyard.monitor.oci import OCIRuntime
+from dockyard.spec.bundle import SpecInput, build_spec, resolve_user
 
 CONMON = "/usr/bin/conmon"
 

@@ -10,9 +10,9 @@ import textwrap
 
 import pytest
 
-from dockyard.runtime.exitwatch import ExitWatcher
-from dockyard.runtime.logs import read_logs
-from dockyard.runtime.monitor import ContainerStartError, start_error_exit_code
+from dockyard.monitor.exitwatch import ExitWatcher
+from dockyard.monitor.logs import read_logs
+from dockyard.monitor.conmon import ContainerStartError, start_error_exit_code
 
 from .conftest import Env
 
@@ -190,8 +190,8 @@ def test_follow_logs_until_exit(crun_env: Env) -> None:
 
 DAEMON = textwrap.dedent("""
     import asyncio, json, sys
-    from dockyard.runtime.monitor import Monitor
-    from dockyard.runtime.oci import OCIRuntime
+    from dockyard.monitor.conmon import Monitor
+    from dockyard.monitor.oci import OCIRuntime
     cid, bundle, rt_path, rt_root, exec_root, log = sys.argv[1:7]
     async def main():
         m = Monitor("/usr/bin/conmon", exec_root)

@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from dockyard.errors import NotFound
-from dockyard.runtime.oci import RuntimeCommandError
+from dockyard.monitor.oci import RuntimeCommandError
 
 from .conftest import Env
 

@@ -8,7 +8,7 @@ import pathlib
 
 import pytest
 
-from dockyard.runtime.logs import read_logs
+from dockyard.monitor.logs import read_logs
 
 from .conftest import Env
 
@@ -85,8 +85,8 @@ def test_user_and_group_by_name_and_id(env: Env) -> None:
 
 
 def test_default_seccomp_profile_and_no_new_privileges(env: Env) -> None:
-    from dockyard.runtime.native.seccomp import default_profile
-    from dockyard.runtime.spec import SpecInput, build_spec, resolve_user
+    from dockyard.spec.default_seccomp import default_profile
+    from dockyard.spec.bundle import SpecInput, build_spec, resolve_user
     import json
 
     async def go() -> list[str]:

@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from dockyard.runtime.native import caps, cgroups, locate, seccomp
+from dockyard.runtime.native import caps, cgroups, locate
+from dockyard.spec.default_seccomp import default_profile
 
 pytestmark = pytest.mark.skipif(cgroups.detect() != 1, reason="this host's layout is cgroup v1")
 
@@ -66,7 +67,7 @@ def status_fields(text: str) -> dict[str, str]:
 def docker_defaults(config: dict) -> None:
     config["process"]["capabilities"] = {k: list(caps.DEFAULT_CAPABILITIES)
                                          for k in ("bounding", "effective", "permitted")}
-    config["linux"]["seccomp"] = seccomp.default_profile(caps.DEFAULT_CAPABILITIES)
+    config["linux"]["seccomp"] = default_profile(caps.DEFAULT_CAPABILITIES)
 
 
 def test_caps_and_seccomp_seen_from_inside(bundle: Bundle) -> None:

@@ -10,6 +10,7 @@ import signal
 from rtsec_helpers import no_new_privs, proc_status, run_child
 
 from dockyard.runtime.native import seccomp
+from dockyard.spec.default_seccomp import default_profile
 
 
 def load(profile: dict) -> None:
@@ -78,7 +79,7 @@ def test_docker_default_profile_in_a_process(tmp_path) -> None:
     target = str(tmp_path / "d")
 
     def body() -> list:
-        load(seccomp.default_profile())  # Docker's default 14 capabilities: no CAP_SYS_ADMIN
+        load(default_profile())  # Docker's default 14 capabilities: no CAP_SYS_ADMIN
         libc = ctypes.CDLL(None, use_errno=True)
         out = [proc_status()["Seccomp"], try_mkdir(target)]
         out.append(0 if libc.unshare(0x04000000) == 0 else ctypes.get_errno())  # CLONE_NEWUTS

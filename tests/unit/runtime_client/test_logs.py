@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import pathlib
 
-from dockyard.runtime.logs import K8sLogParser, LogEntry, format_timestamp, parse_timestamp, read_logs
+from dockyard.monitor.logs import K8sLogParser, LogEntry, format_timestamp, parse_timestamp, read_logs
 
 T0 = "2026-11-29T00:31:00.000000001+00:00"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import struct
 
-from dockyard.runtime.attach import decode_packet
-from dockyard.runtime.exitwatch import parse_events
-from dockyard.runtime.monitor import (Monitor, clean_runtime_message, parse_sync_message,
+from dockyard.monitor.attach import decode_packet
+from dockyard.monitor.exitwatch import parse_events
+from dockyard.monitor.conmon import (Monitor, clean_runtime_message, parse_sync_message,
                                       start_error_exit_code)
-from dockyard.runtime.oci import OCIRuntime, _last_error
+from dockyard.monitor.oci import OCIRuntime, _last_error
 
 
 def test_sync_message() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from dockyard.errors import InvalidParameter
-from dockyard.runtime.spec import (DEFAULT_CAPABILITIES, DEFAULT_PATH, ResolvedUser, SpecInput,
+from dockyard.spec.bundle import (DEFAULT_CAPABILITIES, DEFAULT_PATH, ResolvedUser, SpecInput,
                                    build_spec, capabilities, process_args)
 
 ALL = DEFAULT_CAPABILITIES + ["CAP_SYS_ADMIN", "CAP_NET_ADMIN", "CAP_SYS_PTRACE", "CAP_SYS_TIME"]
@@ -147,7 +147,7 @@ def test_resource_errors(host: dict[str, Any], message: str) -> None:
 
 
 def test_update_memory_above_swap() -> None:
-    from dockyard.runtime.resources import validate_update
+    from dockyard.spec.resources import validate_update
     with pytest.raises(InvalidParameter, match="Memory limit should be smaller than already set "
                                                "memoryswap limit, update the memoryswap at the same time"):
         validate_update({"Memory": 64 << 20, "MemorySwap": 128 << 20}, {"Memory": 256 << 20})
@@ -300,7 +300,7 @@ def test_devices() -> None:
 
 
 def test_stop_signal_and_default_hostname() -> None:
-    from dockyard.runtime.spec import stop_signal
+    from dockyard.spec.bundle import stop_signal
     assert stop_signal({}, {}) == "SIGTERM"
     assert stop_signal({}, {"StopSignal": "SIGQUIT"}) == "SIGQUIT"
     assert stop_signal({"StopSignal": "usr1"}, {"StopSignal": "SIGQUIT"}) == "SIGUSR1"

@@ -8,7 +8,7 @@ import pathlib
 import pytest
 
 from dockyard.errors import InvalidParameter
-from dockyard.runtime.users import ResolvedUser, lookup_user, resolve_user, secure_join
+from dockyard.spec.users import ResolvedUser, lookup_user, resolve_user, secure_join
 
 PASSWD = """root:x:0:0:root:/root:/bin/sh
 # comment

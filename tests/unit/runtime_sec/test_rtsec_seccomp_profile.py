@@ -6,6 +6,7 @@ import pytest
 
 from dockyard.errors import InvalidParameter
 from dockyard.runtime.native import seccomp
+from dockyard.spec.default_seccomp import default_profile
 
 ALLOW_MKDIR_DENIED = {"defaultAction": "SCMP_ACT_ALLOW",
                       "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]}
@@ -73,7 +74,7 @@ def names_of(profile: dict) -> set[str]:
 
 
 def test_default_profile_shape() -> None:
-    p = seccomp.default_profile(machine="x86_64", kernel="6.1.0-13-amd64")
+    p = default_profile(machine="x86_64", kernel="6.1.0-13-amd64")
     assert p["defaultAction"] == "SCMP_ACT_ERRNO" and p["defaultErrnoRet"] == 1
     assert p["architectures"] == ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
     allowed = names_of(p)
@@ -86,26 +87,26 @@ def test_default_profile_shape() -> None:
 
 
 def test_default_profile_follows_capabilities() -> None:
-    admin = seccomp.default_profile(["CAP_SYS_ADMIN", "CAP_SYS_CHROOT"], machine="x86_64", kernel="6.1")
+    admin = default_profile(["CAP_SYS_ADMIN", "CAP_SYS_CHROOT"], machine="x86_64", kernel="6.1")
     assert {"mount", "unshare", "setns", "clone3"} <= names_of(admin)
     assert not [r for r in admin["syscalls"] if r.get("args") and r["names"] == ["clone"]]
-    none = seccomp.default_profile([], machine="x86_64", kernel="6.1")
+    none = default_profile([], machine="x86_64", kernel="6.1")
     assert "chroot" not in names_of(none)
 
 
 def test_default_profile_follows_arch_and_kernel() -> None:
-    s390 = seccomp.default_profile(machine="s390x", kernel="6.1")
+    s390 = default_profile(machine="s390x", kernel="6.1")
     assert s390["architectures"] == ["SCMP_ARCH_S390X", "SCMP_ARCH_S390"]
     clone = [r for r in s390["syscalls"] if r["names"] == ["clone"]]
     assert [c["args"][0]["index"] for c in clone] == [1]
     assert "arch_prctl" not in names_of(s390)
-    old = seccomp.default_profile(machine="x86_64", kernel="4.4.0")
+    old = default_profile(machine="x86_64", kernel="4.4.0")
     assert "ptrace" not in names_of(old)
-    arm = seccomp.default_profile(machine="aarch64", kernel="6.1")
+    arm = default_profile(machine="aarch64", kernel="6.1")
     assert arm["architectures"] == ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]
     assert "set_tls" in names_of(arm)
 
 
 def test_default_profile_compiles() -> None:
-    prog = seccomp.compile_filter(seccomp.default_profile())
+    prog = seccomp.compile_filter(default_profile())
     assert prog is not None and prog.rules > 300

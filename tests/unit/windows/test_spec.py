@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from dockyard.errors import InvalidParameter
-from dockyard.runtime.platform import check_platform_sections
+from dockyard.platforms import check_platform_sections
 from dockyard.runtime.windows import spec as wspec
 
 BUNDLE = "C:\\bundles\\c1"

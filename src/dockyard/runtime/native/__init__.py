@@ -11,7 +11,11 @@ LAUNCHER = "/usr/local/bin/dockyard-runtime"
 
 
 def locate() -> str:
-    """Path of the runtime program: the fast launcher if installed, else the console script."""
+    """Path of the runtime program: ``$DOCKYARD_RUNTIME`` when set (a development
+    checkout's own launcher), else the fast launcher if installed, else the console script."""
+    override = os.environ.get("DOCKYARD_RUNTIME")
+    if override:
+        return override
     if os.access(LAUNCHER, os.X_OK):
         return LAUNCHER
     import sys

@@ -11,7 +11,7 @@ import os
 from dockyard.errors import InvalidParameter
 from dockyard.runtime.native import fastjson
 from dockyard.runtime.native import syscalls as sc
-from dockyard.runtime.platform import check_platform_sections
+from dockyard.platforms import check_platform_sections
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dockyard.errors import InvalidParameter
-from dockyard.runtime.platform import check_platform_sections
+from dockyard.platforms import check_platform_sections
 
 PIDS_LIMIT_ANNOTATION = "io.dockyard.windows.pids-limit"
 

@@ -2,7 +2,7 @@
 
 Everything kernel-side goes through the runtime layer: the OCI spec is built
 by ``runtime.spec``, a per-container monitor (conmon) started by
-``runtime.monitor`` holds the container's stdio, log and exit code, and an OCI
+``monitor.conmon`` holds the container's stdio, log and exit code, and an OCI
 runtime binary (ours, crun or runc) does the namespaces and cgroups.  The
 monitor outlives the daemon, so on start-up we re-adopt what still runs and
 collect exit codes written while we were away.
@@ -23,11 +23,11 @@ from typing import Any
 from dockyard import errors
 from dockyard.daemon.attach_hub import AttachHubs
 from dockyard.daemon.config import DaemonConfig
-from dockyard.daemon.container_model import Container, now_rfc3339
-from dockyard.daemon.container_ops import ContainerOps
-from dockyard.daemon.container_view import ContainerViews
+from dockyard.daemon.containers.model import Container, now_rfc3339
+from dockyard.daemon.containers.ops import ContainerOps
+from dockyard.daemon.containers.view import ContainerViews
 from dockyard.daemon.names import check_name, new_id, random_name
-from dockyard.runtime.monitor import start_error_exit_code
+from dockyard.monitor.conmon import start_error_exit_code
 from dockyard.state.db import Database, dumps, loads
 
 log = logging.getLogger("dockyard.containers")
@@ -37,7 +37,7 @@ class ContainerService(ContainerOps, ContainerViews):
     """Owns every container record and its lifecycle."""
 
     def __init__(self, cfg: DaemonConfig, db: Database, images: Any, events: Any) -> None:
-        from dockyard.runtime.monitor import Monitor
+        from dockyard.monitor.conmon import Monitor
 
         self.cfg = cfg
         self.db = db
@@ -110,14 +110,14 @@ class ContainerService(ContainerOps, ContainerViews):
         return [(c.Id, c.State.Running) for c in self._containers.values() if c.Image == image_id]
 
     def runtime_for(self, c: Container) -> Any:
-        from dockyard.runtime.oci import OCIRuntime
+        from dockyard.monitor.oci import OCIRuntime
 
         rt = self.cfg.runtime(c.Runtime)
         return OCIRuntime(rt.path, os.path.join(self.cfg.exec_root, "runtime", rt.name), rt.args)
 
     # -- create ---------------------------------------------------------------------------
     async def create(self, name: str | None, config: dict[str, Any], host_config: dict[str, Any]) -> Container:
-        from dockyard.daemon.container_config import normalize, validate_request
+        from dockyard.daemon.containers.config import normalize, validate_request
 
         image_ref = config.get("Image") or ""
         if not image_ref:
@@ -187,7 +187,7 @@ class ContainerService(ContainerOps, ContainerViews):
             await self._start_locked(c)
 
     async def _start_locked(self, c: Container) -> None:
-        from dockyard.daemon.container_start import prepare_bundle
+        from dockyard.daemon.containers.start import prepare_bundle
 
         runtime = self.runtime_for(c)
         rw = self.images.layers.get_rw(c.Id)
@@ -424,7 +424,7 @@ class ContainerService(ContainerOps, ContainerViews):
         self.events.emit("container", "rename", c.Id, self._event_attrs(c, oldName=f"/{old}"))
 
     async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
-        from dockyard.daemon.container_view import match_labels, parse_until
+        from dockyard.daemon.containers.view import match_labels, parse_until
 
         until = parse_until(filters.get("until"))
         deleted = []
@@ -442,7 +442,7 @@ class ContainerService(ContainerOps, ContainerViews):
     # -- start-up / shutdown ------------------------------------------------------------------
     async def startup(self) -> None:
         """Re-adopt running containers; collect exits that happened while we were down."""
-        from dockyard.runtime.monitor import ExitWatcher
+        from dockyard.monitor.conmon import ExitWatcher
 
         loop = asyncio.get_running_loop()
         self._watcher = ExitWatcher(self.monitor.exit_dir,

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from dockyard.errors import InvalidParameter
-from dockyard.runtime import mounts as mnt
-from dockyard.runtime.resources import build_resources
-from dockyard.runtime.users import ResolvedUser, resolve_user
+from dockyard.spec import mounts as mnt
+from dockyard.spec.resources import build_resources
+from dockyard.spec.users import ResolvedUser, resolve_user
 
 __all__ = ["SpecInput", "ResolvedUser", "build_spec", "resolve_user", "process_args",
            "capabilities", "stop_signal", "DEFAULT_CAPABILITIES", "DEFAULT_PATH", "INIT_PATH"]
@@ -42,7 +42,7 @@ ULIMIT_NAMES = ("as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqu
 
 
 def _all_capabilities() -> list[str]:
-    from dockyard.runtime.native.caps import ALL_CAPABILITIES
+    from dockyard.capabilities import ALL_CAPABILITIES
     return list(ALL_CAPABILITIES)
 
 
@@ -263,7 +263,7 @@ def _security(i: SpecInput, caps: list[str]) -> tuple[bool, dict[str, Any] | Non
         else:
             raise InvalidParameter(f"invalid --security-opt: {opt!r}")
     if custom is not None:
-        from dockyard.runtime.seccomp_profile import docker_to_oci
+        from dockyard.spec.seccomp_profile import docker_to_oci
         seccomp = docker_to_oci(custom, caps)
     if i.host_config.get("Privileged"):
         seccomp = None

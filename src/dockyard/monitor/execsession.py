@@ -24,9 +24,9 @@ import shutil
 from typing import Any
 
 from dockyard.errors import os_error
-from dockyard.runtime.attach import Attachment, connect_attach_socket
-from dockyard.runtime.exitwatch import read_exit_file
-from dockyard.runtime.oci import OCIRuntime
+from dockyard.monitor.attach import Attachment, connect_attach_socket
+from dockyard.monitor.exitwatch import read_exit_file
+from dockyard.monitor.oci import OCIRuntime
 
 
 class ExecSession:
@@ -48,7 +48,7 @@ class ExecSession:
         """The process's exit code (conmon reports it on the sync pipe, and in the exit file)."""
         if self._exit is not None:
             return self._exit
-        from dockyard.runtime.monitor import parse_sync_message
+        from dockyard.monitor.conmon import parse_sync_message
         line = await self._sync.readline()
         code: int | None = None
         if line:
@@ -85,7 +85,7 @@ async def start_exec(conmon_path: str, exec_root: str, log_level: str, container
                      exec_id: str, runtime: OCIRuntime, process: dict[str, Any], tty: bool,
                      stdin: bool, attach: bool = True) -> ExecSession:
     """Start ``process`` (an OCI ``process`` object) in a running container."""
-    from dockyard.runtime.monitor import ContainerStartError, clean_runtime_message, parse_sync_message
+    from dockyard.monitor.conmon import ContainerStartError, clean_runtime_message, parse_sync_message
 
     d = os.path.join(exec_root, "exec", exec_id)
     os.makedirs(os.path.join(d, "exits"), exist_ok=True)

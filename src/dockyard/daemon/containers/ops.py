@@ -1,6 +1,6 @@
 """Signals and the running container: kill, stop, restart, pause, resize, logs, top.
 
-Mixed into :class:`~dockyard.daemon.containers.ContainerService`, which owns
+Mixed into :class:`~dockyard.daemon.containers.service.ContainerService`, which owns
 the records, the locks and the lifecycle; these operations act on a
 container that is (or was) running, through its OCI runtime and monitor.
 """
@@ -12,7 +12,7 @@ import signal as signalmod
 from typing import Any
 
 from dockyard import errors
-from dockyard.daemon.container_model import Container
+from dockyard.daemon.containers.model import Container
 
 SIGNALS = {name[3:]: int(sig) for name, sig in signalmod.Signals.__members__.items()
            if name.startswith("SIG") and not name.startswith("SIG_")}
@@ -148,7 +148,7 @@ class ContainerOps:
     async def logs(self, ref: str, *, stdout: bool, stderr: bool, since_ns: int | None, until_ns: int | None,
                    tail: int | None, follow: bool) -> Any:
         """Log entries (time_ns, stream, bytes); with ``follow``, until the container stops."""
-        from dockyard.runtime.logs import read_logs
+        from dockyard.monitor.logs import read_logs
 
         c = self.get(ref)
         stop = asyncio.Event()

@@ -20,7 +20,7 @@ Files, per container (``<exec_root>/conmon/<id>/``, also conmon's --persist-dir)
 bundle path, where conmon puts ``attach``, ``ctl`` and ``oom``), ``exit`` and
 ``oom`` (written by conmon).  Exit files for the watcher: ``<exec_root>/exits/<id>``.
 ``docker exec`` sessions get their own conmon too (:meth:`Monitor.exec`,
-``runtime/execsession.py``).
+``monitor/execsession.py``).
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ import shutil
 from typing import TYPE_CHECKING, Any
 
 from dockyard.errors import NotFound, SystemError_, os_error
-from dockyard.runtime.attach import Attachment, connect_attach_socket
-from dockyard.runtime.exitwatch import ExitWatcher, read_exit_file
-from dockyard.runtime.oci import OCIRuntime
+from dockyard.monitor.attach import Attachment, connect_attach_socket
+from dockyard.monitor.exitwatch import ExitWatcher, read_exit_file
+from dockyard.monitor.oci import OCIRuntime
 
 if TYPE_CHECKING:
-    from dockyard.runtime.execsession import ExecSession
+    from dockyard.monitor.execsession import ExecSession
 
 __all__ = ["Monitor", "Attachment", "ExitWatcher", "ContainerStartError", "start_error_exit_code",
            "move_to_cgroup",
@@ -247,7 +247,7 @@ class Monitor:
         With ``attach`` the session's :class:`Attachment` is connected before the
         process runs.  Failures raise :class:`ContainerStartError` with the runtime's text.
         """
-        from dockyard.runtime.execsession import start_exec
+        from dockyard.monitor.execsession import start_exec
         return await start_exec(self.conmon_path, self.exec_root, self.log_level, container_id,
                                 exec_id, runtime, process, tty, stdin, attach)
 

@@ -9,9 +9,9 @@ from typing import Any
 import hashlib
 
 from dockyard import errors
-from dockyard.daemon.container_config import (CONFIG_DEFAULTS, HOST_CONFIG_DEFAULTS, OMITEMPTY_CONFIG,
+from dockyard.daemon.containers.config import (CONFIG_DEFAULTS, HOST_CONFIG_DEFAULTS, OMITEMPTY_CONFIG,
                                               OMITEMPTY_HOST_CONFIG, with_defaults)
-from dockyard.daemon.container_model import ZERO_TIME, Container, parse_rfc3339
+from dockyard.daemon.containers.model import ZERO_TIME, Container, parse_rfc3339
 
 LIST_FILTERS = {"id", "name", "label", "status", "ancestor", "exited", "before", "since", "volume",
                 "network", "health", "publish", "expose", "is-task"}

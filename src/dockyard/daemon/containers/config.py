@@ -129,7 +129,7 @@ def validate_restart_policy(policy: dict[str, Any]) -> None:
 
 def validate_config(config: dict[str, Any]) -> None:
     """moby's ``validateContainerConfig``: working dir, stop signal, environment."""
-    from dockyard.daemon.container_ops import parse_signal
+    from dockyard.daemon.containers.ops import parse_signal
 
     workdir = config.get("WorkingDir") or ""
     if workdir and not workdir.startswith("/"):
@@ -300,7 +300,7 @@ def _check_log_config(log_config: dict[str, Any]) -> None:
 def _fill_host_defaults(hc: dict[str, Any], cfg: DaemonConfig) -> None:
     """What dockerd's ``adaptContainerSettings`` and create fill in, so inspect shows the same."""
     from dockyard.daemon.system import cgroup_version
-    from dockyard.runtime.spec import MASKED_PATHS, READONLY_PATHS
+    from dockyard.spec.bundle import MASKED_PATHS, READONLY_PATHS
 
     hc["NetworkMode"] = hc.get("NetworkMode") or "default"
     log_config = dict(hc.get("LogConfig") or {})

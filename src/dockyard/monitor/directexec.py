@@ -12,8 +12,8 @@ execs: the exit code comes back on the reply socket; a daemon restart
 forgets running execs (their output has nowhere to go), but does not kill them.
 
 :class:`DirectExecSession` and :class:`FdAttachment` have the shapes of
-:class:`~dockyard.runtime.execsession.ExecSession` and
-:class:`~dockyard.runtime.attach.Attachment`, so the exec service and the
+:class:`~dockyard.monitor.execsession.ExecSession` and
+:class:`~dockyard.monitor.attach.Attachment`, so the exec service and the
 stream pump do not care which path started the process.
 """
 
@@ -32,8 +32,8 @@ from collections import deque
 from typing import Any
 
 from dockyard.errors import os_error
-from dockyard.runtime.attach import STDERR, STDOUT
-from dockyard.runtime.oci import OCIRuntime
+from dockyard.monitor.attach import STDERR, STDOUT
+from dockyard.monitor.oci import OCIRuntime
 
 log = logging.getLogger("dockyard.exec")
 

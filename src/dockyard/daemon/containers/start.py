@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from dockyard.daemon.config import DaemonConfig
-from dockyard.daemon.container_model import Container
+from dockyard.daemon.containers.model import Container
 
 DEFAULT_HOSTS = """127.0.0.1\tlocalhost
 ::1\tlocalhost ip6-localhost ip6-loopback
@@ -68,8 +68,8 @@ def write_etc_files(c: Container) -> dict[str, str]:
 def prepare_bundle(c: Container, cfg: DaemonConfig) -> dict[str, Any]:
     """Write config.json into the bundle; returns the spec."""
     from dockyard.daemon.system import cgroup_version, swap_accounting
-    from dockyard.runtime.native.seccomp import default_profile
-    from dockyard.runtime.spec import SpecInput, build_spec, resolve_user
+    from dockyard.spec.default_seccomp import default_profile
+    from dockyard.spec.bundle import SpecInput, build_spec, resolve_user
 
     etc_files = write_etc_files(c)
     user = resolve_user(c.rootfs, c.Config.get("User") or "", c.HostConfig.get("GroupAdd") or ())
