@@ -1,7 +1,7 @@
 """The container service: create, start, stop, remove, wait — the lifecycle.
 
-Everything kernel-side goes through the runtime layer: the OCI spec is built
-by ``runtime.spec``, a per-container monitor (conmon) started by
+Everything kernel-side goes through the layers below: the OCI spec is built
+by ``spec.bundle`` (called from ``containers.start``), a per-container monitor (conmon) started by
 ``monitor.conmon`` holds the container's stdio, log and exit code, and an OCI
 runtime binary (ours, crun or runc) does the namespaces and cgroups.  The
 monitor outlives the daemon, so on start-up we re-adopt what still runs and
