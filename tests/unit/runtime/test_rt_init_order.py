@@ -6,6 +6,8 @@ import os
 import pathlib
 import sys
 
+import pytest
+
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "src"))
 
 from dockyard.runtime.native import init  # noqa: E402
@@ -37,7 +39,7 @@ def _ctx(tmp_path: pathlib.Path, fake: RecordingSyscalls, nnp: bool) -> init.Ini
 
 def test_step_names_follow_standard_init():
     assert [name for name, _ in init.STANDARD_STEPS] == [
-        "rootfs", "console", "hostname", "sysctls", "readonly_and_masked_paths", "no_new_privs",
+        "network", "rootfs", "console", "hostname", "sysctls", "readonly_and_masked_paths", "no_new_privs",
         "seccomp", "capabilities_and_user", "close_inherited_fds", "wait_for_start", "exec"]
 
 
@@ -92,3 +94,20 @@ def test_close_fds_keeps_preserved_fds(tmp_path):
     finally:
         os.close(r)
         os.close(w)
+
+
+def test_a_new_network_namespace_gets_loopback_up_before_the_rootfs(tmp_path):
+    fake = RecordingSyscalls()
+    ctx = _ctx(tmp_path, fake, nnp=True)
+    ctx.config["linux"]["namespaces"] = [{"type": "mount"}, {"type": "network"}]
+    init.run_steps(ctx, init.STANDARD_STEPS)
+    assert fake.index("link_up", lambda a: a == ("lo",)) < fake.index("pivot_root")
+
+
+@pytest.mark.parametrize("namespaces", [[{"type": "mount"}], [{"type": "network", "path": "/proc/1/ns/net"}]])
+def test_a_host_or_joined_network_namespace_is_left_alone(tmp_path, namespaces):
+    fake = RecordingSyscalls()
+    ctx = _ctx(tmp_path, fake, nnp=True)
+    ctx.config["linux"]["namespaces"] = namespaces
+    init.run_steps(ctx, init.STANDARD_STEPS)
+    assert "link_up" not in [c[0] for c in fake.calls]

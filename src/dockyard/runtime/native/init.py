@@ -1,6 +1,6 @@
 """The container-start sequence, as an ordered list of named steps.
 
-The order is runc's ``standard_init_linux.go``: rootfs, console, hostname,
+The order is runc's ``standard_init_linux.go``: network (loopback), rootfs, console, hostname,
 sysctls, readonly/masked paths, no_new_privs, seccomp, capabilities and user,
 close inherited fds, wait for ``start``, exec.  Security depends on it (e.g.
 seccomp after no_new_privs, capabilities dropped before exec, fds closed after
@@ -79,6 +79,16 @@ Step = tuple[str, "Callable[[InitContext], None]"]
 
 
 # -- the steps ---------------------------------------------------------------------------
+def step_network(ctx: InitContext) -> None:
+    """A network namespace made for this container gets its loopback up (runc's and crun's
+    "loopback" setup, Docker's sandbox): ``--network none`` included.  A namespace joined by
+    path belongs to whoever made it and is left as it is."""
+    for ns in ctx.linux.get("namespaces") or []:
+        if ns.get("type") == "network" and not ns.get("path"):
+            ctx.sys.link_up("lo")
+            return
+
+
 def step_rootfs(ctx: InitContext) -> None:
     """Mounts and /dev inside a private mount namespace, hooks, then pivot_root."""
     builder = mounts.RootfsBuilder(ctx.sys, ctx.config, ctx.rootfs, ctx.bundle, ctx.userns,
@@ -211,6 +221,7 @@ def step_exec(ctx: InitContext) -> None:
 
 
 STANDARD_STEPS: list[Step] = [
+    ("network", step_network),
     ("rootfs", step_rootfs),
     ("console", step_console),
     ("hostname", step_hostname),

@@ -25,6 +25,11 @@ CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 CLONE_NEWTIME = 0x00000080
 
+# netdevice(7) ioctls
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
+
 # mount(2) flags
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2
@@ -146,6 +151,21 @@ class Syscalls:
             os.write(fd, data.encode())
         finally:
             os.close(fd)
+
+    def link_up(self, name: str) -> None:
+        """Set IFF_UP on the interface ``name`` of this network namespace (SIOCSIFFLAGS)."""
+        import fcntl
+        import socket
+        import struct
+
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
+            ifreq = struct.pack("16sH14x", name.encode(), 0)
+            try:
+                flags = struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, ifreq))[1]
+                if not flags & IFF_UP:
+                    fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sH14x", name.encode(), flags | IFF_UP))
+            except OSError as exc:
+                raise OSError(exc.errno, f"set link {name} up: {exc.strerror}") from None
 
     # -- identity --------------------------------------------------------------------------
     def sethostname(self, name: str) -> None:
