@@ -224,3 +224,26 @@ def test_exec_tty_detach_keys_leave_process_running(client, box):
     while api.exec_inspect(eid)["Running"] and time.monotonic() < deadline:
         time.sleep(0.05)
     assert api.exec_inspect(eid)["Running"] is False
+
+
+def test_exec_start_framing_follows_the_start_body_not_the_exec(client, box):
+    """dockerd frames an exec's stream unless the *start* body says Tty (docker-py's
+    test_exec_start_socket): a TTY exec started with tty=False reads stdcopy frames."""
+    api = client.api
+    line = "yay, interactive exec!"
+    eid = api.exec_create(box.id, ["printf", line], tty=True)["Id"]
+    sock = _raw(api.exec_start(eid, socket=True))
+    try:
+        data = _read_until(sock, line.encode())
+        sock.settimeout(20)
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        sock.close()
+    assert FrameDecoder().feed(data) == [(1, line.encode())]
+    # the process itself had a terminal (created with tty=True); docker-py demuxes the frames
+    eid = api.exec_create(box.id, ["tty"], tty=True)["Id"]
+    assert api.exec_start(eid, tty=False).startswith(b"/dev/pts/")

@@ -60,24 +60,27 @@ async def start(request: web.Request) -> web.StreamResponse:
     svc = _svc(request)
     body = await read_json(request)
     rec = svc.check_startable(request.match_info["id"])
-    tty = bool(body.get("Tty")) or rec.Tty
     if body.get("Detach"):
-        await svc.start(rec.ID, attach=False, tty=tty, console_size=body.get("ConsoleSize"))
+        await svc.start(rec.ID, attach=False, console_size=body.get("ConsoleSize"))
         return web.Response(status=200, content_type="application/json")
     keys = parse_detach_keys(rec.DetachKeys) if rec.DetachKeys else parse_detach_keys(None)
-    content_type = hj.RAW_STREAM if tty or version_less_than(request, "1.42") else hj.MULTIPLEXED_STREAM
+    # The process has a terminal if the exec was *created* with one; the stream is framed
+    # unless the *start* body says Tty (moby's postContainerExecStart), so docker-py's
+    # exec_start(tty=False) of a TTY exec reads stdcopy frames.
+    raw = bool(body.get("Tty"))
+    content_type = hj.RAW_STREAM if raw or version_less_than(request, "1.42") else hj.MULTIPLEXED_STREAM
     stream = await hj.hijack(request, content_type)
     try:
         try:
-            await svc.start(rec.ID, attach=True, tty=tty, console_size=body.get("ConsoleSize"))
+            await svc.start(rec.ID, attach=True, console_size=body.get("ConsoleSize"))
         except errors.DockyardError as exc:
             text = exc.message.encode() + b"\r\n"
-            await stream.write(text if tty else frame(STDOUT, text))
+            await stream.write(text if raw else frame(STDOUT, text))
             return hj.finished_response()
         session = rec.session
         reason = stdio.EXITED
         if session is not None and session.attachment is not None:
-            reason = await stdio.pump(stream, session.attachment, tty=tty, stdin=rec.OpenStdin,
+            reason = await stdio.pump(stream, session.attachment, tty=rec.Tty, raw=raw, stdin=rec.OpenStdin,
                                       stdout=rec.OpenStdout, stderr=rec.OpenStderr, detach_keys=keys,
                                       close_stdin=True)
         if reason == stdio.EXITED:

@@ -28,11 +28,16 @@ EXITED, DETACHED, CLIENT_GONE, ENDED = "exited", "detached", "client-gone", "end
 
 
 async def pump(stream: hj.HijackedStream, att: Any, *, tty: bool, stdin: bool, stdout: bool,
-               stderr: bool, detach_keys: bytes | None = None, close_stdin: bool = True) -> str:
+               stderr: bool, detach_keys: bytes | None = None, close_stdin: bool = True,
+               raw: bool | None = None) -> str:
     """Run the attach until the output ends, the client detaches or goes away.
 
+    ``tty`` is whether the process has a terminal (detach keys, stdin
+    half-close); ``raw`` whether the output goes out without stdcopy frames
+    (default: as ``tty``; exec start decides it from its own body, as dockerd).
     Returns why it ended (EXITED, DETACHED, CLIENT_GONE, ENDED); always closes ``att``.
     """
+    raw = tty if raw is None else raw
     scanner = DetachScanner(detach_keys) if tty and stdin and detach_keys else None
 
     async def inbound() -> str:
@@ -63,7 +68,7 @@ async def pump(stream: hj.HijackedStream, att: Any, *, tty: bool, stdin: bool, s
             if item is None:
                 return EXITED
             items = [item] + (take_ready() if take_ready is not None else [])
-            out = b"".join(data if tty else frame(which, data) for which, data in items
+            out = b"".join(data if raw else frame(which, data) for which, data in items
                            if (which == STDOUT and stdout) or (which == STDERR and stderr))
             if out:
                 await stream.write(out)

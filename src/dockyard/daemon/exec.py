@@ -205,8 +205,7 @@ class ExecService:
             raise errors.Conflict(f"Error: Exec command {rec.ID} has already run")
         return rec
 
-    async def start(self, exec_id: str, *, attach: bool, tty: bool | None = None,
-                    console_size: Any = None) -> ExecRecord:
+    async def start(self, exec_id: str, *, attach: bool, console_size: Any = None) -> ExecRecord:
         """Start the process.  With ``attach``, ``rec.session.attachment`` is connected first.
 
         On a runtime failure the record ends with Docker's exit code (126 cannot
@@ -214,8 +213,6 @@ class ExecService:
         """
         rec = self.check_startable(exec_id)
         rec.started = True
-        if tty is not None:
-            rec.Tty = rec.Tty or bool(tty)
         size = _console_size(console_size)
         if size:
             rec.ConsoleSize = size
