@@ -45,12 +45,27 @@ def _svc(request: web.Request) -> Any:
     return request.app["backends"].containers
 
 
+def _legacy_bind_options(host_config: Any) -> None:
+    """API < 1.44 (moby's router): read-only binds are not recursive, the fields that say
+    otherwise did not exist yet: ReadOnlyNonRecursive is dropped, ReadOnlyForceRecursive refused."""
+    mounts = host_config.get("Mounts") if isinstance(host_config, dict) else None
+    for m in mounts if isinstance(mounts, list) else []:
+        bo = m.get("BindOptions") if isinstance(m, dict) else None
+        if isinstance(bo, dict):
+            if bo.get("ReadOnlyForceRecursive"):
+                raise errors.InvalidParameter("BindOptions.ReadOnlyForceRecursive needs API v1.44 or newer")
+            bo.pop("ReadOnlyNonRecursive", None)
+
+
 async def create(request: web.Request) -> web.Response:
     body = await read_json(request, allow_empty=False)
     host_config = body.pop("HostConfig", None) or {}
     body.pop("NetworkingConfig", None)
     name = request.query.get("name") or None
-    c = await _svc(request).create(name, body, host_config)
+    legacy_ro = version_less_than(request, "1.44")
+    if legacy_ro:
+        _legacy_bind_options(host_config)
+    c = await _svc(request).create(name, body, host_config, ro_non_recursive=legacy_ro)
     return json_response({"Id": c.Id, "Warnings": []}, status=201)
 
 

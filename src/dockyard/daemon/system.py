@@ -36,6 +36,21 @@ def swap_accounting() -> bool:
     return cgroup_version() == "2" or os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
 
 
+def recursive_readonly_supported() -> bool:
+    """Does the kernel have mount_setattr(2) (Linux >= 5.12), which the OCI ``rro`` option needs?
+
+    Probed with arguments the kernel refuses (EBADF/EINVAL) unless the call is missing (ENOSYS).
+    """
+    import ctypes
+    import errno
+
+    nr = 442  # mount_setattr: one number on every architecture (a syscall added after 5.1)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(nr, ctypes.c_int(-1), None, ctypes.c_uint(0), None, ctypes.c_size_t(0)) == 0:
+        return True
+    return ctypes.get_errno() != errno.ENOSYS
+
+
 def mem_total() -> int:
     with open("/proc/meminfo", encoding="ascii") as f:
         for line in f:

@@ -77,6 +77,7 @@ class SpecInput:
     path_exists: Callable[[str], bool] = os.path.exists
     makedirs: Callable[[str], None] = _makedirs
     stat_device: Callable[[str], os.stat_result] = os.stat
+    readonly_mode: mnt.ReadOnlyMode = field(default_factory=mnt.ReadOnlyMode)  # ro vs rro binds
 
 
 def process_args(config: dict[str, Any], image_config: dict[str, Any]) -> list[str]:
@@ -324,7 +325,7 @@ def build_spec(i: SpecInput) -> dict[str, Any]:
         raise InvalidParameter("SHM size can not be less than 0")
     ipc_host = _mode(hc.get("IpcMode"))[0] == "host"
     defaults = mnt.default_mounts(shm or mnt.DEFAULT_SHM_SIZE, privileged, ipc_host)
-    user = mnt.user_mounts(hc, i.path_exists, i.makedirs) + mounts_extra
+    user = mnt.user_mounts(hc, i.path_exists, i.makedirs, i.readonly_mode) + mounts_extra
     ro_root = bool(hc.get("ReadonlyRootfs"))
     etc = [{"destination": dst, "type": "bind", "source": src,
             "options": ["rbind", "rprivate"] + (["ro"] if ro_root else [])}

@@ -57,15 +57,39 @@ def _check_target(kind: str, target: str) -> str:
     return norm
 
 
-def _bind_options(readonly: bool, propagation: str, recursive: bool = True) -> list[str]:
+class ReadOnlyMode:
+    """How a read-only bind is made read-only (moby's ReadOnlyNonRecursive/ReadOnlyForceRecursive).
+
+    ``rro_supported``: the kernel has mount_setattr(2), so the OCI ``rro`` option can make
+    every mount below the bind read-only too.  ``default_non_recursive``: the client speaks
+    API < 1.44, whose read-only binds were read-only at the top only.
+    """
+
+    def __init__(self, rro_supported: bool = False, default_non_recursive: bool = False) -> None:
+        self.rro_supported = rro_supported
+        self.default_non_recursive = default_non_recursive
+
+    def option(self, non_recursive: bool = False, force_recursive: bool = False) -> str:
+        """``ro`` or ``rro`` for one read-only bind."""
+        if force_recursive:
+            if not self.rro_supported:
+                raise InvalidParameter("recursively read-only mounts are not supported on this kernel "
+                                       "(mount_setattr(2) is missing): bind-recursive=readonly")
+            return "rro"
+        if non_recursive or self.default_non_recursive or not self.rro_supported:
+            return "ro"
+        return "rro"
+
+
+def _bind_options(readonly: bool, propagation: str, recursive: bool = True, ro_option: str = "ro") -> list[str]:
     opts = ["rbind" if recursive else "bind", propagation or "rprivate"]
     if readonly:
-        opts.append("ro")
+        opts.append(ro_option)
     return opts
 
 
 def parse_bind(spec: str, exists: Callable[[str], bool],
-               makedirs: Callable[[str], None]) -> dict[str, Any]:
+               makedirs: Callable[[str], None], ro_mode: ReadOnlyMode | None = None) -> dict[str, Any]:
     """One ``-v src:dst[:opts]`` entry; a missing host directory is created (as Docker does)."""
     parts = spec.split(":")
     if len(parts) < 2 or len(parts) > 3 or not parts[0] or not parts[1]:
@@ -90,8 +114,9 @@ def parse_bind(spec: str, exists: Callable[[str], bool],
     src = posixpath.normpath(src)
     if not exists(src):
         makedirs(src)
+    ro_option = (ro_mode or ReadOnlyMode()).option() if readonly else "ro"
     return {"destination": target, "type": "bind", "source": src,
-            "options": _bind_options(readonly, propagation)}
+            "options": _bind_options(readonly, propagation, ro_option=ro_option)}
 
 
 def tmpfs_options(opts: str) -> list[str]:
@@ -105,7 +130,29 @@ def tmpfs_options(opts: str) -> list[str]:
     return base + [o for o in given if o not in base]
 
 
-def parse_mount(m: dict[str, Any], exists: Callable[[str], bool]) -> dict[str, Any]:
+def _recursion(readonly: bool, bo: dict[str, Any], ro_mode: ReadOnlyMode) -> str:
+    """The read-only option of a ``--mount type=bind`` (``bind-recursive=...``), checked as dockerd does."""
+    non_rec, force = bool(bo.get("ReadOnlyNonRecursive")), bool(bo.get("ReadOnlyForceRecursive"))
+    for name, on in (("ReadOnlyNonRecursive", non_rec), ("ReadOnlyForceRecursive", force)):
+        if on and not readonly:
+            raise InvalidParameter(f'invalid mount config for type "bind": option \'{name}\' requires '
+                                   "'ReadOnly' to be set")
+    if force:
+        if non_rec:
+            raise InvalidParameter('invalid mount config for type "bind": options \'ReadOnlyNonRecursive\' '
+                                   "and 'ReadOnlyForceRecursive' cannot be used together")
+        if bo.get("NonRecursive"):
+            raise InvalidParameter('invalid mount config for type "bind": option \'ReadOnlyForceRecursive\' '
+                                   "cannot be used with 'NonRecursive'")
+        if bo.get("Propagation") != "rprivate":  # as the docker CLI and dockerd: said explicitly
+            raise InvalidParameter('invalid mount config for type "bind": option \'ReadOnlyForceRecursive\' '
+                                   "requires 'BindOptions.Propagation' to be 'rprivate'")
+    # a non-recursive bind has no mounts below it: plain ro (as moby)
+    return ro_mode.option(non_recursive=non_rec or bool(bo.get("NonRecursive")), force_recursive=force)
+
+
+def parse_mount(m: dict[str, Any], exists: Callable[[str], bool],
+                ro_mode: ReadOnlyMode | None = None) -> dict[str, Any]:
     """One ``HostConfig.Mounts[]`` entry (``--mount``)."""
     kind = m.get("Type") or ""
     target = _check_target(kind, m.get("Target") or "")
@@ -125,8 +172,9 @@ def parse_mount(m: dict[str, Any], exists: Callable[[str], bool]) -> dict[str, A
         propagation = bo.get("Propagation") or ""
         if propagation and propagation not in PROPAGATIONS:
             raise InvalidParameter(f"invalid propagation mode: {propagation}")
+        ro_option = _recursion(readonly, bo, ro_mode or ReadOnlyMode())
         return {"destination": target, "type": "bind", "source": posixpath.normpath(src),
-                "options": _bind_options(readonly, propagation, not bo.get("NonRecursive"))}
+                "options": _bind_options(readonly, propagation, not bo.get("NonRecursive"), ro_option)}
     if kind == "tmpfs":
         if m.get("Source"):
             raise InvalidParameter('invalid mount config for type "tmpfs": field Source must not be specified')
@@ -145,14 +193,21 @@ def parse_mount(m: dict[str, Any], exists: Callable[[str], bool]) -> dict[str, A
     raise InvalidParameter(f"mount type unknown: {kind!r}" if kind else "invalid mount config: missing Type")
 
 
+def check_bind_options(hc: dict[str, Any]) -> None:
+    """At create: refuse contradictory ``bind-recursive`` settings before anything is made."""
+    for m in hc.get("Mounts") or []:
+        if isinstance(m, dict) and m.get("Type") == "bind" and isinstance(m.get("BindOptions"), dict):
+            _recursion(bool(m.get("ReadOnly")), m["BindOptions"], ReadOnlyMode(rro_supported=True))
+
+
 def user_mounts(hc: dict[str, Any], exists: Callable[[str], bool],
-                makedirs: Callable[[str], None]) -> list[dict[str, Any]]:
+                makedirs: Callable[[str], None], ro_mode: ReadOnlyMode | None = None) -> list[dict[str, Any]]:
     """Binds, Mounts and Tmpfs of a HostConfig, duplicates refused, parents before children."""
     out: list[dict[str, Any]] = []
     for spec in hc.get("Binds") or []:
-        out.append(parse_bind(spec, exists, makedirs))
+        out.append(parse_bind(spec, exists, makedirs, ro_mode))
     for m in hc.get("Mounts") or []:
-        out.append(parse_mount(m, exists))
+        out.append(parse_mount(m, exists, ro_mode))
     for dest, opts in (hc.get("Tmpfs") or {}).items():
         target = _check_target("tmpfs", dest)
         out.append({"destination": target, "type": "tmpfs", "source": "tmpfs",

@@ -127,3 +127,11 @@ def test_launcher_runs_isolated_without_site(tmp_path):
     assert text.startswith("#!/usr/bin/python3 -IS\n")
     assert "sys.path.insert(0, '/src')" in text and "sys.path.append('/site')" in text
 
+
+
+def test_recursive_options_become_mount_setattr_attrs_not_mount_data():
+    flags, _, data = mounts.parse_options(["rbind", "rro", "rnosuid"])
+    assert data == "" and flags & sc.MS_BIND
+    assert mounts.recursive_attrs(["rro", "rnosuid"]) == (sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID, 0)
+    assert mounts.recursive_attrs(["rro", "rrw"]) == (0, sc.MOUNT_ATTR_RDONLY)
+    assert mounts.recursive_attrs(["ro", "rbind"]) == (0, 0)

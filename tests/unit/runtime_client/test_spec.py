@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from dockyard.errors import InvalidParameter
+from dockyard.spec.mounts import ReadOnlyMode, check_bind_options
 from dockyard.spec.bundle import (DEFAULT_CAPABILITIES, DEFAULT_PATH, ResolvedUser, SpecInput,
                                    build_spec, capabilities, process_args)
 
@@ -317,3 +318,50 @@ def test_non_root_user_keeps_only_the_bounding_set() -> None:
     assert c["bounding"] == DEFAULT_CAPABILITIES and c["effective"] == [] and c["permitted"] == []
     c = spec()["process"]["capabilities"]
     assert c["effective"] == c["permitted"] == DEFAULT_CAPABILITIES
+
+
+def _ro(opts: list[str]) -> str:
+    found = [o for o in opts if o in ("ro", "rro")]
+    assert len(found) == 1, opts
+    return found[0]
+
+
+@pytest.mark.parametrize("rro,legacy,bind_opts,want", [
+    (True, False, {}, "rro"),                                      # API >= 1.44: recursive
+    (False, False, {}, "ro"),                                      # no mount_setattr: best effort
+    (True, True, {}, "ro"),                                        # API < 1.44: top only
+    (True, False, {"ReadOnlyNonRecursive": True}, "ro"),           # bind-recursive=writable
+    (True, False, {"ReadOnlyForceRecursive": True, "Propagation": "rprivate"}, "rro"),        # bind-recursive=readonly
+    (True, False, {"NonRecursive": True}, "ro"),                   # bind-recursive=disabled
+])
+def test_read_only_binds_recursive_as_moby(rro: bool, legacy: bool, bind_opts: dict[str, Any], want: str) -> None:
+    mode = ReadOnlyMode(rro_supported=rro, default_non_recursive=legacy)
+    s = spec({}, {"Binds": ["/exists/a:/a:ro", "/exists/w:/w"],
+                  "Mounts": [{"Type": "bind", "Source": "/exists/c", "Target": "/c", "ReadOnly": True,
+                              "BindOptions": bind_opts}]}, readonly_mode=mode)
+    assert _ro(mount(s, "/c")["options"]) == want
+    if not bind_opts:
+        assert _ro(mount(s, "/a")["options"]) == want
+    assert not {"ro", "rro"} & set(mount(s, "/w")["options"])
+    assert ("bind" in mount(s, "/c")["options"]) == bool(bind_opts.get("NonRecursive"))
+
+
+@pytest.mark.parametrize("bind_opts,readonly,message", [
+    ({"ReadOnlyForceRecursive": True}, False, "option 'ReadOnlyForceRecursive' requires 'ReadOnly' to be set"),
+    ({"ReadOnlyNonRecursive": True}, False, "option 'ReadOnlyNonRecursive' requires 'ReadOnly' to be set"),
+    ({"ReadOnlyForceRecursive": True, "NonRecursive": True}, True, "cannot be used with 'NonRecursive'"),
+    ({"ReadOnlyForceRecursive": True, "Propagation": "rshared"}, True, "to be 'rprivate'"),
+    ({"ReadOnlyForceRecursive": True}, True, "to be 'rprivate'"),
+])
+def test_contradictory_bind_recursion_is_refused(bind_opts: dict[str, Any], readonly: bool, message: str) -> None:
+    host = {"Mounts": [{"Type": "bind", "Source": "/exists/c", "Target": "/c", "ReadOnly": readonly,
+                        "BindOptions": bind_opts}]}
+    with pytest.raises(InvalidParameter, match=message):
+        check_bind_options(host)
+
+
+def test_force_recursive_without_mount_setattr_is_an_error_not_a_plain_ro() -> None:
+    with pytest.raises(InvalidParameter, match="bind-recursive=readonly"):
+        spec({}, {"Mounts": [{"Type": "bind", "Source": "/exists/c", "Target": "/c", "ReadOnly": True,
+                              "BindOptions": {"ReadOnlyForceRecursive": True, "Propagation": "rprivate"}}]},
+             readonly_mode=ReadOnlyMode(rro_supported=False))

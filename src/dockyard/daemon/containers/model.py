@@ -119,6 +119,9 @@ class Container:
     # Not Docker fields: where things live on the host.
     bundle: str = ""
     rootfs: str = ""
+    # created through API < 1.44: its read-only binds are read-only at the top only (moby's
+    # DefaultReadOnlyNonRecursive)
+    ro_non_recursive: bool = False
 
     def to_record(self) -> dict[str, Any]:
         return asdict(self)

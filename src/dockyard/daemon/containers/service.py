@@ -116,13 +116,16 @@ class ContainerService(ContainerOps, ContainerViews):
         return OCIRuntime(rt.path, os.path.join(self.cfg.exec_root, "runtime", rt.name), rt.args)
 
     # -- create ---------------------------------------------------------------------------
-    async def create(self, name: str | None, config: dict[str, Any], host_config: dict[str, Any]) -> Container:
+    async def create(self, name: str | None, config: dict[str, Any], host_config: dict[str, Any],
+                     ro_non_recursive: bool = False) -> Container:
         from dockyard.daemon.containers.config import normalize, validate_request
+        from dockyard.spec.mounts import check_bind_options
 
         image_ref = config.get("Image") or ""
         if not image_ref:
             raise errors.InvalidParameter("No image was specified")
         host_config = validate_request(config, host_config)
+        check_bind_options(host_config)
         image = self.images.resolve(image_ref)
         config, host_config = normalize(config, host_config, image.config.get("config") or {}, self.cfg)
         runtime = host_config.get("Runtime") or self.cfg.default_runtime
@@ -136,7 +139,7 @@ class ContainerService(ContainerOps, ContainerViews):
         bundle = os.path.join(self.root, cid)
         c = Container(Id=cid, Name=name, Created=now_rfc3339(), Image=image.id, ImageRef=image_ref,
                       Config=config, HostConfig=host_config, Runtime=runtime, bundle=bundle,
-                      LogPath=os.path.join(bundle, f"{cid}-json.log"))
+                      LogPath=os.path.join(bundle, f"{cid}-json.log"), ro_non_recursive=ro_non_recursive)
         c.Path, c.Args = _path_and_args(config, image.config.get("config") or {})
         rw = None
         try:

@@ -67,9 +67,10 @@ def write_etc_files(c: Container) -> dict[str, str]:
 
 def prepare_bundle(c: Container, cfg: DaemonConfig) -> dict[str, Any]:
     """Write config.json into the bundle; returns the spec."""
-    from dockyard.daemon.system import cgroup_version, swap_accounting
+    from dockyard.daemon.system import cgroup_version, recursive_readonly_supported, swap_accounting
     from dockyard.spec.default_seccomp import default_profile
     from dockyard.spec.bundle import SpecInput, build_spec, resolve_user
+    from dockyard.spec.mounts import ReadOnlyMode
 
     etc_files = write_etc_files(c)
     user = resolve_user(c.rootfs, c.Config.get("User") or "", c.HostConfig.get("GroupAdd") or ())
@@ -80,7 +81,8 @@ def prepare_bundle(c: Container, cfg: DaemonConfig) -> dict[str, Any]:
         init_path=cfg.init_path if c.HostConfig.get("Init") else None,
         cgroups_path=f"{cfg.cgroup_parent}/{c.Id}", default_ulimits=list(cfg.default_ulimits.values()),
         seccomp_profile=default_profile, cgroup_v2=cgroup_version() == "2",
-        swap_limit=swap_accounting()))
+        swap_limit=swap_accounting(),
+        readonly_mode=ReadOnlyMode(recursive_readonly_supported(), c.ro_non_recursive)))
     path = os.path.join(c.bundle, "config.json")
     with open(path + ".tmp", "w", encoding="utf-8") as f:
         json.dump(spec, f)

@@ -44,7 +44,16 @@ PROPAGATION = {
     "slave": sc.MS_SLAVE, "rslave": sc.MS_SLAVE | sc.MS_REC,
     "unbindable": sc.MS_UNBINDABLE, "runbindable": sc.MS_UNBINDABLE | sc.MS_REC,
 }
-_IGNORED = {"tmpcopyup", "defaults", "rro", "rrw"}
+# recursive options (runc's and crun's ``rro``, ``rnosuid``...): option -> (clear?, MOUNT_ATTR_*),
+# applied with mount_setattr(AT_RECURSIVE) to the mount and every mount below it
+RECURSIVE = {
+    "rro": (False, sc.MOUNT_ATTR_RDONLY), "rrw": (True, sc.MOUNT_ATTR_RDONLY),
+    "rnosuid": (False, sc.MOUNT_ATTR_NOSUID), "rsuid": (True, sc.MOUNT_ATTR_NOSUID),
+    "rnodev": (False, sc.MOUNT_ATTR_NODEV), "rdev": (True, sc.MOUNT_ATTR_NODEV),
+    "rnoexec": (False, sc.MOUNT_ATTR_NOEXEC), "rexec": (True, sc.MOUNT_ATTR_NOEXEC),
+    "rnosymfollow": (False, sc.MOUNT_ATTR_NOSYMFOLLOW), "rsymfollow": (True, sc.MOUNT_ATTR_NOSYMFOLLOW),
+}
+_IGNORED = {"tmpcopyup", "defaults"}
 # statvfs f_flag bits that a bind remount must keep (they share MS_* values)
 _LOCKED = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC | sc.MS_NOATIME | sc.MS_NODIRATIME | sc.MS_RELATIME
 
@@ -60,11 +69,24 @@ def parse_options(options: list[str] | None) -> tuple[int, int, str]:
             flags = flags & ~bit if clear else flags | bit
         elif opt in PROPAGATION:
             propagation |= PROPAGATION[opt]
-        elif opt in _IGNORED:
+        elif opt in _IGNORED or opt in RECURSIVE:
             continue
         else:
             data.append(opt)
     return flags, propagation, ",".join(data)
+
+
+def recursive_attrs(options: list[str] | None) -> tuple[int, int]:
+    """(attr_set, attr_clr) of the recursive options (``rro``...), the later option winning."""
+    attr_set = attr_clr = 0
+    for opt in options or []:
+        if opt in RECURSIVE:
+            clear, bit = RECURSIVE[opt]
+            if clear:
+                attr_set, attr_clr = attr_set & ~bit, attr_clr | bit
+            else:
+                attr_set, attr_clr = attr_set | bit, attr_clr & ~bit
+    return attr_set, attr_clr
 
 
 def locked_flags(path: str) -> int:
@@ -130,6 +152,7 @@ class RootfsBuilder:
         dest = secure_join(self.rootfs, m["destination"])
         kind = m.get("type") or ""
         flags, propagation, data = parse_options(m.get("options"))
+        attr_set, attr_clr = recursive_attrs(m.get("options"))
         if kind in ("cgroup", "cgroup2") and self.cgroup_ns:
             self._enter_cgroup()  # without a cgroup ns the mounts bind host paths that exist already
         if kind == "bind" or flags & sc.MS_BIND:
@@ -149,6 +172,8 @@ class RootfsBuilder:
                 self.sys.mount(m.get("source") or kind, dest, kind or None, flags, data or None)
         if propagation:
             self.sys.mount(None, dest, None, propagation)
+        if attr_set or attr_clr:
+            self.sys.mount_setattr_recursive(dest, attr_set, attr_clr)
 
     def _bind(self, m: dict[str, Any], dest: str, flags: int, data: str) -> None:
         source = m.get("source") or ""

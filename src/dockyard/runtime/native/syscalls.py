@@ -25,6 +25,16 @@ CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 CLONE_NEWTIME = 0x00000080
 
+# mount_setattr(2)
+AT_FDCWD = -100
+AT_SYMLINK_NOFOLLOW = 0x100
+AT_RECURSIVE = 0x8000
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_NOEXEC = 0x8
+MOUNT_ATTR_NOSYMFOLLOW = 0x00200000
+
 # netdevice(7) ioctls
 SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
@@ -71,6 +81,7 @@ _SYSCALL_NR = {
     "close_range": (436, 436),
     "setns": (308, 268),
     "unshare": (272, 97),
+    "mount_setattr": (442, 442),
 }
 
 
@@ -111,6 +122,21 @@ class Syscalls:
         ret = self._libc.mount(self._b(source), self._b(target), self._b(fstype),
                                self._ctypes.c_ulong(flags), self._b(data))
         self._check(ret, f"mount {fstype or ''} {source or ''} on", target)
+
+    def mount_setattr_recursive(self, target: str, attr_set: int, attr_clr: int) -> None:
+        """mount_setattr(2) with AT_RECURSIVE: change flags of ``target`` and every mount below it
+        (what the OCI ``rro``/``rnosuid``/... options ask for; Linux >= 5.12)."""
+        ct = self._ctypes
+
+        class MountAttr(ct.Structure):
+            _fields_ = [("attr_set", ct.c_uint64), ("attr_clr", ct.c_uint64),
+                        ("propagation", ct.c_uint64), ("userns_fd", ct.c_uint64)]
+
+        attr = MountAttr(attr_set, attr_clr, 0, 0)
+        ret = self._syscall("mount_setattr", ct.c_int(AT_FDCWD), self._b(target),
+                            ct.c_uint(AT_RECURSIVE | AT_SYMLINK_NOFOLLOW), ct.byref(attr),
+                            ct.c_size_t(ct.sizeof(attr)))
+        self._check(ret, "mount_setattr (recursive)", target)
 
     def umount2(self, target: str, flags: int = 0) -> None:
         self._check(self._libc.umount2(self._b(target), flags), "umount", target)
