@@ -240,3 +240,34 @@ def test_ps_last_n(d):
         assert shown == [ids[2], ids[1]]
     finally:
         docker(d, "rm", *ids, check=True)
+
+
+def test_cryptic_exec_errors_name_the_real_cause(d, tmp_path):
+    """Docker's text stays (clients match on it); the native runtime adds why."""
+    root = tmp_path / "img"
+    (root / "bin").mkdir(parents=True)
+    (root / "app.sh").write_bytes(b"#!/bin/sh\r\necho hi\r\n")
+    (root / "app.sh").chmod(0o755)
+    elf = bytearray(b"\x7fELF\x02\x01\x01" + bytes(9) + b"\x02\x00\xb7\x00" + bytes(2000))  # aarch64
+    (root / "armbin").write_bytes(bytes(elf))
+    (root / "armbin").chmod(0o755)
+    with open("/bin/ls", "rb") as f:  # a dynamically linked host binary, without its ld-linux
+        (root / "bin" / "dynls").write_bytes(f.read())
+    (root / "bin" / "dynls").chmod(0o755)
+    tar = tmp_path / "img.tar"
+    import subprocess
+    subprocess.run(["tar", "-C", str(root), "-cf", str(tar), "."], check=True)
+    docker(d, "import", str(tar), "dytest-execdiag", check=True)
+    try:
+        p = run(d, "--rm", "dytest-execdiag", "/app.sh")
+        assert p.returncode != 0
+        assert "exec /app.sh: no such file or directory" in p.stderr
+        assert "Windows (CRLF) line endings" in p.stderr
+        p = run(d, "--rm", "dytest-execdiag", "/armbin")
+        assert "exec /armbin: exec format error" in p.stderr
+        assert "ELF binary for aarch64" in p.stderr
+        p = run(d, "--rm", "dytest-execdiag", "/bin/dynls")
+        assert "exec /bin/dynls: no such file or directory" in p.stderr
+        assert "its ELF interpreter /lib" in p.stderr and "is not in the image" in p.stderr
+    finally:
+        docker(d, "rmi", "dytest-execdiag")

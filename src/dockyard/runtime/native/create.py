@@ -374,7 +374,8 @@ def _init(sys: Any, ch: Channel, config: dict[str, Any], opts: CreateOptions, fl
             if ch.wfd >= 0:
                 _report(ch, exc)
             else:  # after "ready" the runtime is gone: the container's stderr is all we have
-                os.write(2, f"dockyard-runtime init: {exc}\n".encode())
+                os.write(2, f"{exc}\n".encode() if isinstance(exc, init_mod.ExecFailed)
+                         else f"dockyard-runtime init: {exc}\n".encode())
         except BaseException:  # noqa: BLE001
             pass
     finally:

@@ -250,7 +250,8 @@ def _process(sys: Any, ch: Channel, info: ContainerInfo, process: dict[str, Any]
             if ch.wfd >= 0:
                 create_mod._report(ch, exc)
             else:  # after "ready": stderr is all we have
-                os.write(2, f"dockyard-runtime exec: {exc}\n".encode())
+                os.write(2, f"{exc}\n".encode() if isinstance(exc, init_mod.ExecFailed)
+                         else f"dockyard-runtime exec: {exc}\n".encode())
         except BaseException:  # noqa: BLE001
             pass
     os._exit(127)

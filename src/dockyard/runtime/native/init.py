@@ -18,6 +18,7 @@ import os
 
 from dockyard.errors import InvalidParameter, SystemError_
 from dockyard.runtime.native import hooks as hooks_mod
+from dockyard.runtime.native.execdiag import explain  # here, not in step_exec: after pivot_root the runtime's files are gone
 from dockyard.runtime.native import mounts
 from dockyard.runtime.native import spec_defaults
 from dockyard.runtime.native import syscalls as sc
@@ -212,12 +213,23 @@ def step_wait_for_start(ctx: InitContext) -> None:
         hooks_mod.run_hooks(ctx.hooks, "startContainer", dict(ctx.state, status="created"))
 
 
+class ExecFailed(SystemError_):
+    """The final execve failed: the text is runc's (``exec /app.sh: no such file or
+    directory``), which clients match on, plus the real cause when there is one."""
+
+
 def step_exec(ctx: InitContext) -> None:
     """With no_new_privs the filter goes in last, so it never filters the runtime's own calls."""
     if ctx.seccomp is not None and ctx.no_new_privs:
         ctx.sys.load_seccomp(ctx.seccomp)
     args = ctx.process["args"]
-    ctx.sys.execve(ctx.executable, args, _env(ctx.process))
+    try:
+        ctx.sys.execve(ctx.executable, args, _env(ctx.process))
+    except OSError as exc:
+        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        text = f"exec {ctx.executable}: {reason}"
+        cause = explain(ctx.executable, exc.errno or 0)
+        raise ExecFailed(f"{text}: {cause}" if cause else text) from None
 
 
 STANDARD_STEPS: list[Step] = [
