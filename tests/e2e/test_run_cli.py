@@ -205,9 +205,14 @@ def test_parallel_runs(d):
 
 def test_prune(d):
     cid = docker(d, "create", "busybox", "true").stdout.strip()
+    big = run(d, "busybox", "sh", "-c", "head -c 3000000 /dev/zero > /big").returncode
+    assert big == 0
     out = docker(d, "container", "prune", "-f", check=True).stdout
     assert cid in out
     assert docker(d, "inspect", cid).returncode != 0
+    # the writable layers removed are counted, as dockerd does ("Total reclaimed space: 3MB")
+    reclaimed = out.strip().splitlines()[-1]
+    assert reclaimed.startswith("Total reclaimed space:") and reclaimed != "Total reclaimed space: 0B"
 
 
 def test_stop_signal_and_stop_timeout(d):

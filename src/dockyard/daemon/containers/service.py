@@ -431,6 +431,7 @@ class ContainerService(ContainerOps, ContainerViews):
 
         until = parse_until(filters.get("until"))
         deleted = []
+        reclaimed = 0
         for c in list(self._containers.values()):
             if c.State.Running or c.State.Status == "removing":
                 continue
@@ -438,9 +439,11 @@ class ContainerService(ContainerOps, ContainerViews):
                 continue
             if until is not None and c.Created > until:
                 continue
+            size = self._size_rw(c)  # the writable layer is what removal frees, as dockerd counts
             await self.remove(c.Id)
             deleted.append(c.Id)
-        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": 0}
+            reclaimed += size
+        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     # -- start-up / shutdown ------------------------------------------------------------------
     async def startup(self) -> None:
