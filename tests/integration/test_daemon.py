@@ -9,18 +9,13 @@ import time
 
 import pytest
 
-from tests.support.daemon import docker, new_daemon
+from tests.support.daemon import busybox_daemon, docker, new_daemon
 
 
 @pytest.fixture
 def fresh(busybox_tar):
-    d = new_daemon()
-    d.start()
-    docker(d, "import", str(busybox_tar), "busybox:latest", check=True)
-    try:
+    with busybox_daemon(busybox_tar) as d:
         yield d
-    finally:
-        d.cleanup()
 
 
 def test_starts_fast_and_stops_on_sigterm():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -14,7 +15,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 BIN_DIR = os.path.dirname(sys.executable)
 
@@ -174,6 +175,18 @@ class Daemon:
             for m in reversed(mounts):
                 subprocess.run(["umount", "-l", m], check=False, capture_output=True)
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def busybox_daemon(busybox_tar: Any, **kwargs: Any) -> Iterator[Daemon]:
+    """A daemon of the caller's own with ``busybox:latest`` imported; cleaned up at the end."""
+    d = new_daemon(**kwargs)
+    d.start()
+    try:
+        docker(d, "import", str(busybox_tar), "busybox:latest", check=True)
+        yield d
+    finally:
+        d.cleanup()
 
 
 def new_daemon(**kwargs: Any) -> Daemon:

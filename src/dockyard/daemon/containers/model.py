@@ -51,11 +51,17 @@ class State:
         self.Pid, self.ExitCode, self.OOMKilled, self.Error = 0, code, oom, error
         self.FinishedAt = now_rfc3339()
 
+    def set_restarting(self) -> None:
+        """Exited, and a restart policy will start it again: dockerd shows Restarting (and Running) true."""
+        self.Status, self.Restarting = "restarting", True
+
     def summary(self) -> str:
         """The human Status column of `docker ps` ("Up 3 seconds", "Exited (0) 2 minutes ago")."""
         if self.Running:
             text = f"Up {human_duration(time.time() - parse_rfc3339(self.StartedAt))}"
             return text + (" (Paused)" if self.Paused else "")
+        if self.Restarting:
+            return f"Restarting ({self.ExitCode}) {human_duration(time.time() - parse_rfc3339(self.FinishedAt))} ago"
         if self.Status == "created":
             return "Created"
         if self.Status == "dead":
@@ -113,6 +119,8 @@ class Container:
     Runtime: str = "dockyard"
     LogPath: str = ""
     RestartCount: int = 0
+    # a stop or kill by the user: ``unless-stopped`` keeps it stopped across daemon restarts
+    HasBeenManuallyStopped: bool = False
     ResolvConfPath: str = ""
     HostnamePath: str = ""
     HostsPath: str = ""

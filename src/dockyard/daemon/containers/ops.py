@@ -73,20 +73,53 @@ class ContainerOps:
         if c.Config.get("Tty") and height and width:
             await self.monitor.resize(c.Id, height, width)
 
+    restarts: Any
+
+    def _notify_exit(self, c: Container) -> None:  # pragma: no cover - provided by the service
+        raise NotImplementedError
+
+    def _reset_restart_loop(self, c: Container) -> None:  # pragma: no cover - provided by the service
+        raise NotImplementedError
+
+    def _stopped_by_user(self, c: Container) -> None:
+        """A stop or kill by the user ends the restart loop (``unless-stopped`` remembers it)."""
+        if not c.HasBeenManuallyStopped:
+            c.HasBeenManuallyStopped = True
+            self._save(c)
+
+    def _end_restarting(self, c: Container) -> bool:
+        """Stop a container whose restart is pending: it stays exited. True if it was restarting."""
+        if not c.State.Restarting:
+            return False
+        self.restarts.forget(c.Id)
+        c.HasBeenManuallyStopped = True
+        c.State.Restarting, c.State.Status = False, "exited"
+        self._save(c)
+        self._notify_exit(c)
+        return True
+
     async def kill(self, ref: str, sig: str | int | None = None) -> None:
         c = self.get(ref)
         signum = parse_signal(sig)
+        if c.State.Restarting:
+            raise errors.Conflict(f"Cannot kill container: {ref}: Container {c.Id} is restarting, wait until "
+                                  "the container is running")
         if not c.State.Running:
             raise errors.Conflict(f"Cannot kill container: {ref}: Container {c.Id} is not running")
         if c.State.Paused and signum != signalmod.SIGKILL:
             raise errors.Conflict(f"Cannot kill container: {ref}: Container {c.Id} is paused. Unpause the container before stopping or killing")
+        self._stopped_by_user(c)
         await self.runtime_for(c).kill(c.Id, signum, all_processes=False)
         self.events.emit("container", "kill", c.Id, self._event_attrs(c, signal=str(signum)))
 
     async def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> None:
         c = self.get(ref)
+        if self._end_restarting(c):
+            self.events.emit("container", "stop", c.Id, self._event_attrs(c))
+            return
         if not c.State.Running:
             raise errors.NotModified("container already stopped")
+        self._stopped_by_user(c)
         if timeout is None:
             timeout = c.Config.get("StopTimeout")
             timeout = 10 if timeout is None else int(timeout)
@@ -118,9 +151,10 @@ class ContainerOps:
 
     async def restart(self, ref: str, timeout: int | None = None, sig: str | None = None) -> None:
         c = self.get(ref)
-        if c.State.Running:
+        if c.State.Running or c.State.Restarting:
             await self.stop(ref, timeout, sig)
         async with self._lock(c.Id):
+            self._reset_restart_loop(c)
             await self._start_locked(c)
         self.events.emit("container", "restart", c.Id, self._event_attrs(c))
 

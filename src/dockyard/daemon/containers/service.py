@@ -53,6 +53,9 @@ class ContainerService(ContainerOps, ContainerViews):
         self._start_waiters: dict[str, list[asyncio.Future[Any]]] = {}
         self._removed: dict[str, asyncio.Event] = {}
         self._watcher: Any = None
+        from dockyard.daemon.containers.restart import RestartSupervisor
+
+        self.restarts = RestartSupervisor(self._restart_due)
         # one conmon attach connection per container run, shared by its clients
         self.attach_hubs = AttachHubs(self.monitor.attach)
         self._load()
@@ -183,10 +186,24 @@ class ContainerService(ContainerOps, ContainerViews):
         async with self._lock(c.Id):
             if c.State.Paused:
                 raise errors.Conflict("cannot start a paused container, try unpause instead")
-            if c.State.Running:
+            if c.State.Running or c.State.Restarting:
                 raise errors.NotModified("container already started")
             if c.State.Status in ("removing", "dead"):
                 raise errors.Conflict(f"container {c.Id} is marked for removal and cannot be started")
+            self._reset_restart_loop(c)
+            await self._start_locked(c)
+
+    def _reset_restart_loop(self, c: Container) -> None:
+        """A start by the user: RestartCount and the back-off start again, the manual stop is forgotten."""
+        self.restarts.forget(c.Id)
+        c.RestartCount, c.HasBeenManuallyStopped = 0, False
+
+    async def _restart_due(self, cid: str) -> None:
+        """The restart policy's delay is over: start the container again (unless stopped meanwhile)."""
+        async with self._lock(cid):
+            c = self._containers.get(cid)
+            if c is None or not c.State.Restarting:
+                return
             await self._start_locked(c)
 
     async def _start_locked(self, c: Container) -> None:
@@ -259,6 +276,11 @@ class ContainerService(ContainerOps, ContainerViews):
                 return
             oom = self.monitor.oom_killed(cid)
             c.State.set_exited(code, oom=oom)
+            delay = self.restarts.decide(c, code)
+            if delay is not None:
+                c.RestartCount += 1
+                c.State.set_restarting()
+                self.restarts.schedule(cid, delay)
             self._save(c)
             if oom:
                 self.events.emit("container", "oom", cid, self._event_attrs(c))
@@ -367,6 +389,11 @@ class ContainerService(ContainerOps, ContainerViews):
     # -- remove / rename / prune ----------------------------------------------------------------
     async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         c = self.get(ref)
+        if c.State.Restarting:
+            if not force:
+                raise errors.Conflict(f"cannot remove container \"/{c.Name}\": container is restarting: stop the "
+                                      "container before removing or force remove")
+            self.restarts.forget(c.Id)
         if c.State.Running:
             if not force:
                 if c.State.Paused:
@@ -467,6 +494,22 @@ class ContainerService(ContainerOps, ContainerViews):
             elif not self.monitor.alive(c.Id):
                 # Monitor and container are both gone (host reboot?): it exited, code unknown.
                 await self._on_exit(c.Id, 255)
+        self._restart_at_daemon_start()
+
+    def _restart_at_daemon_start(self) -> None:
+        """Containers whose restart policy brings them back when the daemon starts (moby's restore).
+
+        As in dockerd, such a start begins a new loop: RestartCount 0, a manual stop
+        of an ``always`` container forgotten.  That includes a container that died
+        while the daemon was down (its exit was just collected above).
+        """
+        from dockyard.daemon.containers.restart import start_at_daemon_start
+
+        for c in list(self._containers.values()):
+            if not c.State.Running and start_at_daemon_start(c):
+                self._reset_restart_loop(c)
+                c.State.set_restarting()
+                self.restarts.schedule(c.Id, 0)
 
     def _remove_orphans(self) -> None:
         """Drop what a crash in the middle of ``create`` left: a bundle dir or RW layer with no record."""
@@ -481,6 +524,7 @@ class ContainerService(ContainerOps, ContainerViews):
             shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
 
     async def shutdown(self) -> None:
+        self.restarts.close()
         if self._watcher is not None:
             self._watcher.stop()
 

@@ -129,7 +129,7 @@ class ContainerViews:
         since = self._bound(filters.get("since"))
         out = []
         for c in items:
-            if not all_ and not c.State.Running:
+            if not all_ and not (c.State.Running or c.State.Restarting):
                 continue
             if before is not None and c.Created >= before:
                 continue
@@ -222,6 +222,8 @@ class ContainerViews:
         except errors.NotFound:
             graph = {}
         state = dict(vars(c.State))
+        if c.State.Restarting:  # dockerd counts a restarting container as running
+            state["Running"] = True
         state["StartedAt"], state["FinishedAt"] = go_time(c.State.StartedAt), go_time(c.State.FinishedAt)
         data: dict[str, Any] = {
             "Id": c.Id, "Created": go_time(c.Created), "Path": c.Path, "Args": c.Args, "State": state,
