@@ -29,7 +29,7 @@ def inspect(d, ref):
     return json.loads(docker(d, "inspect", ref, check=True).stdout)[0]
 
 
-def wait_for(pred, timeout=10.0, step=0.02):
+def wait_for(pred, timeout=20.0, step=0.02):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = pred()
