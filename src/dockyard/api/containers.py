@@ -13,6 +13,7 @@ from dockyard import errors
 from dockyard.api import hijack as hj
 from dockyard.api import stdio
 from dockyard.api.detachkeys import parse_detach_keys
+from dockyard.api.bodies import CreateBody
 from dockyard.api.helpers import (json_response, query_bool, query_filters, query_int, query_time_ns,
                                  read_json, unless_client_gone, version_less_than)
 from dockyard.api.streams import STDERR, frame
@@ -58,14 +59,15 @@ def _legacy_bind_options(host_config: Any) -> None:
 
 
 async def create(request: web.Request) -> web.Response:
-    body = await read_json(request, allow_empty=False)
+    body = await read_json(request, allow_empty=False, schema=CreateBody)
     host_config = body.pop("HostConfig", None) or {}
-    body.pop("NetworkingConfig", None)
+    networking = body.pop("NetworkingConfig", None) or {}
     name = request.query.get("name") or None
     legacy_ro = version_less_than(request, "1.44")
     if legacy_ro:
         _legacy_bind_options(host_config)
-    c = await _svc(request).create(name, body, host_config, ro_non_recursive=legacy_ro)
+    c = await _svc(request).create(name, body, host_config, ro_non_recursive=legacy_ro,
+                                    networking_config=networking)
     return json_response({"Id": c.Id, "Warnings": []}, status=201)
 
 

@@ -11,6 +11,7 @@ from dockyard import errors
 from dockyard.api import hijack as hj
 from dockyard.api import stdio
 from dockyard.api.detachkeys import parse_detach_keys
+from dockyard.api.bodies import ExecConfig, ExecStartCheck
 from dockyard.api.helpers import json_response, query_int, read_json, version_less_than
 from dockyard.api.streams import STDOUT, frame
 
@@ -30,8 +31,8 @@ def _svc(request: web.Request) -> Any:
 
 
 async def create(request: web.Request) -> web.Response:
-    body = await read_json(request, allow_empty=False)
-    keys = next((v for k, v in body.items() if k.lower() == "detachkeys"), None)
+    body = await read_json(request, allow_empty=False, schema=ExecConfig)
+    keys = body.get("DetachKeys")
     if keys:
         parse_detach_keys(keys)  # 400 now rather than at start
     exec_id = _svc(request).create(request.match_info["id"], body)
@@ -58,7 +59,7 @@ async def start(request: web.Request) -> web.StreamResponse:
     stream, as dockerd does; the exit code (126/127) is on the exec record.
     """
     svc = _svc(request)
-    body = await read_json(request)
+    body = await read_json(request, schema=ExecStartCheck)
     rec = svc.check_startable(request.match_info["id"])
     if body.get("Detach"):
         await svc.start(rec.ID, attach=False, console_size=body.get("ConsoleSize"))

@@ -13,6 +13,8 @@ from typing import Any
 from aiohttp import web
 
 from dockyard import errors
+from dockyard.api import godecode
+from dockyard.api.bodies import Body
 
 MIN_API_VERSION = "1.24"
 MAX_API_VERSION = "1.50"
@@ -120,18 +122,23 @@ def query_time_ns(request: web.Request, name: str) -> int | None:
     return int(secs) * 1_000_000_000 + int((frac + "000000000")[:9])
 
 
-async def read_json(request: web.Request, *, allow_empty: bool = True) -> dict[str, Any]:
+async def read_json(request: web.Request, *, allow_empty: bool = True,
+                    schema: type[Body] | None = None) -> dict[str, Any]:
+    """The request's JSON object; with ``schema``, only its fields, typed (dockerd's errors).
+
+    Every body goes through :func:`godecode.parse`, so ``NaN``, ``Infinity`` and
+    runaway nesting are 400s whatever the route.
+    """
     body = await request.read()
     if not body.strip():
         if allow_empty:
             return {}
         raise errors.InvalidParameter("request body is required")
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise errors.InvalidParameter(f"invalid JSON: {exc}") from None
+    data = godecode.parse(body)
     if data is None:
         return {}
+    if schema is not None:
+        return godecode.validate(data, schema)
     if not isinstance(data, dict):
         raise errors.InvalidParameter("invalid JSON: expected an object")
     return data

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from dockyard import errors
+from dockyard.api.bodies import ContainerConfig
 from dockyard.api.helpers import json_response, query_bool, query_filters, read_json, version_less_than
 
 
@@ -116,7 +117,7 @@ async def commit(request: web.Request) -> web.Response:
     q = request.query
     containers = request.app["backends"].containers
     c = containers.get(q.get("container", ""))
-    body = await read_json(request)
+    body = await read_json(request, schema=ContainerConfig)
     config = dict(c.Config)
     for key, value in body.items():  # the request's config overrides the container's where given
         if value not in (None, "", [], {}):

@@ -95,17 +95,6 @@ def _host_capabilities() -> list[str]:
     return [name for name in ALL_CAPABILITIES if cap_number(name) in held]
 
 
-_EXEC_CONFIG_FIELDS = ("AttachStdin", "AttachStdout", "AttachStderr", "DetachKeys", "Tty", "Env", "Cmd",
-                       "Privileged", "User", "WorkingDir", "ConsoleSize")
-
-
-def _canonical_keys(body: dict[str, Any]) -> dict[str, Any]:
-    """Field names matched without regard to case, as dockerd's Go JSON decoding does
-    (docker-py sends ``detachKeys``)."""
-    canon = {f.lower(): f for f in _EXEC_CONFIG_FIELDS}
-    return {canon.get(k.lower(), k): v for k, v in body.items()}
-
-
 class ExecService:
     """Creates, starts, resizes and inspects exec instances of running containers."""
 
@@ -169,15 +158,11 @@ class ExecService:
     # -- create ---------------------------------------------------------------------------
     def create(self, ref: str, body: dict[str, Any]) -> str:
         c = self._running_container(ref)
-        body = _canonical_keys(body)
+        # ``body`` was decoded against api.bodies.ExecConfig: canonical keys, typed values
         cmd = body.get("Cmd")
-        if isinstance(cmd, str):
-            cmd = [cmd]
         if not cmd:
             raise errors.InvalidParameter("No exec command specified")
         env = body.get("Env") or []
-        if not isinstance(env, list) or not all(isinstance(e, str) for e in env):
-            raise errors.InvalidParameter("invalid Env: expected a list of KEY=value strings")
         workdir = body.get("WorkingDir") or ""
         if workdir and not workdir.startswith("/"):
             raise errors.InvalidParameter(

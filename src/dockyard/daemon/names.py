@@ -7,7 +7,8 @@ import secrets
 
 from dockyard.errors import InvalidParameter
 
-VALID_NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+# fullmatch, not ``$``: ``$`` also matches before a final newline, which let "abc\n" through
+VALID_NAME = re.compile(r"/?[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 
 _LEFT = ("admiring", "brave", "busy", "clever", "dazzling", "eager", "festive", "gifted", "happy",
          "jolly", "keen", "loving", "modest", "nifty", "optimistic", "quirky", "relaxed", "serene",
@@ -27,6 +28,6 @@ def random_name() -> str:
 
 def check_name(name: str) -> str:
     """Validate a user-given name; returns it without the leading slash."""
-    if not VALID_NAME.match(name):
+    if not VALID_NAME.fullmatch(name):
         raise InvalidParameter(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
     return name.lstrip("/")

@@ -110,7 +110,8 @@ class Database:
 
 
 def dumps(data: Any) -> str:
-    return json.dumps(data, separators=(",", ":"), sort_keys=True)
+    # allow_nan=False: an Infinity or NaN would make the record unreadable JSON; refuse it here
+    return json.dumps(data, separators=(",", ":"), sort_keys=True, allow_nan=False)
 
 
 def loads(text: str) -> Any:

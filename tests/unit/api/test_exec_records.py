@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 
 from dockyard import errors
-from dockyard.daemon.exec import ExecRecord, _canonical_keys, _console_size
+from dockyard.api.bodies import ExecConfig
+from dockyard.api.godecode import decode
+from dockyard.daemon.exec import ExecRecord, _console_size
 
 
 def test_exec_config_keys_are_matched_without_case() -> None:
-    body = _canonical_keys({"detachKeys": "ctrl-x", "cmd": ["sh"], "AttachStdin": True, "Other": 1})
-    assert body == {"DetachKeys": "ctrl-x", "Cmd": ["sh"], "AttachStdin": True, "Other": 1}
+    body = decode(b'{"detachKeys": "ctrl-x", "cmd": ["sh"], "AttachStdin": true, "Other": 1}', ExecConfig)
+    assert body == {"DetachKeys": "ctrl-x", "Cmd": ["sh"], "AttachStdin": True}
 
 
 def test_console_size() -> None:

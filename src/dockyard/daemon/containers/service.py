@@ -120,7 +120,8 @@ class ContainerService(ContainerOps, ContainerViews):
 
     # -- create ---------------------------------------------------------------------------
     async def create(self, name: str | None, config: dict[str, Any], host_config: dict[str, Any],
-                     ro_non_recursive: bool = False) -> Container:
+                     ro_non_recursive: bool = False,
+                     networking_config: dict[str, Any] | None = None) -> Container:
         from dockyard.daemon.containers.config import normalize, validate_request
         from dockyard.spec.mounts import check_bind_options
 
