@@ -10,7 +10,7 @@ import time
 import docker as dockerpy
 import pytest
 
-from tests.support.daemon import busybox_daemon, docker
+from tests.support.daemon import busybox_daemon, docker, wait_for
 
 
 @pytest.fixture
@@ -29,14 +29,6 @@ def inspect(d, ref):
     return json.loads(docker(d, "inspect", ref, check=True).stdout)[0]
 
 
-def wait_for(pred, timeout=20.0, step=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not met in time")
 
 
 def events(d, cid, since):

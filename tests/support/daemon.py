@@ -205,3 +205,14 @@ def docker(daemon: Daemon, *args: str, input: bytes | str | None = None, timeout
     if check and proc.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def wait_for(pred: Any, timeout: float = 20.0, step: float = 0.05) -> Any:
+    """Poll ``pred`` until it returns something true (returned), failing after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("condition not met in time")

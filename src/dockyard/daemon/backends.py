@@ -50,5 +50,8 @@ def build_backends(cfg: DaemonConfig) -> Backends:
     system = SystemService(cfg, containers, images)
     execs = ExecService(containers)
     containers.exec_lookup = execs.running_ids
+    from dockyard.daemon.containers.health import HealthChecks
+
+    containers.health = HealthChecks(containers, execs)
     return Backends(config=cfg, db=db, system=system, images=images, containers=containers, events=events,
                     exec=execs)

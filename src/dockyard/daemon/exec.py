@@ -155,6 +155,10 @@ class ExecService:
             raise errors.Conflict(f"container {c.Id} is not running")
         return c
 
+    def discard(self, exec_id: str) -> None:
+        """Forget an exec once its result is taken (healthcheck probes: dockerd unregisters them)."""
+        self._execs.pop(exec_id, None)
+
     # -- create ---------------------------------------------------------------------------
     def create(self, ref: str, body: dict[str, Any]) -> str:
         c = self._running_container(ref)

@@ -106,8 +106,11 @@ def merge_image_config(config: dict[str, Any], image: dict[str, Any]) -> dict[st
         vols = dict(image["Volumes"])
         vols.update(out.get("Volumes") or {})
         out["Volumes"] = vols
-    if image.get("Healthcheck") and not out.get("Healthcheck"):
-        out["Healthcheck"] = image["Healthcheck"]
+    from dockyard.daemon.containers.health import merge_healthcheck
+
+    healthcheck = merge_healthcheck(out.get("Healthcheck"), image.get("Healthcheck"))
+    if healthcheck:
+        out["Healthcheck"] = healthcheck
     return out
 
 
@@ -139,6 +142,9 @@ def validate_config(config: dict[str, Any]) -> None:
     for entry in config.get("Env") or []:
         if not entry or entry.startswith("="):
             raise InvalidParameter(f"invalid environment variable: {entry}")
+    from dockyard.daemon.containers.health import validate_healthcheck
+
+    validate_healthcheck(config.get("Healthcheck"))
 
 
 def validate_host_config(hc: dict[str, Any]) -> None:

@@ -39,6 +39,7 @@ class State:
     Error: str = ""
     StartedAt: str = ZERO_TIME
     FinishedAt: str = ZERO_TIME
+    Health: dict[str, Any] | None = None  # {Status, FailingStreak, Log} when the container has a check
 
     def set_running(self, pid: int) -> None:
         self.Status, self.Running, self.Paused, self.Restarting = "running", True, False, False
@@ -59,7 +60,12 @@ class State:
         """The human Status column of `docker ps` ("Up 3 seconds", "Exited (0) 2 minutes ago")."""
         if self.Running:
             text = f"Up {human_duration(time.time() - parse_rfc3339(self.StartedAt))}"
-            return text + (" (Paused)" if self.Paused else "")
+            if self.Paused:
+                return text + " (Paused)"
+            if self.Health:
+                status = self.Health.get("Status") or "starting"
+                return text + (" (health: starting)" if status == "starting" else f" ({status})")
+            return text
         if self.Restarting:
             return f"Restarting ({self.ExitCode}) {human_duration(time.time() - parse_rfc3339(self.FinishedAt))} ago"
         if self.Status == "created":

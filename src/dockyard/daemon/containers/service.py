@@ -56,6 +56,7 @@ class ContainerService(ContainerOps, ContainerViews):
         from dockyard.daemon.containers.restart import RestartSupervisor
 
         self.restarts = RestartSupervisor(self._restart_due)
+        self.health: Any = None  # HealthChecks, set by build_backends (it needs the exec service)
         # one conmon attach connection per container run, shared by its clients
         self.attach_hubs = AttachHubs(self.monitor.attach)
         self._load()
@@ -239,6 +240,8 @@ class ContainerService(ContainerOps, ContainerViews):
             await self._undo_start(c, runtime, rw)
             raise
         c.State.set_running(pid)
+        if self.health is not None:
+            self.health.container_started(c)
         self._save(c)
         self.events.emit("container", "start", c.Id, self._event_attrs(c))
         # The container may have exited before we recorded it as running.
@@ -277,6 +280,8 @@ class ContainerService(ContainerOps, ContainerViews):
                 return
             oom = self.monitor.oom_killed(cid)
             c.State.set_exited(code, oom=oom)
+            if self.health is not None:
+                self.health.container_stopped(c)
             delay = self.restarts.decide(c, code)
             if delay is not None:
                 c.RestartCount += 1
@@ -495,6 +500,8 @@ class ContainerService(ContainerOps, ContainerViews):
             elif not self.monitor.alive(c.Id):
                 # Monitor and container are both gone (host reboot?): it exited, code unknown.
                 await self._on_exit(c.Id, 255)
+            elif self.health is not None:
+                self.health.resume(c)
         self._restart_at_daemon_start()
 
     def _restart_at_daemon_start(self) -> None:
@@ -526,6 +533,8 @@ class ContainerService(ContainerOps, ContainerViews):
 
     async def shutdown(self) -> None:
         self.restarts.close()
+        if self.health is not None:
+            self.health.close()
         if self._watcher is not None:
             self._watcher.stop()
 

@@ -175,6 +175,11 @@ class ContainerViews:
                 return False
         if not match_labels(c, filters):
             return False
+        if "health" in filters:
+            from dockyard.daemon.containers.health import health_filter_matches
+
+            if not health_filter_matches(c, filters["health"]):
+                return False
         if "volume" in filters:
             dests = {m["Destination"] for m in mounts_of(c)} | {m["Source"] for m in mounts_of(c)}
             if not any(v in dests for v in filters["volume"]):
@@ -224,6 +229,8 @@ class ContainerViews:
         state = dict(vars(c.State))
         if c.State.Restarting:  # dockerd counts a restarting container as running
             state["Running"] = True
+        if state.get("Health") is None:  # omitempty: only a container with a check has it
+            state.pop("Health", None)
         state["StartedAt"], state["FinishedAt"] = go_time(c.State.StartedAt), go_time(c.State.FinishedAt)
         data: dict[str, Any] = {
             "Id": c.Id, "Created": go_time(c.Created), "Path": c.Path, "Args": c.Args, "State": state,
