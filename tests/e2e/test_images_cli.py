@@ -110,7 +110,8 @@ def test_invalid_reference_and_change_errors(d, busybox_tar):
     p = docker(d, "run", "--rm", "dytest-no-such-image-xyz")
     assert p.returncode == 125
     assert "Unable to find image 'dytest-no-such-image-xyz:latest' locally" in p.stderr
-    assert "pull access denied for dytest-no-such-image-xyz" in p.stderr
+    assert "cannot pull dytest-no-such-image-xyz:latest: dockyard has no registry support yet" in p.stderr
+    assert "pull access denied" not in p.stderr
 
 
 def test_corrupt_tarball_is_refused_and_changes_nothing(d, name, busybox_tar, tmp_path):

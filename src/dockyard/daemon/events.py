@@ -39,5 +39,9 @@ class EventService:
         self._subscribers.add(q)
         return q
 
+    def listeners(self) -> int:
+        """How many clients follow the event stream now (``NEventsListener`` of ``docker info``)."""
+        return len(self._subscribers)
+
     def unsubscribe(self, q: asyncio.Queue[dict[str, Any]]) -> None:
         self._subscribers.discard(q)

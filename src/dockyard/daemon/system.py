@@ -51,6 +51,35 @@ def recursive_readonly_supported() -> bool:
     return ctypes.get_errno() != errno.ENOSYS
 
 
+# statfs f_type → the names moby's fsutils prints for "Backing Filesystem"
+FS_MAGIC = {0xEF53: "extfs", 0x58465342: "xfs", 0x9123683E: "btrfs", 0x01021994: "tmpfs",
+            0x794C7630: "overlayfs", 0x2FC12FC1: "zfs", 0x6969: "nfs", 0x65735546: "fuse",
+            0x73717368: "squashfs", 0xF15F: "ecryptfs", 0x3153464A: "jfs", 0x52654973: "reiserfs",
+            0x858458F6: "ramfs", 0x5346414F: "afs", 0x00C36400: "ceph", 0x47504653: "gpfs",
+            0xF2F52010: "f2fs", 0x4244: "hfs", 0x6165676C: "pstorefs"}
+
+
+def backing_filesystem(path: str) -> str:
+    """The file system under ``path`` by statfs(2)'s f_type, as dockerd names it ("<unknown>" else)."""
+    import ctypes
+
+    buf = ctypes.create_string_buffer(256)  # struct statfs; f_type is its first word
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.statfs(os.fsencode(path), buf) != 0:
+        return "<unknown>"
+    magic = ctypes.c_ulong.from_buffer(buf).value & 0xFFFFFFFF
+    return FS_MAGIC.get(magic, "<unknown>")
+
+
+def ipv4_forwarding(proc: str = "/proc") -> bool:
+    """Whether the kernel forwards IPv4 (net.ipv4.ip_forward)."""
+    try:
+        with open(os.path.join(proc, "sys/net/ipv4/ip_forward"), encoding="ascii") as f:
+            return f.read().strip() == "1"
+    except OSError:
+        return False
+
+
 def mem_total() -> int:
     with open("/proc/meminfo", encoding="ascii") as f:
         for line in f:
@@ -155,17 +184,17 @@ class SystemService:
             "ContainersPaused": paused, "ContainersStopped": stopped,
             "Images": self.images.count(),
             "Driver": "overlay2",
-            "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"],
+            "DriverStatus": [["Backing Filesystem", backing_filesystem(self.cfg.data_root)], ["Supports d_type", "true"],
                              ["Using metacopy", "false"], ["Native Overlay Diff", "true"]],
             "Plugins": {"Volume": ["local"], "Network": ["host", "null"],
                         "Authorization": None, "Log": ["json-file", "local"]},
             "MemoryLimit": True, "SwapLimit": swap_accounting(), "CpuCfsPeriod": True, "CpuCfsQuota": True, "CPUShares": True, "CPUSet": True,
-            "PidsLimit": True, "IPv4Forwarding": True,
+            "PidsLimit": True, "IPv4Forwarding": ipv4_forwarding(),
             "Debug": self.cfg.log_level == "debug", "NFd": len(os.listdir("/proc/self/fd")),
             "OomKillDisable": cgv == "1", "NGoroutines": 0,
             "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + "Z",
             "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs", "CgroupVersion": cgv,
-            "NEventsListener": 0, "KernelVersion": uname.release, "OperatingSystem": os_name,
+            "NEventsListener": self.containers.events.listeners(), "KernelVersion": uname.release, "OperatingSystem": os_name,
             "OSVersion": os_version, "OSType": "linux", "Architecture": arch,
             "IndexServerAddress": "https://index.docker.io/v1/",
             "RegistryConfig": {"InsecureRegistryCIDRs": ["::1/128", "127.0.0.0/8"],
@@ -178,7 +207,7 @@ class SystemService:
             "Runtimes": runtimes, "DefaultRuntime": self.cfg.default_runtime,
             "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
                       "Error": "", "RemoteManagers": None},
-            "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "docker-init",
+            "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": os.path.basename(self.cfg.init_path or ""),
             "ContainerdCommit": {"ID": ""}, "RuncCommit": {"ID": ""}, "InitCommit": {"ID": ""},
             "SecurityOptions": ["name=seccomp,profile=builtin"] + (["name=cgroupns"] if cgv == "2" else []),
             "CDISpecDirs": [], "Warnings": self._warnings(),

@@ -332,16 +332,17 @@ def build_spec(i: SpecInput) -> dict[str, Any]:
            for dst, src in sorted(i.etc_files.items())]
     nodes, dev_rules = _devices(i)
     linux: dict[str, Any] = {
-        "resources": build_resources(hc, i.ncpu, i.swap_limit, privileged, dev_rules),
+        "resources": build_resources(hc, i.ncpu, i.swap_limit, privileged, dev_rules, i.stat_device),
         "namespaces": build_namespaces(i),
     }
     if i.cgroups_path:
         linux["cgroupsPath"] = i.cgroups_path
     if nodes:
         linux["devices"] = nodes
-    if not privileged:
-        linux["maskedPaths"] = list(MASKED_PATHS)
-        linux["readonlyPaths"] = list(READONLY_PATHS)
+    if not privileged:  # the request's lists (create fills Docker's defaults when it gave none)
+        masked, readonly = hc.get("MaskedPaths"), hc.get("ReadonlyPaths")
+        linux["maskedPaths"] = list(MASKED_PATHS if masked is None else masked)
+        linux["readonlyPaths"] = list(READONLY_PATHS if readonly is None else readonly)
     if seccomp:
         linux["seccomp"] = seccomp
     if hc.get("Sysctls"):

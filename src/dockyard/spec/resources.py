@@ -7,7 +7,9 @@ Used for ``create`` (:func:`build_resources`) and for ``docker update``
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import stat as stat_mod
+from typing import Any, Callable
 
 from dockyard.errors import InvalidParameter
 
@@ -149,9 +151,39 @@ def default_device_rules() -> list[dict[str, Any]]:
     return rules
 
 
+BLKIO_THROTTLES = (("BlkioDeviceReadBps", "throttleReadBpsDevice"), ("BlkioDeviceWriteBps", "throttleWriteBpsDevice"),
+                   ("BlkioDeviceReadIOps", "throttleReadIOPSDevice"),
+                   ("BlkioDeviceWriteIOps", "throttleWriteIOPSDevice"))
+
+
+def block_device(path: str, stat_device: Callable[[str], os.stat_result] = os.stat) -> dict[str, int]:
+    """``{"major", "minor"}`` of the block device at ``path`` (the blkio files take numbers)."""
+    try:
+        st = stat_device(path)
+    except OSError as exc:
+        raise InvalidParameter(f"invalid device path {path}: {exc.strerror or exc}") from None
+    if not stat_mod.S_ISBLK(st.st_mode):
+        raise InvalidParameter(f"invalid device path {path}: not a block device")
+    return {"major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev)}
+
+
+def block_io(hc: dict[str, Any], stat_device: Callable[[str], os.stat_result] = os.stat) -> dict[str, Any]:
+    """OCI ``linux.resources.blockIO`` from BlkioWeight, BlkioWeightDevice and the four throttles."""
+    out: dict[str, Any] = {}
+    if hc.get("BlkioWeight"):
+        out["weight"] = hc["BlkioWeight"]
+    for d in hc.get("BlkioWeightDevice") or []:
+        out.setdefault("weightDevice", []).append({**block_device(d["Path"], stat_device), "weight": d["Weight"]})
+    for key, oci in BLKIO_THROTTLES:
+        for d in hc.get(key) or []:
+            out.setdefault(oci, []).append({**block_device(d["Path"], stat_device), "rate": d["Rate"]})
+    return out
+
+
 def build_resources(hc: dict[str, Any], ncpu: int, swap_limit: bool = True,
                     privileged: bool = False,
-                    extra_device_rules: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                    extra_device_rules: list[dict[str, Any]] | None = None,
+                    stat_device: Callable[[str], os.stat_result] = os.stat) -> dict[str, Any]:
     """The OCI ``linux.resources`` object for a validated HostConfig."""
     validate_resources(hc, ncpu, swap_limit)
     res: dict[str, Any] = {}
@@ -199,8 +231,9 @@ def build_resources(hc: dict[str, Any], ncpu: int, swap_limit: bool = True,
     pids = hc.get("PidsLimit")
     if pids is not None and pids > 0:
         res["pids"] = {"limit": pids}
-    if hc.get("BlkioWeight"):
-        res["blockIO"] = {"weight": hc["BlkioWeight"]}
+    blkio = block_io(hc, stat_device)
+    if blkio:
+        res["blockIO"] = blkio
     if privileged:
         res["devices"] = [{"allow": True, "access": "rwm"}]
     else:

@@ -124,12 +124,14 @@ class ContainerService(ContainerOps, ContainerViews):
                      ro_non_recursive: bool = False,
                      networking_config: dict[str, Any] | None = None) -> Container:
         from dockyard.daemon.containers.config import normalize, validate_request
+        from dockyard.daemon.containers.refused import check_refused
         from dockyard.spec.mounts import check_bind_options
 
         image_ref = config.get("Image") or ""
         if not image_ref:
             raise errors.InvalidParameter("No image was specified")
         host_config = validate_request(config, host_config)
+        check_refused(config, host_config, networking_config)
         check_bind_options(host_config)
         image = self.images.resolve(image_ref)
         config, host_config = normalize(config, host_config, image.config.get("config") or {}, self.cfg)

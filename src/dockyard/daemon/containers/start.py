@@ -65,6 +65,12 @@ def write_etc_files(c: Container) -> dict[str, str]:
     return {"/etc/hostname": c.HostnamePath, "/etc/hosts": c.HostsPath, "/etc/resolv.conf": c.ResolvConfPath}
 
 
+def cgroups_path(c: Container, cfg: DaemonConfig) -> str:
+    """``--cgroup-parent`` of the container, else the daemon's; absolute, as moby's cgroupfs driver."""
+    parent = c.HostConfig.get("CgroupParent") or cfg.cgroup_parent
+    return "/" + f"{parent.strip('/')}/{c.Id}".lstrip("/")
+
+
 def prepare_bundle(c: Container, cfg: DaemonConfig) -> dict[str, Any]:
     """Write config.json into the bundle; returns the spec."""
     from dockyard.daemon.system import cgroup_version, recursive_readonly_supported, swap_accounting
@@ -79,7 +85,7 @@ def prepare_bundle(c: Container, cfg: DaemonConfig) -> dict[str, Any]:
         container_id=c.Id, config=c.Config, host_config=c.HostConfig, image_config={},
         rootfs=c.rootfs, user=user, hostname=hostname, etc_files=etc_files,
         init_path=cfg.init_path if c.HostConfig.get("Init") else None,
-        cgroups_path=f"{cfg.cgroup_parent}/{c.Id}", default_ulimits=list(cfg.default_ulimits.values()),
+        cgroups_path=cgroups_path(c, cfg), default_ulimits=list(cfg.default_ulimits.values()),
         seccomp_profile=default_profile, cgroup_v2=cgroup_version() == "2",
         swap_limit=swap_accounting(),
         readonly_mode=ReadOnlyMode(recursive_readonly_supported(), c.ro_non_recursive)))

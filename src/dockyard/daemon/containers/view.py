@@ -18,6 +18,65 @@ LIST_FILTERS = {"id", "name", "label", "status", "ancestor", "exited", "before",
 STATUSES = ("created", "running", "paused", "restarting", "removing", "exited", "dead")
 
 
+HEALTH_VALUES = ("starting", "healthy", "unhealthy", "none")
+
+
+def health_status(c: Container) -> str:
+    """The container's health as ``ps --filter health=`` sees it; "none" without a health check."""
+    health = getattr(c.State, "Health", None)
+    status = health.get("Status") if isinstance(health, dict) else getattr(health, "Status", None)
+    return status or "none"
+
+
+def match_health_and_task(c: Container, filters: dict[str, list[str]]) -> bool:
+    """moby's ``health`` and ``is-task`` filters (a task is a container swarm made: never here)."""
+    for value in filters.get("health", []):
+        if value not in HEALTH_VALUES:
+            raise errors.InvalidParameter(f"Unrecognised filter value for health: {value}")
+    if "health" in filters and health_status(c) not in filters["health"]:
+        return False
+    for value in filters.get("is-task", []):
+        if value not in ("true", "false"):
+            raise errors.InvalidParameter(f"Invalid filter 'is-task={value}'")
+        is_task = "com.docker.swarm.task.id" in (c.Config.get("Labels") or {})
+        if is_task != (value == "true"):
+            return False
+    return True
+
+
+def parse_port_filter(value: str) -> set[str]:
+    """``8080``, ``8080/udp`` or ``8000-8010/tcp`` → the ``port/proto`` keys it names."""
+    ports, _, proto = value.partition("/")
+    lo, _, hi = ports.partition("-")
+    if not lo.isdigit() or (hi and not hi.isdigit()) or (proto and proto not in ("tcp", "udp", "sctp")):
+        raise errors.InvalidParameter(f"invalid port filter: {value!r}")
+    first, last = int(lo), int(hi or lo)
+    if last < first or last > 65535:
+        raise errors.InvalidParameter(f"invalid port filter: {value!r}")
+    return {f"{p}/{proto or 'tcp'}" for p in range(first, last + 1)}
+
+
+def match_ports(ports: list[dict[str, Any]], filters: dict[str, list[str]]) -> bool:
+    """moby's ``publish``/``expose`` filters, over the Ports column of ``ps``."""
+    publish = set().union(*(parse_port_filter(v) for v in filters.get("publish", [])))
+    expose = set().union(*(parse_port_filter(v) for v in filters.get("expose", [])))
+    for port in ports:
+        if port.get("PublicPort") and f"{port['PublicPort']}/{port['Type']}" in publish:
+            return True
+        if f"{port['PrivatePort']}/{port['Type']}" in expose:
+            return True
+    return False
+
+
+def ports_of(c: Container) -> list[dict[str, Any]]:
+    """The Ports column: a container's published and exposed ports on its network.
+
+    Only bridge networking (issue 12) gives a container ports; in the none and
+    host modes dockerd lists none either.
+    """
+    return []
+
+
 def match_labels(c: Container, filters: dict[str, list[str]]) -> bool:
     labels = c.Config.get("Labels") or {}
     for want in filters.get("label", []):
@@ -184,6 +243,10 @@ class ContainerViews:
             dests = {m["Destination"] for m in mounts_of(c)} | {m["Source"] for m in mounts_of(c)}
             if not any(v in dests for v in filters["volume"]):
                 return False
+        if not match_health_and_task(c, filters):
+            return False
+        if ("publish" in filters or "expose" in filters) and not match_ports(ports_of(c), filters):
+            return False
         if "network" in filters:
             mode = c.HostConfig.get("NetworkMode") or "default"
             names = {mode, "bridge" if mode == "default" else mode}
@@ -196,7 +259,7 @@ class ContainerViews:
         net_mode = c.HostConfig.get("NetworkMode") or "default"
         item: dict[str, Any] = {
             "Id": c.Id, "Names": [f"/{c.Name}"], "Image": c.ImageRef, "ImageID": c.Image,
-            "Command": command_line(c), "Created": int(parse_rfc3339(c.Created)), "Ports": [],
+            "Command": command_line(c), "Created": int(parse_rfc3339(c.Created)), "Ports": ports_of(c),
             "Labels": c.Config.get("Labels") or {}, "State": c.State.Status, "Status": c.State.summary(),
             "HostConfig": {"NetworkMode": net_mode}, "NetworkSettings": {"Networks": networks_of(c)},
             "Mounts": mounts_of(c),

@@ -1,0 +1,170 @@
+"""The create options dockyard refuses until the feature behind them exists.
+
+Users trust what the API accepts: an option that were stored and never acted
+on would tell them their container is published, restarted or health-checked
+when it is not. So until the issue that builds a feature lands, a create that
+uses it is a 400 naming the option; when it lands, its row here is deleted
+(one row per option, so that each helper deletes exactly its own).
+
+Each row: the option as the API names it, the docker flag users type, when a
+request counts as using it, why it is refused, the issue that builds it, and
+a create body that uses it (tests/integration/api/test_refused_options.py
+sends every row's, so deleting a row is all it takes to stop refusing).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from dockyard.errors import InvalidParameter
+
+
+@dataclass(frozen=True)
+class Request:
+    """The parts of a create request the rows look at."""
+
+    config: dict[str, Any]
+    host_config: dict[str, Any]
+    networking: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Refused:
+    option: str
+    flag: str
+    used: Callable[[Request], bool]
+    reason: str | Callable[[], str]
+    issue: int  # 0: no issue plans it yet
+    example: dict[str, Any]  # a create body that uses the option (the tests send each)
+
+
+# NetworkMode values that work today: no network of its own, the host's, another container's.
+WORKING_NETWORK_MODES = ("", "default", "none", "host")
+
+
+def _network_mode_refused(r: Request) -> bool:
+    mode = r.host_config.get("NetworkMode") or ""
+    return mode not in WORKING_NETWORK_MODES and not mode.startswith("container:")
+
+
+def _endpoint_settings_used(r: Request) -> bool:
+    """Endpoint settings (aliases, addresses, links…) or an endpoint on another network."""
+    mode = r.host_config.get("NetworkMode") or "default"
+    for network, settings in ((r.networking or {}).get("EndpointsConfig") or {}).items():
+        if network not in (mode, "default", "none", "host") or any(v for v in (settings or {}).values()):
+            return True
+    return False
+
+
+def _anonymous_volumes(r: Request) -> bool:
+    """``Config.Volumes`` paths not covered by a bind or mount (docker run -v /path)."""
+    targets = {(b.split(":") + ["", ""])[1] for b in r.host_config.get("Binds") or []}
+    targets |= {m.get("Target", "") for m in r.host_config.get("Mounts") or []}
+    return any(path.rstrip("/") not in {t.rstrip("/") for t in targets} for path in r.config.get("Volumes") or {})
+
+
+def _healthcheck(r: Request) -> bool:
+    test = (r.config.get("Healthcheck") or {}).get("Test") or []
+    return bool(test) and test[0] != "NONE"
+
+
+def _security_opt(prefix: str, harmless: tuple[str, ...]) -> Callable[[Request], bool]:
+    def used(r: Request) -> bool:
+        for opt in r.host_config.get("SecurityOpt") or []:
+            key, _, value = opt.replace(":", "=", 1).partition("=")
+            if key == prefix and value not in harmless:
+                return True
+        return False
+    return used
+
+
+def lsm_enabled(name: str, sys_root: str = "/sys") -> bool:
+    """Whether the kernel runs SELinux or AppArmor (what moby checks before applying labels)."""
+    if name == "selinux":
+        return os.path.exists(os.path.join(sys_root, "fs/selinux/enforce"))
+    try:
+        with open(os.path.join(sys_root, "module/apparmor/parameters/enabled"), encoding="ascii") as f:
+            return f.read().strip() == "Y"
+    except OSError:
+        return False
+
+
+def lsm_reason(name: str, label: str, sys_root: str = "/sys") -> str:
+    """Why a label/profile option is refused: dockyard applies none, or the kernel has no such LSM."""
+    if lsm_enabled(name, sys_root):
+        return f"dockyard does not apply {label} profiles or labels yet"
+    return f"this kernel has no {label} (the LSM is not enabled), so there is nothing to apply it to"
+
+
+REFUSED: tuple[Refused, ...] = (
+    Refused("HostConfig.PortBindings", "-p/--publish", lambda r: bool(r.host_config.get("PortBindings")),
+            "publishing ports needs bridge networking", 12,
+            {"HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": "8080"}]}}}),
+    Refused("HostConfig.PublishAllPorts", "-P/--publish-all", lambda r: bool(r.host_config.get("PublishAllPorts")),
+            "publishing ports needs bridge networking", 12,
+            {"HostConfig": {"PublishAllPorts": True}}),
+    Refused("HostConfig.NetworkMode", "--network", _network_mode_refused,
+            "only the none, host, default and container:<name> network modes exist yet", 12,
+            {"HostConfig": {"NetworkMode": "bridge"}}),
+    Refused("NetworkingConfig.EndpointsConfig", "--network/--network-alias/--ip", _endpoint_settings_used,
+            "user-defined networks and endpoint settings need bridge networking", 12,
+            {"NetworkingConfig": {"EndpointsConfig": {"mynet": {"Aliases": ["a"]}}}}),
+    Refused("HostConfig.Dns", "--dns", lambda r: bool(r.host_config.get("Dns")),
+            "the container's resolv.conf is the host's until networking can reach other servers", 12,
+            {"HostConfig": {"Dns": ["192.0.2.1"]}}),
+    Refused("HostConfig.DnsSearch", "--dns-search", lambda r: bool(r.host_config.get("DnsSearch")),
+            "the container's resolv.conf is the host's until networking can reach other servers", 12,
+            {"HostConfig": {"DnsSearch": ["example.com"]}}),
+    Refused("HostConfig.DnsOptions", "--dns-option", lambda r: bool(r.host_config.get("DnsOptions")),
+            "the container's resolv.conf is the host's until networking can reach other servers", 12,
+            {"HostConfig": {"DnsOptions": ["ndots:2"]}}),
+    Refused("HostConfig.ExtraHosts (host-gateway)", "--add-host NAME:host-gateway",
+            lambda r: any(h.rpartition(":")[2] == "host-gateway" for h in r.host_config.get("ExtraHosts") or []),
+            "host-gateway is the bridge's gateway address, and there is no bridge yet", 12,
+            {"HostConfig": {"ExtraHosts": ["gw:host-gateway"]}}),
+    Refused("Config.MacAddress", "--mac-address", lambda r: bool(r.config.get("MacAddress")),
+            "a MAC address needs a network interface of the container's own", 12,
+            {"MacAddress": "02:42:ac:11:00:02"}),
+    Refused("HostConfig.Links", "--link", lambda r: bool(r.host_config.get("Links")),
+            "links need bridge networking", 12,
+            {"HostConfig": {"Links": ["other:alias"]}}),
+    Refused("Config.Healthcheck", "--health-cmd", _healthcheck, "health checks are not run yet", 14,
+            {"Healthcheck": {"Test": ["CMD", "true"]}}),
+    Refused("HostConfig.VolumesFrom", "--volumes-from", lambda r: bool(r.host_config.get("VolumesFrom")),
+            "volumes are not built yet", 13,
+            {"HostConfig": {"VolumesFrom": ["other"]}}),
+    Refused("HostConfig.VolumeDriver", "--volume-driver",
+            lambda r: (r.host_config.get("VolumeDriver") or "local") != "local", "volume drivers are not built yet", 13,
+            {"HostConfig": {"VolumeDriver": "nfs"}}),
+    Refused("Config.Volumes", "-v /path", _anonymous_volumes,
+            "anonymous volumes are not built yet; bind a host directory instead (-v /host/dir:/path)", 13,
+            {"Volumes": {"/data": {}}}),
+    Refused("HostConfig.UsernsMode", "--userns",
+            lambda r: (r.host_config.get("UsernsMode") or "host") != "host", "user namespaces are not built yet", 16,
+            {"HostConfig": {"UsernsMode": "private"}}),
+    Refused("HostConfig.Cgroup", "API only", lambda r: bool(r.host_config.get("Cgroup")),
+            "sharing another container's cgroup is not built", 0,
+            {"HostConfig": {"Cgroup": "container:other"}}),
+    Refused("HostConfig.DeviceRequests", "--gpus", lambda r: bool(r.host_config.get("DeviceRequests")),
+            "device requests (GPUs) need a device driver plugin, which dockyard does not have", 16,
+            {"HostConfig": {"DeviceRequests": [{"Count": -1, "Capabilities": [["gpu"]]}]}}),
+    Refused("HostConfig.SecurityOpt label=", "--security-opt label=…",
+            _security_opt("label", ("disable", "")), lambda: lsm_reason("selinux", "SELinux"), 0,
+            {"HostConfig": {"SecurityOpt": ["label=type:svirt_t"]}}),
+    Refused("HostConfig.SecurityOpt apparmor=", "--security-opt apparmor=…",
+            _security_opt("apparmor", ("unconfined", "")), lambda: lsm_reason("apparmor", "AppArmor"), 0,
+            {"HostConfig": {"SecurityOpt": ["apparmor=docker-default"]}}),
+)
+
+
+def check_refused(config: dict[str, Any], host_config: dict[str, Any],
+                  networking: dict[str, Any] | None = None) -> None:
+    """Raise a 400 naming the first option of the request that dockyard refuses."""
+    request = Request(config, host_config, networking or {})
+    for row in REFUSED:
+        if row.used(request):
+            reason = row.reason if isinstance(row.reason, str) else row.reason()
+            issue = f"issue {row.issue}" if row.issue else "no issue plans it yet"
+            raise InvalidParameter(f"{row.option} ({row.flag}) is not supported by dockyard yet: {reason} ({issue})")
