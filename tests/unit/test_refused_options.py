@@ -28,7 +28,7 @@ def test_each_row_refuses_its_example_naming_the_option(row):
     {"NetworkingConfig": {"EndpointsConfig": {"default": None}}},
     {"HostConfig": {"PortBindings": {}, "PublishAllPorts": False, "Dns": [], "Links": None}},
     {"HostConfig": {"RestartPolicy": {"Name": "no"}, "UsernsMode": "host", "VolumeDriver": "local"}},
-    {"Healthcheck": {"Test": ["NONE"]}},
+    {"Healthcheck": {"Test": ["CMD", "true"]}},
     {"Volumes": {"/data": {}}, "HostConfig": {"Binds": ["/tmp:/data"]}},
     {"Volumes": {"/data/": {}}, "HostConfig": {"Mounts": [{"Type": "bind", "Source": "/tmp", "Target": "/data"}]}},
     {"HostConfig": {"SecurityOpt": ["label=disable", "apparmor=unconfined", "no-new-privileges"]}},

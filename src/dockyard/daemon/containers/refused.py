@@ -65,11 +65,6 @@ def _anonymous_volumes(r: Request) -> bool:
     return any(path.rstrip("/") not in {t.rstrip("/") for t in targets} for path in r.config.get("Volumes") or {})
 
 
-def _healthcheck(r: Request) -> bool:
-    test = (r.config.get("Healthcheck") or {}).get("Test") or []
-    return bool(test) and test[0] != "NONE"
-
-
 def _security_opt(prefix: str, harmless: tuple[str, ...]) -> Callable[[Request], bool]:
     def used(r: Request) -> bool:
         for opt in r.host_config.get("SecurityOpt") or []:
@@ -130,8 +125,6 @@ REFUSED: tuple[Refused, ...] = (
     Refused("HostConfig.Links", "--link", lambda r: bool(r.host_config.get("Links")),
             "links need bridge networking", 12,
             {"HostConfig": {"Links": ["other:alias"]}}),
-    Refused("Config.Healthcheck", "--health-cmd", _healthcheck, "health checks are not run yet", 14,
-            {"Healthcheck": {"Test": ["CMD", "true"]}}),
     Refused("HostConfig.VolumesFrom", "--volumes-from", lambda r: bool(r.host_config.get("VolumesFrom")),
             "volumes are not built yet", 13,
             {"HostConfig": {"VolumesFrom": ["other"]}}),

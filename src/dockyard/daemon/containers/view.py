@@ -21,20 +21,8 @@ STATUSES = ("created", "running", "paused", "restarting", "removing", "exited", 
 HEALTH_VALUES = ("starting", "healthy", "unhealthy", "none")
 
 
-def health_status(c: Container) -> str:
-    """The container's health as ``ps --filter health=`` sees it; "none" without a health check."""
-    health = getattr(c.State, "Health", None)
-    status = health.get("Status") if isinstance(health, dict) else getattr(health, "Status", None)
-    return status or "none"
-
-
-def match_health_and_task(c: Container, filters: dict[str, list[str]]) -> bool:
-    """moby's ``health`` and ``is-task`` filters (a task is a container swarm made: never here)."""
-    for value in filters.get("health", []):
-        if value not in HEALTH_VALUES:
-            raise errors.InvalidParameter(f"Unrecognised filter value for health: {value}")
-    if "health" in filters and health_status(c) not in filters["health"]:
-        return False
+def match_is_task(c: Container, filters: dict[str, list[str]]) -> bool:
+    """moby's ``is-task`` filter: a task is a container swarm made (never one here, but the label says)."""
     for value in filters.get("is-task", []):
         if value not in ("true", "false"):
             raise errors.InvalidParameter(f"Invalid filter 'is-task={value}'")
@@ -237,13 +225,16 @@ class ContainerViews:
         if "health" in filters:
             from dockyard.daemon.containers.health import health_filter_matches
 
+            for value in filters["health"]:
+                if value not in HEALTH_VALUES:
+                    raise errors.InvalidParameter(f"Unrecognised filter value for health: {value}")
             if not health_filter_matches(c, filters["health"]):
                 return False
         if "volume" in filters:
             dests = {m["Destination"] for m in mounts_of(c)} | {m["Source"] for m in mounts_of(c)}
             if not any(v in dests for v in filters["volume"]):
                 return False
-        if not match_health_and_task(c, filters):
+        if not match_is_task(c, filters):
             return False
         if ("publish" in filters or "expose" in filters) and not match_ports(ports_of(c), filters):
             return False
