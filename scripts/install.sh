@@ -21,3 +21,5 @@ if [ -d /sys/fs/cgroup/memory ] && ! [ -e /sys/fs/cgroup/hugetlb/tasks ]; then
 fi
 # dockyard-runtime: a launcher that starts Python with -I -S (the console script pays ~70 ms for site).
 "$PYTHON" -m dockyard.runtime.native.launcher /usr/local/bin/dockyard-runtime >/dev/null
+# docker-compose 1.29 for the build e2e tests, in its own venv (scripts/compose-venv.sh).
+./scripts/compose-venv.sh 2>&1 | grep -v -e "Running pip as the 'root' user" -e "is ignored: it is neither" || true

@@ -21,6 +21,7 @@ class Backends:
     containers: Any
     events: Any
     exec: Any
+    build: Any = None
 
     async def startup(self) -> None:
         """Re-adopt what survived a restart, start watchers."""
@@ -34,6 +35,7 @@ class Backends:
 
 
 def build_backends(cfg: DaemonConfig) -> Backends:
+    from dockyard.daemon.build import BuildService
     from dockyard.daemon.containers.service import ContainerService
     from dockyard.daemon.events import EventService
     from dockyard.daemon.exec import ExecService
@@ -54,4 +56,4 @@ def build_backends(cfg: DaemonConfig) -> Backends:
 
     containers.health = HealthChecks(containers, execs)
     return Backends(config=cfg, db=db, system=system, images=images, containers=containers, events=events,
-                    exec=execs)
+                    exec=execs, build=BuildService(cfg.data_root, db, images, containers, events))

@@ -409,10 +409,13 @@ class ImageService:
 
     # -- commit ---------------------------------------------------------------------------
 
-    def commit(self, rw_name: str, image_id: str | None, container_config: dict[str, Any], *,
+    def commit(self, rw_name: str | None, image_id: str | None, container_config: dict[str, Any], *,
                container_id: str, repo: str | None = None, tag: str | None = None, comment: str = "",
-               author: str = "", changes: list[str] | None = None) -> str:
-        """``docker commit``: the RW layer ``rw_name`` on top of ``image_id`` as a new image."""
+               author: str = "", changes: list[str] | None = None, created_by: str | None = None) -> str:
+        """``docker commit``: the RW layer ``rw_name`` on top of ``image_id`` as a new image.
+
+        Without ``rw_name`` (a build's config-only step) the image has no new layer.
+        """
         ref = refmod.normalize_repo_tag(repo, tag) if repo else None
         if ref is not None and ref.digest is not None:
             raise InvalidParameter("refusing to create a tag with a digest reference")
@@ -420,11 +423,11 @@ class ImageService:
         parent = self.store.get(image_id) if image_id else None
         if image_id and parent is None:
             raise NotFound(f"No such image: {image_id}")
-        rw = self.layers.get_rw(rw_name)
+        rw = self.layers.get_rw(rw_name) if rw_name else None
         os.makedirs(self._tmp_dir, exist_ok=True)
         chain: list[str] = []
         with tempfile.TemporaryFile(dir=self._tmp_dir) as tmp:
-            entries = write_diff_tar(rw.upper, tmp)
+            entries = write_diff_tar(rw.upper, tmp) if rw is not None else 0
             tmp.seek(0)
             top = parent.chain[-1] if parent and parent.chain else None
             if top is not None:
@@ -441,7 +444,7 @@ class ImageService:
                 now = rfc3339_nano()
                 raw = child_config(parent.config if parent else None, config, diff_id, container_id=container_id,
                                    comment=comment, author=author, created=now, docker_version=DOCKER_VERSION,
-                                   host_os=os_, host_arch=arch)
+                                   host_os=os_, host_arch=arch, created_by=created_by)
                 with self._lock:
                     img, _ = self.store.add(raw, size, now, parent=parent.id if parent else "",
                                             refs=[ref] if ref is not None else [])

@@ -103,14 +103,16 @@ def write_diff_tar(upper: str, out: IO[bytes]) -> int:
 
 def child_config(parent: dict[str, Any] | None, container_config: dict[str, Any], diff_id: str | None,
                  *, container_id: str, comment: str, author: str, created: str, docker_version: str,
-                 host_os: str, host_arch: str) -> bytes:
+                 host_os: str, host_arch: str, created_by: str | None = None) -> bytes:
     """The config JSON of the committed image (``diff_id`` None: the commit changed nothing)."""
     base = copy.deepcopy(parent) if parent else {}
     diff_ids = list((base.get("rootfs") or {}).get("diff_ids") or [])
     history = list(base.get("history") or [])
     if diff_id is not None:
         diff_ids.append(diff_id)
-    entry: dict[str, Any] = {"created": created, "created_by": " ".join(container_config.get("Cmd") or [])}
+    if created_by is None:
+        created_by = " ".join(container_config.get("Cmd") or [])
+    entry: dict[str, Any] = {"created": created, "created_by": created_by}
     if author:
         entry["author"] = author
     if comment:

@@ -1,0 +1,268 @@
+"""The build service: ``POST /build`` from context stream to tagged image.
+
+It unpacks the context (``build.context``), reads the Dockerfile, runs the
+classic builder (``build.builder``) and tags the result.  It is the
+builder's :class:`~dockyard.build.builder.BuildBackend`: RUN steps are
+containers made, started, attached to and waited on through the container
+service — the same path, and so the same security defaults, as ``docker
+run`` — and every step is committed through the image service from the
+step's overlay upper directory.  The cache is a table of
+(parent image, step) → image in the ``kv`` table, checked against the image
+store on every hit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, TypeVar
+
+from dockyard import errors
+from dockyard.build.builder import Builder, BuildOptions, short
+from dockyard.build.context import Context, unpack
+from dockyard.daemon.names import new_id
+from dockyard.image import reference as refmod
+
+log = logging.getLogger("dockyard.build")
+
+_CACHE_KEY = "buildcache/"
+_LAYER_PREFIX = "build-"
+T = TypeVar("T")
+
+
+async def in_thread(fn: Callable[[], T]) -> T:
+    """Run blocking work in a thread; if we are cancelled, let it finish first (its undo follows)."""
+    fut = asyncio.get_running_loop().run_in_executor(None, fn)
+    try:
+        return await asyncio.shield(fut)
+    except asyncio.CancelledError:
+        try:
+            await fut
+        except Exception:  # noqa: BLE001 - the cancellation is what we report
+            pass
+        raise
+
+
+@dataclass
+class BuildRequest:
+    """Everything ``POST /build`` asked for, checked by the API layer."""
+
+    options: BuildOptions
+    tags: list[refmod.Reference] = field(default_factory=list)
+    host_config: dict[str, Any] = field(default_factory=dict)
+
+
+class BuildService:
+    """Builds images; implements the builder's backend on top of the daemon's services."""
+
+    def __init__(self, data_root: str, db: Any, images: Any, containers: Any, events: Any) -> None:
+        self.db = db
+        self.images = images
+        self.containers = containers
+        self.events = events
+        self.tmp = os.path.join(data_root, "build", "tmp")
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        os.makedirs(self.tmp, mode=0o700, exist_ok=True)
+        self._host_config: dict[str, Any] = {}
+        for name in self.images.layers.rw_names():  # what a crash mid-step left
+            if name.startswith(_LAYER_PREFIX):
+                try:
+                    self.images.layers.get_rw(name).remove()
+                except (errors.DockyardError, OSError) as exc:
+                    log.warning("removing build layer %s: %s", name, exc)
+
+    # -- the build ------------------------------------------------------------------------
+    async def build(self, body: BinaryIO, req: BuildRequest,
+                    emit: Callable[[dict[str, Any]], Awaitable[None]]) -> str:
+        """Run one build; messages go to ``emit``; returns the image ID."""
+        dest = os.path.join(self.tmp, new_id())
+        ctx = await in_thread(lambda: unpack(body, dest, req.options.dockerfile))
+        try:
+            text = await in_thread(lambda: self._dockerfile_text(ctx, req.options.dockerfile))
+            backend = _Backend(self, req.host_config)
+            builder = Builder(backend, ctx, req.options, emit)
+            image_id = await builder.run(text)
+            if req.options.quiet:
+                await emit({"stream": f"{image_id}\n"})
+            else:
+                await emit({"aux": {"ID": image_id}})
+            unused = builder.unused_args()
+            if unused and not req.options.quiet:
+                await emit({"stream": f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed\n"})
+            if not req.options.quiet:
+                await emit({"stream": f"Successfully built {short(image_id)}\n"})
+            for ref in req.tags:
+                await in_thread(lambda r=ref: self.images.tag(image_id, r.name, r.tag))
+                if not req.options.quiet:
+                    await emit({"stream": f"Successfully tagged {ref.familiar()}\n"})
+            return image_id
+        finally:
+            await in_thread(ctx.remove)
+
+    @staticmethod
+    def _dockerfile_text(ctx: Context, name: str) -> str:
+        from dockyard.securejoin import secure_join
+
+        rel = os.path.normpath(name).lstrip("/")
+        path = secure_join(ctx.root, rel)
+        if not os.path.isfile(path):
+            raise errors.InvalidParameter(
+                f"Cannot locate specified Dockerfile: {name}")
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    # -- cache ---------------------------------------------------------------------------
+    def cache_get(self, key: str) -> str | None:
+        row = self.db.query_one("SELECT value FROM kv WHERE key=?", (_CACHE_KEY + key,))
+        if row is None:
+            return None
+        image_id = row["value"]
+        return image_id if self.images.store.get(image_id) is not None else None
+
+    def cache_put(self, key: str, image_id: str) -> None:
+        with self.db.tx() as cur:
+            cur.execute("INSERT OR REPLACE INTO kv(key, value) VALUES (?, ?)", (_CACHE_KEY + key, image_id))
+
+    def cache_from(self, refs: list[str], parent: str, created_by: str) -> str | None:
+        """A ``--cache-from`` image whose history continues the parent's with this very step.
+
+        Like dockerd's cache-from matching: the candidate's history must start
+        with the parent's history and its next entry must be this step.
+        """
+        parent_hist = self._history(parent)
+        for ref in refs:
+            try:
+                img = self.images.resolve(ref)
+            except errors.NotFound:
+                continue
+            for candidate in self._ancestry(img):
+                hist = self._history(candidate.id)
+                n = len(parent_hist)
+                if len(hist) == n + 1 and hist[:n] == parent_hist and hist[n] == created_by:
+                    return candidate.id
+        return None
+
+    def _history(self, image_id: str) -> list[str]:
+        if not image_id:
+            return []
+        img = self.images.store.get(image_id)
+        return [h.get("created_by", "") for h in (img.config.get("history") or [])] if img else []
+
+    def _ancestry(self, img: Any) -> list[Any]:
+        out = []
+        while img is not None:
+            out.append(img)
+            img = self.images.store.get(img.parent) if getattr(img, "parent", "") else None
+        return out
+
+    def prune(self, all_: bool = False) -> dict[str, Any]:
+        """``docker builder prune``: forget the cache records (the images stay until image prune)."""
+        rows = self.db.query("SELECT key, value FROM kv WHERE key LIKE ?", (_CACHE_KEY + "%",))
+        with self.db.tx() as cur:
+            cur.execute("DELETE FROM kv WHERE key LIKE ?", (_CACHE_KEY + "%",))
+        return {"CachesDeleted": sorted({r["key"][len(_CACHE_KEY):] for r in rows}) or None, "SpaceReclaimed": 0}
+
+
+class _Backend:
+    """The builder's view of the daemon for one build (it carries the build's HostConfig)."""
+
+    def __init__(self, svc: BuildService, host_config: dict[str, Any]) -> None:
+        self.svc = svc
+        self.host_config = host_config
+
+    def image(self, ref: str) -> tuple[str, dict[str, Any]]:
+        try:
+            img = self.svc.images.resolve(ref)
+        except errors.NotFound:
+            if ref.startswith("sha256:"):
+                raise
+            self.svc.images.pull(ref, None)  # raises Docker's "pull access denied ..." for a missing image
+            img = self.svc.images.resolve(ref)
+        return img.id, img.config
+
+    def new_id(self) -> str:
+        return new_id()
+
+    async def run(self, image_id: str, config: dict[str, Any],
+                  output: Callable[[int, bytes], Awaitable[None]],
+                  started: Callable[[str], Awaitable[None]]) -> tuple[str, int]:
+        containers = self.svc.containers
+        cfg = dict(config)
+        cfg.update({"Image": image_id, "AttachStdout": True, "AttachStderr": True, "Tty": False,
+                    "OpenStdin": False, "StdinOnce": False})
+        c = await containers.create(None, cfg, dict(self.host_config))
+        try:
+            await started(c.Id)
+            attach = asyncio.ensure_future(containers.wait_for_attach(c.Id))
+            await asyncio.sleep(0)
+            await containers.start(c.Id)
+            sub = await attach
+            try:
+                while True:
+                    item = await sub.read()
+                    if item is None:
+                        break
+                    await output(item[0], item[1])
+            finally:
+                sub.close()
+            result = await containers.wait(c.Id)
+            return c.Id, int(result["StatusCode"])
+        except BaseException:
+            await asyncio.shield(self.remove_container(c.Id))
+            raise
+
+    async def remove_container(self, cid: str) -> None:
+        try:
+            await self.svc.containers.remove(cid, force=True)
+        except errors.NotFound:
+            pass
+
+    async def with_layer(self, image_id: str, work: Callable[[str, dict[str, str]], None],
+                         sources: tuple[str, ...] = ()) -> str:
+        layers = self.svc.images.layers
+
+        def go() -> str:
+            made = []
+            try:
+                name = _LAYER_PREFIX + new_id()
+                rw = layers.create_rw(name, image_id or None)
+                made.append(rw)
+                rw.mount()
+                roots = {}
+                for src in sources:
+                    srw = layers.create_rw(_LAYER_PREFIX + new_id(), src or None)
+                    made.append(srw)
+                    roots[src] = srw.mount()
+                work(rw.merged, roots)
+                rw.unmount()
+                for other in made[1:]:
+                    other.remove()
+                return name
+            except BaseException:
+                for other in made:
+                    other.remove()
+                raise
+
+        return await in_thread(go)
+
+    async def drop_layer(self, name: str) -> None:
+        await in_thread(lambda: self.svc.images.layers.get_rw(name).remove())
+
+    async def commit(self, rw_name: str | None, parent: str, config: dict[str, Any], created_by: str,
+                     author: str = "") -> str:
+        return await in_thread(lambda: self.svc.images.commit(
+            rw_name, parent or None, config, container_id=rw_name or "", author=author, created_by=created_by))
+
+    def cache_get(self, key: str) -> str | None:
+        return self.svc.cache_get(key)
+
+    def cache_put(self, key: str, image_id: str) -> None:
+        self.svc.cache_put(key, image_id)
+
+    def cache_from(self, images: list[str], parent: str, created_by: str) -> str | None:
+        return self.svc.cache_from(images, parent, created_by)
+

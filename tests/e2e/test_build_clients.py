@@ -1,0 +1,116 @@
+"""Builds through docker-py (``client.images.build``) and docker-compose 1.29 ``build:`` sections."""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+import shutil
+import subprocess
+import tarfile
+
+import docker as dockerpy
+import pytest
+
+from tests.support.daemon import docker
+
+COMPOSE = os.environ.get("DOCKYARD_COMPOSE", "/opt/dockyard/compose-venv/bin/docker-compose")
+
+
+@pytest.fixture
+def d(dockyard_daemon, busybox_image):
+    return dockyard_daemon
+
+
+@pytest.fixture
+def client(d):
+    c = dockerpy.DockerClient(base_url=d.docker_host, timeout=120)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def name(d):
+    repo = f"dytest-pybuild-{secrets.token_hex(3)}"
+    yield repo
+    for iid in set(docker(d, "images", "-q", "--filter", f"reference={repo}*").stdout.split()):
+        docker(d, "rmi", "-f", iid)
+
+
+def test_dockerpy_build_returns_image_and_log(client, name, tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nARG MSG\nRUN echo \"say $MSG\" > /msg\nCMD [\"cat\", \"/msg\"]\n")
+    image, stream = client.images.build(path=str(tmp_path), tag=name, buildargs={"MSG": "hi"}, rm=True)
+    logs = list(stream)
+    assert name + ":latest" in image.tags
+    text = "".join(chunk.get("stream", "") for chunk in logs)
+    assert "Step 3/4 : RUN echo \"say $MSG\" > /msg" in text and f"Successfully tagged {name}:latest" in text
+    assert any("aux" in chunk and chunk["aux"]["ID"] == image.id for chunk in logs)
+    assert client.containers.run(name, remove=True) == b"say hi\n"
+
+
+def test_dockerpy_build_error_raises_builderror(client, tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN exit 3\n")
+    with pytest.raises(dockerpy.errors.BuildError) as info:
+        client.images.build(path=str(tmp_path))
+    assert info.value.msg == "The command '/bin/sh -c exit 3' returned a non-zero code: 3"
+    assert any(chunk.get("errorDetail", {}).get("code") == 3 for chunk in info.value.build_log)
+
+
+def test_dockerpy_fileobj_and_gzip_context(client, name):
+    image, _ = client.images.build(fileobj=io.BytesIO(b"FROM busybox\nLABEL from=fileobj\n"), tag=name)
+    assert image.labels == {"from": "fileobj"}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for n, data in (("Dockerfile", b"FROM busybox\nCOPY f /f\n"), ("f", b"gz-context")):
+            ti = tarfile.TarInfo(n)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+    buf.seek(0)
+    image, _ = client.images.build(fileobj=buf, custom_context=True, encoding="gzip", tag=name)
+    assert client.containers.run(name, ["cat", "/f"], remove=True) == b"gz-context"
+
+
+def test_dockerpy_syntax_error_is_an_api_error(client, tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nNOPE x\n")
+    with pytest.raises(dockerpy.errors.APIError, match="dockerfile parse error line 2: unknown instruction: NOPE"):
+        client.images.build(path=str(tmp_path))
+
+
+def test_compose_build_sections(d, name, tmp_path):
+    if not os.path.exists(COMPOSE):
+        pytest.fail(f"docker-compose 1.29 is not installed at {COMPOSE}: run scripts/compose-venv.sh")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "Dockerfile.dev").write_text("FROM busybox AS other\nFROM busybox\nARG FLAVOUR\n"
+                                                     "COPY hello /hello\nRUN echo \"$FLAVOUR\" >> /hello\n")
+    (tmp_path / "app" / "hello").write_text("from compose\n")
+    (tmp_path / "docker-compose.yml").write_text(f"""version: "3.7"
+services:
+  web:
+    image: {name}:web
+    build:
+      context: ./app
+      dockerfile: Dockerfile.dev
+      target: other
+      args:
+        FLAVOUR: vanilla
+      labels:
+        made.by: compose
+  plain:
+    image: {name}:plain
+    build:
+      context: ./app
+      dockerfile: Dockerfile.dev
+      args:
+        FLAVOUR: chocolate
+""")
+    env = d.env()
+    env["COMPOSE_PROJECT_NAME"] = name
+    p = subprocess.run([COMPOSE, "build"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "Successfully tagged" in p.stdout + p.stderr
+    out = docker(d, "run", "--rm", f"{name}:web", "cat", "/hello")
+    assert out.returncode != 0  # target `other` has no /hello
+    assert docker(d, "image", "inspect", "-f", "{{index .Config.Labels \"made.by\"}}", f"{name}:web").stdout == \
+        "compose\n"
+    assert docker(d, "run", "--rm", f"{name}:plain", "cat", "/hello").stdout == "from compose\nchocolate\n"
+    shutil.rmtree(tmp_path / "app")
