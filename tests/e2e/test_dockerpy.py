@@ -86,3 +86,32 @@ def test_events_stream_sees_lifecycle(client):
                                                   filters={"container": c.id})]
     for want in ("create", "start", "die", "destroy"):
         assert want in actions
+
+
+def test_load_error_is_image_load_error(client):
+    """dockerd answers 200 with the error in the progress stream: docker-py raises ImageLoadError."""
+    with pytest.raises(docker.errors.ImageLoadError):
+        client.images.load(b"abc")
+
+
+def test_kill_returns_after_the_container_stopped(client):
+    """SIGKILL (the default) returns once the container is no longer running, as dockerd's Kill."""
+    for _ in range(3):
+        c = client.containers.run("busybox", ["sleep", "9999"], detach=True)
+        try:
+            c.kill()
+            state = client.api.inspect_container(c.id)["State"]
+            assert state["Running"] is False and state["ExitCode"] == 137
+        finally:
+            c.remove(force=True)
+
+
+def test_swarm_endpoints_say_this_node_is_not_in_a_swarm(client):
+    """No Swarm here: the answers of a dockerd whose node never joined one (503)."""
+    assert client.api.leave_swarm(force=True) is True  # docker-py's teardowns call this
+    with pytest.raises(docker.errors.APIError) as exc:
+        client.api.inspect_swarm()
+    assert exc.value.status_code == 503 and "not a swarm manager" in str(exc.value)
+    with pytest.raises(docker.errors.APIError) as exc:
+        client.api.services()
+    assert exc.value.status_code == 503

@@ -218,7 +218,12 @@ async def save_many(request: web.Request) -> web.StreamResponse:
 async def load(request: web.Request) -> web.StreamResponse:
     svc = _svc(request)
     loop = asyncio.get_running_loop()
-    lines = await loop.run_in_executor(None, svc.load, BodyReader(request, loop))
+    try:
+        lines = await loop.run_in_executor(None, svc.load, BodyReader(request, loop))
+    except errors.DockyardError as exc:
+        # dockerd answers 200 and puts the error in the progress stream, where docker-py
+        # raises ImageLoadError and the CLI prints it and exits 1
+        return await _progress(request, [{"errorDetail": {"message": exc.message}, "error": exc.message}])
     # dockerd prints the same lines with or without ?quiet (quiet only drops progress bars)
     return await _progress(request, [{"stream": f"Loaded image: {line}\n"} if not line.startswith("sha256:")
                                      else {"stream": f"Loaded image ID: {line}\n"} for line in lines])
