@@ -321,8 +321,6 @@ def build_spec(i: SpecInput) -> dict[str, Any]:
         process["consoleSize"] = {"height": size[0], "width": size[1]}
 
     shm = hc.get("ShmSize") or 0
-    if shm < 0:
-        raise InvalidParameter("SHM size can not be less than 0")
     ipc_host = _mode(hc.get("IpcMode"))[0] == "host"
     defaults = mnt.default_mounts(shm or mnt.DEFAULT_SHM_SIZE, privileged, ipc_host)
     user = mnt.user_mounts(hc, i.path_exists, i.makedirs, i.readonly_mode) + mounts_extra

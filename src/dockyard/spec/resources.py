@@ -1,8 +1,8 @@
-"""Docker HostConfig resource fields → OCI ``linux.resources``, with Docker's checks and texts.
+"""Docker HostConfig resource fields: the one validator (moby's texts) and the OCI ``linux.resources``.
 
-Pure: the number of CPUs and whether the kernel accounts swap are passed in.
-Used for ``create`` (:func:`build_resources`) and for ``docker update``
-(:func:`validate_update` then :func:`build_resources` on the merged config).
+Pure: what the host can limit comes in as a :class:`SysInfo`. Create (and
+update) call :func:`validate_resources`; start calls :func:`build_resources`,
+which checks only what start alone can know (the blkio block devices).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import stat as stat_mod
 from typing import Any, Callable
 
 from dockyard.errors import InvalidParameter
+from dockyard.spec.hostcaps import SysInfo
 
 MIN_MEMORY = 6 * 1024 * 1024
 DEFAULT_CPU_PERIOD = 100000
@@ -21,80 +22,137 @@ def cpu_range_text(ncpu: int) -> str:
     return f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
 
 
-def _cpuset_ids(spec: str, what: str) -> set[int]:
-    """Parse ``0-2,4`` into ids; raise Docker's text on garbage."""
+def parse_cpuset(spec: str, what: str) -> set[int]:
+    """``0-2,4`` into ids (moby's ``parsers.ParseUintList``); moby's text on anything else."""
     out: set[int] = set()
+    if not spec:
+        return out
     for part in spec.split(","):
-        part = part.strip()
         lo, sep, hi = part.partition("-")
-        if not lo.isdigit() or (sep and not hi.isdigit()):
-            raise InvalidParameter(f"Invalid value {spec} for {what}")
-        a, b = int(lo), int(hi) if sep else int(lo)
-        if b < a:
-            raise InvalidParameter(f"Invalid value {spec} for {what}")
-        out.update(range(a, b + 1))
+        if not lo.isdigit() or (sep and not hi.isdigit()) or (sep and int(hi) < int(lo)):
+            raise InvalidParameter(f"Invalid value {spec} for {what}: invalid format: {spec}")
+        out.update(range(int(lo), int(hi if sep else lo) + 1))
     return out
 
 
-def validate_resources(hc: dict[str, Any], ncpu: int, swap_limit: bool = True) -> None:
-    """Docker's ``verifyPlatformContainerResources`` checks, same messages."""
+def _unsupported(option: str, text: str) -> InvalidParameter:
+    """moby discards such a limit with a warning; dockyard refuses it (never accept and ignore)."""
+    return InvalidParameter(f"{option}: Your kernel does not support {text} or the cgroup is not mounted")
+
+
+def validate_resources(hc: dict[str, Any], host: SysInfo, update: bool = False) -> None:
+    """moby's ``verifyPlatformContainerResources``, same order and texts, at create (and update).
+
+    Where moby drops a limit the kernel cannot apply (with a warning), this
+    refuses it with a 400 naming the option: a limit that is stored and not
+    applied is a lie to the user.
+    """
+    _validate_memory(hc, host, update)
+    _validate_cpu(hc, host)
+    _validate_blkio(hc, host)
+
+
+def _validate_memory(hc: dict[str, Any], host: SysInfo, update: bool) -> None:
     memory = hc.get("Memory") or 0
     swap = hc.get("MemorySwap") or 0
     reservation = hc.get("MemoryReservation") or 0
-    if memory < 0:
-        raise InvalidParameter("Invalid value for memory: must be a non-negative number")
-    if 0 < memory < MIN_MEMORY:
+    if memory != 0 and memory < MIN_MEMORY:
         raise InvalidParameter("Minimum memory limit allowed is 6MB")
+    if memory > 0 and not host.memory_limit:
+        raise _unsupported("Memory", "memory limit capabilities")
+    if swap > 0 and not host.swap_limit:
+        raise _unsupported("MemorySwap", "swap limit capabilities")
     if memory > 0 and swap > 0 and swap < memory:
         raise InvalidParameter("Minimum memoryswap limit should be larger than memory limit, see usage")
-    if memory == 0 and swap > 0:
+    if memory == 0 and swap > 0 and not update:
         raise InvalidParameter("You should always set the Memory limit when using Memoryswap limit, see usage")
-    if 0 < reservation < MIN_MEMORY:
+    swappiness = hc.get("MemorySwappiness")
+    if swappiness is not None and swappiness != -1:
+        if not host.memory_swappiness:
+            raise _unsupported("MemorySwappiness", "memory swappiness capabilities")
+        if not 0 <= swappiness <= 100:
+            raise InvalidParameter(f"Invalid value: {swappiness}, valid memory swappiness range is 0-100")
+    if reservation > 0 and not host.memory_reservation:
+        raise _unsupported("MemoryReservation", "memory soft limit capabilities")
+    if reservation != 0 and reservation < MIN_MEMORY:
         raise InvalidParameter("Minimum memory reservation allowed is 6MB")
     if memory > 0 and reservation > 0 and memory < reservation:
         raise InvalidParameter("Minimum memory limit can not be less than memory reservation limit, see usage")
-    swappiness = hc.get("MemorySwappiness")
-    if swappiness is not None and swappiness != -1 and not 0 <= swappiness <= 100:
-        raise InvalidParameter(
-            f"Invalid value: {swappiness}, valid memory swappiness range is 0-100")
+    if hc.get("OomKillDisable") and not host.oom_kill_disable:
+        raise InvalidParameter("OomKillDisable: Your kernel does not support OomKillDisable")
+    if (hc.get("PidsLimit") or 0) > 0 and not host.pids_limit:
+        raise _unsupported("PidsLimit", "PIDs limit capabilities")
+    if hc.get("KernelMemory") or hc.get("KernelMemoryTCP"):
+        raise InvalidParameter("KernelMemory: kernel memory limits are deprecated by the kernel and not applied "
+                               "(moby ignores them since API 1.42)")
+
+
+def _validate_cpu(hc: dict[str, Any], host: SysInfo) -> None:
     nano = hc.get("NanoCpus") or 0
     period = hc.get("CpuPeriod") or 0
     quota = hc.get("CpuQuota") or 0
-    if nano and period:
+    if nano > 0 and period > 0:
         raise InvalidParameter("Conflicting options: Nano CPUs and CPU Period cannot both be set")
-    if nano and quota:
+    if nano > 0 and quota > 0:
         raise InvalidParameter("Conflicting options: Nano CPUs and CPU Quota cannot both be set")
-    if nano < 0 or nano > ncpu * 10**9:
-        raise InvalidParameter(cpu_range_text(ncpu))
-    if 0 < nano < 10**7:
-        raise InvalidParameter(cpu_range_text(ncpu))
-    if period and not 1000 <= period <= 1000000:
-        raise InvalidParameter(
-            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)")
-    if quota > 0 and quota < 1000:
-        raise InvalidParameter("CPU cfs quota can not be less than 1ms (i.e. 1000)")
+    if nano > 0 and not host.cpu_cfs:
+        raise InvalidParameter("NanoCPUs can not be set, as your kernel does not support CPU CFS scheduler or the "
+                               "cgroup is not mounted")
+    # below 0.01 CPU the quota rounds to 0, which the kernel refuses at start
+    if nano != 0 and (nano < 10**7 or nano > host.ncpu * 10**9):
+        raise InvalidParameter(cpu_range_text(host.ncpu))
     shares = hc.get("CpuShares") or 0
     if shares < 0:
-        raise InvalidParameter("shares: invalid argument")
-    cpus = hc.get("CpusetCpus") or ""
-    if cpus:
-        ids = _cpuset_ids(cpus, "cpuset cpus")
-        if max(ids) >= ncpu:
-            avail = "0" if ncpu == 1 else f"0-{ncpu - 1}"
-            raise InvalidParameter(
-                f"Requested CPUs are not available - requested {cpus}, available: {avail}")
-    mems = hc.get("CpusetMems") or ""
-    if mems:
-        _cpuset_ids(mems, "cpuset mems")
+        raise InvalidParameter("invalid CPU shares: must be positive")
+    if shares > 0 and not host.cpu_shares:
+        raise _unsupported("CpuShares", "CPU shares")
+    if (period or quota) and not host.cpu_cfs:
+        raise InvalidParameter("CpuPeriod/CpuQuota: Your kernel does not support CPU CFS scheduler")
+    if period != 0 and not 1000 <= period <= 1000000:
+        raise InvalidParameter("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)")
+    if quota > 0 and quota < 1000:
+        raise InvalidParameter("CPU cfs quota can not be less than 1ms (i.e. 1000)")
+    if hc.get("CpuPercent") or hc.get("CpuCount"):
+        raise InvalidParameter("Invalid QoS settings: linux does not support CPU count or CPU percent "
+                               "(CpuCount, CpuPercent are Windows options)")
+    rt_period, rt_runtime = hc.get("CpuRealtimePeriod") or 0, hc.get("CpuRealtimeRuntime") or 0
+    if (rt_period > 0 or rt_runtime > 0) and not host.cpu_realtime:
+        raise InvalidParameter("CpuRealtimePeriod/CpuRealtimeRuntime: Your kernel does not support CPU real-time "
+                               "scheduler")
+    if rt_period and rt_runtime and rt_runtime > rt_period:
+        raise InvalidParameter("cpu real-time runtime cannot be higher than cpu real-time period")
+    cpus, mems = hc.get("CpusetCpus") or "", hc.get("CpusetMems") or ""
+    if (cpus or mems) and not host.cpuset:
+        raise _unsupported("CpusetCpus/CpusetMems", "cpuset")
+    if not parse_cpuset(cpus, "cpuset cpus") <= parse_cpuset(host.cpus, "available cpus"):
+        raise InvalidParameter(f"Requested CPUs are not available - requested {cpus}, available: {host.cpus}")
+    if not parse_cpuset(mems, "cpuset mems") <= parse_cpuset(host.mems, "available mems"):
+        raise InvalidParameter(f"Requested memory nodes are not available - requested {mems}, "
+                               f"available: {host.mems}")
+
+
+BLKIO_SUPPORT = (("BlkioWeightDevice", "blkio_weight_device", "Block I/O weight_device"),
+                 ("BlkioDeviceReadBps", "blkio_read_bps", "BPS Block I/O read limit"),
+                 ("BlkioDeviceWriteBps", "blkio_write_bps", "BPS Block I/O write limit"),
+                 ("BlkioDeviceReadIOps", "blkio_read_iops", "IOPS Block read limit"),
+                 ("BlkioDeviceWriteIOps", "blkio_write_iops", "IOPS Block write limit"))
+
+
+def _validate_blkio(hc: dict[str, Any], host: SysInfo) -> None:
     weight = hc.get("BlkioWeight") or 0
-    if weight and not 10 <= weight <= 1000:
+    if weight > 0 and not host.blkio_weight:
+        raise _unsupported("BlkioWeight", "Block I/O weight")
+    if weight > 0 and not 10 <= weight <= 1000:
         raise InvalidParameter("Range of blkio weight is from 10 to 1000")
-    oom = hc.get("OomScoreAdj") or 0
-    if not -1000 <= oom <= 1000:
-        raise InvalidParameter(f"Invalid value {oom}, range for oom score adj is [-1000, 1000]")
-    pids = hc.get("PidsLimit")
-    if pids is not None and pids < -1:
-        pass  # Docker treats any negative value as unlimited
+    if hc.get("IOMaximumBandwidth") or hc.get("IOMaximumIOps"):
+        raise InvalidParameter("Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps")
+    for option, attr, text in BLKIO_SUPPORT:
+        if hc.get(option) and not getattr(host, attr):
+            raise _unsupported(option, text)
+    for d in hc.get("BlkioWeightDevice") or []:
+        if not 10 <= d.get("Weight", 0) <= 1000:
+            raise InvalidParameter(f"invalid weight for device: {d.get('Path')}: the weight must be between "
+                                   "10 and 1000")
 
 
 def validate_update(current: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -184,8 +242,11 @@ def build_resources(hc: dict[str, Any], ncpu: int, swap_limit: bool = True,
                     privileged: bool = False,
                     extra_device_rules: list[dict[str, Any]] | None = None,
                     stat_device: Callable[[str], os.stat_result] = os.stat) -> dict[str, Any]:
-    """The OCI ``linux.resources`` object for a validated HostConfig."""
-    validate_resources(hc, ncpu, swap_limit)
+    """The OCI ``linux.resources`` object for a HostConfig that create validated.
+
+    Only what start alone can know is checked here: the block devices named by
+    the blkio options must still be block devices.
+    """
     res: dict[str, Any] = {}
     memory = hc.get("Memory") or 0
     swap = hc.get("MemorySwap") or 0

@@ -127,26 +127,6 @@ def test_swap_not_accounted() -> None:
     assert "swap" not in res["memory"]
 
 
-@pytest.mark.parametrize("host,message", [
-    ({"Memory": 1 << 20}, "Minimum memory limit allowed is 6MB"),
-    ({"Memory": 64 << 20, "MemorySwap": 32 << 20}, "Minimum memoryswap limit should be larger"),
-    ({"MemorySwap": 32 << 20}, "You should always set the Memory limit when using Memoryswap"),
-    ({"MemoryReservation": 1 << 20}, "Minimum memory reservation allowed is 6MB"),
-    ({"NanoCpus": 3 * 10**9},
-     "Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available"),
-    ({"NanoCpus": 10**9, "CpuPeriod": 100000}, "Nano CPUs and CPU Period cannot both be set"),
-    ({"CpuPeriod": 10}, "CPU cfs period can not be less than 1ms"),
-    ({"CpuQuota": 10}, "CPU cfs quota can not be less than 1ms"),
-    ({"CpusetCpus": "0-5"}, "Requested CPUs are not available - requested 0-5, available: 0-1"),
-    ({"BlkioWeight": 5}, "Range of blkio weight is from 10 to 1000"),
-    ({"OomScoreAdj": 2000}, r"range for oom score adj is \[-1000, 1000\]"),
-    ({"ShmSize": -1}, "SHM size can not be less than 0"),
-])
-def test_resource_errors(host: dict[str, Any], message: str) -> None:
-    with pytest.raises(InvalidParameter, match=message):
-        spec({}, host)
-
-
 def test_update_memory_above_swap() -> None:
     from dockyard.spec.resources import validate_update
     with pytest.raises(InvalidParameter, match="Memory limit should be smaller than already set "

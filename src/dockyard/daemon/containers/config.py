@@ -12,9 +12,11 @@ import os
 from typing import Any
 
 from dockyard.daemon.config import DaemonConfig
+from dockyard.daemon.sysinfo import probe
 from dockyard.errors import InvalidParameter
+from dockyard.spec.hostcaps import SysInfo
+from dockyard.spec.resources import BLKIO_THROTTLES, block_device, validate_resources
 
-MIN_MEMORY = 6 * 1024 * 1024
 
 # Every HostConfig field dockerd (API 1.50) shows, with its zero value: Go serializes
 # the whole struct, so clients (docker-py, compose) read these keys without checking.
@@ -147,55 +149,23 @@ def validate_config(config: dict[str, Any]) -> None:
     validate_healthcheck(config.get("Healthcheck"))
 
 
-def validate_host_config(hc: dict[str, Any]) -> None:
+def validate_host_config(hc: dict[str, Any], host: SysInfo | None = None) -> None:
     """Docker's create-time checks on resources and mounts (HTTP 400 on failure).
 
     The order is moby's: AutoRemove and restart policy (``validateHostConfig``)
     come before the resource limits (``verifyPlatformContainerSettings``).
+    Resources have one validator (``spec.resources.validate_resources``), run
+    here against what this host's kernel can limit (``host``, probed when not given).
     """
     policy = hc.get("RestartPolicy") or {}
     if hc.get("AutoRemove") and (policy.get("Name") or "no") != "no":
         raise InvalidParameter("can't create 'AutoRemove' container with restart policy")
     validate_restart_policy(policy)
-    memory = hc.get("Memory") or 0
-    swap = hc.get("MemorySwap") or 0
-    if memory and memory < MIN_MEMORY:
-        raise InvalidParameter("Minimum memory limit allowed is 6MB")
-    if swap > 0 and not memory:
-        raise InvalidParameter("You should always set the Memory limit when using Memoryswap limit, see usage")
-    if memory and swap > 0 and swap < memory:
-        raise InvalidParameter("Minimum memoryswap limit should be larger than memory limit, see usage")
-    reservation = hc.get("MemoryReservation") or 0
-    if reservation and reservation < MIN_MEMORY:
-        raise InvalidParameter("Minimum memory reservation allowed is 6MB")
-    if memory and reservation and memory < reservation:
-        raise InvalidParameter("Minimum memory limit can not be less than memory reservation limit, see usage")
-    nano = hc.get("NanoCpus") or 0
-    if nano:
-        if hc.get("CpuQuota") or hc.get("CpuPeriod"):
-            raise InvalidParameter("Conflicting options: Nano CPUs and CPU Period cannot both be set")
-        ncpu = os.cpu_count() or 1
-        if nano < 10_000_000 or nano > ncpu * 1_000_000_000:
-            raise InvalidParameter(f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs "
-                                   "available")
-    if hc.get("CpuShares", 0) and hc["CpuShares"] < 0:
-        raise InvalidParameter("invalid CPU shares: must be positive")
-    period = hc.get("CpuPeriod") or 0
-    if period and (period < 1000 or period > 1_000_000):
-        raise InvalidParameter("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1 second "
-                               "(i.e. 1000000)")
-    quota = hc.get("CpuQuota") or 0
-    if quota and quota > 0 and quota < 1000:
-        raise InvalidParameter("CPU cfs quota can not be less than 1ms (i.e. 1000)")
-    cpuset = hc.get("CpusetCpus") or ""
-    if cpuset:
-        _check_cpuset(cpuset)
-    weight = hc.get("BlkioWeight") or 0
-    if weight and (weight < 10 or weight > 1000):
-        raise InvalidParameter("Range of blkio weight is from 10 to 1000")
-    oom = hc.get("OomScoreAdj") or 0
-    if oom < -1000 or oom > 1000:
-        raise InvalidParameter(f"Invalid value {oom}, range for oom score adj is [-1000, 1000]")
+    validate_resources(hc, host if host is not None else probe())
+    for key in ("BlkioWeightDevice", *(option for option, _ in BLKIO_THROTTLES)):
+        for device in hc.get(key) or []:
+            block_device(device.get("Path", ""))
+    _check_platform(hc)
     for bind in hc.get("Binds") or []:
         _check_bind(bind)
     for m in hc.get("Mounts") or []:
@@ -211,18 +181,28 @@ def validate_host_config(hc: dict[str, Any]) -> None:
                                    "mount path must be absolute")
 
 
-def _check_cpuset(cpuset: str) -> None:
-    ncpu = os.cpu_count() or 1
-    try:
-        cpus: set[int] = set()
-        for part in cpuset.split(","):
-            lo, _, hi = part.partition("-")
-            cpus.update(range(int(lo), int(hi or lo) + 1))
-    except ValueError:
-        raise InvalidParameter(f"Invalid value {cpuset} for cpuset cpus") from None
-    bad = sorted(c for c in cpus if c >= ncpu)
-    if bad:
-        raise InvalidParameter(f"Requested CPUs are not available - requested {cpuset}, available: 0-{ncpu - 1}")
+NAMESPACE_MODES = {"IpcMode": ("invalid IPC mode", ("", "private", "shareable", "host")),
+                   "PidMode": ("invalid PID mode", ("", "host")),
+                   "UTSMode": ("invalid UTS mode", ("", "host")),
+                   "CgroupnsMode": ("invalid cgroup namespace mode", ("", "private", "host"))}
+
+
+def _check_platform(hc: dict[str, Any]) -> None:
+    """The rest of moby's ``verifyPlatformContainerSettings``: modes, isolation, oom score, storage opts."""
+    for key, (text, valid) in NAMESPACE_MODES.items():
+        value = hc.get(key) or ""
+        if value not in valid and not (key != "CgroupnsMode" and value.startswith("container:")):
+            raise InvalidParameter(f"{text}: {value}")
+    if hc.get("ShmSize", 0) < 0:
+        raise InvalidParameter("SHM size can not be less than 0")
+    oom = hc.get("OomScoreAdj") or 0
+    if oom < -1000 or oom > 1000:
+        raise InvalidParameter(f"Invalid value {oom}, range for oom score adj is [-1000, 1000]")
+    isolation = hc.get("Isolation") or ""
+    if isolation not in ("", "default"):
+        raise InvalidParameter(f'Invalid isolation: "{isolation}" - linux only supports \'default\'')
+    if hc.get("StorageOpt"):
+        raise InvalidParameter("--storage-opt is supported only for overlay over xfs with 'pquota' mount option")
 
 
 def _check_bind(bind: str) -> None:

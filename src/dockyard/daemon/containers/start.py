@@ -85,7 +85,7 @@ def prepare_bundle(c: Container, cfg: DaemonConfig) -> dict[str, Any]:
         container_id=c.Id, config=c.Config, host_config=c.HostConfig, image_config={},
         rootfs=c.rootfs, user=user, hostname=hostname, etc_files=etc_files,
         init_path=cfg.init_path if c.HostConfig.get("Init") else None,
-        cgroups_path=cgroups_path(c, cfg), default_ulimits=list(cfg.default_ulimits.values()),
+        cgroups_path=cgroups_path(c, cfg), annotations=dict(c.HostConfig.get("Annotations") or {}), default_ulimits=list(cfg.default_ulimits.values()),
         seccomp_profile=default_profile, cgroup_v2=cgroup_version() == "2",
         swap_limit=swap_accounting(),
         readonly_mode=ReadOnlyMode(recursive_readonly_supported(), c.ro_non_recursive)))
