@@ -68,7 +68,7 @@ async def create(request: web.Request) -> web.Response:
         _legacy_bind_options(host_config)
     c = await _svc(request).create(name, body, host_config, ro_non_recursive=legacy_ro,
                                     networking_config=networking)
-    return json_response({"Id": c.Id, "Warnings": []}, status=201)
+    return json_response({"Id": c.Id, "Warnings": getattr(c, "warnings", [])}, status=201)
 
 
 async def list_(request: web.Request) -> web.Response:

@@ -22,15 +22,18 @@ class Backends:
     events: Any
     exec: Any
     build: Any = None
+    networks: Any = None
 
     async def startup(self) -> None:
         """Re-adopt what survived a restart, start watchers."""
         await self.containers.startup()
+        self.networks.startup()
         self.exec.remove_stale_sessions()
 
     async def shutdown(self) -> None:
         self.exec.shutdown()
         await self.containers.shutdown()
+        self.networks.shutdown()
         self.db.close()
 
 
@@ -40,6 +43,7 @@ def build_backends(cfg: DaemonConfig) -> Backends:
     from dockyard.daemon.events import EventService
     from dockyard.daemon.exec import ExecService
     from dockyard.daemon.images import ImageService
+    from dockyard.daemon.networks import NetworkService
     from dockyard.daemon.system import SystemService
 
     for d in (cfg.data_root, cfg.exec_root):
@@ -55,5 +59,7 @@ def build_backends(cfg: DaemonConfig) -> Backends:
     from dockyard.daemon.containers.health import HealthChecks
 
     containers.health = HealthChecks(containers, execs)
+    networks = NetworkService(cfg, db, events)
+    networks.containers, containers.networks = containers, networks
     return Backends(config=cfg, db=db, system=system, images=images, containers=containers, events=events,
-                    exec=execs, build=BuildService(cfg.data_root, db, images, containers, events))
+                    exec=execs, networks=networks, build=BuildService(cfg.data_root, db, images, containers, events))

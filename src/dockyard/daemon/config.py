@@ -25,7 +25,7 @@ DEFAULT_PIDFILE = "/run/dockyard.pid"
 KNOWN_KEYS = {
     "data-root", "exec-root", "hosts", "pidfile", "log-level", "default-runtime", "runtimes",
     "log-driver", "log-opts", "default-ulimits", "live-restore", "cgroup-parent", "debug",
-    "name-prefix", "storage-driver", "default-shm-size", "init-path",
+    "name-prefix", "storage-driver", "default-shm-size", "init-path", "bip", "default-address-pools", "mtu",
 }
 
 
@@ -56,6 +56,9 @@ class DaemonConfig:
     name_prefix: str = "dockyard"
     init_path: str = "/usr/bin/tini-static"  # static: it runs in any rootfs
     default_shm_size: int = 64 * 1024 * 1024
+    bip: str = ""  # the default bridge's gateway/prefix, e.g. 172.17.0.1/16 (chosen when empty)
+    default_address_pools: list[tuple[str, int]] = field(default_factory=list)  # (base, size); empty: Docker's
+    mtu: int | None = None  # of the bridges and veths (daemon.json "mtu")
 
     @property
     def unix_sockets(self) -> list[str]:
@@ -153,6 +156,7 @@ def load(config_file: str | None, overrides: dict[str, Any], native_runtime: str
         cfg.default_ulimits = dict(data["default-ulimits"])
     if "default-shm-size" in data:
         cfg.default_shm_size = parse_size(data["default-shm-size"])
+    _network_keys(cfg, data)
     cfg.runtimes = builtin_runtimes(native_runtime)
     for name, spec in data.get("runtimes", {}).items():
         if not isinstance(spec, dict) or "path" not in spec:
@@ -162,3 +166,31 @@ def load(config_file: str | None, overrides: dict[str, Any], native_runtime: str
         raise InvalidParameter(f"default runtime {cfg.default_runtime} is not a known runtime")
     cfg.cgroup_parent = "/" + cfg.cgroup_parent.strip("/")
     return cfg
+
+
+def _network_keys(cfg: DaemonConfig, data: dict[str, Any]) -> None:
+    """``bip``, ``default-address-pools`` and ``mtu``, checked as dockerd does."""
+    import ipaddress
+
+    if data.get("bip"):
+        try:
+            iface = ipaddress.ip_interface(str(data["bip"]))
+        except ValueError:
+            raise InvalidParameter(f"invalid bip: {data['bip']}") from None
+        if iface.ip == iface.network.network_address:
+            raise InvalidParameter(f"invalid bip {data['bip']}: the address is the network's, give the gateway")
+        cfg.bip = str(iface)
+    pools = []
+    for pool in data.get("default-address-pools") or []:
+        try:
+            base, size = str(pool["base"]), int(pool["size"])
+            ipaddress.ip_network(base)
+        except (KeyError, TypeError, ValueError):
+            raise InvalidParameter(f"invalid default-address-pools entry: {pool!r}") from None
+        pools.append((base, size))
+    cfg.default_address_pools = pools
+    if data.get("mtu"):
+        mtu = int(data["mtu"])
+        if mtu < 68 or mtu > 65535:
+            raise InvalidParameter(f"invalid MTU {mtu}")
+        cfg.mtu = mtu

@@ -206,6 +206,8 @@ def build_namespaces(i: SpecInput) -> list[dict[str, Any]]:
         if kind == "host":
             continue
         entry: dict[str, Any] = {"type": ns}
+        if kind == "private" and i.namespace_paths.get(ns):  # a netns the engine made (bridge networks)
+            entry["path"] = i.namespace_paths[ns]
         if kind == "container":
             path = i.namespace_paths.get(ns)
             if not path:

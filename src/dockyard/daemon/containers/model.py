@@ -130,6 +130,9 @@ class Container:
     ResolvConfPath: str = ""
     HostnamePath: str = ""
     HostsPath: str = ""
+    # NetworkSettings.Networks (EndpointSettings by network name), SandboxKey and the
+    # published ports while running; owned by the network service (daemon/networks.py)
+    NetworkSettings: dict[str, Any] = field(default_factory=dict)
     # Not Docker fields: where things live on the host.
     bundle: str = ""
     rootfs: str = ""

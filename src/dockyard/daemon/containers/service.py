@@ -36,6 +36,8 @@ log = logging.getLogger("dockyard.containers")
 class ContainerService(ContainerOps, ContainerViews):
     """Owns every container record and its lifecycle."""
 
+    networks: Any = None  # the network service (set by build_backends)
+
     def __init__(self, cfg: DaemonConfig, db: Database, images: Any, events: Any) -> None:
         from dockyard.monitor.conmon import Monitor
 
@@ -137,6 +139,7 @@ class ContainerService(ContainerOps, ContainerViews):
         config, host_config = normalize(config, host_config, image.config.get("config") or {}, self.cfg)
         runtime = host_config.get("Runtime") or self.cfg.default_runtime
         self.cfg.runtime(runtime)  # unknown runtime → 400 before anything is made
+        endpoints, warnings = self.networks.configure(config, host_config, networking_config) if self.networks else ({}, [])
         if name:
             name = check_name(name)
             self._check_name_free(name)
@@ -148,6 +151,7 @@ class ContainerService(ContainerOps, ContainerViews):
                       Config=config, HostConfig=host_config, Runtime=runtime, bundle=bundle,
                       LogPath=os.path.join(bundle, f"{cid}-json.log"), ro_non_recursive=ro_non_recursive)
         c.Path, c.Args = _path_and_args(config, image.config.get("config") or {})
+        c.NetworkSettings = {"Networks": endpoints}
         rw = None
         try:
             os.makedirs(bundle, mode=0o710)
@@ -161,6 +165,7 @@ class ContainerService(ContainerOps, ContainerViews):
             raise
         self._containers[cid] = c
         self.events.emit("container", "create", cid, self._event_attrs(c))
+        c.warnings = warnings  # type: ignore[attr-defined]  # for the create response only
         return c
 
     def _check_name_free(self, name: str, exclude: str | None = None) -> None:
@@ -217,7 +222,8 @@ class ContainerService(ContainerOps, ContainerViews):
         rw = self.images.layers.get_rw(c.Id)
         try:
             rw.mount()
-            prepare_bundle(c, self.cfg)
+            netns = self.networks.attach(c) if self.networks else None
+            prepare_bundle(c, self.cfg, self.networks, netns)
             pid = await self.monitor.create(
                 c.Id, c.Name, c.bundle, runtime, c.LogPath,
                 tty=bool(c.Config.get("Tty")), stdin=bool(c.Config.get("OpenStdin")),
@@ -251,6 +257,14 @@ class ContainerService(ContainerOps, ContainerViews):
         if code is not None:
             asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._on_exit(c.Id, code)))
 
+    def _detach_network(self, c: Container) -> None:
+        if self.networks is None:
+            return
+        try:
+            self.networks.detach(c)
+        except errors.DockyardError as exc:
+            log.warning("network teardown of %s: %s", c.Id, exc)
+
     def _log_size_max(self, c: Container) -> int | None:
         """``--log-opt max-size`` of the container, else of daemon.json's log-opts."""
         from dockyard.daemon.config import parse_size
@@ -266,6 +280,7 @@ class ContainerService(ContainerOps, ContainerViews):
         except errors.DockyardError:
             pass
         await self.monitor.cleanup(c.Id)
+        self._detach_network(c)
         try:
             rw.unmount()
         except OSError as exc:
@@ -301,6 +316,8 @@ class ContainerService(ContainerOps, ContainerViews):
             except errors.DockyardError as exc:
                 log.warning("runtime delete %s: %s", cid, exc)
             await self.monitor.cleanup(cid)
+            self._detach_network(c)
+            self._save(c)
             try:
                 self.images.layers.get_rw(cid).unmount()
             except (OSError, errors.NotFound) as exc:

@@ -43,7 +43,7 @@ def hostname_of(c: Container) -> str:
     return c.Config.get("Hostname") or c.Id[:12]
 
 
-def write_etc_files(c: Container) -> dict[str, str]:
+def write_etc_files(c: Container, net: Any = None) -> dict[str, str]:
     """/etc/hostname, /etc/hosts and /etc/resolv.conf for the container, in its bundle dir."""
     host_network = c.HostConfig.get("NetworkMode") == "host"
     hostname = os.uname().nodename if host_network else hostname_of(c)
@@ -58,6 +58,11 @@ def write_etc_files(c: Container) -> dict[str, str]:
                 hosts = f.read()
         except OSError:
             pass
+    if net is not None and not host_network:
+        hosts_text, resolv_text = net.etc_contents(c, hostname)
+        _write(c.HostsPath, hosts_text)
+        _write(c.ResolvConfPath, resolv_text)
+        return {"/etc/hostname": c.HostnamePath, "/etc/hosts": c.HostsPath, "/etc/resolv.conf": c.ResolvConfPath}
     extra = "".join(f"{h.split(':', 1)[1]}\t{h.split(':', 1)[0]}\n" for h in c.HostConfig.get("ExtraHosts") or []
                     if ":" in h)
     _write(c.HostsPath, hosts + extra)
@@ -71,14 +76,14 @@ def cgroups_path(c: Container, cfg: DaemonConfig) -> str:
     return "/" + f"{parent.strip('/')}/{c.Id}".lstrip("/")
 
 
-def prepare_bundle(c: Container, cfg: DaemonConfig) -> dict[str, Any]:
+def prepare_bundle(c: Container, cfg: DaemonConfig, net: Any = None, netns: str | None = None) -> dict[str, Any]:
     """Write config.json into the bundle; returns the spec."""
     from dockyard.daemon.system import cgroup_version, recursive_readonly_supported, swap_accounting
     from dockyard.spec.default_seccomp import default_profile
     from dockyard.spec.bundle import SpecInput, build_spec, resolve_user
     from dockyard.spec.mounts import ReadOnlyMode
 
-    etc_files = write_etc_files(c)
+    etc_files = write_etc_files(c, net)
     user = resolve_user(c.rootfs, c.Config.get("User") or "", c.HostConfig.get("GroupAdd") or ())
     hostname = os.uname().nodename if c.HostConfig.get("NetworkMode") == "host" else hostname_of(c)
     spec = build_spec(SpecInput(
@@ -87,7 +92,7 @@ def prepare_bundle(c: Container, cfg: DaemonConfig) -> dict[str, Any]:
         init_path=cfg.init_path if c.HostConfig.get("Init") else None,
         cgroups_path=cgroups_path(c, cfg), annotations=dict(c.HostConfig.get("Annotations") or {}), default_ulimits=list(cfg.default_ulimits.values()),
         seccomp_profile=default_profile, cgroup_v2=cgroup_version() == "2",
-        swap_limit=swap_accounting(),
+        swap_limit=swap_accounting(), namespace_paths={"network": netns} if netns else {},
         readonly_mode=ReadOnlyMode(recursive_readonly_supported(), c.ro_non_recursive)))
     path = os.path.join(c.bundle, "config.json")
     with open(path + ".tmp", "w", encoding="utf-8") as f:

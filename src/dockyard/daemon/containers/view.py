@@ -56,15 +56,6 @@ def match_ports(ports: list[dict[str, Any]], filters: dict[str, list[str]]) -> b
     return False
 
 
-def ports_of(c: Container) -> list[dict[str, Any]]:
-    """The Ports column: a container's published and exposed ports on its network.
-
-    Only bridge networking (issue 12) gives a container ports; in the none and
-    host modes dockerd lists none either.
-    """
-    return []
-
-
 def match_labels(c: Container, filters: dict[str, list[str]]) -> bool:
     labels = c.Config.get("Labels") or {}
     for want in filters.get("label", []):
@@ -119,6 +110,9 @@ def networks_of(c: Container) -> dict[str, Any]:
     Only the built-in ``none`` and ``host`` modes can be attached today; dockerd
     fills NetworkID once the container has started.
     """
+    nets = (c.NetworkSettings or {}).get("Networks")
+    if nets:
+        return {name: {k: v for k, v in ep.items() if not k.startswith("_")} for name, ep in nets.items()}
     mode = c.HostConfig.get("NetworkMode") or "default"
     if mode not in ("none", "host"):
         return {}
@@ -154,6 +148,7 @@ class ContainerViews:
         raise NotImplementedError
 
     images: Any
+    networks: Any = None  # the network service: published ports
     exec_lookup: Any = None  # set by build_backends: container id → running exec ids
 
     def list_containers(self, all_: bool = False, limit: int | None = None, size: bool = False,
@@ -236,11 +231,13 @@ class ContainerViews:
                 return False
         if not match_is_task(c, filters):
             return False
-        if ("publish" in filters or "expose" in filters) and not match_ports(ports_of(c), filters):
+        if ("publish" in filters or "expose" in filters) and not match_ports(self.ports_of(c), filters):
             return False
         if "network" in filters:
             mode = c.HostConfig.get("NetworkMode") or "default"
             names = {mode, "bridge" if mode == "default" else mode}
+            for name, ep in networks_of(c).items():
+                names |= {name, ep.get("NetworkID") or name}
             if not any(v in names for v in filters["network"]):
                 return False
         return True
@@ -250,7 +247,7 @@ class ContainerViews:
         net_mode = c.HostConfig.get("NetworkMode") or "default"
         item: dict[str, Any] = {
             "Id": c.Id, "Names": [f"/{c.Name}"], "Image": c.ImageRef, "ImageID": c.Image,
-            "Command": command_line(c), "Created": int(parse_rfc3339(c.Created)), "Ports": ports_of(c),
+            "Command": command_line(c), "Created": int(parse_rfc3339(c.Created)), "Ports": self.ports_of(c),
             "Labels": c.Config.get("Labels") or {}, "State": c.State.Status, "Status": c.State.summary(),
             "HostConfig": {"NetworkMode": net_mode}, "NetworkSettings": {"Networks": networks_of(c)},
             "Mounts": mounts_of(c),
@@ -299,14 +296,27 @@ class ContainerViews:
             "Config": with_defaults({**c.Config, "Image": c.ImageRef,
                                      "Hostname": c.Config.get("Hostname") or c.Id[:12]},
                                     CONFIG_DEFAULTS, OMITEMPTY_CONFIG),
-            "NetworkSettings": {"Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {},
-                                "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
-                                "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
-                                "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
-                                "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0,
-                                "IPv6Gateway": "", "MacAddress": "", "Networks": networks_of(c)},
+            "NetworkSettings": self._network_settings(c),
         }
         if size:
             data["SizeRw"] = self._size_rw(c)
             data["SizeRootFs"] = data["SizeRw"] + self._image_size(c)
         return data
+
+    def ports_of(self, c: Container) -> list[dict[str, Any]]:
+        """The Ports column: published and exposed ports (none in the none and host modes, as dockerd)."""
+        return self.networks.ports_summary(c) if self.networks else []
+
+    def _network_settings(self, c: Container) -> dict[str, Any]:
+        """Docker's NetworkSettings; the top-level address fields describe the default bridge's endpoint."""
+        nets = networks_of(c)
+        sandbox = (c.NetworkSettings or {}).get("SandboxKey") or ""
+        default = nets.get("bridge") or {}
+        return {"Bridge": "", "SandboxID": hashlib.sha256(sandbox.encode()).hexdigest() if sandbox else "",
+                "SandboxKey": sandbox, "Ports": self.networks.ports_view(c) if self.networks else {},
+                "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+                "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
+                "EndpointID": default.get("EndpointID", ""), "Gateway": default.get("Gateway", ""),
+                "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": default.get("IPAddress", ""),
+                "IPPrefixLen": default.get("IPPrefixLen", 0), "IPv6Gateway": "",
+                "MacAddress": default.get("MacAddress", ""), "Networks": nets}

@@ -1,0 +1,428 @@
+"""A container's side of networking: endpoints, published ports, DNS, /etc files.
+
+Mixed into :class:`~dockyard.daemon.networks.NetworkService`.  ``configure``
+checks a create request's networks (Docker's errors, before anything exists);
+``attach`` runs just before the runtime starts the container: a persistent
+netns file, one veth per network, the NAT/port table and the DNS records;
+``detach`` undoes all of it when the container stops (and on a failed start).
+The kernel state is a function of the records, so ``sync`` (nft + DNS) simply
+renders it again, and ``startup`` removes whatever belongs to no container.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from typing import Any
+
+from dockyard import errors
+from dockyard.network import etcfiles, firewall, ipam
+from dockyard.network import linux as netlinux
+from dockyard.network.dns import Record, render_network
+
+log = logging.getLogger("dockyard.networks")
+
+USER_IP_ONLY_WITH_SUBNET = ("user specified IP address is supported only when connecting to networks with user "
+                            "configured subnets")
+PORT_MODE_CONFLICT = "conflicting options: port publishing and the container type network mode"
+
+
+def empty_endpoint(network_id: str) -> dict[str, Any]:
+    return {"IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "", "DriverOpts": None,
+            "GwPriority": 0, "NetworkID": network_id, "EndpointID": "", "Gateway": "", "IPAddress": "",
+            "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+            "DNSNames": None}
+
+
+def parse_port_key(key: str) -> tuple[int, str]:
+    port, _, proto = key.partition("/")
+    try:
+        num = int(port)
+    except ValueError:
+        raise errors.InvalidParameter(f"invalid port specification: {key!r}") from None
+    proto = proto or "tcp"
+    if proto not in ("tcp", "udp", "sctp") or not 0 < num < 65536:
+        raise errors.InvalidParameter(f"invalid port specification: {key!r}")
+    if proto == "sctp":
+        raise errors.InvalidParameter("sctp ports are not supported yet")
+    return num, proto
+
+
+class EndpointOps:
+    """What the network service provides (see NetworkService)."""
+
+    cfg: Any
+    events: Any
+    containers: Any
+    stem: str
+    table: str
+    netns_dir: str
+    dns: Any
+    _networks: dict[str, dict[str, Any]]
+
+    def get(self, ref: str) -> dict[str, Any]:  # pragma: no cover - provided by the service
+        raise NotImplementedError
+
+    def host_lock(self) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def _make_bridge(self, n: dict[str, Any]) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def _taken_subnets(self, exclude: str = "") -> list[Any]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _pools(self) -> list[tuple[str, int]]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _save(self, n: dict[str, Any]) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    # -- create time --------------------------------------------------------------------
+    def endpoint_config(self, n: dict[str, Any], raw: dict[str, Any] | None, mode: str) -> dict[str, Any]:
+        """One EndpointSettings from a create/connect request, checked against network ``n``."""
+        raw = raw or {}
+        ep = empty_endpoint(n["Id"])
+        want = ((raw.get("IPAMConfig") or {}).get("IPv4Address") or "")
+        if (raw.get("IPAMConfig") or {}).get("IPv6Address"):
+            raise errors.InvalidParameter("IPv6 addresses are not supported yet (--ip6)")
+        if (raw.get("IPAMConfig") or {}).get("LinkLocalIPs"):
+            raise errors.InvalidParameter("--link-local-ip is not supported yet")
+        if want:
+            if n["Name"] in ("bridge", "host", "none") or not n.get("_user_subnet"):
+                raise errors.InvalidParameter(USER_IP_ONLY_WITH_SUBNET)
+            cfg = ipam.IPAMConfig.from_docker(n["IPAM"]["Config"][0])
+            addr = ipam.parse_addr(want)
+            if addr not in cfg.subnet:
+                raise errors.InvalidParameter(f"no configured subnet or ip-range contain the IP address {want}")
+            ep["IPAMConfig"] = {"IPv4Address": want}
+        aliases = [a for a in raw.get("Aliases") or [] if a]
+        if aliases:
+            if n["Name"] == "bridge":
+                raise errors.InvalidParameter("network-scoped alias is supported only for containers in user "
+                                              "defined networks")
+            ep["Aliases"] = aliases
+        if raw.get("Links"):
+            raise errors.InvalidParameter("--link on a user-defined network is not supported yet: use the "
+                                          "container's name or an --alias")
+        if raw.get("DriverOpts"):
+            raise errors.InvalidParameter("endpoint driver options are not supported yet")
+        if raw.get("MacAddress"):
+            ep["MacAddress"] = raw["MacAddress"]
+            ep["_static_mac"] = True
+        return ep
+
+    def configure(self, config: dict[str, Any], hc: dict[str, Any],
+                  networking: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
+        """The container's NetworkSettings.Networks at create, and warnings (Docker's checks)."""
+        mode = hc.get("NetworkMode") or "default"
+        eps = dict((networking or {}).get("EndpointsConfig") or {})
+        ports = bool(hc.get("PortBindings")) or bool(hc.get("PublishAllPorts"))
+        warnings: list[str] = []
+        if mode.startswith("container:"):
+            if ports:
+                raise errors.InvalidParameter(PORT_MODE_CONFLICT)
+            return {}, warnings
+        if mode in ("host", "none"):
+            if ports and mode == "host":
+                hc["PortBindings"], hc["PublishAllPorts"] = None, False
+                warnings.append("Published ports are discarded when using host network mode")
+            elif ports:
+                raise errors.InvalidParameter(f"{PORT_MODE_CONFLICT} (none)")
+            if config.get("MacAddress"):
+                raise errors.InvalidParameter("conflicting options: mac-address and the network mode")
+            for name, raw in eps.items():
+                if name != mode and (raw or {}).get("IPAMConfig"):
+                    raise errors.InvalidParameter(USER_IP_ONLY_WITH_SUBNET)
+            n = self.get(mode)
+            return {mode: empty_endpoint(n["Id"])}, warnings
+        try:
+            primary = self.get("bridge" if mode == "default" else mode)
+        except errors.NotFound:
+            # as dockerd: the container is created, its start answers "network X not found"
+            return {mode: empty_endpoint("")}, warnings
+        if primary["Driver"] != "bridge":
+            raise errors.InvalidParameter(f"container cannot be disconnected from host network or connected to "
+                                          f"host network")
+        out: dict[str, Any] = {}
+        raw_primary = eps.pop(primary["Name"], None) or eps.pop(mode, None) or eps.pop(primary["Id"], None)
+        if raw_primary is None and config.get("MacAddress"):
+            raw_primary = {"MacAddress": config["MacAddress"]}
+        out[primary["Name"]] = self.endpoint_config(primary, raw_primary, mode)
+        if hc.get("Links"):
+            if primary["Name"] != "bridge":
+                raise errors.InvalidParameter("--link on a user-defined network is not supported yet: use the "
+                                              "container's name or an --alias")
+            for link in hc["Links"]:
+                target = link.split(":")[0].lstrip("/")
+                self.containers.get(target)  # No such container → 404, as Docker
+        for name, raw in eps.items():
+            try:
+                n = self.get(name)
+            except errors.NotFound:
+                out[name] = empty_endpoint("")
+                continue
+            if n["Driver"] != "bridge":
+                raise errors.InvalidParameter("container cannot be connected to network endpoints: "
+                                              f"{primary['Name']}, {n['Name']}")
+            out[n["Name"]] = self.endpoint_config(n, raw, mode)
+        for key in hc.get("PortBindings") or {}:
+            parse_port_key(key)
+        return out, warnings
+
+    # -- start / stop -------------------------------------------------------------------
+    def netns_path(self, c: Any) -> str:
+        return os.path.join(self.netns_dir, f"{self.cfg.name_prefix}-{c.Id[:12]}")
+
+    def _bridged(self, c: Any) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+        """(name, network, endpoint) of the container's bridge networks, in order."""
+        out = []
+        for name, ep in ((c.NetworkSettings or {}).get("Networks") or {}).items():
+            n = self._networks.get(ep.get("NetworkID", ""))
+            if n is not None and n["Driver"] == "bridge":
+                out.append((name, n, ep))
+        return out
+
+    def _used_addresses(self, n: dict[str, Any]) -> set[ipam.Addr]:
+        used = set()
+        for c in self.containers.all():
+            for ep in ((c.NetworkSettings or {}).get("Networks") or {}).values():
+                if ep.get("NetworkID") == n["Id"] and ep.get("IPAddress"):
+                    used.add(ipam.Addr(ep["IPAddress"]))
+        return used
+
+    def _ensure_bridge(self, n: dict[str, Any]) -> None:
+        if n["_bridge"] in netlinux.links():
+            return
+        with self.host_lock():
+            if n["Name"] == "bridge" and not self.cfg.bip:
+                subnet = ipam.Net(n["IPAM"]["Config"][0]["Subnet"])
+                taken = self._taken_subnets(exclude=n["Id"])
+                if any(subnet.overlaps(t) for t in taken):  # another daemon took it meanwhile
+                    subnet = ipam.pick_subnet(self._pools(), taken)
+                    n["IPAM"]["Config"] = [ipam.IPAMConfig(subnet, next(subnet.hosts())).to_docker()]
+                    self._save(n)
+            self._make_bridge(n)
+
+    def _port_rules(self, c: Any) -> list[list[Any]]:
+        """[host_ip, host_port, proto, container_port] for -p and -P, host ports chosen and checked."""
+        hc = c.HostConfig
+        bindings: dict[str, list[dict[str, str]]] = {k: list(v or [{}]) for k, v in (hc.get("PortBindings") or {}).items()}
+        if hc.get("PublishAllPorts"):
+            for key in c.Config.get("ExposedPorts") or {}:
+                bindings.setdefault(key, [{}])
+        taken = {(r[0], r[1], r[2]) for other in self.containers.all() if other.Id != c.Id
+                 for r in (other.NetworkSettings or {}).get("_ports") or []}
+        rules = []
+        for key, items in bindings.items():
+            cport, proto = parse_port_key(key)
+            for b in items:
+                host_ip = (b or {}).get("HostIp") or ""
+                if ":" in host_ip:
+                    raise errors.InvalidParameter(f"IPv6 host addresses are not supported yet: {host_ip}")
+                raw = str((b or {}).get("HostPort") or "")
+                if "-" in raw:
+                    lo, _, hi = raw.partition("-")
+                    candidates = list(range(int(lo), int(hi) + 1))
+                elif raw:
+                    candidates = [int(raw)]
+                else:
+                    candidates = []
+                shown = host_ip or "0.0.0.0"
+                if not candidates:
+                    port = netlinux.free_port(host_ip, proto)
+                else:
+                    port = next((p for p in candidates if not self._port_taken(taken, host_ip, p, proto)), 0)
+                    if not port:
+                        raise errors.SystemError_(f"driver failed programming external connectivity on endpoint "
+                                                  f"{c.Name}: Bind for {shown}:{candidates[0]} failed: port is "
+                                                  "already allocated")
+                taken.add((host_ip, port, proto))
+                rules.append([host_ip, port, proto, cport])
+        return rules
+
+    @staticmethod
+    def _port_taken(taken: set[tuple[str, int, str]], host_ip: str, port: int, proto: str) -> bool:
+        for ip, p, pr in taken:
+            if p == port and pr == proto and (not ip or not host_ip or ip == host_ip):
+                return True
+        return netlinux.port_in_use(host_ip, port, proto)
+
+    def attach(self, c: Any) -> str | None:
+        """Make the container's network before its start; the netns path for the spec (None: not ours)."""
+        for name, ep in ((c.NetworkSettings or {}).get("Networks") or {}).items():
+            if ep.get("NetworkID") not in self._networks:
+                raise errors.NotFound(f"network {name} not found")
+        bridged = self._bridged(c)
+        if not bridged:
+            c.NetworkSettings.pop("_ports", None)
+            return None
+        ports = self._port_rules(c)
+        path = self.netns_path(c)
+        netlinux.create_netns(path)
+        made: list[str] = []
+        try:
+            for i, (name, n, ep) in enumerate(bridged):
+                self._ensure_bridge(n)
+                self._plug(c, path, n, ep, f"eth{i}", default_route=(i == 0 and not n["Internal"]))
+                made.append(ep["_veth"])
+            c.NetworkSettings["SandboxKey"] = path
+            c.NetworkSettings["_ports"] = ports
+            self.sync()
+        except BaseException:
+            for veth in made:
+                netlinux.delete_link(veth)
+            netlinux.delete_netns(path)
+            for _name, _n, ep in bridged:
+                self._unplug_record(ep)
+            c.NetworkSettings.pop("_ports", None)
+            c.NetworkSettings.pop("SandboxKey", None)
+            self.sync()
+            raise
+        for name, n, _ep in bridged:
+            self.events.emit("network", "connect", n["Id"], {"container": c.Id, "name": n["Name"], "type": "bridge"})
+        return path
+
+    def _plug(self, c: Any, path: str, n: dict[str, Any], ep: dict[str, Any], ifname: str,
+              default_route: bool) -> None:
+        cfg = ipam.IPAMConfig.from_docker(n["IPAM"]["Config"][0])
+        want = (ep.get("IPAMConfig") or {}).get("IPv4Address") or ""
+        addr = ipam.allocate(cfg, self._used_addresses(n), want)
+        mac = ep["MacAddress"] if ep.get("_static_mac") else ipam.mac_for(addr)
+        veth = netlinux.veth_name(self.stem, c.Id, n["Id"])
+        netlinux.setup_endpoint(netlinux.Endpoint(
+            netns=path, veth=veth, bridge=n["_bridge"], ifname=ifname, address=f"{addr}/{cfg.subnet.prefixlen}",
+            gateway=str(cfg.gateway), mac=mac, mtu=n.get("_mtu") or self.cfg.mtu, default_route=default_route))
+        ep.update({"EndpointID": hashlib.sha256(f"{c.Id}/{n['Id']}/{veth}".encode()).hexdigest(),
+                   "Gateway": str(cfg.gateway), "IPAddress": str(addr), "IPPrefixLen": cfg.subnet.prefixlen,
+                   "MacAddress": mac, "_veth": veth, "_ifname": ifname})
+        if n["Name"] != "bridge":
+            ep["DNSNames"] = list(dict.fromkeys([c.Name, c.Id[:12], *(ep.get("Aliases") or [])]))
+
+    @staticmethod
+    def _unplug_record(ep: dict[str, Any]) -> None:
+        ep.update({"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0})
+        if not ep.get("_static_mac"):
+            ep["MacAddress"] = ""
+        ep.pop("_veth", None)
+        ep.pop("_ifname", None)
+
+    def detach(self, c: Any) -> None:
+        """Undo ``attach``: veths, netns file, ports, DNS records (also after a failed start)."""
+        settings = c.NetworkSettings or {}
+        for _name, n, ep in self._bridged(c):
+            if ep.get("_veth"):
+                try:
+                    netlinux.delete_link(ep["_veth"])
+                except errors.DockyardError as exc:
+                    log.warning("%s", exc)
+                self.events.emit("network", "disconnect", n["Id"],
+                                 {"container": c.Id, "name": n["Name"], "type": "bridge"})
+            self._unplug_record(ep)
+        if settings.get("SandboxKey"):
+            netlinux.delete_netns(settings.pop("SandboxKey"))
+        settings.pop("_ports", None)
+        self._drop_unused_default_bridge()
+        self.sync()
+
+    def _drop_unused_default_bridge(self) -> None:
+        n = self.get("bridge")
+        if any(ep.get("EndpointID") for _c, ep in self._endpoints_of(n)):  # type: ignore[attr-defined]
+            return
+        if n["_bridge"] in netlinux.links():
+            netlinux.delete_link(n["_bridge"])
+
+    def _endpoints_of(self, n: dict[str, Any]) -> list[tuple[Any, dict[str, Any]]]:  # pragma: no cover
+        raise NotImplementedError
+
+    # -- the kernel's view of the records ----------------------------------------------
+    def sync(self) -> None:
+        """Render the nft table and the DNS files from the records (idempotent)."""
+        present = netlinux.links()
+        bridges, ports, dns = [], [], {}
+        for n in self._networks.values():
+            if n["Driver"] != "bridge" or n["_bridge"] not in present:
+                continue
+            subnet = n["IPAM"]["Config"][0]["Subnet"]
+            bridges.append(firewall.BridgeRules(n["_bridge"], subnet, bool(n["Internal"])))
+            if n["Name"] != "bridge":
+                records = [Record(c.Id, ep["IPAddress"], tuple(ep.get("DNSNames") or ()))
+                           for c, ep in self._endpoints_of(n) if ep.get("IPAddress")]
+                if records:
+                    dns[n["Id"][:12]] = render_network(n["IPAM"]["Config"][0]["Gateway"], records)
+        for c in self.containers.all() if self.containers is not None else []:
+            rules = (c.NetworkSettings or {}).get("_ports") or []
+            bridged = self._bridged(c)
+            if not rules or not bridged or not bridged[0][2].get("IPAddress"):
+                continue
+            ip = bridged[0][2]["IPAddress"]
+            ports += [firewall.PortRule(r[0], r[1], r[2], ip, r[3]) for r in rules]
+        firewall.apply(firewall.render(self.table, bridges, ports))
+        self.dns.update(dns)
+
+    # -- /etc files and views for the container ------------------------------------------
+    def etc_contents(self, c: Any, hostname: str) -> tuple[str, str]:
+        """(/etc/hosts, /etc/resolv.conf) for the container, from its endpoints and options."""
+        hc = c.HostConfig
+        try:
+            with open("/etc/resolv.conf", encoding="utf-8") as f:
+                host_resolv = f.read()
+        except OSError:
+            host_resolv = ""
+        bridged = self._bridged(c)
+        own, links, embedded = [], [], None
+        names = [hostname]
+        domain = c.Config.get("Domainname") or ""
+        if domain:
+            names = [f"{hostname}.{domain}", hostname]
+        for name, n, ep in bridged:
+            if ep.get("IPAddress"):
+                own.append((ep["IPAddress"], names))
+                break
+        for name, n, ep in bridged:
+            if n["Name"] != "bridge" and ep.get("IPAddress") and embedded is None:
+                embedded = ep["Gateway"]
+        for link in hc.get("Links") or []:
+            target, _, alias = link.partition(":")
+            alias = alias.rsplit("/", 1)[-1] if alias else ""
+            try:
+                other = self.containers.get(target.lstrip("/"))
+            except errors.NotFound:
+                continue
+            eps = [ep for _nm, nn, ep in self._bridged(other) if nn["Name"] == "bridge" and ep.get("IPAddress")]
+            if eps:
+                links.append((eps[0]["IPAddress"], [x for x in (alias, other.Id[:12], other.Name) if x]))
+        gw = self.get("bridge")["IPAM"]["Config"][0]["Gateway"]
+        extra = etcfiles.extra_host_lines(hc.get("ExtraHosts") or [], gw)
+        hosts = etcfiles.hosts_file(etcfiles.DEFAULT_HOSTS, extra, links, own)
+        resolv = etcfiles.resolv_conf(host_resolv, hc.get("Dns"), hc.get("DnsSearch"), hc.get("DnsOptions"),
+                                      embedded)
+        return hosts, resolv
+
+    def ports_view(self, c: Any) -> dict[str, Any]:
+        """NetworkSettings.Ports: every exposed or published port, with its host bindings."""
+        out: dict[str, Any] = {}
+        for key in c.Config.get("ExposedPorts") or {}:
+            out[key if "/" in key else f"{key}/tcp"] = None
+        for key in c.HostConfig.get("PortBindings") or {}:
+            out.setdefault(key if "/" in key else f"{key}/tcp", None)
+        if not c.State.Running:
+            return out
+        for host_ip, port, proto, cport in (c.NetworkSettings or {}).get("_ports") or []:
+            out.setdefault(f"{cport}/{proto}", None)
+            key = f"{cport}/{proto}"
+            out[key] = (out[key] or []) + [{"HostIp": host_ip or "0.0.0.0", "HostPort": str(port)}]
+        return out
+
+    def ports_summary(self, c: Any) -> list[dict[str, Any]]:
+        """The Ports column of GET /containers/json."""
+        out = []
+        for key, bindings in self.ports_view(c).items():
+            port, _, proto = key.partition("/")
+            if not bindings:
+                out.append({"PrivatePort": int(port), "Type": proto})
+            for b in bindings or []:
+                out.append({"IP": b["HostIp"], "PrivatePort": int(port), "PublicPort": int(b["HostPort"]),
+                            "Type": proto})
+        return out

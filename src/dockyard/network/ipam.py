@@ -1,0 +1,130 @@
+"""IP address management: subnets of networks, addresses of endpoints (sans-I/O).
+
+What libnetwork's default IPAM does, as pure functions of the networks that
+exist and the host's routes: a network gets the user's ``--subnet`` (checked
+for overlap) or the first free /16 (or pool size) of the daemon's address
+pools; an endpoint gets the user's ``--ip`` (checked against the subnet and
+``--ip-range``) or the lowest free address of the range.  The callers hand in
+what is taken; nothing here looks at the host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from dockyard.errors import Conflict, Forbidden, InvalidParameter
+
+Net = ipaddress.IPv4Network
+Addr = ipaddress.IPv4Address
+
+# Docker's defaults: 172.17.0.0/16 for the default bridge (bip), then 172.18–31/16 and
+# 192.168.0.0/20 pieces for user networks (default-address-pools).
+DEFAULT_POOLS: list[tuple[str, int]] = [(f"172.{i}.0.0/16", 16) for i in range(17, 32)] + [("192.168.0.0/16", 20)]
+
+
+@dataclass
+class IPAMConfig:
+    """One entry of a network's IPAM.Config: Subnet, Gateway, IPRange (Docker's names)."""
+
+    subnet: Net
+    gateway: Addr
+    ip_range: Net | None = None
+
+    def to_docker(self) -> dict[str, str]:
+        out = {"Subnet": str(self.subnet), "Gateway": str(self.gateway)}
+        if self.ip_range is not None:
+            out["IPRange"] = str(self.ip_range)
+        return out
+
+    @classmethod
+    def from_docker(cls, data: dict[str, str]) -> "IPAMConfig":
+        rng = data.get("IPRange")
+        return cls(Net(data["Subnet"]), Addr(data["Gateway"]), Net(rng) if rng else None)
+
+
+def parse_subnet(text: str) -> Net:
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise InvalidParameter(f"invalid CIDR address: {text}") from None
+    if not isinstance(net, Net):
+        raise InvalidParameter(f"IPv6 subnets are not supported yet: {text}")
+    return net
+
+
+def parse_addr(text: str, what: str = "IP address") -> Addr:
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        raise InvalidParameter(f"invalid {what}: {text}") from None
+    if not isinstance(addr, Addr):
+        raise InvalidParameter(f"IPv6 addresses are not supported yet: {text}")
+    return addr
+
+
+def user_config(subnet: str, gateway: str = "", ip_range: str = "") -> IPAMConfig:
+    """One IPAM config from ``--subnet/--gateway/--ip-range``, checked as libnetwork does."""
+    net = parse_subnet(subnet)
+    if net.prefixlen > 30:
+        raise InvalidParameter(f"invalid subnet {subnet}: too small for a network")
+    rng = None
+    if ip_range:
+        rng = parse_subnet(ip_range)
+        if not rng.subnet_of(net):
+            raise InvalidParameter(f"Invalid pool request: the range {ip_range} is not a subset of "
+                                   f"the pool {net}")
+    if gateway:
+        gw = parse_addr(gateway, "gateway")
+        if gw not in net:
+            raise Forbidden(f"no matching subnet for gateway {gateway}")
+    else:
+        gw = next(net.hosts())
+    return IPAMConfig(net, gw, rng)
+
+
+def check_overlap(new: Net, existing: Iterable[Net]) -> None:
+    """Docker's text when a user subnet overlaps one of the daemon's networks."""
+    if any(new.overlaps(net) for net in existing):
+        raise Forbidden("invalid pool request: Pool overlaps with other one on this address space")
+
+
+def pick_subnet(pools: list[tuple[str, int]], taken: Iterable[Net]) -> Net:
+    """The first pool piece that overlaps nothing taken (the daemon's networks, the host's routes)."""
+    used = list(taken)
+    for base, size in pools:
+        pool = ipaddress.ip_network(base, strict=False)
+        if not isinstance(pool, Net):
+            continue
+        for cand in pool.subnets(new_prefix=size) if size >= pool.prefixlen else [pool]:
+            if not any(cand.overlaps(u) for u in used):
+                return cand
+    raise Forbidden("could not find an available, non-overlapping IPv4 address pool among the defaults "
+                    "to assign to the network")
+
+
+def allocate(cfg: IPAMConfig, used: Iterable[Addr], want: str = "") -> Addr:
+    """An address for an endpoint: ``want`` if free and inside, else the lowest free one."""
+    taken = set(used) | {cfg.gateway}
+    if want:
+        addr = parse_addr(want)
+        if addr not in cfg.subnet or addr in (cfg.subnet.network_address, cfg.subnet.broadcast_address):
+            raise InvalidParameter(f"no configured subnet or ip-range contain the IP address {want}")
+        if addr in taken:
+            raise Conflict("Address already in use")
+        return addr
+    space = cfg.ip_range or cfg.subnet
+    for addr in space.hosts() if space.prefixlen < 31 else iter(space):
+        if addr not in taken and addr not in (cfg.subnet.network_address, cfg.subnet.broadcast_address):
+            return addr
+    raise Unavailable_(f"no available IPv4 addresses on this network's address pools: {cfg.subnet}")
+
+
+class Unavailable_(Forbidden):
+    """The pool is exhausted (Docker answers 403 too)."""
+
+
+def mac_for(addr: Addr) -> str:
+    """Docker's generated MAC: 02:42 followed by the IPv4 address's bytes."""
+    return "02:42:" + ":".join(f"{b:02x}" for b in addr.packed)

@@ -1,0 +1,179 @@
+"""The kernel side of bridge networking: netns files, bridges, veth pairs, port checks.
+
+Driven through iproute2 (``ip -batch``, one exec per side) and util-linux
+(``unshare --net=FILE`` for a persistent namespace), the Debian tools every
+host has; see docs/decisions.md for why not netavark.  Every function has its
+undo next to it, and every name comes from :func:`link_stem`, so all of a
+daemon's interfaces carry its prefix.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import hashlib
+import os
+import socket
+import subprocess
+from dataclasses import dataclass
+
+from dockyard.errors import SystemError_
+
+MNT_DETACH = 2
+
+
+def link_stem(prefix: str) -> str:
+    """The daemon's interface-name prefix: ``prefix`` itself when short, else a stable 8-char stem.
+
+    Interface names hold 15 characters, so ``dytest-1a2b3c`` becomes ``dyt`` + 5 hex
+    digits of its hash; bridges are ``<stem>b<n>`` and veths ``<stem>v<6 hex>``.
+    """
+    if len(prefix) <= 8:
+        return prefix
+    return prefix[:3] + hashlib.sha1(prefix.encode()).hexdigest()[:5]
+
+
+def veth_name(stem: str, container_id: str, network_id: str) -> str:
+    return stem + "v" + hashlib.sha1(f"{container_id}/{network_id}".encode()).hexdigest()[:6]
+
+
+def _run(argv: list[str], script: str | None = None) -> None:
+    proc = subprocess.run(argv, input=script.encode() if script is not None else None, capture_output=True)
+    if proc.returncode != 0:
+        raise SystemError_(f"{' '.join(argv[:3])}: {proc.stderr.decode(errors='replace').strip()}")
+
+
+# -- network namespaces ------------------------------------------------------------------
+def create_netns(path: str) -> None:
+    """A new network namespace kept alive by a bind mount on ``path`` (undo: delete_netns)."""
+    os.makedirs(os.path.dirname(path), mode=0o711, exist_ok=True)
+    with open(path, "w"):
+        pass
+    try:
+        _run(["unshare", f"--net={path}", "true"])
+    except BaseException:
+        os.unlink(path)
+        raise
+
+
+def delete_netns(path: str) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.umount2(path.encode(), MNT_DETACH) != 0:
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOENT):
+            raise SystemError_(f"umount {path}: {os.strerror(err)}")
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def netns_alive(path: str) -> bool:
+    """Whether ``path`` is still a mounted namespace file."""
+    try:
+        return os.stat(path).st_dev != os.stat(os.path.dirname(path)).st_dev
+    except OSError:
+        return False
+
+
+# -- bridges -----------------------------------------------------------------------------
+def links() -> set[str]:
+    return set(os.listdir("/sys/class/net"))
+
+
+def create_bridge(name: str, gateway_cidr: str, mtu: int | None) -> None:
+    """The network's bridge with its gateway address, up (undo: delete_link)."""
+    mtu_arg = f" mtu {mtu}" if mtu else ""
+    _run(["ip", "-batch", "-"], f"link add {name}{mtu_arg} type bridge\n"
+                                f"addr add {gateway_cidr} dev {name}\nlink set {name} up\n")
+    try:
+        # the host's 127.0.0.1 may reach published ports: DNAT'd loopback traffic leaves by the bridge
+        with open(f"/proc/sys/net/ipv4/conf/{name}/route_localnet", "w") as f:
+            f.write("1")
+    except OSError:
+        delete_link(name)
+        raise
+
+
+def delete_link(name: str) -> None:
+    proc = subprocess.run(["ip", "link", "del", name], capture_output=True)
+    if proc.returncode != 0 and b"Cannot find device" not in proc.stderr:
+        raise SystemError_(f"ip link del {name}: {proc.stderr.decode(errors='replace').strip()}")
+
+
+# -- endpoints ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Endpoint:
+    """One container interface on one bridge."""
+
+    netns: str
+    veth: str  # the host end, <stem>v<hex>
+    bridge: str
+    ifname: str  # eth0, eth1, ...
+    address: str  # 172.18.0.2/16
+    gateway: str
+    mac: str
+    mtu: int | None = None
+    default_route: bool = True
+
+
+def setup_endpoint(ep: Endpoint) -> None:
+    """veth pair: host end on the bridge, the other end configured in the netns (undo: delete_link)."""
+    mtu = f" mtu {ep.mtu}" if ep.mtu else ""
+    _run(["ip", "-batch", "-"],
+         f"link add {ep.veth}{mtu} type veth peer name {ep.ifname}{mtu} address {ep.mac} netns {ep.netns}\n"
+         f"link set {ep.veth} master {ep.bridge}\n"
+         f"link set {ep.veth} type bridge_slave hairpin on\n"
+         f"link set {ep.veth} up\n")
+    inside = f"link set lo up\naddr add {ep.address} dev {ep.ifname}\nlink set {ep.ifname} up\n"
+    if ep.default_route:
+        inside += f"route replace default via {ep.gateway} dev {ep.ifname}\n"
+    try:
+        _run(["nsenter", f"--net={ep.netns}", "ip", "-batch", "-"], inside)
+    except BaseException:
+        delete_link(ep.veth)
+        raise
+
+
+# -- ports -------------------------------------------------------------------------------
+def port_in_use(host_ip: str, port: int, proto: str) -> bool:
+    """Whether some program on the host holds (ip, port): what Docker's port allocator refuses."""
+    kind = socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as s:
+        try:
+            s.bind((host_ip or "0.0.0.0", port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
+
+
+def free_port(host_ip: str, proto: str) -> int:
+    """An ephemeral port the host gives out, for ``-p containerPort`` (Docker's random host port)."""
+    kind = socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind((host_ip or "0.0.0.0", 0))
+        return int(s.getsockname()[1])
+
+
+def host_routes() -> list[str]:
+    """The host's IPv4 routes as CIDRs (from /proc/net/route), so a new subnet overlaps none."""
+    import ipaddress
+    import struct
+
+    out = []
+    try:
+        with open("/proc/net/route", encoding="ascii") as f:
+            rows = f.read().splitlines()[1:]
+    except OSError:
+        return out
+    for row in rows:
+        fields = row.split()
+        if len(fields) < 8:
+            continue
+        dest = struct.pack("<I", int(fields[1], 16))
+        mask = struct.pack("<I", int(fields[7], 16))
+        bits = bin(int.from_bytes(mask, "big")).count("1")
+        if bits == 0:
+            continue  # the default route overlaps everything and blocks nothing
+        out.append(str(ipaddress.ip_network((ipaddress.IPv4Address(dest), bits), strict=False)))
+    return out

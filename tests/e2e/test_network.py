@@ -1,0 +1,325 @@
+"""Container networking with the real docker CLI: bridge networks, DNS, published ports, cleanup.
+
+Traffic stays on this machine: loopback, and the bridges and namespaces these
+tests make.  Every kernel object asserted on carries the test daemon's prefix.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+
+import pytest
+
+from dockyard.network.linux import link_stem
+from tests.support.daemon import docker, new_daemon
+
+HTTPD = "mkdir -p /www && echo hello-from-$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www"
+
+
+def fetch(host: str, port: int, timeout: float = 5) -> str:
+    """GET / from the host side, as a client would (raw HTTP/1.0: no proxy, no library)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=2) as s:
+                s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                data = b""
+                while chunk := s.recv(4096):
+                    data += chunk
+                return data.decode(errors="replace")
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("0.0.0.0", 0))
+        return int(s.getsockname()[1])
+
+
+def nc_get(target: str, port: int = 80) -> str:
+    return f"for i in 1 2 3 4 5 6 7 8 9 10; do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {target} {port} && break; sleep 0.3; done"
+
+
+def links_of(prefix: str) -> list[str]:
+    stem = link_stem(prefix)
+    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    names = [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()]
+    return [n for n in names if n.startswith((stem + "b", stem + "v"))]
+
+
+def nft_table(prefix: str) -> str:
+    proc = subprocess.run(["nft", "list", "table", "ip", prefix], capture_output=True, text=True)
+    return proc.stdout if proc.returncode == 0 else ""
+
+
+@pytest.fixture
+def d(dockyard_daemon, busybox_image):
+    yield dockyard_daemon
+    dockyard_daemon.remove_all_containers()
+    for nid in docker(dockyard_daemon, "network", "ls", "-q", "--filter", "type=custom").stdout.split():
+        docker(dockyard_daemon, "network", "rm", nid)
+
+
+def run(d, *args, check=True):
+    return docker(d, *args, check=check)
+
+
+def test_predefined_networks_listed(d):
+    out = run(d, "network", "ls", "--format", "{{.Name}} {{.Driver}} {{.Scope}}").stdout.split("\n")
+    assert {"bridge bridge local", "host host local", "none null local"} <= set(out)
+
+
+def test_create_inspect_rm_and_errors(d):
+    out = run(d, "network", "create", "--subnet", "10.213.0.0/16", "--gateway", "10.213.0.254",
+              "--ip-range", "10.213.5.0/24", "--label", "team=net", "--attachable",
+              "-o", "com.docker.network.driver.mtu=1400", "n1").stdout.strip()
+    assert len(out) == 64
+    info = json.loads(run(d, "network", "inspect", "n1").stdout)[0]
+    assert info["Name"] == "n1" and info["Id"] == out and info["Driver"] == "bridge" and info["Scope"] == "local"
+    assert info["IPAM"]["Config"] == [{"Subnet": "10.213.0.0/16", "Gateway": "10.213.0.254",
+                                       "IPRange": "10.213.5.0/24"}]
+    assert info["Labels"] == {"team": "net"} and info["Attachable"] is True and info["Internal"] is False
+    assert info["Options"] == {"com.docker.network.driver.mtu": "1400"}
+    assert info["Containers"] == {}
+    # errors, with Docker's texts
+    p = run(d, "network", "create", "--subnet", "10.213.128.0/24", "n2", check=False)
+    assert p.returncode != 0 and "Pool overlaps with other one on this address space" in p.stderr
+    p = run(d, "network", "create", "--subnet", "10.214.0.0/24", "--gateway", "10.215.0.1", "n2", check=False)
+    assert p.returncode != 0 and "no matching subnet for gateway 10.215.0.1" in p.stderr
+    p = run(d, "network", "create", "n1", check=False)
+    assert p.returncode != 0 and "network with name n1 already exists" in p.stderr
+    p = run(d, "network", "inspect", "acc", check=False)
+    assert p.returncode != 0 and "network acc not found" in p.stderr
+    p = run(d, "network", "rm", "bridge", check=False)
+    assert p.returncode != 0 and "bridge is a pre-defined network and cannot be removed" in p.stderr
+    # a container on it: rm refused while it runs
+    cid = run(d, "run", "-d", "--network", "n1", "--ip", "10.213.5.77", "busybox", "sleep", "30").stdout.strip()
+    c = json.loads(run(d, "inspect", cid).stdout)[0]
+    ep = c["NetworkSettings"]["Networks"]["n1"]
+    assert ep["IPAddress"] == "10.213.5.77" and ep["Gateway"] == "10.213.0.254" and ep["IPPrefixLen"] == 16
+    assert ep["NetworkID"] == out and len(ep["EndpointID"]) == 64 and ep["MacAddress"] == "02:42:0a:d5:05:4d"
+    info = json.loads(run(d, "network", "inspect", "n1").stdout)[0]
+    assert info["Containers"][cid]["IPv4Address"] == "10.213.5.77/16"
+    mtu = run(d, "exec", cid, "cat", "/sys/class/net/eth0/mtu").stdout.strip()
+    assert mtu == "1400"
+    p = run(d, "network", "rm", "n1", check=False)
+    assert p.returncode != 0 and "has active endpoints" in p.stderr
+    run(d, "rm", "-f", cid)
+    run(d, "network", "rm", "n1")
+    assert "n1" not in run(d, "network", "ls").stdout
+
+
+def test_static_ip_needs_user_subnet(d):
+    run(d, "network", "create", "auto1")
+    p = run(d, "run", "--rm", "--network", "auto1", "--ip", "172.30.9.9", "busybox", "true", check=False)
+    assert p.returncode == 125
+    assert "user specified IP address is supported only when connecting to networks with user configured " \
+           "subnets" in p.stderr
+
+
+def test_unknown_network(d):
+    p = run(d, "run", "--network", "acc", "busybox", "true", check=False)
+    assert p.returncode == 125 and "network acc not found" in p.stderr
+
+
+def test_user_network_name_alias_short_id_and_http(d):
+    run(d, "network", "create", "--subnet", "10.211.0.0/24", "app")
+    web = run(d, "run", "-d", "--name", "web", "--network", "app", "--network-alias", "www", "busybox",
+              "sh", "-c", HTTPD).stdout.strip()
+    script = (f"ping -c1 -W3 web && ping -c1 -W3 www && ping -c1 -W3 {web[:12]} && "
+              f"{nc_get('www')} && cat /etc/resolv.conf")
+    out = run(d, "run", "--rm", "--network", "app", "busybox", "sh", "-c", script).stdout
+    assert "10.211.0.2" in out and f"hello-from-{web[:12]}" in out
+    assert "nameserver 10.211.0.1" in out
+    # nc straight to a listener in the other container, and back
+    run(d, "run", "-d", "--name", "listener", "--network", "app", "busybox", "sh", "-c",
+        "echo pong | nc -l -p 7000")
+    out = run(d, "run", "--rm", "--network", "app", "busybox", "sh", "-c",
+              "for i in 1 2 3 4 5; do nc -w 2 listener 7000 && break; sleep 0.3; done").stdout
+    assert "pong" in out
+    c = json.loads(run(d, "inspect", "web").stdout)[0]
+    ep = c["NetworkSettings"]["Networks"]["app"]
+    assert ep["Aliases"] == ["www"] and ep["DNSNames"] == ["web", web[:12], "www"]
+
+
+def test_published_port_from_host_and_containers(d):
+    port, port2 = free_port(), free_port()
+    cid = run(d, "run", "-d", "-p", f"{port}:80", "-p", f"127.0.0.1:{port2}:80", "-p", "80", "busybox",
+              "sh", "-c", HTTPD).stdout.strip()
+    assert f"hello-from-{cid[:12]}" in fetch("127.0.0.1", port)
+    assert f"hello-from-{cid[:12]}" in fetch("127.0.0.1", port2)
+    lines = run(d, "port", cid).stdout.splitlines()
+    assert f"80/tcp -> 0.0.0.0:{port}" in lines and f"80/tcp -> 127.0.0.1:{port2}" in lines
+    rnd = [ln for ln in lines if not ln.endswith((f":{port}", f":{port2}"))]
+    random_port = int(rnd[0].rsplit(":", 1)[1])
+    assert f"hello-from-{cid[:12]}" in fetch("127.0.0.1", random_port)
+    ports = run(d, "ps", "--filter", f"id={cid}", "--format", "{{.Ports}}").stdout
+    assert f"0.0.0.0:{port}->80/tcp" in ports
+    c = json.loads(run(d, "inspect", cid).stdout)[0]
+    assert {"HostIp": "0.0.0.0", "HostPort": str(port)} in c["NetworkSettings"]["Ports"]["80/tcp"]
+    assert c["HostConfig"]["PortBindings"]["80/tcp"][0]["HostPort"] == str(port)
+    gw = c["NetworkSettings"]["Gateway"]
+    assert c["NetworkSettings"]["IPAddress"] and gw
+    # another container reaches the published port through the host (its gateway)
+    out = run(d, "run", "--rm", "busybox", "sh", "-c", nc_get(gw, port)).stdout
+    assert f"hello-from-{cid[:12]}" in out
+    # and from a user network too
+    run(d, "network", "create", "other")
+    ogw = json.loads(run(d, "network", "inspect", "other").stdout)[0]["IPAM"]["Config"][0]["Gateway"]
+    out = run(d, "run", "--rm", "--network", "other", "busybox", "sh", "-c", nc_get(ogw, port)).stdout
+    assert f"hello-from-{cid[:12]}" in out
+    run(d, "rm", "-f", cid)
+    with pytest.raises(OSError):
+        fetch("127.0.0.1", port, timeout=0.5)
+    assert str(port) not in nft_table(d.prefix)
+
+
+def test_publish_all_uses_expose(d):
+    cid = run(d, "run", "-d", "-P", "--expose", "80", "--expose", "8125/udp", "busybox", "sh", "-c",
+              HTTPD).stdout.strip()
+    lines = run(d, "port", cid).stdout.splitlines()
+    tcp = [ln for ln in lines if ln.startswith("80/tcp -> 0.0.0.0:")]
+    assert tcp and any(ln.startswith("8125/udp -> 0.0.0.0:") for ln in lines)
+    assert f"hello-from-{cid[:12]}" in fetch("127.0.0.1", int(tcp[0].rsplit(":", 1)[1]))
+
+
+def test_port_already_allocated(d):
+    port = free_port()
+    holder = socket.socket()
+    holder.bind(("0.0.0.0", port))
+    holder.listen()
+    try:
+        p = run(d, "run", "-d", "--name", "busy", "-p", f"{port}:80", "busybox", "sleep", "30", check=False)
+    finally:
+        holder.close()
+    assert p.returncode == 125
+    assert f"Bind for 0.0.0.0:{port} failed: port is already allocated" in p.stderr
+    state = json.loads(run(d, "inspect", "busy").stdout)[0]["State"]
+    assert state["Running"] is False
+    # and between two containers of this daemon
+    run(d, "run", "-d", "-p", f"{port}:80", "busybox", "sleep", "30")
+    p = run(d, "run", "-d", "-p", f"{port}:80", "busybox", "sleep", "30", check=False)
+    assert p.returncode == 125 and "port is already allocated" in p.stderr
+
+
+def test_publish_with_none_refused_host_discarded(d):
+    p = run(d, "run", "--rm", "--network", "none", "-p", "8080:80", "busybox", "true", check=False)
+    assert p.returncode == 125 and "port publishing" in p.stderr
+    p = run(d, "run", "--rm", "--network", "host", "-p", "8080:80", "busybox", "true", check=False)
+    assert p.returncode == 0
+    assert "Published ports are discarded when using host network mode" in p.stderr
+
+
+def test_internal_network_blocks_outbound(d):
+    port = free_port()
+    run(d, "network", "create", "outside")
+    run(d, "network", "create", "--internal", "sealed")
+    target = run(d, "run", "-d", "--network", "outside", "-p", f"{port}:80", "busybox", "sh", "-c",
+                 HTTPD).stdout.strip()
+    info = json.loads(run(d, "network", "inspect", "outside").stdout)[0]
+    gw = info["IPAM"]["Config"][0]["Gateway"]
+    run(d, "network", "create", "open")
+    out = run(d, "run", "--rm", "--network", "open", "busybox", "sh", "-c", nc_get(gw, port)).stdout
+    assert f"hello-from-{target[:12]}" in out
+    p = run(d, "run", "--rm", "--network", "sealed", "busybox", "sh", "-c",
+            f"ip route; printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {gw} {port}", check=False)
+    assert "hello-from" not in p.stdout and "default" not in p.stdout
+    assert "Internal" in info and json.loads(run(d, "network", "inspect", "sealed").stdout)[0]["Internal"]
+
+
+def test_connect_disconnect_running(d):
+    run(d, "network", "create", "--subnet", "10.212.0.0/24", "side")
+    run(d, "run", "-d", "--name", "peer", "--network", "side", "busybox", "sleep", "60")
+    cid = run(d, "run", "-d", "--name", "mover", "busybox", "sleep", "60").stdout.strip()
+    p = run(d, "exec", "mover", "ping", "-c1", "-W1", "10.212.0.2", check=False)
+    assert p.returncode != 0
+    run(d, "network", "connect", "--ip", "10.212.0.50", "--alias", "mv", "side", "mover")
+    c = json.loads(run(d, "inspect", cid).stdout)[0]
+    assert set(c["NetworkSettings"]["Networks"]) == {"bridge", "side"}
+    assert c["NetworkSettings"]["Networks"]["side"]["IPAddress"] == "10.212.0.50"
+    assert "10.212.0.50" in run(d, "exec", "mover", "ip", "-o", "addr").stdout
+    run(d, "exec", "mover", "ping", "-c1", "-W2", "10.212.0.2")
+    out = run(d, "exec", "peer", "ping", "-c1", "-W2", "mv").stdout
+    assert "10.212.0.50" in out
+    info = json.loads(run(d, "network", "inspect", "side").stdout)[0]
+    assert cid in info["Containers"]
+    run(d, "network", "disconnect", "side", "mover")
+    c = json.loads(run(d, "inspect", cid).stdout)[0]
+    assert set(c["NetworkSettings"]["Networks"]) == {"bridge"}
+    assert "10.212.0.50" not in run(d, "exec", "mover", "ip", "-o", "addr").stdout
+    p = run(d, "exec", "peer", "ping", "-c1", "-W1", "mv", check=False)
+    assert p.returncode != 0
+    # a stopped container: connect is recorded and takes effect at start
+    run(d, "stop", "-t", "0", "mover")
+    run(d, "network", "connect", "side", "mover")
+    run(d, "start", "mover")
+    assert "10.212.0." in run(d, "exec", "mover", "ip", "-o", "addr").stdout
+
+
+def test_default_bridge_etc_files_and_link(d):
+    db = run(d, "run", "-d", "--name", "db", "busybox", "sleep", "60").stdout.strip()
+    db_ip = json.loads(run(d, "inspect", db).stdout)[0]["NetworkSettings"]["IPAddress"]
+    out = run(d, "run", "--rm", "--link", "db:database", "--hostname", "box", "--domainname", "example.org",
+              "--add-host", "foo:10.9.8.7", "--add-host", "gw:host-gateway", "--dns", "10.1.1.1",
+              "--dns-search", "corp.example", "--dns-option", "ndots:2", "busybox", "sh", "-c",
+              "cat /etc/hosts /etc/resolv.conf /etc/hostname; ping -c1 -W2 database").stdout
+    gw = json.loads(run(d, "network", "inspect", "bridge").stdout)[0]["IPAM"]["Config"][0]["Gateway"]
+    assert f"{db_ip}\tdatabase {db[:12]} db" in out
+    assert "10.9.8.7\tfoo" in out and f"{gw}\tgw" in out
+    assert "\tbox.example.org box" in out
+    assert "nameserver 10.1.1.1" in out and "search corp.example" in out and "options ndots:2" in out
+    assert "box\n" in out and "1 packets received" in out
+
+
+def test_nothing_left_after_rm(d):
+    run(d, "network", "create", "tmpnet")
+    run(d, "run", "-d", "--name", "ca", "--network", "tmpnet", "-p", "80", "busybox", "sleep", "60")
+    run(d, "run", "-d", "--name", "cb", "busybox", "sleep", "60")
+    assert len(links_of(d.prefix)) == 4  # two bridges, two veths
+    assert "dnat to" in nft_table(d.prefix)
+    run(d, "rm", "-f", "ca", "cb")
+    run(d, "network", "rm", "tmpnet")
+    assert links_of(d.prefix) == []
+    assert nft_table(d.prefix) == ""
+    p = run(d, "run", "-d", "--name", "bad", "-p", "80", "busybox", "no-such-program", check=False)
+    assert p.returncode != 0
+    assert links_of(d.prefix) == [] and nft_table(d.prefix) == ""
+
+
+def test_network_events(d):
+    since = str(int(time.time()) - 1)
+    run(d, "network", "create", "evnet")
+    run(d, "run", "--rm", "--network", "evnet", "busybox", "true")
+    run(d, "network", "rm", "evnet")
+    until = str(int(time.time()) + 1)
+    lines = run(d, "events", "--since", since, "--until", until, "--filter", "type=network",
+                "--format", "{{json .}}").stdout.splitlines()
+    out = [e["Action"] for e in map(json.loads, lines) if e["Actor"]["Attributes"].get("name") == "evnet"]
+    assert out[:4] == ["create", "connect", "disconnect", "destroy"]
+
+
+def test_ports_survive_daemon_kill(busybox_tar):
+    dm = new_daemon()
+    dm.start()
+    try:
+        docker(dm, "import", str(busybox_tar), "busybox:latest", check=True)
+        port = free_port()
+        cid = docker(dm, "run", "-d", "-p", f"{port}:80", "busybox", "sh", "-c", HTTPD, check=True).stdout.strip()
+        assert "hello-from" in fetch("127.0.0.1", port)
+        dm.crash()
+        assert "hello-from" in fetch("127.0.0.1", port)
+        dm.start()
+        assert "hello-from" in fetch("127.0.0.1", port)
+        c = json.loads(docker(dm, "inspect", cid, check=True).stdout)[0]
+        assert c["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"] == str(port)
+        docker(dm, "rm", "-f", cid, check=True)
+        assert links_of(dm.prefix) == [] and nft_table(dm.prefix) == ""
+    finally:
+        dm.cleanup()
+    assert links_of(dm.prefix) == [] and nft_table(dm.prefix) == ""
