@@ -8,14 +8,8 @@ from typing import Any
 
 from dockyard.daemon.config import DaemonConfig
 from dockyard.daemon.containers.model import Container
+from dockyard.network.etcfiles import DEFAULT_HOSTS
 
-DEFAULT_HOSTS = """127.0.0.1\tlocalhost
-::1\tlocalhost ip6-localhost ip6-loopback
-fe00::0\tip6-localnet
-ff00::0\tip6-mcastprefix
-ff02::1\tip6-allnodes
-ff02::2\tip6-allrouters
-"""
 
 
 def _write(path: str, text: str) -> None:
