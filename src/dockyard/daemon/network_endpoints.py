@@ -403,12 +403,12 @@ class EndpointOps:
     def ports_view(self, c: Any) -> dict[str, Any]:
         """NetworkSettings.Ports: every exposed or published port, with its host bindings."""
         out: dict[str, Any] = {}
+        if not c.State.Running or not self._bridged(c):  # dockerd: ports exist while the sandbox does
+            return out
         for key in c.Config.get("ExposedPorts") or {}:
             out[key if "/" in key else f"{key}/tcp"] = None
         for key in c.HostConfig.get("PortBindings") or {}:
             out.setdefault(key if "/" in key else f"{key}/tcp", None)
-        if not c.State.Running:
-            return out
         for host_ip, port, proto, cport in (c.NetworkSettings or {}).get("_ports") or []:
             out.setdefault(f"{cport}/{proto}", None)
             key = f"{cport}/{proto}"

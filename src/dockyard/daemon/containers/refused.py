@@ -40,24 +40,6 @@ class Refused:
     example: dict[str, Any]  # a create body that uses the option (the tests send each)
 
 
-# NetworkMode values that work today: no network of its own, the host's, another container's.
-WORKING_NETWORK_MODES = ("", "default", "none", "host")
-
-
-def _network_mode_refused(r: Request) -> bool:
-    mode = r.host_config.get("NetworkMode") or ""
-    return mode not in WORKING_NETWORK_MODES and not mode.startswith("container:")
-
-
-def _endpoint_settings_used(r: Request) -> bool:
-    """Endpoint settings (aliases, addresses, links…) or an endpoint on another network."""
-    mode = r.host_config.get("NetworkMode") or "default"
-    for network, settings in ((r.networking or {}).get("EndpointsConfig") or {}).items():
-        if network not in (mode, "default", "none", "host") or any(v for v in (settings or {}).values()):
-            return True
-    return False
-
-
 def _anonymous_volumes(r: Request) -> bool:
     """``Config.Volumes`` paths not covered by a bind or mount (docker run -v /path)."""
     targets = {(b.split(":") + ["", ""])[1] for b in r.host_config.get("Binds") or []}
@@ -94,37 +76,6 @@ def lsm_reason(name: str, label: str, sys_root: str = "/sys") -> str:
 
 
 REFUSED: tuple[Refused, ...] = (
-    Refused("HostConfig.PortBindings", "-p/--publish", lambda r: bool(r.host_config.get("PortBindings")),
-            "publishing ports needs bridge networking", 12,
-            {"HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": "8080"}]}}}),
-    Refused("HostConfig.PublishAllPorts", "-P/--publish-all", lambda r: bool(r.host_config.get("PublishAllPorts")),
-            "publishing ports needs bridge networking", 12,
-            {"HostConfig": {"PublishAllPorts": True}}),
-    Refused("HostConfig.NetworkMode", "--network", _network_mode_refused,
-            "only the none, host, default and container:<name> network modes exist yet", 12,
-            {"HostConfig": {"NetworkMode": "bridge"}}),
-    Refused("NetworkingConfig.EndpointsConfig", "--network/--network-alias/--ip", _endpoint_settings_used,
-            "user-defined networks and endpoint settings need bridge networking", 12,
-            {"NetworkingConfig": {"EndpointsConfig": {"mynet": {"Aliases": ["a"]}}}}),
-    Refused("HostConfig.Dns", "--dns", lambda r: bool(r.host_config.get("Dns")),
-            "the container's resolv.conf is the host's until networking can reach other servers", 12,
-            {"HostConfig": {"Dns": ["192.0.2.1"]}}),
-    Refused("HostConfig.DnsSearch", "--dns-search", lambda r: bool(r.host_config.get("DnsSearch")),
-            "the container's resolv.conf is the host's until networking can reach other servers", 12,
-            {"HostConfig": {"DnsSearch": ["example.com"]}}),
-    Refused("HostConfig.DnsOptions", "--dns-option", lambda r: bool(r.host_config.get("DnsOptions")),
-            "the container's resolv.conf is the host's until networking can reach other servers", 12,
-            {"HostConfig": {"DnsOptions": ["ndots:2"]}}),
-    Refused("HostConfig.ExtraHosts (host-gateway)", "--add-host NAME:host-gateway",
-            lambda r: any(h.rpartition(":")[2] == "host-gateway" for h in r.host_config.get("ExtraHosts") or []),
-            "host-gateway is the bridge's gateway address, and there is no bridge yet", 12,
-            {"HostConfig": {"ExtraHosts": ["gw:host-gateway"]}}),
-    Refused("Config.MacAddress", "--mac-address", lambda r: bool(r.config.get("MacAddress")),
-            "a MAC address needs a network interface of the container's own", 12,
-            {"MacAddress": "02:42:ac:11:00:02"}),
-    Refused("HostConfig.Links", "--link", lambda r: bool(r.host_config.get("Links")),
-            "links need bridge networking", 12,
-            {"HostConfig": {"Links": ["other:alias"]}}),
     Refused("HostConfig.VolumesFrom", "--volumes-from", lambda r: bool(r.host_config.get("VolumesFrom")),
             "volumes are not built yet", 13,
             {"HostConfig": {"VolumesFrom": ["other"]}}),
