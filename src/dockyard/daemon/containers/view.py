@@ -111,8 +111,9 @@ def networks_of(c: Container) -> dict[str, Any]:
     fills NetworkID once the container has started.
     """
     nets = (c.NetworkSettings or {}).get("Networks")
-    if nets:
-        return {name: {k: v for k, v in ep.items() if not k.startswith("_")} for name, ep in nets.items()}
+    if nets:  # as dockerd, the NetworkID shows once the container has been connected (started)
+        unset = {"NetworkID": ""} if c.State.StartedAt == ZERO_TIME else {}
+        return {name: {k: v for k, v in ep.items() if not k.startswith("_")} | unset for name, ep in nets.items()}
     mode = c.HostConfig.get("NetworkMode") or "default"
     if mode not in ("none", "host"):
         return {}
