@@ -24,7 +24,14 @@ log = logging.getLogger("dockyard")
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="dockyardd", description="A Docker-compatible container engine.")
     p.add_argument("-H", "--host", action="append", dest="hosts", default=[],
-                   help="daemon socket(s) to listen on (unix:///path)")
+                   help="daemon socket(s) to listen on (unix:///path, tcp://ADDR:PORT)")
+    p.add_argument("-G", "--group", help="group of the unix sockets (default docker, when it exists)")
+    p.add_argument("--tls", nargs="?", const=True, type=_flag_bool, help="use TLS; implied by --tlsverify")
+    p.add_argument("--tlsverify", nargs="?", const=True, type=_flag_bool,
+                   help="use TLS and accept only clients with a certificate signed by --tlscacert")
+    p.add_argument("--tlscacert", help="trust client certificates signed only by this CA")
+    p.add_argument("--tlscert", help="path to the TLS certificate file")
+    p.add_argument("--tlskey", help="path to the TLS key file")
     p.add_argument("--data-root", help=f"root of persistent state (default {configmod.DEFAULT_DATA_ROOT})")
     p.add_argument("--exec-root", help=f"root of runtime state (default {configmod.DEFAULT_EXEC_ROOT})")
     p.add_argument("-p", "--pidfile", help=f"path of the pid file (default {configmod.DEFAULT_PIDFILE})")
@@ -41,6 +48,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _flag_bool(text: str) -> bool:
+    """Go's boolean flag values (``--tls=false``)."""
+    value = text.strip().lower()
+    if value in ("1", "t", "true"):
+        return True
+    if value in ("0", "f", "false"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}")
+
+
 def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
     runtimes: dict[str, Any] = {}
     for item in args.add_runtime:
@@ -53,7 +70,10 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "pidfile": args.pidfile, "log-level": args.log_level, "debug": args.debug,
         "default-runtime": args.default_runtime, "runtimes": runtimes or None,
         "live-restore": args.live_restore, "cgroup-parent": args.cgroup_parent,
-        "name-prefix": args.name_prefix,
+        "name-prefix": args.name_prefix, "group": args.group, "tls": args.tls,
+        # dockerd: DOCKER_TLS_VERIFY in the daemon's environment is the default of --tlsverify
+        "tlsverify": True if args.tlsverify is None and os.environ.get("DOCKER_TLS_VERIFY") else args.tlsverify,
+        "tlscacert": args.tlscacert, "tlscert": args.tlscert, "tlskey": args.tlskey,
     }
 
 
@@ -69,25 +89,21 @@ async def serve(cfg: configmod.DaemonConfig) -> None:
 
     from dockyard.api.server import create_app
     from dockyard.daemon.backends import build_backends
+    from dockyard.listeners import prepare, start_sites
 
+    plan = prepare(cfg)
     backends = build_backends(cfg)
     await backends.startup()
     app = create_app(backends)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
-    sites = []
-    for path in cfg.unix_sockets:
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        if os.path.exists(path):
-            os.unlink(path)
-        site = web.UnixSite(runner, path)
-        await site.start()
-        os.chmod(path, 0o660)
-        sites.append(site)
-    if not sites:
-        raise errors.InvalidParameter("no unix socket to listen on (TCP needs mutual TLS, not supported yet)")
+    try:
+        await start_sites(runner, plan)
+    except BaseException:
+        await backends.shutdown()
+        await runner.cleanup()
+        raise
     write_pidfile(cfg.pidfile)
-    log.info("dockyardd listening on %s", ", ".join(cfg.unix_sockets))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -14,6 +14,7 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
+from dockyard.daemon import hosts as hostsmod
 from dockyard.errors import InvalidParameter
 
 DEFAULT_SOCKET = "/run/dockyard.sock"
@@ -26,6 +27,7 @@ KNOWN_KEYS = {
     "data-root", "exec-root", "hosts", "pidfile", "log-level", "default-runtime", "runtimes",
     "log-driver", "log-opts", "default-ulimits", "live-restore", "cgroup-parent", "debug",
     "name-prefix", "storage-driver", "default-shm-size", "init-path", "bip", "default-address-pools", "mtu",
+    "tls", "tlsverify", "tlscacert", "tlscert", "tlskey", "group",
 }
 
 
@@ -59,6 +61,13 @@ class DaemonConfig:
     bip: str = ""  # the default bridge's gateway/prefix, e.g. 172.17.0.1/16 (chosen when empty)
     default_address_pools: list[tuple[str, int]] = field(default_factory=list)  # (base, size); empty: Docker's
     mtu: int | None = None  # of the bridges and veths (daemon.json "mtu")
+    tls: hostsmod.TLSSettings = field(default_factory=hostsmod.TLSSettings)
+    # the unix sockets' group (dockerd's -G/--group); missing "docker" is only a warning
+    group: str = hostsmod.DEFAULT_SOCKET_GROUP
+
+    @property
+    def listen_hosts(self) -> list[hostsmod.Host]:
+        return [hostsmod.parse_host(h, self.tls.enabled) for h in self.hosts]
 
     @property
     def unix_sockets(self) -> list[str]:
@@ -136,8 +145,7 @@ def load(config_file: str | None, overrides: dict[str, Any], native_runtime: str
                 data[key] = value
 
     cfg = DaemonConfig()
-    if "hosts" in data:
-        cfg.hosts = [h if "://" in h else f"unix://{h}" for h in data["hosts"]]
+    _load_listen_config(cfg, data)
     for key, attr in (("data-root", "data_root"), ("exec-root", "exec_root"), ("pidfile", "pidfile"),
                       ("log-level", "log_level"), ("default-runtime", "default_runtime"),
                       ("cgroup-parent", "cgroup_parent"), ("name-prefix", "name_prefix"),
@@ -194,3 +202,4 @@ def _network_keys(cfg: DaemonConfig, data: dict[str, Any]) -> None:
         if mtu < 68 or mtu > 65535:
             raise InvalidParameter(f"invalid MTU {mtu}")
         cfg.mtu = mtu
+    "tls", "tlsverify", "tlscacert", "tlscert", "tlskey", "group",

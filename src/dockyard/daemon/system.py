@@ -9,6 +9,7 @@ from typing import Any
 
 from dockyard import __version__
 from dockyard.daemon.config import DaemonConfig
+from dockyard.daemon.hosts import tcp_warnings
 
 API_VERSION = "1.50"
 MIN_API_VERSION = "1.24"
@@ -162,12 +163,12 @@ class SystemService:
             out["BuilderSize"] = 0
         return out
 
-    @staticmethod
-    def _warnings() -> list[str] | None:
-        """The host limits dockerd warns about in ``docker info`` (null when there are none)."""
+    def _warnings(self) -> list[str] | None:
+        """What dockerd warns about in ``docker info``: host limits, an unverified TCP API (null when none)."""
         warnings = []
         if not swap_accounting():
             warnings.append("WARNING: No swap limit support")
+        warnings += tcp_warnings(self.cfg.listen_hosts, self.cfg.tls)
         return warnings or None
 
     def info(self) -> dict[str, Any]:

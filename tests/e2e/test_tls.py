@@ -1,0 +1,183 @@
+"""The API on TCP with mutual TLS: the docker CLI and docker-py with certificates this test makes.
+
+One daemon listens on its unix socket and on a loopback TCP port at once, with
+``tlsverify`` set through daemon.json (the flags are tested by the plain-TCP
+and bad-configuration tests below).  Clients without a certificate, or with one
+from another CA, fail the handshake.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import socket
+import ssl
+import stat
+import subprocess
+
+import docker
+import pytest
+
+from tests.support.daemon import Daemon, docker as docker_cli, new_daemon
+from tests.support.tls import CA, write_cert_dir, free_port
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    base = tmp_path_factory.mktemp("pki")
+    ca, other = CA("dockyard test CA"), CA("some other CA")
+    return {
+        "server": write_cert_dir(str(base / "server"), ca, ca.issue("localhost", server=True)),
+        "client": write_cert_dir(str(base / "client"), ca, ca.issue("client", server=False)),
+        "nocert": write_cert_dir(str(base / "nocert"), ca, None),
+        "foreign": write_cert_dir(str(base / "foreign"), ca, other.issue("intruder", server=False)),
+    }
+
+
+@pytest.fixture(scope="module")
+def tls_daemon(pki, busybox_tar):
+    port = free_port()
+    server = pki["server"]
+    d = new_daemon(config={"tlsverify": True, "tlscacert": f"{server}/ca.pem", "tlscert": f"{server}/cert.pem",
+                           "tlskey": f"{server}/key.pem"},
+                   extra_args=["-H", f"tcp://127.0.0.1:{port}"])
+    d.port = port  # type: ignore[attr-defined]
+    d.start()
+    try:
+        docker_cli(d, "import", str(busybox_tar), "busybox:latest", check=True)
+        yield d
+    finally:
+        d.cleanup()
+
+
+def tls_env(d: Daemon, cert_dir: str) -> dict[str, str]:
+    env = d.env()
+    env.update(DOCKER_HOST=f"tcp://127.0.0.1:{d.port}", DOCKER_TLS_VERIFY="1", DOCKER_CERT_PATH=cert_dir)
+    return env
+
+
+def cli(d: Daemon, cert_dir: str, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], env=tls_env(d, cert_dir), input=input, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_docker_cli_run_over_mutual_tls(tls_daemon, pki):
+    r = cli(tls_daemon, pki["client"], "run", "--rm", "busybox", "echo", "over tls")
+    assert (r.returncode, r.stdout) == (0, "over tls\n"), r.stderr
+
+
+def test_stdin_eof_over_tls_keeps_the_output(tls_daemon, pki):
+    """The CLI ends stdin with a TLS close_notify; the container's output after it still arrives."""
+    r = cli(tls_daemon, pki["client"], "run", "--rm", "-i", "busybox", "sh", "-c", "cat; echo after-eof",
+            input="piped\n")
+    assert (r.returncode, r.stdout) == (0, "piped\nafter-eof\n"), r.stderr
+
+
+def test_exec_over_tls(tls_daemon, pki):
+    r = cli(tls_daemon, pki["client"], "run", "-d", "busybox", "sleep", "60")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        r = cli(tls_daemon, pki["client"], "exec", "-i", cid, "sh", "-c", "cat; echo exec-done", input="in\n")
+        assert (r.returncode, r.stdout) == (0, "in\nexec-done\n"), r.stderr
+    finally:
+        cli(tls_daemon, pki["client"], "rm", "-f", cid)
+
+
+def test_unix_socket_serves_at_the_same_time(tls_daemon):
+    assert tls_daemon.request("GET", "/_ping")[0] == 200
+    mode = os.stat(tls_daemon.socket)
+    assert stat.S_IMODE(mode.st_mode) == 0o660
+    try:
+        assert mode.st_gid == grp.getgrnam("docker").gr_gid
+    except KeyError:
+        assert mode.st_gid == 0
+
+
+def test_client_without_certificate_is_refused(tls_daemon, pki):
+    r = cli(tls_daemon, pki["nocert"], "version")
+    assert r.returncode != 0
+    assert "certificate required" in r.stderr, r.stderr
+
+
+def test_client_from_another_ca_is_refused(tls_daemon, pki):
+    r = cli(tls_daemon, pki["foreign"], "version")
+    assert r.returncode != 0
+    assert "tls:" in r.stderr and "Server:" not in r.stdout, r.stderr
+    # And at the TLS level, for any client: the handshake itself fails.
+    ctx = ssl.create_default_context(cafile=f"{pki['foreign']}/ca.pem")
+    ctx.load_cert_chain(f"{pki['foreign']}/cert.pem", f"{pki['foreign']}/key.pem")
+    with socket.create_connection(("127.0.0.1", tls_daemon.port), timeout=10) as raw:
+        with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
+            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                s.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+                if not s.recv(100):  # TLS 1.3: the refusal arrives after the client's side finished
+                    raise ConnectionResetError("closed")
+
+
+def test_plain_http_on_the_tls_port_gets_nothing(tls_daemon):
+    with socket.create_connection(("127.0.0.1", tls_daemon.port), timeout=10) as s:
+        s.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert b"OK" not in s.recv(1000)
+
+
+def test_docker_py_tlsconfig(tls_daemon, pki, monkeypatch):
+    # requests prefers these to the CA docker-py hands it (this machine sets them)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    c = pki["client"]
+    tls = docker.tls.TLSConfig(client_cert=(f"{c}/cert.pem", f"{c}/key.pem"), ca_cert=f"{c}/ca.pem", verify=True)
+    client = docker.DockerClient(base_url=f"https://127.0.0.1:{tls_daemon.port}", tls=tls, timeout=60)
+    try:
+        assert client.ping() is True
+        assert client.containers.run("busybox", ["sh", "-c", "echo py; echo err >&2"], remove=True) == b"py\n"
+        ctr = client.containers.run("busybox", ["sleep", "60"], detach=True)
+        try:
+            assert ctr.exec_run(["echo", "exec"]).output == b"exec\n"
+            sock = ctr.attach_socket(params={"stdin": 1, "stream": 1, "stdout": 1})
+            sock.close()
+        finally:
+            ctr.remove(force=True)
+    finally:
+        client.close()
+    bad = docker.tls.TLSConfig(ca_cert=f"{c}/ca.pem", verify=True)
+    with pytest.raises(docker.errors.DockerException, match="certificate required"):
+        docker.DockerClient(base_url=f"https://127.0.0.1:{tls_daemon.port}", tls=bad, timeout=10)
+
+
+def test_plain_tcp_on_loopback_warns_in_info():
+    port = free_port()
+    d = new_daemon(extra_args=["-H", f"tcp://127.0.0.1:{port}"])
+    d.start()
+    try:
+        env = d.env()
+        env["DOCKER_HOST"] = f"tcp://127.0.0.1:{port}"
+        r = subprocess.run(["docker", "info", "--format", "{{json .Warnings}}"], env=env, capture_output=True,
+                           text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        assert f"API is accessible on http://127.0.0.1:{port} without encryption" in r.stdout
+        assert "without --tlsverify is insecure" in d.log()
+    finally:
+        d.cleanup()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-H", "tcp://0.0.0.0:{port}"], "refusing to listen on tcp://0.0.0.0:{port} without TLS"),
+    (["-H", "tcp://127.0.0.1:{port}", "--tlsverify", "--tlscacert", "/nonexistent/ca.pem",
+      "--tlscert", "/nonexistent/cert.pem", "--tlskey", "/nonexistent/key.pem"],
+     'invalid TLS configuration: could not load X509 key pair (cert: "/nonexistent/cert.pem"'),
+    (["--group", "no-such-group-dy"], "group no-such-group-dy not found"),
+])
+def test_unsafe_or_broken_listener_config_refuses_to_start(args, message):
+    """Nothing is listened on: no TCP port, no socket, and the daemon says why."""
+    port = free_port()
+    d = new_daemon(extra_args=[a.format(port=port) for a in args])
+    try:
+        with pytest.raises(RuntimeError, match="dockyardd exited 1"):
+            d.start(timeout=10)
+        assert message.format(port=port) in d.log()
+        assert not os.path.exists(d.socket)
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0
+    finally:
+        d.cleanup()
