@@ -52,13 +52,13 @@ class BuildBackend(Protocol):
     def image(self, ref: str) -> tuple[str, dict[str, Any]]: ...
     async def run(self, image_id: str, config: dict[str, Any],
                   output: Callable[[int, bytes], Awaitable[None]],
-                  started: Callable[[str], Awaitable[None]]) -> tuple[str, int]: ...
+                  started: Callable[[str], Awaitable[None]], volumes: list[str]) -> tuple[str, int]: ...
     async def remove_container(self, cid: str) -> None: ...
     async def drop_layer(self, name: str) -> None: ...
     async def with_layer(self, image_id: str, work: Callable[[str, dict[str, str]], None],
                          sources: tuple[str, ...] = ()) -> str: ...
     async def commit(self, rw_name: str | None, parent: str, config: dict[str, Any], created_by: str,
-                     author: str = "") -> str: ...
+                     author: str = "", discard: list[str] | None = None) -> str: ...
     def cache_get(self, key: str) -> str | None: ...
     def cache_put(self, key: str, image_id: str) -> None: ...
     def cache_from(self, images: list[str], parent: str, created_by: str) -> str | None: ...
@@ -107,8 +107,7 @@ class Builder:
         self._paths: list[str] | None = None
 
     async def out(self, text: str) -> None:
-        if not self.opts.quiet:
-            await self._emit({"stream": text})
+        await self._emit({"stream": text})
 
     # -- planning -------------------------------------------------------------------------
     def read_dockerfile(self, text: str) -> Dockerfile:
@@ -219,6 +218,8 @@ class Builder:
             await self._step_line(ins)
             await self.dispatch(df, st, ins, meta)
         self.stage_images[stage.index] = st.image_id
+        if st.image_id:
+            await self._emit({"aux": {"ID": st.image_id}})  # dockerd: one per stage
 
     async def run_triggers(self, df: Dockerfile, st: StageState, triggers: list[str]) -> None:
         await self.out(f"# Executing {len(triggers)} build trigger{'s' if len(triggers) != 1 else ''}\n")
@@ -318,7 +319,11 @@ class Builder:
             argv = inst.command_form(ins, st.extra["shell"])
         created_by = self.arg_prefix(st) + " ".join(argv)
         run_config = copy.deepcopy(st.config)
-        run_config.update({"Cmd": argv, "Entrypoint": [], "Env": self.run_env(st), "Healthcheck": None})
+        # no healthcheck probes in a build step (the image keeps its HEALTHCHECK)
+        run_config.update({"Cmd": argv, "Entrypoint": [], "Env": self.run_env(st), "Healthcheck": {"Test": ["NONE"]}})
+        # VOLUME paths: dockerd mounts anonymous volumes there, so a RUN's changes below them are
+        # not in the image; we run without them and leave those changes out of the commit
+        volumes = sorted(run_config.pop("Volumes", None) or {})
         key = self._key(st, created_by, run_config)
         if await self._cached(st, key, created_by):
             return
@@ -335,11 +340,12 @@ class Builder:
 
         ok = False
         try:
-            cid, code = await self.b.run(st.image_id, run_config, output, started)
+            cid, code = await self.b.run(st.image_id, run_config, output, started, volumes)
             if code != 0:
                 shown = " ".join(argv)
                 raise StepFailed(f"The command '{shown}' returned a non-zero code: {code}", code)
-            image_id = await self.b.commit(cid, st.image_id, st.config, created_by, st.extra.get("author", ""))
+            image_id = await self.b.commit(cid, st.image_id, st.config, created_by, st.extra.get("author", ""),
+                                           discard=volumes)
             ok = True
         finally:
             if cid and ((ok and self.opts.rm) or self.opts.forcerm):
@@ -363,15 +369,19 @@ class Builder:
 
     async def _layer_step(self, st: StageState, ins: Instruction, config: dict[str, Any], created_by: str,
                           extra: str, work: Callable[[str, dict[str, str]], None],
-                          sources: tuple[str, ...] = ()) -> None:
+                          sources: tuple[str, ...] = (), container_lines: bool = False) -> None:
         key = self._key(st, created_by, config, extra)
         if await self._cached(st, key, created_by):
             return
         rw = await self.b.with_layer(st.image_id, work, sources)
+        if container_lines:  # WORKDIR: dockerd makes the directory in a container it does not start
+            await self.out(f" ---> Running in {rw[len(rw) - 64:][:12]}\n")
         try:
             image_id = await self.b.commit(rw, st.image_id, config, created_by, st.extra.get("author", ""))
         finally:
             await self.b.drop_layer(rw)
+        if container_lines and (self.opts.rm or self.opts.forcerm):
+            await self.out(f"Removing intermediate container {rw[len(rw) - 64:][:12]}\n")
         await self._done(st, key, image_id, config)
 
     async def workdir_step(self, df: Dockerfile, st: StageState, ins: Instruction, env: dict[str, str]) -> None:
@@ -383,7 +393,7 @@ class Builder:
         def work(rootfs: str, roots: dict[str, str]) -> None:
             Copier(rootfs, None, None).mkdirs(wd)
 
-        await self._layer_step(st, ins, config, inst.history_text(ins, config), "", work)
+        await self._layer_step(st, ins, config, inst.history_text(ins, config), "", work, container_lines=True)
 
     async def copy_step(self, df: Dockerfile, st: StageState, ins: Instruction, env: dict[str, str]) -> None:
         from dockyard.build import copy as cp

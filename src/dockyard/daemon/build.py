@@ -26,6 +26,7 @@ from dockyard.build.builder import Builder, BuildOptions, short
 from dockyard.build.context import Context, unpack
 from dockyard.daemon.names import new_id
 from dockyard.image import reference as refmod
+from dockyard.securejoin import secure_join
 
 log = logging.getLogger("dockyard.build")
 
@@ -80,33 +81,40 @@ class BuildService:
                     emit: Callable[[dict[str, Any]], Awaitable[None]]) -> str:
         """Run one build; messages go to ``emit``; returns the image ID."""
         dest = os.path.join(self.tmp, new_id())
+        quiet = req.options.quiet
+        held: list[dict[str, Any]] = []
+
+        async def out(message: dict[str, Any]) -> None:
+            if quiet:  # dockerd holds a quiet build's output and shows it only if the build fails
+                held.append(message)
+            else:
+                await emit(message)
+
         ctx = await in_thread(lambda: unpack(body, dest, req.options.dockerfile))
         try:
             text = await in_thread(lambda: self._dockerfile_text(ctx, req.options.dockerfile))
-            backend = _Backend(self, req.host_config)
-            builder = Builder(backend, ctx, req.options, emit)
-            image_id = await builder.run(text)
-            if req.options.quiet:
-                await emit({"stream": f"{image_id}\n"})
-            else:
-                await emit({"aux": {"ID": image_id}})
+            builder = Builder(_Backend(self, req.host_config), ctx, req.options, out)
+            try:
+                image_id = await builder.run(text)
+            except Exception:
+                for message in held:
+                    await emit(message)
+                raise
             unused = builder.unused_args()
-            if unused and not req.options.quiet:
-                await emit({"stream": f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed\n"})
-            if not req.options.quiet:
-                await emit({"stream": f"Successfully built {short(image_id)}\n"})
+            if unused:
+                await out({"stream": f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed\n"})
+            await out({"stream": f"Successfully built {short(image_id)}\n"})
             for ref in req.tags:
                 await in_thread(lambda r=ref: self.images.tag(image_id, r.name, r.tag))
-                if not req.options.quiet:
-                    await emit({"stream": f"Successfully tagged {ref.familiar()}\n"})
+                await out({"stream": f"Successfully tagged {ref.familiar()}\n"})
+            if quiet:
+                await emit({"stream": f"{image_id}\n"})
             return image_id
         finally:
             await in_thread(ctx.remove)
 
     @staticmethod
     def _dockerfile_text(ctx: Context, name: str) -> str:
-        from dockyard.securejoin import secure_join
-
         rel = os.path.normpath(name).lstrip("/")
         path = secure_join(ctx.root, rel)
         if not os.path.isfile(path):
@@ -189,13 +197,17 @@ class _Backend:
 
     async def run(self, image_id: str, config: dict[str, Any],
                   output: Callable[[int, bytes], Awaitable[None]],
-                  started: Callable[[str], Awaitable[None]]) -> tuple[str, int]:
+                  started: Callable[[str], Awaitable[None]], volumes: list[str]) -> tuple[str, int]:
         containers = self.svc.containers
         cfg = dict(config)
         cfg.update({"Image": image_id, "AttachStdout": True, "AttachStderr": True, "Tty": False,
                     "OpenStdin": False, "StdinOnce": False})
         c = await containers.create(None, cfg, dict(self.host_config))
         try:
+            if volumes:  # where dockerd would mount the anonymous volumes: the directories exist
+                upper = self.svc.images.layers.get_rw(c.Id).upper
+                for path in volumes:
+                    os.makedirs(secure_join(upper, path), 0o755, exist_ok=True)
             await started(c.Id)
             attach = asyncio.ensure_future(containers.wait_for_attach(c.Id))
             await asyncio.sleep(0)
@@ -253,9 +265,14 @@ class _Backend:
         await in_thread(lambda: self.svc.images.layers.get_rw(name).remove())
 
     async def commit(self, rw_name: str | None, parent: str, config: dict[str, Any], created_by: str,
-                     author: str = "") -> str:
-        return await in_thread(lambda: self.svc.images.commit(
-            rw_name, parent or None, config, container_id=rw_name or "", author=author, created_by=created_by))
+                     author: str = "", discard: list[str] | None = None) -> str:
+        def go() -> str:
+            if rw_name and discard:
+                _discard_below(self.svc.images.layers.get_rw(rw_name).upper, discard)
+            return self.svc.images.commit(rw_name, parent or None, config, container_id=rw_name or "",
+                                          author=author, created_by=created_by)
+
+        return await in_thread(go)
 
     def cache_get(self, key: str) -> str | None:
         return self.svc.cache_get(key)
@@ -266,3 +283,16 @@ class _Backend:
     def cache_from(self, images: list[str], parent: str, created_by: str) -> str | None:
         return self.svc.cache_from(images, parent, created_by)
 
+
+
+def _discard_below(upper: str, paths: list[str]) -> None:
+    """Drop a step's changes below the VOLUME paths from its upper dir (the directories stay)."""
+    for path in paths:
+        target = secure_join(upper, path)
+        if os.path.isdir(target) and not os.path.islink(target):
+            for name in os.listdir(target):
+                child = os.path.join(target, name)
+                if os.path.isdir(child) and not os.path.islink(child):
+                    shutil.rmtree(child)
+                else:
+                    os.unlink(child)

@@ -1,0 +1,65 @@
+"""The /build stream byte for byte as Debian's dockerd 20.10 (classic builder) writes it.
+
+The transcripts in ``data/build-dockerd-20.10-*.jsonl`` were recorded from a
+private dockerd on the same Dockerfiles (IDs replaced by ``ID``): the same
+JSON objects, key order, Go's ``\\u003c``-style escapes and CRLF line ends.
+"""
+
+from __future__ import annotations
+
+import io
+import pathlib
+import re
+import tarfile
+
+import pytest
+
+from tests.support.daemon import UnixHTTPConnection
+
+DATA = pathlib.Path(__file__).parent / "data"
+
+MULTI = """FROM busybox
+LABEL a=b
+RUN echo "<out> & more"; echo err >&2
+COPY Dockerfile /df
+WORKDIR /w
+FROM scratch
+COPY --from=0 /df /
+"""
+FAILING = "FROM busybox\nENV A=1\nRUN exit 3\n"
+
+
+def _context(dockerfile: str) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        ti = tarfile.TarInfo("Dockerfile")
+        ti.size = len(dockerfile)
+        tf.addfile(ti, io.BytesIO(dockerfile.encode()))
+    return buf.getvalue()
+
+
+def _post(d, query: str, body: bytes) -> bytes:
+    conn = UnixHTTPConnection(d.socket, timeout=120)
+    conn.request("POST", f"/v1.41/build?{query}", body=body, headers={"Content-Type": "application/x-tar"})
+    data = conn.getresponse().read()
+    conn.close()
+    return re.sub(rb"[0-9a-f]{12,64}", b"ID", data)
+
+
+def _expected(name: str) -> bytes:
+    return (DATA / name).read_bytes().replace(b"Successfully tagged cmp:latest", b"Successfully tagged dytest-wire:latest")
+
+
+@pytest.mark.parametrize("query,transcript,dockerfile", [
+    ("t=dytest-wire&nocache=1&buildargs=%7B%22X%22%3A%221%22%7D", "build-dockerd-20.10-nocache.jsonl", MULTI),
+])
+def test_stream_matches_dockerd(dockyard_daemon, busybox_image, query, transcript, dockerfile):
+    body = _context(dockerfile)
+    assert _post(dockyard_daemon, query, body) == _expected(transcript)
+    assert _post(dockyard_daemon, "t=dytest-wire", body) == _expected("build-dockerd-20.10-cached.jsonl")
+
+
+def test_failing_and_quiet_failing_stream_match_dockerd(dockyard_daemon, busybox_image):
+    body = _context(FAILING)
+    got = _post(dockyard_daemon, "nocache=1", body) + _post(dockyard_daemon, "q=1&nocache=1", body)
+    assert got == _expected("build-dockerd-20.10-failing.jsonl")
