@@ -54,7 +54,7 @@ def test_on_failure_with_max_retries_backs_off_and_counts(d):
     starts = [e["timeNano"] / 1e9 for e in evs if e["Action"] == "start"][1:]
     gaps = [s - dd for dd, s in zip(dies, starts)]
     for gap, want in zip(gaps, (0.1, 0.2, 0.4)):
-        assert want <= gap < want + 0.35, gaps
+        assert want <= gap < want + 1.0, gaps
     docker(d, "rm", cid, check=True)
 
 
