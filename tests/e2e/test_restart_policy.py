@@ -169,7 +169,10 @@ def test_daemon_start_brings_back_always_but_not_a_stopped_unless_stopped(own):
     own.stop()
     own.start()
     wait_for(lambda: inspect(own, always)["State"]["Status"] == "running")
-    wait_for(lambda: inspect(own, unless_up)["RestartCount"] >= 1)
+    try:
+        wait_for(lambda: inspect(own, unless_up)["RestartCount"] >= 1)
+    except AssertionError:
+        raise AssertionError(f"{inspect(own, unless_up)['State']}\n{own.log()}") from None
     assert inspect(own, unless)["State"]["Status"] == "exited"
     assert inspect(own, never)["State"]["Status"] == "exited"
     docker(own, "rm", "-f", always, unless, unless_up, never, check=True)

@@ -39,6 +39,7 @@ def add_routes(router: web.UrlDispatcher, backends: Any) -> None:
     r("POST", "/containers/{id}/resize", resize)
     r("GET", "/containers/{id}/logs", logs)
     r("GET", "/containers/{id}/top", top)
+    r("GET", "/containers/{id}/stats", stats)
     r("DELETE", "/containers/{id}", remove)
 
 
@@ -164,6 +165,30 @@ async def prune(request: web.Request) -> web.Response:
 async def top(request: web.Request) -> web.Response:
     result = await _svc(request).top(request.match_info["id"], request.query.get("ps_args") or "-ef")
     return json_response(result)
+
+
+async def stats(request: web.Request) -> web.StreamResponse:
+    """One JSON sample, or one a second with ``stream`` (the default), as dockerd."""
+    from dockyard.daemon.containers.usage import stats_stream
+    from dockyard.daemon.system import cgroup_version
+
+    svc = _svc(request)
+    c = svc.get(request.match_info["id"])
+    stream = query_bool(request, "stream", True)
+    one_shot = query_bool(request, "one-shot")
+    if one_shot and stream:
+        raise errors.InvalidParameter("cannot have stream=true and one-shot=true")
+    resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    await resp.prepare(request)
+    samples = stats_stream(c, svc.cfg.cgroup_parent, cgroup_version() == "2", stream=stream, one_shot=one_shot,
+                           exists=lambda: c.Id in svc._containers)
+    try:
+        async for sample in samples:
+            await resp.write(json.dumps(sample).encode() + b"\n")
+    except ConnectionError:
+        return resp
+    await resp.write_eof()
+    return resp
 
 
 def _stream_content_type(request: web.Request, tty: bool) -> str:

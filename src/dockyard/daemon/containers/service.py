@@ -58,6 +58,7 @@ class ContainerService(ContainerOps, ContainerViews):
         from dockyard.daemon.containers.restart import RestartSupervisor
 
         self.restarts = RestartSupervisor(self._restart_due)
+        self._stale_after_crash: set[str] = set()
         self.health: Any = None  # HealthChecks, set by build_backends (it needs the exec service)
         # one conmon attach connection per container run, shared by its clients
         self.attach_hubs = AttachHubs(self.monitor.attach)
@@ -213,6 +214,10 @@ class ContainerService(ContainerOps, ContainerViews):
             c = self._containers.get(cid)
             if c is None or not c.State.Restarting:
                 return
+            if cid in self._stale_after_crash:
+                # the daemon may have gone down in the middle of a start: clear what that left
+                self._stale_after_crash.discard(cid)
+                await self._undo_start(c, self.runtime_for(c), self.images.layers.get_rw(cid))
             await self._start_locked(c)
 
     async def _start_locked(self, c: Container) -> None:
@@ -534,6 +539,7 @@ class ContainerService(ContainerOps, ContainerViews):
 
         for c in list(self._containers.values()):
             if not c.State.Running and start_at_daemon_start(c):
+                self._stale_after_crash.add(c.Id)
                 self._reset_restart_loop(c)
                 c.State.set_restarting()
                 self.restarts.schedule(c.Id, 0)
