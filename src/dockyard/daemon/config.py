@@ -202,4 +202,21 @@ def _network_keys(cfg: DaemonConfig, data: dict[str, Any]) -> None:
         if mtu < 68 or mtu > 65535:
             raise InvalidParameter(f"invalid MTU {mtu}")
         cfg.mtu = mtu
-    "tls", "tlsverify", "tlscacert", "tlscert", "tlskey", "group",
+
+
+def _load_listen_config(cfg: DaemonConfig, data: dict[str, Any]) -> None:
+    """``hosts``, the ``tls*`` keys and ``group``: TLS first, since it sets TCP's default port."""
+    for key in ("tls", "tlsverify"):
+        if key in data and data[key] is not None and not isinstance(data[key], bool):
+            raise InvalidParameter(f"invalid value for {key}: {data[key]!r} (expected true or false)")
+    cfg.tls = hostsmod.resolve_tls(data.get("tls"), data.get("tlsverify"), data.get("tlscacert"),
+                                   data.get("tlscert"), data.get("tlskey"), os.environ.get("DOCKER_CERT_PATH"))
+    if "hosts" in data:
+        hosts = [str(h) for h in data["hosts"] if str(h).strip()]
+    elif cfg.tls.enabled:
+        hosts = ["tcp://localhost:2376"]  # dockerd: --tls without -H listens on TCP, not the socket
+    else:
+        hosts = cfg.hosts
+    cfg.hosts = [str(hostsmod.parse_host(h, cfg.tls.enabled)) for h in hosts]
+    if "group" in data:
+        cfg.group = str(data["group"])
