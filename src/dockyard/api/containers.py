@@ -40,6 +40,7 @@ def add_routes(router: web.UrlDispatcher, backends: Any) -> None:
     r("GET", "/containers/{id}/logs", logs)
     r("GET", "/containers/{id}/top", top)
     r("GET", "/containers/{id}/stats", stats)
+    r("POST", "/containers/{id}/update", update)
     r("DELETE", "/containers/{id}", remove)
 
 
@@ -165,6 +166,13 @@ async def prune(request: web.Request) -> web.Response:
 async def top(request: web.Request) -> web.Response:
     result = await _svc(request).top(request.match_info["id"], request.query.get("ps_args") or "-ef")
     return json_response(result)
+
+
+async def update(request: web.Request) -> web.Response:
+    from dockyard.daemon.containers.update import update as update_container
+
+    body = await read_json(request)
+    return json_response(await update_container(_svc(request), request.match_info["id"], body))
 
 
 async def stats(request: web.Request) -> web.StreamResponse:
