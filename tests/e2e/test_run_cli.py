@@ -276,3 +276,25 @@ def test_cryptic_exec_errors_name_the_real_cause(d, tmp_path):
         assert "its ELF interpreter /lib" in p.stderr and "is not in the image" in p.stderr
     finally:
         docker(d, "rmi", "dytest-execdiag")
+
+
+def test_join_the_namespaces_of_another_container(d):
+    """--network/--pid/--ipc container:<name> share the peer's namespaces (how pods work)."""
+    peer = run(d, "-d", "--name", "dytest-nspeer", "busybox", "sleep", "1000", check=True).stdout.strip()
+    try:
+        want = run(d, "--rm", "busybox", "true")  # the image is there
+        assert want.returncode == 0
+        mine = docker(d, "exec", peer, "sh", "-c",
+                      "for n in net pid ipc; do readlink /proc/self/ns/$n; done", check=True).stdout.split()
+        p = run(d, "--rm", "--network", "container:dytest-nspeer", "--pid", f"container:{peer}",
+                "--ipc", "container:dytest-nspeer", "busybox", "sh", "-c",
+                "for n in net pid ipc; do readlink /proc/self/ns/$n; done; ps -o args")
+        assert p.returncode == 0, p.stderr
+        lines = p.stdout.split("\n")
+        assert lines[:3] == mine
+        assert "sleep 1000" in p.stdout  # the peer's processes are visible in the shared pid ns
+        docker(d, "stop", "-t", "0", peer, check=True)
+        p = run(d, "--rm", "--network", "container:dytest-nspeer", "busybox", "true")
+        assert p.returncode != 0 and "not running" in p.stderr
+    finally:
+        docker(d, "rm", "-f", peer)

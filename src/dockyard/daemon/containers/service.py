@@ -220,6 +220,24 @@ class ContainerService(ContainerOps, ContainerViews):
                 await self._undo_start(c, self.runtime_for(c), self.images.layers.get_rw(cid))
             await self._start_locked(c)
 
+    def _peer_namespaces(self, c: Container) -> dict[str, str]:
+        """``--network/--pid/--ipc/--uts container:<ref>``: the peer's namespace files
+        (``/proc/<pid>/ns/<ns>``), for the peers that run; a mode whose peer is missing
+        or stopped is left out, and the spec says which (pods through cri-dockerd share
+        their sandbox's namespaces this way)."""
+        paths: dict[str, str] = {}
+        for ns, key in (("network", "NetworkMode"), ("pid", "PidMode"), ("ipc", "IpcMode"), ("uts", "UTSMode")):
+            mode = c.HostConfig.get(key) or ""
+            if not mode.startswith("container:"):
+                continue
+            try:
+                peer = self.get(mode.split(":", 1)[1])
+            except errors.NotFound:
+                continue
+            if peer.State.Running and peer.State.Pid:
+                paths[ns] = f"/proc/{peer.State.Pid}/ns/{'net' if ns == 'network' else ns}"
+        return paths
+
     async def _start_locked(self, c: Container) -> None:
         from dockyard.daemon.containers.start import prepare_bundle
 
@@ -228,7 +246,7 @@ class ContainerService(ContainerOps, ContainerViews):
         try:
             rw.mount()
             netns = self.networks.attach(c) if self.networks else None
-            prepare_bundle(c, self.cfg, self.networks, netns)
+            prepare_bundle(c, self.cfg, self.networks, netns, self._peer_namespaces(c))
             pid = await self.monitor.create(
                 c.Id, c.Name, c.bundle, runtime, c.LogPath,
                 tty=bool(c.Config.get("Tty")), stdin=bool(c.Config.get("OpenStdin")),

@@ -70,8 +70,13 @@ def cgroups_path(c: Container, cfg: DaemonConfig) -> str:
     return "/" + f"{parent.strip('/')}/{c.Id}".lstrip("/")
 
 
-def prepare_bundle(c: Container, cfg: DaemonConfig, net: Any = None, netns: str | None = None) -> dict[str, Any]:
-    """Write config.json into the bundle; returns the spec."""
+def prepare_bundle(c: Container, cfg: DaemonConfig, net: Any = None, netns: str | None = None,
+                   peers: dict[str, str] | None = None) -> dict[str, Any]:
+    """Write config.json into the bundle; returns the spec.
+
+    ``netns``: the network namespace the engine made for the container (bridge
+    networks); ``peers``: namespace files of ``container:<ref>`` modes by type.
+    """
     from dockyard.daemon.system import cgroup_version, recursive_readonly_supported, swap_accounting
     from dockyard.spec.default_seccomp import default_profile
     from dockyard.spec.bundle import SpecInput, build_spec, resolve_user
@@ -86,7 +91,7 @@ def prepare_bundle(c: Container, cfg: DaemonConfig, net: Any = None, netns: str 
         init_path=cfg.init_path if c.HostConfig.get("Init") else None,
         cgroups_path=cgroups_path(c, cfg), annotations=dict(c.HostConfig.get("Annotations") or {}), default_ulimits=list(cfg.default_ulimits.values()),
         seccomp_profile=default_profile, cgroup_v2=cgroup_version() == "2",
-        swap_limit=swap_accounting(), namespace_paths={"network": netns} if netns else {},
+        swap_limit=swap_accounting(), namespace_paths={**(peers or {}), **({"network": netns} if netns else {})},
         readonly_mode=ReadOnlyMode(recursive_readonly_supported(), c.ro_non_recursive)))
     path = os.path.join(c.bundle, "config.json")
     with open(path + ".tmp", "w", encoding="utf-8") as f:
