@@ -23,6 +23,7 @@ class Backends:
     exec: Any
     build: Any = None
     networks: Any = None
+    volumes: Any = None
 
     async def startup(self) -> None:
         """Re-adopt what survived a restart, start watchers."""
@@ -45,15 +46,19 @@ def build_backends(cfg: DaemonConfig) -> Backends:
     from dockyard.daemon.images import ImageService
     from dockyard.daemon.networks import NetworkService
     from dockyard.daemon.system import SystemService
+    from dockyard.daemon.volumes import VolumeService
 
     for d in (cfg.data_root, cfg.exec_root):
         os.makedirs(d, mode=0o711, exist_ok=True)
     db = Database(os.path.join(cfg.data_root, "dockyard.db"))
     events = EventService()
     images = ImageService(cfg, db, events)
-    containers = ContainerService(cfg, db, images, events)
+    volumes = VolumeService(cfg, db, events)
+    containers = ContainerService(cfg, db, images, events, volumes)
+    volumes.container_mounts = lambda: ((c.Id, c.MountPoints) for c in containers.all())
     images.set_container_lookup(containers.using_image)
     system = SystemService(cfg, containers, images)
+    system.volumes = volumes
     execs = ExecService(containers)
     containers.exec_lookup = execs.running_ids
     from dockyard.daemon.containers.health import HealthChecks
@@ -62,4 +67,4 @@ def build_backends(cfg: DaemonConfig) -> Backends:
     networks = NetworkService(cfg, db, events)
     networks.containers, containers.networks = containers, networks
     return Backends(config=cfg, db=db, system=system, images=images, containers=containers, events=events,
-                    exec=execs, networks=networks, build=BuildService(cfg.data_root, db, images, containers, events))
+                    exec=execs, networks=networks, volumes=volumes, build=BuildService(cfg.data_root, db, images, containers, events))

@@ -114,6 +114,8 @@ def build_time() -> str:
 
 
 class SystemService:
+    volumes: Any = None  # the volume service, set by build_backends
+
     def __init__(self, cfg: DaemonConfig, containers: Any, images: Any) -> None:
         self.cfg = cfg
         self.containers = containers
@@ -157,7 +159,7 @@ class SystemService:
         if "container" in wanted:
             out["Containers"] = containers
         if "volume" in wanted:
-            out["Volumes"] = []
+            out["Volumes"] = self.volumes.disk_usage() if self.volumes is not None else []
         if "build-cache" in wanted:
             out["BuildCache"] = []
             out["BuilderSize"] = 0

@@ -78,6 +78,8 @@ class SpecInput:
     makedirs: Callable[[str], None] = _makedirs
     stat_device: Callable[[str], os.stat_result] = os.stat
     readonly_mode: mnt.ReadOnlyMode = field(default_factory=mnt.ReadOnlyMode)  # ro vs rro binds
+    # the container's mount points with their host sources (None: parse Binds and Mounts)
+    mount_points: list[dict[str, Any]] | None = None
 
 
 def process_args(config: dict[str, Any], image_config: dict[str, Any]) -> list[str]:
@@ -325,7 +327,7 @@ def build_spec(i: SpecInput) -> dict[str, Any]:
     shm = hc.get("ShmSize") or 0
     ipc_host = _mode(hc.get("IpcMode"))[0] == "host"
     defaults = mnt.default_mounts(shm or mnt.DEFAULT_SHM_SIZE, privileged, ipc_host)
-    user = mnt.user_mounts(hc, i.path_exists, i.makedirs, i.readonly_mode) + mounts_extra
+    user = mnt.user_mounts(hc, i.path_exists, i.makedirs, i.readonly_mode, i.mount_points) + mounts_extra
     ro_root = bool(hc.get("ReadonlyRootfs"))
     etc = [{"destination": dst, "type": "bind", "source": src,
             "options": ["rbind", "rprivate"] + (["ro"] if ro_root else [])}

@@ -1,21 +1,18 @@
 """Container mounts for the OCI spec: Docker's default set, ``-v`` Binds, ``--mount``, ``--tmpfs``.
 
 Pure apart from the host probes passed in (does a bind source exist, create a
-``-v`` source directory the way Docker does).  Named volumes belong to the
-volume service (a later issue): until it exists a ``-v name:/path`` or
-``--mount type=volume`` is refused with a clear message rather than silently
-becoming an anonymous directory.
+``-v`` source directory the way Docker does).  Binds and Mounts are parsed
+into mount points by ``volume/mountpoints.py``; the daemon gives each volume
+its host directory before the spec is built.
 """
 
 from __future__ import annotations
 
-import posixpath
 from typing import Any, Callable
 
 from dockyard.errors import InvalidParameter
 
 DEFAULT_SHM_SIZE = 64 * 1024 * 1024
-PROPAGATIONS = ("shared", "slave", "private", "rshared", "rslave", "rprivate")
 
 
 def default_mounts(shm_size: int, privileged: bool, ipc_host: bool) -> list[dict[str, Any]]:
@@ -42,19 +39,6 @@ def default_mounts(shm_size: int, privileged: bool, ipc_host: bool) -> list[dict
         mounts.append({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
                        "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={shm_size}"]})
     return mounts
-
-
-def _check_target(kind: str, target: str) -> str:
-    if not target:
-        raise InvalidParameter(f'invalid mount config for type "{kind}": field Target must not be empty')
-    if not target.startswith("/"):
-        raise InvalidParameter(
-            f"invalid mount config for type \"{kind}\": invalid mount path: '{target}' "
-            "mount path must be absolute")
-    norm = posixpath.normpath(target)
-    if norm == "/":
-        raise InvalidParameter(f"invalid specification: destination can't be '/' in '{target}'")
-    return norm
 
 
 class ReadOnlyMode:
@@ -86,37 +70,6 @@ def _bind_options(readonly: bool, propagation: str, recursive: bool = True, ro_o
     if readonly:
         opts.append(ro_option)
     return opts
-
-
-def parse_bind(spec: str, exists: Callable[[str], bool],
-               makedirs: Callable[[str], None], ro_mode: ReadOnlyMode | None = None) -> dict[str, Any]:
-    """One ``-v src:dst[:opts]`` entry; a missing host directory is created (as Docker does)."""
-    parts = spec.split(":")
-    if len(parts) < 2 or len(parts) > 3 or not parts[0] or not parts[1]:
-        raise InvalidParameter(f"invalid volume specification: '{spec}'")
-    src, dst = parts[0], parts[1]
-    opts = parts[2].split(",") if len(parts) == 3 and parts[2] else []
-    if not src.startswith("/"):
-        raise InvalidParameter(
-            f"named volumes are not supported yet: '{spec}' (use an absolute host path "
-            "for a bind mount)")
-    target = _check_target("bind", dst)
-    readonly, propagation = False, ""
-    for opt in opts:
-        if opt in ("ro", "rw"):
-            readonly = opt == "ro"
-        elif opt in PROPAGATIONS:
-            propagation = opt
-        elif opt in ("z", "Z", "nocopy", "consistent", "cached", "delegated"):
-            pass  # SELinux relabel / macOS hints: nothing to do here
-        else:
-            raise InvalidParameter(f"invalid mode: {opt}")
-    src = posixpath.normpath(src)
-    if not exists(src):
-        makedirs(src)
-    ro_option = (ro_mode or ReadOnlyMode()).option() if readonly else "ro"
-    return {"destination": target, "type": "bind", "source": src,
-            "options": _bind_options(readonly, propagation, ro_option=ro_option)}
 
 
 def tmpfs_options(opts: str) -> list[str]:
@@ -151,34 +104,16 @@ def _recursion(readonly: bool, bo: dict[str, Any], ro_mode: ReadOnlyMode) -> str
     return ro_mode.option(non_recursive=non_rec or bool(bo.get("NonRecursive")), force_recursive=force)
 
 
-def parse_mount(m: dict[str, Any], exists: Callable[[str], bool],
-                ro_mode: ReadOnlyMode | None = None) -> dict[str, Any]:
-    """One ``HostConfig.Mounts[]`` entry (``--mount``)."""
-    kind = m.get("Type") or ""
-    target = _check_target(kind, m.get("Target") or "")
-    readonly = bool(m.get("ReadOnly"))
-    if kind == "bind":
-        src = m.get("Source") or ""
-        if not src:
-            raise InvalidParameter('invalid mount config for type "bind": field Source must not be empty')
-        if not src.startswith("/"):
-            raise InvalidParameter(
-                f"invalid mount config for type \"bind\": invalid mount path: '{src}' "
-                "mount path must be absolute")
-        if not exists(src):
-            raise InvalidParameter(
-                f'invalid mount config for type "bind": bind source path does not exist: {src}')
-        bo = m.get("BindOptions") or {}
-        propagation = bo.get("Propagation") or ""
-        if propagation and propagation not in PROPAGATIONS:
-            raise InvalidParameter(f"invalid propagation mode: {propagation}")
-        ro_option = _recursion(readonly, bo, ro_mode or ReadOnlyMode())
-        return {"destination": target, "type": "bind", "source": posixpath.normpath(src),
-                "options": _bind_options(readonly, propagation, not bo.get("NonRecursive"), ro_option)}
-    if kind == "tmpfs":
-        if m.get("Source"):
-            raise InvalidParameter('invalid mount config for type "tmpfs": field Source must not be specified')
-        to = m.get("TmpfsOptions") or {}
+def oci_mount(mp: dict[str, Any], exists: Callable[[str], bool], makedirs: Callable[[str], None],
+              ro_mode: ReadOnlyMode | None = None) -> dict[str, Any]:
+    """One mount point (``volume/mountpoints.py``) as an OCI spec mount.
+
+    A ``-v`` bind source that does not exist is created here, at start, as
+    Docker does; a volume's source is its directory, set by the daemon.
+    """
+    dest, readonly = mp["Destination"], not mp.get("RW", True)
+    if mp["Type"] == "tmpfs":
+        to = mp.get("TmpfsOptions") or {}
         opts = ["noexec", "nosuid", "nodev"]
         if to.get("SizeBytes"):
             opts.append(f"size={to['SizeBytes'] // 1024}k")
@@ -186,11 +121,20 @@ def parse_mount(m: dict[str, Any], exists: Callable[[str], bool],
             opts.append(f"mode={to['Mode']:o}")
         if readonly:
             opts.append("ro")
-        return {"destination": target, "type": "tmpfs", "source": "tmpfs", "options": opts}
-    if kind == "volume":
-        raise InvalidParameter(
-            f"named volumes are not supported yet (--mount type=volume,target={target})")
-    raise InvalidParameter(f"mount type unknown: {kind!r}" if kind else "invalid mount config: missing Type")
+        return {"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": opts}
+    src = mp.get("Source") or ""
+    if not src:
+        raise InvalidParameter(f"volume {mp.get('Name') or '(anonymous)'} on {dest} has no host directory: "
+                               "volumes are created by the daemon before the spec is built")
+    if mp["Type"] == "bind" and mp.get("CreateSource") and not exists(src):
+        makedirs(src)
+    ro_mode = ro_mode or ReadOnlyMode()
+    bo = mp.get("BindOptions")
+    ro_option = "ro"
+    if readonly:
+        ro_option = _recursion(readonly, bo, ro_mode) if bo is not None else ro_mode.option()
+    return {"destination": dest, "type": "bind", "source": src,
+            "options": _bind_options(readonly, mp.get("Propagation") or "", not mp.get("NonRecursive"), ro_option)}
 
 
 def check_bind_options(hc: dict[str, Any]) -> None:
@@ -200,16 +144,16 @@ def check_bind_options(hc: dict[str, Any]) -> None:
             _recursion(bool(m.get("ReadOnly")), m["BindOptions"], ReadOnlyMode(rro_supported=True))
 
 
-def user_mounts(hc: dict[str, Any], exists: Callable[[str], bool],
-                makedirs: Callable[[str], None], ro_mode: ReadOnlyMode | None = None) -> list[dict[str, Any]]:
-    """Binds, Mounts and Tmpfs of a HostConfig, duplicates refused, parents before children."""
-    out: list[dict[str, Any]] = []
-    for spec in hc.get("Binds") or []:
-        out.append(parse_bind(spec, exists, makedirs, ro_mode))
-    for m in hc.get("Mounts") or []:
-        out.append(parse_mount(m, exists, ro_mode))
+def user_mounts(hc: dict[str, Any], exists: Callable[[str], bool], makedirs: Callable[[str], None],
+                ro_mode: ReadOnlyMode | None = None,
+                mount_points: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Mount points (by default those of Binds and Mounts) and Tmpfs, parents before children."""
+    from dockyard.volume.mountpoints import _target, host_mount_points
+
+    points = host_mount_points(hc, exists) if mount_points is None else mount_points
+    out = [oci_mount(mp, exists, makedirs, ro_mode) for mp in points]
     for dest, opts in (hc.get("Tmpfs") or {}).items():
-        target = _check_target("tmpfs", dest)
+        target = _target("tmpfs", dest)
         out.append({"destination": target, "type": "tmpfs", "source": "tmpfs",
                     "options": tmpfs_options(opts)})
     seen: set[str] = set()

@@ -53,6 +53,12 @@ MIGRATIONS: list[str] = [
         value TEXT NOT NULL
     );
     """,
+    """
+    CREATE TABLE volumes (
+        name TEXT PRIMARY KEY,
+        data TEXT NOT NULL
+    );
+    """,
 ]
 
 

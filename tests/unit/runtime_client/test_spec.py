@@ -225,8 +225,8 @@ def test_binds_mounts_tmpfs() -> None:
     ({"Mounts": [{"Type": "bind", "Source": "/nope", "Target": "/x"}]},
      'invalid mount config for type "bind": bind source path does not exist: /nope'),
     ({"Binds": ["/exists/a:/a", "/exists/b:/a"]}, "Duplicate mount point: /a"),
-    ({"Binds": ["myvol:/data"]}, "named volumes are not supported yet"),
-    ({"Mounts": [{"Type": "volume", "Target": "/x"}]}, "named volumes are not supported yet"),
+    ({"Binds": ["myvol:/data"]}, "volume myvol on /data has no host directory"),
+    ({"Mounts": [{"Type": "volume", "Target": "/x"}]}, r"volume \(anonymous\) on /x has no host directory"),
     ({"Binds": ["/exists/a:rel"]}, "must be absolute"),
     ({"Binds": ["/exists/a:/a:bogus"]}, "invalid mode: bogus"),
 ])

@@ -16,6 +16,7 @@ from dockyard.daemon.sysinfo import probe
 from dockyard.errors import InvalidParameter
 from dockyard.spec.hostcaps import SysInfo
 from dockyard.spec.resources import BLKIO_THROTTLES, block_device, validate_resources
+from dockyard.volume.mountpoints import host_mount_points
 
 
 # Every HostConfig field dockerd (API 1.50) shows, with its zero value: Go serializes
@@ -166,15 +167,7 @@ def validate_host_config(hc: dict[str, Any], host: SysInfo | None = None) -> Non
         for device in hc.get(key) or []:
             block_device(device.get("Path", ""))
     _check_platform(hc)
-    for bind in hc.get("Binds") or []:
-        _check_bind(bind)
-    for m in hc.get("Mounts") or []:
-        if m.get("Type") == "bind" and not os.path.exists(m.get("Source", "")):
-            raise InvalidParameter(f'invalid mount config for type "bind": bind source path does not exist: '
-                                   f'{m.get("Source", "")}')
-        if not (m.get("Target") or "").startswith("/"):
-            raise InvalidParameter(f"invalid mount config for type \"{m.get('Type')}\": invalid mount path: "
-                                   f"'{m.get('Target', '')}' mount path must be absolute")
+    host_mount_points(hc, os.path.exists)  # -v and --mount: Docker's messages, before anything is made
     for path in (hc.get("Tmpfs") or {}):
         if not path.startswith("/"):
             raise InvalidParameter(f"invalid mount config for type \"tmpfs\": invalid mount path: '{path}' "
@@ -203,24 +196,6 @@ def _check_platform(hc: dict[str, Any]) -> None:
         raise InvalidParameter(f'Invalid isolation: "{isolation}" - linux only supports \'default\'')
     if hc.get("StorageOpt"):
         raise InvalidParameter("--storage-opt is supported only for overlay over xfs with 'pquota' mount option")
-
-
-def _check_bind(bind: str) -> None:
-    parts = bind.split(":")
-    if len(parts) < 2 or len(parts) > 3:
-        raise InvalidParameter(f"invalid volume specification: '{bind}'")
-    dest = parts[1]
-    if not dest.startswith("/"):
-        raise InvalidParameter(f"invalid volume specification: '{bind}': invalid mount config for type "
-                               f"\"bind\": invalid mount path: '{dest}' mount path must be absolute")
-    if dest == "/":
-        raise InvalidParameter(f"invalid volume specification: '{bind}': invalid mount config for type "
-                               "\"bind\": invalid specification: destination can't be '/'")
-    if len(parts) == 3:
-        for opt in parts[2].split(","):
-            if opt not in ("ro", "rw", "z", "Z", "shared", "rshared", "slave", "rslave", "private",
-                           "rprivate", "nocopy", "consistent", "cached", "delegated"):
-                raise InvalidParameter(f"invalid mode: {opt}")
 
 
 def validate_request(config: dict[str, Any], host_config: dict[str, Any] | None) -> dict[str, Any]:

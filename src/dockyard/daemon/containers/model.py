@@ -133,6 +133,8 @@ class Container:
     # NetworkSettings.Networks (EndpointSettings by network name), SandboxKey and the
     # published ports while running; owned by the network service (daemon/networks.py)
     NetworkSettings: dict[str, Any] = field(default_factory=dict)
+    # Docker's MountPoints: volumes, binds and tmpfs of -v/--mount/VOLUME (volume/mountpoints.py)
+    MountPoints: list[dict[str, Any]] = field(default_factory=list)
     # Not Docker fields: where things live on the host.
     bundle: str = ""
     rootfs: str = ""

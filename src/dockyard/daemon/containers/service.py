@@ -38,10 +38,11 @@ class ContainerService(ContainerOps, ContainerViews):
 
     networks: Any = None  # the network service (set by build_backends)
 
-    def __init__(self, cfg: DaemonConfig, db: Database, images: Any, events: Any) -> None:
+    def __init__(self, cfg: DaemonConfig, db: Database, images: Any, events: Any, volumes: Any) -> None:
         from dockyard.monitor.conmon import Monitor
 
         self.cfg = cfg
+        self.volumes = volumes
         self.db = db
         self.images = images
         self.events = events
@@ -129,6 +130,7 @@ class ContainerService(ContainerOps, ContainerViews):
         from dockyard.daemon.containers.config import normalize, validate_request
         from dockyard.daemon.containers.refused import check_refused
         from dockyard.spec.mounts import check_bind_options
+        from dockyard.daemon.containers.mounts import create_mount_points
 
         image_ref = config.get("Image") or ""
         if not image_ref:
@@ -158,8 +160,10 @@ class ContainerService(ContainerOps, ContainerViews):
             os.makedirs(bundle, mode=0o710)
             rw = self.images.layers.create_rw(cid, image.id)
             c.rootfs = rw.merged
+            await create_mount_points(self, self.volumes, c, rw)
             self._save(c, new=True)
         except BaseException:
+            self.volumes.remove_anonymous(c.MountPoints)
             if rw is not None:
                 rw.remove()
             shutil.rmtree(bundle, ignore_errors=True)
@@ -245,6 +249,7 @@ class ContainerService(ContainerOps, ContainerViews):
         rw = self.images.layers.get_rw(c.Id)
         try:
             rw.mount()
+            self.volumes.mount(c.Id, c.MountPoints)
             netns = self.networks.attach(c) if self.networks else None
             prepare_bundle(c, self.cfg, self.networks, netns, self._peer_namespaces(c))
             pid = await self.monitor.create(
@@ -303,6 +308,7 @@ class ContainerService(ContainerOps, ContainerViews):
         except errors.DockyardError:
             pass
         await self.monitor.cleanup(c.Id)
+        self.volumes.unmount(c.Id, c.MountPoints)
         self._detach_network(c)
         try:
             rw.unmount()
@@ -339,6 +345,7 @@ class ContainerService(ContainerOps, ContainerViews):
             except errors.DockyardError as exc:
                 log.warning("runtime delete %s: %s", cid, exc)
             await self.monitor.cleanup(cid)
+            self.volumes.unmount(cid, c.MountPoints)
             self._detach_network(c)
             self._save(c)
             try:
@@ -475,6 +482,8 @@ class ContainerService(ContainerOps, ContainerViews):
             with self.db.tx() as cur:
                 cur.execute("DELETE FROM containers WHERE id = ?", (c.Id,))
             del self._containers[c.Id]
+            if volumes:
+                self.volumes.remove_anonymous(c.MountPoints)
         self._locks.pop(c.Id, None)
         self.events.emit("container", "destroy", c.Id, self._event_attrs(c))
         ev = self._removed.pop(c.Id, None)
@@ -536,6 +545,7 @@ class ContainerService(ContainerOps, ContainerViews):
                 continue
             if not c.State.Running:
                 continue
+            self.volumes.adopt(c.Id, c.MountPoints)
             code = self.monitor.exit_code(c.Id)
             if code is not None:
                 await self._on_exit(c.Id, code)

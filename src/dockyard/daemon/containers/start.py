@@ -92,6 +92,7 @@ def prepare_bundle(c: Container, cfg: DaemonConfig, net: Any = None, netns: str 
         cgroups_path=cgroups_path(c, cfg), annotations=dict(c.HostConfig.get("Annotations") or {}), default_ulimits=list(cfg.default_ulimits.values()),
         seccomp_profile=default_profile, cgroup_v2=cgroup_version() == "2",
         swap_limit=swap_accounting(), namespace_paths={**(peers or {}), **({"network": netns} if netns else {})},
+        mount_points=c.MountPoints or None,
         readonly_mode=ReadOnlyMode(recursive_readonly_supported(), c.ro_non_recursive)))
     path = os.path.join(c.bundle, "config.json")
     with open(path + ".tmp", "w", encoding="utf-8") as f:

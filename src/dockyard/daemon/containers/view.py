@@ -11,6 +11,7 @@ import hashlib
 from dockyard import errors
 from dockyard.daemon.containers.config import (CONFIG_DEFAULTS, HOST_CONFIG_DEFAULTS, OMITEMPTY_CONFIG,
                                               OMITEMPTY_HOST_CONFIG, with_defaults)
+from dockyard.daemon.filters import labels_match
 from dockyard.daemon.containers.model import ZERO_TIME, Container, parse_rfc3339
 
 LIST_FILTERS = {"id", "name", "label", "status", "ancestor", "exited", "before", "since", "volume",
@@ -57,16 +58,7 @@ def match_ports(ports: list[dict[str, Any]], filters: dict[str, list[str]]) -> b
 
 
 def match_labels(c: Container, filters: dict[str, list[str]]) -> bool:
-    labels = c.Config.get("Labels") or {}
-    for want in filters.get("label", []):
-        key, eq, value = want.partition("=")
-        if key not in labels or (eq and labels[key] != value):
-            return False
-    for want in filters.get("label!", []):
-        key, eq, value = want.partition("=")
-        if key in labels and (not eq or labels[key] == value):
-            return False
-    return True
+    return labels_match(c.Config.get("Labels") or {}, filters)
 
 
 def parse_until(values: list[str] | None) -> str | None:
@@ -125,18 +117,17 @@ def networks_of(c: Container) -> dict[str, Any]:
 
 
 def mounts_of(c: Container) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for bind in c.HostConfig.get("Binds") or []:
-        parts = bind.split(":")
-        src, dst = parts[0], parts[1]
-        mode = parts[2] if len(parts) > 2 else ""
-        out.append({"Type": "bind", "Source": src, "Destination": dst, "Mode": mode,
-                    "RW": "ro" not in mode.split(","), "Propagation": "rprivate"})
-    for m in c.HostConfig.get("Mounts") or []:
-        out.append({"Type": m.get("Type", "bind"), "Source": m.get("Source", ""),
-                    "Destination": m.get("Target", ""), "Mode": "", "RW": not m.get("ReadOnly", False),
-                    "Propagation": (m.get("BindOptions") or {}).get("Propagation", "rprivate")})
-    return out
+    """``Mounts`` of inspect and ps: the container's mount points (a record older than
+    mount points: its Binds and Mounts)."""
+    from dockyard.volume.mountpoints import host_mount_points, public
+
+    points = c.MountPoints
+    if not points:
+        try:
+            points = host_mount_points(c.HostConfig, lambda path: True)
+        except errors.InvalidParameter:
+            points = []
+    return [public(mp) for mp in points]
 
 
 class ContainerViews:
@@ -227,7 +218,7 @@ class ContainerViews:
             if not health_filter_matches(c, filters["health"]):
                 return False
         if "volume" in filters:
-            dests = {m["Destination"] for m in mounts_of(c)} | {m["Source"] for m in mounts_of(c)}
+            dests = {m[k] for m in mounts_of(c) for k in ("Destination", "Source", "Name") if m.get(k)}
             if not any(v in dests for v in filters["volume"]):
                 return False
         if not match_is_task(c, filters):

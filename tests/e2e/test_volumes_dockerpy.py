@@ -1,0 +1,89 @@
+"""Volumes through docker-py, and a named volume's data across a daemon kill -9."""
+
+from __future__ import annotations
+
+import secrets
+
+import docker
+import pytest
+
+from tests.support.daemon import docker as docker_cli
+from tests.support.daemon import new_daemon
+
+
+@pytest.fixture
+def client(dockyard_daemon, busybox_image):
+    c = docker.DockerClient(base_url=dockyard_daemon.docker_host, timeout=60)
+    yield c
+    c.close()
+
+
+def test_volume_api_shapes(client):
+    name = f"py{secrets.token_hex(3)}"
+    v = client.volumes.create(name, driver="local", labels={"app": "db"},
+                              driver_opts={"type": "tmpfs", "device": "tmpfs", "o": "size=1m"})
+    assert v.name == name and v.attrs["Labels"] == {"app": "db"}
+    assert v.attrs["Options"] == {"type": "tmpfs", "device": "tmpfs", "o": "size=1m"}
+    assert [x.name for x in client.volumes.list(filters={"label": "app=db"})] == [name]
+    assert client.volumes.get(name).attrs["Mountpoint"].endswith(f"/volumes/{name}/_data")
+    with pytest.raises(docker.errors.NotFound):
+        client.volumes.get("nosuchvol")
+    with pytest.raises(docker.errors.APIError) as exc:
+        client.volumes.create("bad/name")
+    assert exc.value.status_code == 400
+    with pytest.raises(docker.errors.APIError) as exc:
+        client.volumes.list(filters={"bogus": "1"})
+    assert exc.value.status_code == 400 and "invalid filter 'bogus'" in str(exc.value)
+    c = client.containers.create("busybox", ["true"], volumes={name: {"bind": "/data", "mode": "rw"}})
+    with pytest.raises(docker.errors.APIError) as exc:
+        v.remove()
+    assert exc.value.status_code == 409
+    c.remove()
+    result = client.volumes.prune(filters={"label": "app=db", "all": "true"})
+    assert result["VolumesDeleted"] == [name] and result["SpaceReclaimed"] == 0
+
+
+def test_mounts_through_docker_py(client, tmp_path):
+    from docker.types import Mount
+
+    name = f"pym{secrets.token_hex(3)}"
+    out = client.containers.run("busybox", ["sh", "-c", "echo hi > /v/f; cat /v/f; ls /b"], remove=True,
+                                mounts=[Mount("/v", name, type="volume"),
+                                        Mount("/b", str(tmp_path), type="bind", read_only=True)])
+    assert out.split() == [b"hi"]
+    assert client.containers.run("busybox", ["cat", "/w/f"], remove=True,
+                                 volumes=[f"{name}:/w:ro"]) == b"hi\n"
+    client.volumes.get(name).remove()
+
+
+def test_value_survives_daemon_kill_9(busybox_tar):
+    """One container writes through a named volume, the daemon is killed, another reads it back."""
+    d = new_daemon()
+    d.start()
+    try:
+        docker_cli(d, "import", str(busybox_tar), "busybox:latest", check=True)
+        docker_cli(d, "volume", "create", "--label", "keep=yes", "persist", check=True)
+        docker_cli(d, "run", "--name", "writer", "-v", "persist:/data", "busybox",
+                   "sh", "-c", "echo written-before-crash > /data/value", check=True)
+        cid = docker_cli(d, "create", "-v", "/anon", "busybox", "true", check=True).stdout.strip()
+        d.crash()
+        d.start()
+        client = docker.DockerClient(base_url=d.docker_host, timeout=60)
+        try:
+            v = client.volumes.get("persist")
+            assert v.attrs["Labels"] == {"keep": "yes"}
+            out = client.containers.run("busybox", ["cat", "/data/value"], remove=True,
+                                        volumes={"persist": {"bind": "/data", "mode": "ro"}})
+            assert out == b"written-before-crash\n"
+            anon = client.containers.get(cid).attrs["Mounts"][0]["Name"]
+            with pytest.raises(docker.errors.APIError):
+                client.volumes.get("persist").remove()  # still used by "writer"
+            client.containers.get("writer").remove()
+            client.volumes.get("persist").remove()
+            client.containers.get(cid).remove(v=True)
+            assert [x.name for x in client.volumes.list()] == []
+            assert anon
+        finally:
+            client.close()
+    finally:
+        d.cleanup()
