@@ -87,3 +87,30 @@ def test_value_survives_daemon_kill_9(busybox_tar):
             client.close()
     finally:
         d.cleanup()
+
+
+def test_archive_diff_export_through_docker_py(client):
+    import io
+    import tarfile
+
+    c = client.containers.run("busybox", ["sleep", "100"], detach=True)
+    try:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tf:
+            ti = tarfile.TarInfo("hello.txt")
+            ti.size = 6
+            tf.addfile(ti, io.BytesIO(b"hello\n"))
+        assert c.put_archive("/tmp", buf.getvalue()) is True
+        stream, st = c.get_archive("/tmp/hello.txt")
+        data = b"".join(stream)
+        assert st["name"] == "hello.txt" and st["size"] == 6 and st["mode"] == 0o644
+        with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+            assert tf.extractfile("hello.txt").read() == b"hello\n"
+        with pytest.raises(docker.errors.NotFound):
+            c.get_archive("/nope")
+        assert {"Path": "/tmp/hello.txt", "Kind": 1} in c.diff()
+        exported = b"".join(c.export())
+        with tarfile.open(fileobj=io.BytesIO(exported)) as tf:
+            assert "tmp/hello.txt" in tf.getnames()
+    finally:
+        c.remove(force=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, Callable
 
 from aiohttp import web
 
@@ -104,6 +104,47 @@ async def unless_client_gone(request: web.Request, task: "asyncio.Future[Any]", 
         if transport is None or transport.is_closing():
             task.cancel()
             raise ConnectionResetError("client went away")
+
+
+async def stream_from_thread(request: web.Request, resp: web.StreamResponse,
+                             produce: "Callable[[Callable[[bytes], None]], None]") -> None:
+    """Run ``produce(sink)`` in a thread and write every chunk it sinks to ``resp``, in order.
+
+    A queue of a few chunks sits between them, so a slow client slows the
+    producer down instead of the daemon buffering the whole stream; a client
+    that goes away stops the producer at its next chunk.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=8)
+    gone = False
+
+    def sink(chunk: bytes) -> None:
+        if gone:
+            raise ConnectionResetError("client went away")
+        asyncio.run_coroutine_threadsafe(queue.put(chunk), loop).result()
+
+    def run() -> None:
+        try:
+            produce(sink)
+        finally:
+            asyncio.run_coroutine_threadsafe(queue.put(None), loop).result()
+
+    fut = loop.run_in_executor(None, run)
+    try:
+        while True:
+            chunk = await queue.get()
+            if chunk is None:
+                break
+            await resp.write(chunk)
+    except BaseException:
+        gone = True
+        while not fut.done():  # let the producer finish its put and see `gone`
+            try:
+                queue.get_nowait()
+            except asyncio.QueueEmpty:
+                await asyncio.sleep(0.01)
+        raise
+    await fut
 
 
 def query_time_ns(request: web.Request, name: str) -> int | None:

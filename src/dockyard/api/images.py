@@ -15,7 +15,8 @@ from aiohttp import web
 
 from dockyard import errors
 from dockyard.api.bodies import ContainerConfig
-from dockyard.api.helpers import json_response, query_bool, query_filters, read_json, version_less_than
+from dockyard.api.helpers import (json_response, query_bool, query_filters, read_json, stream_from_thread,
+                                  version_less_than)
 
 
 def add_routes(router: web.UrlDispatcher, backends: Any) -> None:
@@ -184,25 +185,7 @@ async def _save(request: web.Request, names: list[str]) -> web.StreamResponse:
     plan = svc.save_plan(names)  # resolves every name first: errors before the stream starts
     resp = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
     await resp.prepare(request)
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=8)
-
-    def put(chunk: bytes | None) -> None:
-        asyncio.run_coroutine_threadsafe(queue.put(chunk), loop).result()
-
-    def produce() -> None:
-        try:
-            svc.save(plan, put)
-        finally:
-            put(None)
-
-    fut = loop.run_in_executor(None, produce)
-    while True:
-        chunk = await queue.get()
-        if chunk is None:
-            break
-        await resp.write(chunk)
-    await fut
+    await stream_from_thread(request, resp, lambda sink: svc.save(plan, sink))
     await resp.write_eof()
     return resp
 

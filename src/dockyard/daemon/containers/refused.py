@@ -40,11 +40,6 @@ class Refused:
     example: dict[str, Any]  # a create body that uses the option (the tests send each)
 
 
-def _anonymous_volumes(r: Request) -> bool:
-    """``Config.Volumes`` paths not covered by a bind or mount (docker run -v /path)."""
-    targets = {(b.split(":") + ["", ""])[1] for b in r.host_config.get("Binds") or []}
-    targets |= {m.get("Target", "") for m in r.host_config.get("Mounts") or []}
-    return any(path.rstrip("/") not in {t.rstrip("/") for t in targets} for path in r.config.get("Volumes") or {})
 
 
 def _security_opt(prefix: str, harmless: tuple[str, ...]) -> Callable[[Request], bool]:
@@ -76,15 +71,6 @@ def lsm_reason(name: str, label: str, sys_root: str = "/sys") -> str:
 
 
 REFUSED: tuple[Refused, ...] = (
-    Refused("HostConfig.VolumesFrom", "--volumes-from", lambda r: bool(r.host_config.get("VolumesFrom")),
-            "volumes are not built yet", 13,
-            {"HostConfig": {"VolumesFrom": ["other"]}}),
-    Refused("HostConfig.VolumeDriver", "--volume-driver",
-            lambda r: (r.host_config.get("VolumeDriver") or "local") != "local", "volume drivers are not built yet", 13,
-            {"HostConfig": {"VolumeDriver": "nfs"}}),
-    Refused("Config.Volumes", "-v /path", _anonymous_volumes,
-            "anonymous volumes are not built yet; bind a host directory instead (-v /host/dir:/path)", 13,
-            {"Volumes": {"/data": {}}}),
     Refused("HostConfig.UsernsMode", "--userns",
             lambda r: (r.host_config.get("UsernsMode") or "host") != "host", "user namespaces are not built yet", 16,
             {"HostConfig": {"UsernsMode": "private"}}),

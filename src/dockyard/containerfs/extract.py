@@ -1,0 +1,207 @@
+"""Unpacking a ``docker cp`` tar into a directory of a container, from that directory's fd.
+
+The extraction point is the root for every member: each member's parent is
+opened with openat2(RESOLVE_IN_ROOT) from the extraction point's fd, and the
+member itself is made with ``*at`` calls on that parent fd (``O_NOFOLLOW``,
+``O_EXCL``), its owner, mode and times set through its own fd.  A name with
+``..`` that climbs out is refused (moby's breakout error); an absolute name
+counts from the extraction point; a symlink in the tar, or one the container
+makes meanwhile, cannot lead a later member out, because the kernel resolves
+it inside the extraction point.  Link targets are taken as they are (a
+symlink is only a string to the container).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import stat
+import tarfile
+from typing import IO
+
+from dockyard.containerfs.resolve import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2
+from dockyard.errors import InvalidParameter
+
+_RESOLVE = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
+_DIR_FLAGS = os.O_PATH | os.O_DIRECTORY
+CHUNK = 1 << 20
+
+
+def _clean(name: str) -> str:
+    norm = posixpath.normpath("/" + name).lstrip("/")
+    raw = posixpath.normpath(name.lstrip("/")) if name.strip("/") else "."
+    if raw == ".." or raw.startswith("../"):
+        raise InvalidParameter(f'invalid tar member "{name}": it is outside of the extraction point')
+    return norm or "."
+
+
+class Extractor:
+    """Members of a tar stream into the directory ``destfd`` (an O_PATH fd is enough)."""
+
+    def __init__(self, destfd: int, *, no_overwrite_dir_non_dir: bool = False,
+                 owner: tuple[int, int] | None = None) -> None:
+        self.dest = destfd
+        self.no_overwrite = no_overwrite_dir_non_dir
+        self.owner = owner
+        self._dirs: list[tuple[str, tarfile.TarInfo]] = []
+
+    def _parent(self, rel: str) -> int:
+        """An fd of ``rel``'s parent directory, created (0755) as needed, inside the extraction point.
+
+        ``mkdir -p`` with the extraction point as ``/``: a symlink on the way
+        (even one to a directory that does not exist) is followed inside it.
+        """
+        parent = posixpath.dirname(rel) or "."
+        try:
+            return openat2(self.dest, parent, _DIR_FLAGS, 0, _RESOLVE)
+        except FileNotFoundError:
+            pass
+        parts = [p for p in parent.split("/") if p not in ("", ".")]
+        done: list[str] = []
+        links = 0
+        while parts:
+            part = parts.pop(0)
+            if part == "..":
+                if done:
+                    done.pop()
+                continue
+            fd = openat2(self.dest, "/".join(done) or ".", _DIR_FLAGS, 0, _RESOLVE)
+            try:
+                try:
+                    st = os.stat(part, dir_fd=fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    os.mkdir(part, 0o755, dir_fd=fd)
+                    done.append(part)
+                    continue
+                if stat.S_ISLNK(st.st_mode):
+                    links += 1
+                    if links > 40:
+                        raise InvalidParameter(f"too many levels of symbolic links under {rel}")
+                    target = os.readlink(part, dir_fd=fd)
+                    if target.startswith("/"):
+                        done = []
+                    parts[:0] = [p for p in target.split("/") if p not in ("", ".")]
+                elif stat.S_ISDIR(st.st_mode):
+                    done.append(part)
+                else:
+                    raise InvalidParameter(f'cannot extract "{rel}": "{part}" is not a directory')
+            finally:
+                os.close(fd)
+        return openat2(self.dest, "/".join(done) or ".", _DIR_FLAGS, 0, _RESOLVE)
+
+    def _clear(self, parentfd: int, base: str, ti: tarfile.TarInfo, rel: str) -> bool:
+        """Make room for the member; True when an existing directory is kept for a directory member."""
+        try:
+            st = os.stat(base, dir_fd=parentfd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        is_dir = stat.S_ISDIR(st.st_mode)
+        if self.no_overwrite and is_dir and not ti.isdir():
+            raise InvalidParameter(f'cannot overwrite directory "/{rel}" with non-directory "{ti.name}"')
+        if self.no_overwrite and not is_dir and ti.isdir():
+            raise InvalidParameter(f'cannot overwrite non-directory "/{rel}" with directory "{ti.name}"')
+        if is_dir and ti.isdir():
+            return True
+        if is_dir:
+            shutil.rmtree(base, dir_fd=parentfd)
+        else:
+            os.unlink(base, dir_fd=parentfd)
+        return False
+
+    def _ids(self, ti: tarfile.TarInfo) -> tuple[int, int]:
+        return self.owner if self.owner is not None else (ti.uid, ti.gid)
+
+    def member(self, tf: tarfile.TarFile, ti: tarfile.TarInfo) -> None:
+        rel = _clean(ti.name)
+        if rel == ".":
+            return  # the extraction point itself keeps its owner and mode (as moby)
+        parentfd = self._parent(rel)
+        try:
+            base = posixpath.basename(rel)
+            kept = self._clear(parentfd, base, ti, rel)
+            uid, gid = self._ids(ti)
+            if ti.isdir():
+                if not kept:
+                    os.mkdir(base, 0o700, dir_fd=parentfd)
+                fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parentfd)
+                try:
+                    os.fchown(fd, uid, gid)
+                    os.fchmod(fd, ti.mode & 0o7777)
+                finally:
+                    os.close(fd)
+                self._dirs.append((rel, ti))
+            elif ti.isreg():
+                self._file(tf, ti, parentfd, base, uid, gid)
+            elif ti.issym():
+                os.symlink(ti.linkname, base, dir_fd=parentfd)
+                os.chown(base, uid, gid, dir_fd=parentfd, follow_symlinks=False)
+                os.utime(base, (ti.mtime, ti.mtime), dir_fd=parentfd, follow_symlinks=False)
+            elif ti.islnk():
+                target = _clean(ti.linkname)
+                srcfd = openat2(self.dest, posixpath.dirname(target) or ".", _DIR_FLAGS, 0, _RESOLVE)
+                try:
+                    os.link(posixpath.basename(target), base, src_dir_fd=srcfd, dst_dir_fd=parentfd,
+                            follow_symlinks=False)
+                finally:
+                    os.close(srcfd)
+            elif ti.ischr() or ti.isblk() or ti.isfifo():
+                kind = stat.S_IFCHR if ti.ischr() else stat.S_IFBLK if ti.isblk() else stat.S_IFIFO
+                os.mknod(base, kind | 0o600, os.makedev(ti.devmajor, ti.devminor), dir_fd=parentfd)
+                fd = os.open(base, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parentfd)
+                try:  # through the fd's /proc link: the very node made above, never a swapped path
+                    os.chown(f"/proc/self/fd/{fd}", uid, gid)
+                    os.chmod(f"/proc/self/fd/{fd}", ti.mode & 0o7777)
+                    os.utime(f"/proc/self/fd/{fd}", (ti.mtime, ti.mtime))
+                finally:
+                    os.close(fd)
+        finally:
+            os.close(parentfd)
+
+    @staticmethod
+    def _file(tf: tarfile.TarFile, ti: tarfile.TarInfo, parentfd: int, base: str, uid: int, gid: int) -> None:
+        fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                     dir_fd=parentfd)
+        try:
+            src = tf.extractfile(ti)
+            if src is not None:
+                while True:
+                    data = src.read(CHUNK)
+                    if not data:
+                        break
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view):]
+            os.fchown(fd, uid, gid)
+            os.fchmod(fd, ti.mode & 0o7777)
+            os.utime(fd, (ti.mtime, ti.mtime))
+        finally:
+            os.close(fd)
+
+    def finish(self) -> None:
+        """Directory times last (their entries changed them), deepest first."""
+        for rel, ti in sorted(self._dirs, key=lambda d: d[0].count("/"), reverse=True):
+            try:
+                fd = openat2(self.dest, rel, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, 0, _RESOLVE)
+            except OSError:
+                continue
+            try:
+                os.utime(fd, (ti.mtime, ti.mtime))
+            finally:
+                os.close(fd)
+
+
+def extract(stream: IO[bytes], destfd: int, *, no_overwrite_dir_non_dir: bool = False,
+            owner: tuple[int, int] | None = None) -> int:
+    """Unpack a (possibly compressed) tar stream into ``destfd``; returns the number of members."""
+    ex = Extractor(destfd, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, owner=owner)
+    count = 0
+    try:
+        with tarfile.open(fileobj=stream, mode="r|*") as tf:
+            for ti in tf:
+                ex.member(tf, ti)
+                count += 1
+    except tarfile.TarError as exc:
+        raise InvalidParameter(f"invalid tar archive: {exc}") from None
+    ex.finish()
+    return count

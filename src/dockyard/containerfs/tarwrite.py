@@ -1,0 +1,146 @@
+"""A tar stream of a tree inside a container, read through directory fds only.
+
+The walk never follows a symlink and never opens a path string: each entry
+is ``fstatat``/``openat`` relative to its parent's fd with ``O_NOFOLLOW``, so
+a container renaming or swapping entries while it runs can change what is
+copied but never make the copy read a file of the host.  Output goes to a
+``sink`` in chunks of about a megabyte (the caller streams them: the tree is
+never held whole).  Hard links are kept as links; fifos and devices are
+written as headers, never opened; sockets are left out (as Docker does).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tarfile
+from collections.abc import Callable
+
+CHUNK = 1 << 20
+BLOCK = 512
+_FORMAT = tarfile.PAX_FORMAT
+
+
+class TarWriter:
+    """Tar members into ``sink``, buffered; :meth:`close` writes the end-of-archive blocks."""
+
+    def __init__(self, sink: Callable[[bytes], None]) -> None:
+        self._sink = sink
+        self._buf = bytearray()
+        self._links: dict[tuple[int, int], str] = {}
+
+    def _put(self, data: bytes | memoryview) -> None:
+        self._buf += data
+        if len(self._buf) >= CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buf:
+            self._sink(bytes(self._buf))
+            self._buf.clear()
+
+    def _header(self, name: str, st: os.stat_result, kind: bytes, *, size: int = 0, linkname: str = "") -> None:
+        ti = tarfile.TarInfo(name)
+        ti.mode = stat.S_IMODE(st.st_mode)
+        ti.uid, ti.gid = st.st_uid, st.st_gid
+        ti.mtime = st.st_mtime
+        ti.type = kind
+        ti.size = size
+        ti.linkname = linkname
+        if kind in (tarfile.CHRTYPE, tarfile.BLKTYPE):
+            ti.devmajor, ti.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+        self._put(ti.tobuf(_FORMAT, "utf-8", "surrogateescape"))
+
+    def add_entry(self, dirfd: int, name: str, arcname: str) -> int | None:
+        """Write the entry ``name`` of directory ``dirfd``; returns an fd of it when it is a directory
+        (the caller walks it and closes it), else None."""
+        try:
+            st = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None  # removed meanwhile
+        mode = st.st_mode
+        if stat.S_ISDIR(mode):
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dirfd)
+            except (FileNotFoundError, NotADirectoryError, OSError):
+                return None
+            self._header(arcname.rstrip("/") + "/", os.fstat(fd), tarfile.DIRTYPE)
+            return fd
+        if stat.S_ISREG(mode):
+            self._add_file(dirfd, name, arcname, st)
+        elif stat.S_ISLNK(mode):
+            try:
+                target = os.readlink(name, dir_fd=dirfd)
+            except OSError:
+                return None
+            self._header(arcname, st, tarfile.SYMTYPE, linkname=target)
+        elif stat.S_ISFIFO(mode):
+            self._header(arcname, st, tarfile.FIFOTYPE)
+        elif stat.S_ISCHR(mode):
+            self._header(arcname, st, tarfile.CHRTYPE)
+        elif stat.S_ISBLK(mode):
+            self._header(arcname, st, tarfile.BLKTYPE)
+        return None
+
+    def _add_file(self, dirfd: int, name: str, arcname: str, st: os.stat_result) -> None:
+        key = (st.st_dev, st.st_ino)
+        if st.st_nlink > 1 and key in self._links:
+            self._header(arcname, st, tarfile.LNKTYPE, linkname=self._links[key])
+            return
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dirfd)
+        except OSError:
+            return
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return  # swapped for something else between the stat and the open
+            if st.st_nlink > 1:
+                self._links[(st.st_dev, st.st_ino)] = arcname
+            size = st.st_size
+            self._header(arcname, st, tarfile.REGTYPE, size=size)
+            left = size
+            while left > 0:
+                data = os.read(fd, min(CHUNK, left))
+                if not data:  # the file shrank meanwhile: pad with zeros, the header said `size`
+                    data = bytes(min(CHUNK, left))
+                if len(data) >= CHUNK // 4:  # big reads go out as they are, without a copy
+                    self.flush()
+                    self._sink(data)
+                else:
+                    self._put(data)
+                left -= len(data)
+            pad = -size % BLOCK
+            if pad:
+                self._put(bytes(pad))
+        finally:
+            os.close(fd)
+
+    def add_tree(self, dirfd: int, name: str, arcname: str) -> None:
+        """``name`` in ``dirfd`` and, for a directory, everything below it (sorted, iteratively)."""
+        top = self.add_entry(dirfd, name, arcname)
+        if top is None:
+            return
+        stack: list[tuple[int, str, list[str]]] = [(top, arcname.rstrip("/"), sorted(os.listdir(top), reverse=True))]
+        try:
+            while stack:
+                fd, prefix, names = stack[-1]
+                if not names:
+                    os.close(fd)
+                    stack.pop()
+                    continue
+                child = names.pop()
+                arc = f"{prefix}/{child}" if prefix else child
+                sub = self.add_entry(fd, child, arc)
+                if sub is not None:
+                    try:
+                        stack.append((sub, arc, sorted(os.listdir(sub), reverse=True)))
+                    except OSError:
+                        os.close(sub)
+        finally:
+            for fd, _, _ in stack:
+                os.close(fd)
+
+    def close(self) -> None:
+        self._put(bytes(2 * BLOCK))
+        self.flush()

@@ -1,0 +1,137 @@
+"""containerfs without a daemon: path rules, Go file modes, tar in and out of a directory fd, changes."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import stat
+import tarfile
+
+import pytest
+
+from dockyard.containerfs.changes import ADD, DELETE, MODIFY, changes
+from dockyard.containerfs.extract import extract
+from dockyard.containerfs.pathstat import GO_DIR, GO_SYMLINK, encode_header, go_file_mode, go_time
+from dockyard.containerfs.resolve import open_in_root, resolved_path, split_container_path
+from dockyard.containerfs.tarwrite import TarWriter
+from dockyard.errors import InvalidParameter
+
+
+@pytest.mark.parametrize("path,want", [
+    ("/etc/hostname", ("/etc", "hostname")), ("etc", ("/", "etc")), ("/tmp/.", ("/tmp", ".")),
+    ("/tmp/", ("/tmp", ".")), ("/", ("/", ".")), ("/a/..", ("/a/..", ".")),
+])
+def test_split(path, want):
+    assert split_container_path(path) == want
+
+
+def test_go_modes_and_header():
+    assert go_file_mode(stat.S_IFDIR | 0o755) == GO_DIR | 0o755
+    assert go_file_mode(stat.S_IFLNK | 0o777) == GO_SYMLINK | 0o777
+    assert go_file_mode(stat.S_IFREG | 0o4755) == (1 << 23) | 0o755
+    assert go_time(1_700_000_000_120_000_000) == "2023-11-14T22:13:20.12Z"
+    assert json.loads(base64.b64decode(encode_header({"name": "x"}))) == {"name": "x"}
+
+
+def test_resolution_stays_in_root(tmp_path):
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "passwd").write_text("inside\n")
+    os.symlink("/", root / "up")
+    os.symlink("../../../../etc", root / "dots")
+    fd = os.open(root, os.O_PATH | os.O_DIRECTORY)
+    try:
+        for path in ("/up/etc/passwd", "/dots/passwd", "/../../etc/passwd"):
+            f = open_in_root(fd, path, os.O_RDONLY)
+            with os.fdopen(f) as fh:
+                assert fh.read() == "inside\n"
+        assert resolved_path(fd, "/up/up/dots") == "/etc"
+    finally:
+        os.close(fd)
+
+
+def _tar(build) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        build(tf)
+    return buf.getvalue()
+
+
+def test_tar_round_trip_keeps_owner_mode_links(tmp_path):
+    src = tmp_path / "src"
+    (src / "d").mkdir(parents=True)
+    (src / "d" / "f").write_bytes(b"x" * 300_000)
+    os.chown(src / "d" / "f", 1000, 2000)
+    os.chmod(src / "d" / "f", 0o640)
+    os.link(src / "d" / "f", src / "d" / "hard")
+    os.symlink("f", src / "d" / "ln")
+    os.mkfifo(src / "d" / "fifo")
+    chunks: list[bytes] = []
+    fd = os.open(src, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        w = TarWriter(chunks.append)
+        w.add_tree(fd, "d", "renamed")
+        w.close()
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        names = {m.name: m for m in tf.getmembers()}
+    assert set(names) == {"renamed", "renamed/f", "renamed/hard", "renamed/ln", "renamed/fifo"}
+    assert names["renamed/hard"].islnk() or names["renamed/f"].islnk()
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    dfd = os.open(dest, os.O_PATH | os.O_DIRECTORY)
+    try:
+        assert extract(io.BytesIO(data), dfd) == 5
+    finally:
+        os.close(dfd)
+    st = os.stat(dest / "renamed" / "f")
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode), st.st_size, st.st_nlink) == (1000, 2000, 0o640, 300_000, 2)
+    assert os.readlink(dest / "renamed" / "ln") == "f" and stat.S_ISFIFO(os.lstat(dest / "renamed" / "fifo").st_mode)
+
+
+def test_extract_refuses_dotdot_and_keeps_links_inside(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    dest = tmp_path / "dest"
+    dest.mkdir()
+
+    def hostile(tf):
+        link = tarfile.TarInfo("out")
+        link.type, link.linkname = tarfile.SYMTYPE, str(outside)
+        tf.addfile(link)
+        f = tarfile.TarInfo("out/file")
+        f.size = 1
+        tf.addfile(f, io.BytesIO(b"x"))
+        bad = tarfile.TarInfo("../escape")
+        bad.size = 1
+        tf.addfile(bad, io.BytesIO(b"x"))
+
+    fd = os.open(dest, os.O_PATH | os.O_DIRECTORY)
+    try:
+        with pytest.raises(InvalidParameter, match="outside of the extraction point"):
+            extract(io.BytesIO(_tar(hostile)), fd)
+    finally:
+        os.close(fd)
+    assert not os.listdir(outside) and not (tmp_path / "escape").exists()
+    assert (dest / str(outside).lstrip("/") / "file").read_bytes() == b"x"
+
+
+def test_changes_from_upper(tmp_path):
+    lower, upper = tmp_path / "lower", tmp_path / "upper"
+    for p in ("bin", "etc", "tmp"):
+        (lower / p).mkdir(parents=True)
+    (lower / "bin" / "arch").write_text("x")
+    (lower / "etc" / "passwd").write_text("x")
+    (upper / "bin").mkdir(parents=True)
+    os.mknod(upper / "bin" / "arch", stat.S_IFCHR | 0o600, 0)
+    (upper / "etc").mkdir()
+    (upper / "etc" / "passwd").write_text("changed")
+    (upper / "etc" / "hosts").write_text("init layer")
+    (upper / "new").mkdir()
+    got = [(c["Kind"], c["Path"]) for c in changes(str(upper), [str(lower)])]
+    # a changed file does not list its (unchanged) directory; an added or deleted one does (moby)
+    assert got == [(MODIFY, "/bin"), (DELETE, "/bin/arch"), (MODIFY, "/etc/passwd"), (ADD, "/new")]
