@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from dockyard import errors
+from dockyard.api import distribution
 from dockyard.api.bodies import ContainerConfig
 from dockyard.api.helpers import (json_response, query_bool, query_filters, read_json, stream_from_thread,
                                   version_less_than)
@@ -104,13 +105,11 @@ async def create(request: web.Request) -> web.StreamResponse:
 
 
 async def _pull(request: web.Request, name: str, tag: str | None) -> web.StreamResponse:
-    """Registries are not supported yet: a local image is "up to date", anything else is denied."""
-    return await _progress(request, _svc(request).pull(name, tag))
+    return await distribution.pull(request, name, tag)
 
 
-async def push(request: web.Request) -> web.Response:
-    name = request.match_info["name"]
-    raise errors.NotImplementedYet(f"pushing {name}: registries are not supported yet")
+async def push(request: web.Request) -> web.StreamResponse:
+    return await distribution.push(request)
 
 
 async def commit(request: web.Request) -> web.Response:

@@ -84,6 +84,7 @@ async def on_prepare(request: web.Request, response: web.StreamResponse) -> None
 def create_app(backends: Any) -> web.Application:
     """Build the app; ``backends`` is the daemon's service container (see dockyardd)."""
     from dockyard.api import archive, build, containers, images, networks, swarm, system, volumes
+    from dockyard.api import distribution
     from dockyard.api import exec as exec_routes
 
     app = web.Application(router=VersionedRouter(),
@@ -91,7 +92,7 @@ def create_app(backends: Any) -> web.Application:
                           client_max_size=0)
     app["backends"] = backends
     app.on_response_prepare.append(on_prepare)
-    for module in (system, containers, exec_routes, images, build, swarm, networks, volumes, archive):
+    for module in (system, containers, exec_routes, images, build, swarm, networks, volumes, archive, distribution):
         module.add_routes(app.router, backends)
     return app
 

@@ -24,6 +24,7 @@ class Backends:
     build: Any = None
     networks: Any = None
     volumes: Any = None
+    registry: Any = None
 
     async def startup(self) -> None:
         """Re-adopt what survived a restart, start watchers."""
@@ -45,6 +46,7 @@ def build_backends(cfg: DaemonConfig) -> Backends:
     from dockyard.daemon.exec import ExecService
     from dockyard.daemon.images import ImageService
     from dockyard.daemon.networks import NetworkService
+    from dockyard.daemon.registry import RegistryService
     from dockyard.daemon.system import SystemService
     from dockyard.daemon.volumes import VolumeService
 
@@ -67,4 +69,5 @@ def build_backends(cfg: DaemonConfig) -> Backends:
     networks = NetworkService(cfg, db, events)
     networks.containers, containers.networks = containers, networks
     return Backends(config=cfg, db=db, system=system, images=images, containers=containers, events=events,
-                    exec=execs, networks=networks, volumes=volumes, build=BuildService(cfg.data_root, db, images, containers, events))
+                    exec=execs, networks=networks, volumes=volumes, build=BuildService(cfg.data_root, db, images, containers, events),
+                    registry=RegistryService(cfg, images, events))

@@ -28,6 +28,7 @@ KNOWN_KEYS = {
     "log-driver", "log-opts", "default-ulimits", "live-restore", "cgroup-parent", "debug",
     "name-prefix", "storage-driver", "default-shm-size", "init-path", "bip", "default-address-pools", "mtu",
     "tls", "tlsverify", "tlscacert", "tlscert", "tlskey", "group",
+    "insecure-registries", "registry-mirrors", "max-concurrent-downloads", "max-concurrent-uploads",
 }
 
 
@@ -64,6 +65,11 @@ class DaemonConfig:
     tls: hostsmod.TLSSettings = field(default_factory=hostsmod.TLSSettings)
     # the unix sockets' group (dockerd's -G/--group); missing "docker" is only a warning
     group: str = hostsmod.DEFAULT_SOCKET_GROUP
+    # registries (daemon.json keys of the same names; dockerd's defaults)
+    insecure_registries: list[str] = field(default_factory=list)
+    registry_mirrors: list[str] = field(default_factory=list)
+    max_concurrent_downloads: int = 3
+    max_concurrent_uploads: int = 5
 
     @property
     def listen_hosts(self) -> list[hostsmod.Host]:
@@ -165,6 +171,7 @@ def load(config_file: str | None, overrides: dict[str, Any], native_runtime: str
     if "default-shm-size" in data:
         cfg.default_shm_size = parse_size(data["default-shm-size"])
     _network_keys(cfg, data)
+    _load_registry_keys(cfg, data)
     cfg.runtimes = builtin_runtimes(native_runtime)
     for name, spec in data.get("runtimes", {}).items():
         if not isinstance(spec, dict) or "path" not in spec:
@@ -220,3 +227,16 @@ def _load_listen_config(cfg: DaemonConfig, data: dict[str, Any]) -> None:
     cfg.hosts = [str(hostsmod.parse_host(h, cfg.tls.enabled)) for h in hosts]
     if "group" in data:
         cfg.group = str(data["group"])
+
+
+def _load_registry_keys(cfg: DaemonConfig, data: dict[str, Any]) -> None:
+    from dockyard.image.distribution.endpoints import validate_insecure, validate_mirrors
+
+    cfg.insecure_registries = validate_insecure(list(data.get("insecure-registries") or []))
+    cfg.registry_mirrors = validate_mirrors(list(data.get("registry-mirrors") or []))
+    for key in ("max-concurrent-downloads", "max-concurrent-uploads"):
+        if key in data:
+            value = data[key]
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InvalidParameter(f"invalid {key}: {value!r} (a positive integer)")
+            setattr(cfg, key.replace("-", "_"), value)

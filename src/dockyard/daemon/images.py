@@ -144,21 +144,6 @@ class ImageService:
             self.events.emit("image", "tag", img.id, {"name": ref.familiar()})
         return img.id
 
-    def pull(self, name: str, tag: str | None) -> list[dict[str, str]]:
-        """Registries are not supported yet: a local image is "up to date"; for any other the
-        answer says so (a 404, so ``docker run`` says ``Unable to find image`` and exits 125),
-        rather than blaming the repository or the user's login."""
-        ref = refmod.normalize_repo_tag(name, tag) if not (tag and tag.startswith("sha256:")) \
-            else refmod.parse_normalized(f"{name}@{tag}")
-        try:
-            self.resolve(str(ref))
-        except NotFound:
-            raise NotFound(f"cannot pull {ref.familiar()}: dockyard has no registry support yet "
-                           "(issue 10); docker load or docker import the image instead") from None
-        return [{"status": f"Pulling from {ref.path if ref.domain == 'docker.io' else ref.name}",
-                 "id": ref.tag or ref.digest or "latest"},
-                {"status": f"Status: Image is up to date for {ref.familiar()}"}]
-
     @staticmethod
     def empty_container_config() -> dict[str, Any]:
         """Go's zero container config (``ContainerConfig`` of images for API < 1.45)."""
