@@ -83,7 +83,7 @@ class Daemon:
                 "--name-prefix", self.prefix, "--log-level", "debug", *self.extra_args]
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
+                                     start_new_session=True, env=offline_env())
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -187,6 +187,17 @@ def busybox_daemon(busybox_tar: Any, **kwargs: Any) -> Iterator[Daemon]:
         yield d
     finally:
         d.cleanup()
+
+
+def offline_env() -> dict[str, str]:
+    """The daemon's environment: registries other than loopback ones go through a proxy that is
+    not there (a closed port), so no test can pull from Docker Hub, as dockerd honours the same
+    variables."""
+    env = dict(os.environ)
+    for key in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        env[key] = "http://127.0.0.1:9"
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost,::1"
+    return env
 
 
 def new_daemon(**kwargs: Any) -> Daemon:

@@ -63,7 +63,7 @@ def decode_registry_auth(header: str | None) -> AuthConfig:
         return AuthConfig()
     text = header.strip()
     try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
         data = json.loads(raw) if raw.strip() else {}
     except (binascii.Error, ValueError) as exc:
         raise InvalidParameter(f"invalid X-Registry-Auth header: {exc}") from None

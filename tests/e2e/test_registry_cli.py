@@ -1,0 +1,242 @@
+"""docker pull / push / login against Debian's docker-registry, with skopeo as the independent peer.
+
+Images are built by hand as OCI layouts (tests/support/ocimaker.py) and pushed
+with skopeo, pulled with the real docker CLI through dockyard, and the image ID
+(config digest), DiffIDs and RepoDigests compared with what the layout says;
+the reverse direction is read back with skopeo.  No test leaves loopback.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import hashlib
+import json
+import os
+import secrets
+
+import pytest
+
+from tests.support.daemon import docker
+from tests.support.ocimaker import Layout, layer_tar, sha, skopeo
+from tests.support.registry import new_registry
+
+pytestmark = pytest.mark.skipif(not (os.path.exists("/usr/bin/docker-registry") and os.path.exists("/usr/bin/skopeo")),
+                                reason="needs docker-registry and skopeo (scripts/install.sh)")
+
+
+@pytest.fixture(scope="module")
+def registry():
+    r = new_registry()
+    r.start()
+    yield r
+    r.cleanup()
+
+
+@pytest.fixture
+def d(dockyard_daemon):
+    return dockyard_daemon
+
+
+@pytest.fixture(scope="module")
+def bb_layer(busybox_tar) -> bytes:
+    return busybox_tar.read_bytes()
+
+
+@pytest.fixture
+def repo(d, registry):
+    name = f"{registry.host}/dytest-reg-{secrets.token_hex(3)}"
+    yield name
+    for iid in set(docker(d, "images", "-q", "--filter", f"reference={name}*").stdout.split()):
+        docker(d, "rmi", "-f", iid)
+
+
+def publish(tmp_path, target: str, layers: list[bytes], compression: list[str], **kw):
+    """Build an OCI layout and push it with skopeo; returns what was built."""
+    layout = Layout(str(tmp_path / f"oci-{secrets.token_hex(3)}"))
+    desc, built = layout.image(layers, compression, **kw)
+    layout.tag(desc, "t")
+    skopeo("copy", "--dest-tls-verify=false", f"oci:{layout.root}:t", f"docker://{target}")
+    return built
+
+
+def inspect(d, ref: str) -> dict:
+    return json.loads(docker(d, "image", "inspect", ref, check=True).stdout)[0]
+
+
+def test_pull_of_a_skopeo_pushed_gzip_and_zstd_image(d, registry, repo, tmp_path, bb_layer):
+    extra = layer_tar({"data/random.bin": os.urandom(300_000), "etc/motd": b"hello from layer 2\n"})
+    third = layer_tar({"data/note": b"zstd layer\n"})
+    built = publish(tmp_path, f"{repo}:v1", [bb_layer, extra, third], ["gzip", "gzip", "zstd"],
+                    cmd=["cat", "/etc/motd"])
+    p = docker(d, "pull", f"{repo}:v1")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    path = repo.split("/", 1)[1]
+    shorts = [b[7:19] for b in built.blob_digests]
+    assert lines[0] == f"v1: Pulling from {path}"
+    for s in shorts:
+        mine = [line.split(": ", 1)[1] for line in lines if line.startswith(s + ": ")]
+        assert mine[0] == "Pulling fs layer" and mine[-1] == "Pull complete", mine
+        assert "Download complete" in mine and "Verifying Checksum" in mine
+    assert lines[-3:] == [f"Digest: {built.manifest_digest}", f"Status: Downloaded newer image for {repo}:v1",
+                          f"{repo}:v1"]
+    info = inspect(d, f"{repo}:v1")
+    assert info["Id"] == built.config_digest
+    assert info["RootFS"]["Layers"] == built.diff_ids
+    assert info["RepoTags"] == [f"{repo}:v1"] and info["RepoDigests"] == [f"{repo}@{built.manifest_digest}"]
+    assert info["Created"] == "2024-01-01T00:00:00Z" and info["Size"] > 300_000
+    run = docker(d, "run", "--rm", f"{repo}:v1")
+    assert run.returncode == 0 and run.stdout == "hello from layer 2\n", run.stderr
+    again = docker(d, "pull", f"{repo}:v1", check=True).stdout.splitlines()
+    assert again == [f"v1: Pulling from {path}", f"Digest: {built.manifest_digest}",
+                     f"Status: Image is up to date for {repo}:v1", f"{repo}:v1"]
+    listed = docker(d, "images", "--digests", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}", repo,
+                    check=True).stdout.split("\n")
+    assert f"{repo} v1 {built.manifest_digest}" in listed
+
+
+def test_pull_by_digest_and_a_second_image_shares_layers(d, registry, repo, tmp_path, bb_layer):
+    built = publish(tmp_path, f"{repo}:a", [bb_layer], ["gzip"])
+    p = docker(d, "pull", f"{repo}@{built.manifest_digest}")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines()[0] == f"{built.manifest_digest}: Pulling from {repo.split('/', 1)[1]}"
+    assert f"Status: Downloaded newer image for {repo}@{built.manifest_digest}" in p.stdout
+    info = inspect(d, f"{repo}@{built.manifest_digest}")
+    assert info["Id"] == built.config_digest and info["RepoTags"] == []
+    top = layer_tar({"x": b"x"})
+    built2 = publish(tmp_path, f"{repo}:b", [bb_layer, top], ["gzip", "gzip"])
+    p = docker(d, "pull", f"{repo}:b", check=True)
+    assert f"{built2.blob_digests[0][7:19]}: Already exists" in p.stdout.splitlines()
+    assert inspect(d, f"{repo}:b")["RootFS"]["Layers"] == built2.diff_ids
+
+
+def test_manifest_list_platforms(d, registry, repo, tmp_path, bb_layer):
+    layout = Layout(str(tmp_path / "multi"))
+    amd, amd_built = layout.image([bb_layer, layer_tar({"arch": b"amd64\n"})], ["gzip", "gzip"], arch="amd64",
+                                  cmd=["cat", "/arch"])
+    arm, arm_built = layout.image([bb_layer, layer_tar({"arch": b"arm64\n"})], ["gzip", "gzip"], arch="arm64",
+                                  variant="v8")
+    idx, idx_digest = layout.index([amd, arm])
+    layout.tag(idx, "t")
+    skopeo("copy", "--all", "--dest-tls-verify=false", f"oci:{layout.root}:t", f"docker://{repo}:multi")
+    p = docker(d, "pull", f"{repo}:multi")
+    assert p.returncode == 0, p.stderr
+    assert f"Digest: {idx_digest}" in p.stdout
+    info = inspect(d, f"{repo}:multi")
+    assert info["Id"] == amd_built.config_digest and info["RepoDigests"] == [f"{repo}@{idx_digest}"]
+    assert docker(d, "run", "--rm", f"{repo}:multi").stdout == "amd64\n"
+    p = docker(d, "pull", "--platform", "linux/arm64", f"{repo}:multi")
+    assert p.returncode == 0, p.stderr
+    assert inspect(d, f"{repo}:multi")["Id"] == arm_built.config_digest
+    assert inspect(d, f"{repo}:multi")["Architecture"] == "arm64"
+    p = docker(d, "pull", "--platform", "linux/s390x", f"{repo}:multi")
+    assert p.returncode == 1
+    assert ("no matching manifest for linux/s390x in the manifest list entries (the image offers: "
+            "linux/amd64, linux/arm64/v8)") in p.stderr
+
+
+def test_unknown_repository_tag_and_bad_reference(d, registry):
+    p = docker(d, "pull", f"{registry.host}/dytest-nope/none")
+    assert p.returncode == 1
+    assert f"manifest for {registry.host}/dytest-nope/none:latest not found: manifest unknown" in p.stderr
+    p = docker(d, "pull", f"{registry.host}/Upper")
+    assert p.returncode == 1 and "must be lowercase" in p.stderr
+
+
+def test_a_corrupt_blob_is_refused_and_nothing_is_stored(d, registry, repo, tmp_path):
+    payload = layer_tar({"f": os.urandom(200_000)})
+    built = publish(tmp_path, f"{repo}:bad", [payload], ["gzip"])
+    data_file = glob.glob(f"{registry.root}/data/docker/registry/v2/blobs/sha256/*/"
+                          f"{built.blob_digests[0][7:]}/data")[0]
+    raw = bytearray(open(data_file, "rb").read())
+    raw[len(raw) // 2] ^= 0xFF  # same size, other bytes
+    with open(data_file, "wb") as f:
+        f.write(raw)
+    layers_before = sorted(os.listdir(os.path.join(d.data_root, "overlay2")))
+    p = docker(d, "pull", f"{repo}:bad")
+    assert p.returncode == 1
+    assert f"filesystem layer verification failed for digest {built.blob_digests[0]}" in p.stderr
+    assert docker(d, "image", "inspect", f"{repo}:bad").returncode == 1
+    assert sorted(os.listdir(os.path.join(d.data_root, "overlay2"))) == layers_before
+    assert os.listdir(os.path.join(d.data_root, "image", "tmp")) == []
+
+
+def _skopeo_layers(target: str, dest: str) -> list[str]:
+    """DiffIDs as skopeo sees them: copy to an OCI layout and hash each decompressed layer."""
+    skopeo("copy", "--src-tls-verify=false", f"docker://{target}", f"oci:{dest}:x")
+    index = json.load(open(os.path.join(dest, "index.json")))
+    man = json.load(open(os.path.join(dest, "blobs", "sha256", index["manifests"][0]["digest"][7:])))
+    out = []
+    for layer in man["layers"]:
+        data = open(os.path.join(dest, "blobs", "sha256", layer["digest"][7:]), "rb").read()
+        out.append(sha(gzip.decompress(data)))
+    return out
+
+
+def test_push_is_read_back_by_skopeo_and_skips_or_mounts_known_blobs(d, registry, repo, tmp_path):
+    fresh = tmp_path / "fresh.tar"
+    fresh.write_bytes(layer_tar({"bin/data": os.urandom(500_000), "etc/x": b"compressible " * 10000}))
+    iid = docker(d, "import", "--change", "CMD [\"true\"]", str(fresh), f"{repo}:p1", check=True).stdout.strip()
+    p = docker(d, "push", f"{repo}:p1")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    info = inspect(d, f"{repo}:p1")
+    short = info["RootFS"]["Layers"][0][7:19]
+    assert lines[:2] == [f"The push refers to repository [{repo}]", f"{short}: Preparing"]
+    assert lines[2] in (f"{short}: Pushed",) and lines[-1].startswith("p1: digest: sha256:")
+    digest, size = lines[-1].split()[2], int(lines[-1].split()[4])
+    raw = skopeo("inspect", "--tls-verify=false", "--raw", f"docker://{repo}:p1").stdout.encode()
+    assert "sha256:" + hashlib.sha256(raw).hexdigest() == digest and len(raw) == size
+    cfg = json.loads(skopeo("inspect", "--tls-verify=false", "--config", "--raw", f"docker://{repo}:p1").stdout)
+    assert cfg["rootfs"]["diff_ids"] == info["RootFS"]["Layers"]
+    manifest = json.loads(raw)
+    assert manifest["config"]["digest"] == iid
+    assert manifest["layers"][0]["mediaType"] == "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    assert _skopeo_layers(f"{repo}:p1", str(tmp_path / "back")) == info["RootFS"]["Layers"]
+    assert info["RepoDigests"] == [f"{repo}@{digest}"]
+    again = docker(d, "push", f"{repo}:p1", check=True).stdout.splitlines()
+    assert f"{short}: Layer already exists" in again and again[-1] == lines[-1]
+    other = f"{repo}-other:m"
+    docker(d, "tag", f"{repo}:p1", other, check=True)
+    mounted = docker(d, "push", other, check=True).stdout.splitlines()
+    assert f"{short}: Mounted from {repo.split('/', 1)[1]}" in mounted
+    docker(d, "rmi", "-f", iid, check=True)
+    p = docker(d, "pull", f"{repo}:p1", check=True)
+    assert inspect(d, f"{repo}:p1")["Id"] == iid
+
+
+def test_push_of_a_missing_image(d, registry):
+    p = docker(d, "push", f"{registry.host}/dytest-absent:1")
+    assert p.returncode == 1
+    assert f"An image does not exist locally with the tag: {registry.host}/dytest-absent" in p.stderr
+
+
+def test_docker_py_pull_stream_push(d, registry, repo, tmp_path, bb_layer):
+    docker_mod = pytest.importorskip("docker")
+    built = publish(tmp_path, f"{repo}:py", [bb_layer, layer_tar({"a": b"1"})], ["gzip", "zstd"])
+    client = docker_mod.DockerClient(base_url=d.docker_host, version="auto")
+    try:
+        events = list(client.api.pull(repo, tag="py", stream=True, decode=True))
+        assert events[0] == {"status": "Pulling from " + repo.split("/", 1)[1], "id": "py"}
+        statuses = {e.get("status") for e in events}
+        assert {"Pulling fs layer", "Downloading", "Download complete", "Extracting", "Pull complete"} <= statuses
+        dl = [e for e in events if e.get("status") == "Downloading"][-1]
+        assert dl["progressDetail"]["current"] == dl["progressDetail"]["total"] and dl["progress"].startswith("[=")
+        assert events[-1] == {"status": f"Status: Downloaded newer image for {repo}:py"}
+        img = client.images.pull(repo, tag="py")
+        assert img.id == built.config_digest
+        img.tag(repo, "py2")
+        out = list(client.api.push(repo, tag="py2", stream=True, decode=True))
+        aux = [e["aux"] for e in out if "aux" in e]
+        assert aux and aux[0]["Tag"] == "py2" and aux[0]["Digest"].startswith("sha256:")
+        with pytest.raises(docker_mod.errors.NotFound):
+            client.images.pull(f"{registry.host}/dytest-none", tag="x")
+    finally:
+        client.close()
+
+
+def test_docker_hub_is_never_reached_in_tests(d):
+    p = docker(d, "pull", "dytest-no-such-image-xyz")
+    assert p.returncode == 1
+    assert "registry-1.docker.io" in p.stderr
