@@ -10,6 +10,7 @@ from typing import Any
 from dockyard import __version__
 from dockyard.daemon.config import DaemonConfig
 from dockyard.daemon.hosts import tcp_warnings
+from dockyard.image.distribution.endpoints import registry_config
 
 API_VERSION = "1.50"
 MIN_API_VERSION = "1.24"
@@ -200,10 +201,7 @@ class SystemService:
             "NEventsListener": self.containers.events.listeners(), "KernelVersion": uname.release, "OperatingSystem": os_name,
             "OSVersion": os_version, "OSType": "linux", "Architecture": arch,
             "IndexServerAddress": "https://index.docker.io/v1/",
-            "RegistryConfig": {"InsecureRegistryCIDRs": ["::1/128", "127.0.0.0/8"],
-                               "IndexConfigs": {"docker.io": {"Name": "docker.io", "Mirrors": [], "Secure": True,
-                                                              "Official": True}},
-                               "Mirrors": []},
+            "RegistryConfig": registry_config(self.cfg.insecure_registries, self.cfg.registry_mirrors),
             "NCPU": os.cpu_count() or 1, "MemTotal": mem_total(), "GenericResources": None,
             "DockerRootDir": self.cfg.data_root, "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
             "Name": uname.nodename, "Labels": [], "ExperimentalBuild": False, "ServerVersion": DOCKER_VERSION,

@@ -106,3 +106,15 @@ def registry_of_server_address(address: str) -> str:
     if "://" in a:
         a = a.split("://", 1)[1]
     return a.split("/", 1)[0]
+
+
+def registry_config(insecure: list[str], mirrors: list[str]) -> dict[str, object]:
+    """``RegistryConfig`` of ``GET /info``, as dockerd reports its configuration."""
+    cidrs = ["::1/128", "127.0.0.0/8"] + [e for e in insecure if "/" in e]
+    shown_mirrors = [m + "/" for m in mirrors]
+    index: dict[str, object] = {DOCKER_IO: {"Name": DOCKER_IO, "Mirrors": shown_mirrors, "Secure": True,
+                                            "Official": True}}
+    for e in insecure:
+        if "/" not in e:
+            index[e] = {"Name": e, "Mirrors": [], "Secure": False, "Official": False}
+    return {"InsecureRegistryCIDRs": cidrs, "IndexConfigs": index, "Mirrors": shown_mirrors}
