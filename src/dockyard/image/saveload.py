@@ -33,6 +33,7 @@ MANIFEST_V1 = "application/vnd.oci.image.manifest.v1+json"
 CONFIG_V1 = "application/vnd.oci.image.config.v1+json"
 LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 INDEX_V1 = "application/vnd.oci.image.index.v1+json"
+_PUT_SIZE = 1 << 20
 
 
 @dataclass
@@ -45,18 +46,26 @@ class SaveItem:
 
 
 class _Writer:
-    """A write-only file object handing each chunk to ``put``."""
+    """A write-only file object handing chunks of about ``_PUT_SIZE`` bytes to ``put``.
+
+    Every ``put`` is a hand-over to the event loop, so tarfile's many small
+    writes (512-byte headers, 16 KiB copies) are gathered first.
+    """
 
     def __init__(self, put: Callable[[bytes], None]) -> None:
         self._put = put
+        self._buf = bytearray()
 
     def write(self, data: bytes) -> int:
-        if data:
-            self._put(bytes(data))
+        self._buf += data
+        if len(self._buf) >= _PUT_SIZE:
+            self.flush()
         return len(data)
 
     def flush(self) -> None:
-        pass
+        if self._buf:
+            self._put(bytes(self._buf))
+            self._buf.clear()
 
 
 def _add_bytes(tf: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -75,7 +84,9 @@ def _add_dir(tf: tarfile.TarFile, name: str) -> None:
 
 def save(items: list[SaveItem], layers: LayerStore, put: Callable[[bytes], None]) -> None:
     """Stream the archive of ``items`` through ``put`` (chunks of bytes)."""
-    with tarfile.open(fileobj=_Writer(put), mode="w|", format=tarfile.PAX_FORMAT) as tf:  # type: ignore[arg-type]
+    writer = _Writer(put)
+    with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT,  # type: ignore[call-overload]
+                      copybufsize=_PUT_SIZE) as tf:
         _add_dir(tf, "blobs")
         _add_dir(tf, "blobs/sha256")
         written: set[str] = set()
@@ -124,6 +135,7 @@ def save(items: list[SaveItem], layers: LayerStore, put: Callable[[bytes], None]
         _add_bytes(tf, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
         if repositories:
             _add_bytes(tf, "repositories", json.dumps(repositories).encode())
+    writer.flush()
 
 
 @dataclass
@@ -155,8 +167,10 @@ def read_manifest(tmp: str) -> list[LoadedImage]:
         with open(path, "rb") as f:
             manifest = json.load(f)
     except FileNotFoundError:
-        raise InvalidParameter("invalid image archive: no manifest.json (is this the output of docker save?)") \
-            from None
+        if os.path.isfile(os.path.join(tmp, "index.json")):
+            return read_oci_layout(tmp)
+        raise InvalidParameter("invalid image archive: no manifest.json or index.json "
+                               "(is this the output of docker save, or an OCI layout?)") from None
     except ValueError as exc:
         raise InvalidParameter(f"invalid image archive: manifest.json: {exc}") from None
     if not isinstance(manifest, list):
@@ -169,6 +183,50 @@ def read_manifest(tmp: str) -> list[LoadedImage]:
         except (KeyError, TypeError):
             raise InvalidParameter("invalid image archive: malformed manifest.json entry") from None
         out.append(LoadedImage(config, layers, list(entry.get("RepoTags") or [])))
+    return out
+
+
+def read_oci_layout(tmp: str) -> list[LoadedImage]:
+    """An OCI image layout (``oci-archive:`` of skopeo, buildah, ``docker save`` ≥ 25 without
+    manifest.json): each image named in ``index.json``, an index resolved for the host platform.
+
+    Tags come from the ``io.containerd.image.name`` annotation, or from
+    ``org.opencontainers.image.ref.name`` when it is a whole reference; a bare
+    tag (``latest``) names no repository, so that image loads untagged.
+    """
+    from dockyard.image.archive import host_platform
+    from dockyard.image.distribution import manifest as mf
+
+    try:
+        index = json.loads(_read_inside(tmp, "index.json"))
+        entries = list(index["manifests"])
+    except (ValueError, KeyError, TypeError):
+        raise InvalidParameter("invalid image archive: index.json is not an OCI index") from None
+    out: list[LoadedImage] = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise InvalidParameter("invalid image archive: malformed index.json entry")
+        notes = entry.get("annotations") or {}
+        name = notes.get("io.containerd.image.name") or ""
+        ref_name = notes.get("org.opencontainers.image.ref.name") or ""
+        if not name and ("/" in ref_name or ":" in ref_name):
+            name = ref_name
+        digest = mf.check_digest(str(entry.get("digest", "")))
+        parsed = mf.parse(_read_inside(tmp, f"blobs/sha256/{digest[7:]}"), str(entry.get("mediaType", "")))
+        if isinstance(parsed, mf.Index):
+            os_, arch = host_platform()
+            chosen = mf.select_platform(parsed, mf.Platform(os_, arch))
+            parsed = mf.parse(_read_inside(tmp, f"blobs/sha256/{chosen.digest[7:]}"), chosen.media_type)
+            if isinstance(parsed, mf.Index):
+                raise InvalidParameter("invalid image archive: an index inside an index")
+        config = _read_inside(tmp, f"blobs/sha256/{parsed.config.digest[7:]}")
+        layers = [_inside(tmp, f"blobs/sha256/{d.digest[7:]}") for d in parsed.layers]
+        tags = [name] if name else []
+        existing = next((e for e in out if e.config == config), None)
+        if existing is not None:
+            existing.repo_tags.extend(t for t in tags if t not in existing.repo_tags)
+        else:
+            out.append(LoadedImage(config, layers, tags))
     return out
 
 
