@@ -55,7 +55,10 @@ def remove_cgroup_tree(parent: str) -> None:
 class Dockerd:
     """A private dockerd (Debian's docker.io) for reference runs."""
 
-    def __init__(self) -> None:
+    def __init__(self, network_args: list[str] | None = None) -> None:
+        # no networking by default; network_bench gives it a bridge of its own
+        self.network_args = network_args or ["--bridge", "none", "--iptables=false", "--ip6tables=false",
+                                             "--ip-masq=false"]
         self.root = tempfile.mkdtemp(prefix="dybench-docker-", dir="/tmp")
         self.socket = os.path.join(self.root, "docker.sock")
         self.proc: subprocess.Popen[bytes] | None = None
@@ -77,7 +80,7 @@ class Dockerd:
         self.proc = subprocess.Popen(
             ["dockerd", "-H", self.docker_host, "--data-root", os.path.join(self.root, "data"),
              "--exec-root", os.path.join(self.root, "exec"), "--pidfile", os.path.join(self.root, "d.pid"),
-             "--bridge", "none", "--iptables=false", "--ip6tables=false", "--ip-masq=false",
+             *self.network_args,
              "--containerd-namespace", "dybench", "--cgroup-parent", CGROUP_PARENT,
              "--config-file", cfg],
             stdout=log, stderr=log, start_new_session=True)

@@ -60,6 +60,7 @@ class EndpointOps:
     netns_dir: str
     dns: Any
     _networks: dict[str, dict[str, Any]]
+    _applied: str = ""  # the nft script last applied (sync skips an identical one)
 
     def get(self, ref: str) -> dict[str, Any]:  # pragma: no cover - provided by the service
         raise NotImplementedError
@@ -260,12 +261,12 @@ class EndpointOps:
             return None
         ports = self._port_rules(c)
         path = self.netns_path(c)
-        netlinux.create_netns(path)
         made: list[str] = []
         try:
             for i, (name, n, ep) in enumerate(bridged):
                 self._ensure_bridge(n)
-                self._plug(c, path, n, ep, f"eth{i}", default_route=(i == 0 and not n["Internal"]))
+                self._plug(c, path, n, ep, f"eth{i}", default_route=(i == 0 and not n["Internal"]),
+                           new_netns=(i == 0))
                 made.append(ep["_veth"])
             c.NetworkSettings["SandboxKey"] = path
             c.NetworkSettings["_ports"] = ports
@@ -285,7 +286,7 @@ class EndpointOps:
         return path
 
     def _plug(self, c: Any, path: str, n: dict[str, Any], ep: dict[str, Any], ifname: str,
-              default_route: bool) -> None:
+              default_route: bool, new_netns: bool = False) -> None:
         cfg = ipam.IPAMConfig.from_docker(n["IPAM"]["Config"][0])
         want = (ep.get("IPAMConfig") or {}).get("IPv4Address") or ""
         addr = ipam.allocate(cfg, self._used_addresses(n), want)
@@ -293,7 +294,8 @@ class EndpointOps:
         veth = netlinux.veth_name(self.stem, c.Id, n["Id"])
         netlinux.setup_endpoint(netlinux.Endpoint(
             netns=path, veth=veth, bridge=n["_bridge"], ifname=ifname, address=f"{addr}/{cfg.subnet.prefixlen}",
-            gateway=str(cfg.gateway), mac=mac, mtu=n.get("_mtu") or self.cfg.mtu, default_route=default_route))
+            gateway=str(cfg.gateway), mac=mac, mtu=n.get("_mtu") or self.cfg.mtu, default_route=default_route),
+            new_netns=new_netns)
         ep.update({"EndpointID": hashlib.sha256(f"{c.Id}/{n['Id']}/{veth}".encode()).hexdigest(),
                    "Gateway": str(cfg.gateway), "IPAddress": str(addr), "IPPrefixLen": cfg.subnet.prefixlen,
                    "MacAddress": mac, "_veth": veth, "_ifname": ifname})
@@ -323,15 +325,7 @@ class EndpointOps:
         if settings.get("SandboxKey"):
             netlinux.delete_netns(settings.pop("SandboxKey"))
         settings.pop("_ports", None)
-        self._drop_unused_default_bridge()
         self.sync()
-
-    def _drop_unused_default_bridge(self) -> None:
-        n = self.get("bridge")
-        if any(ep.get("EndpointID") for _c, ep in self._endpoints_of(n)):  # type: ignore[attr-defined]
-            return
-        if n["_bridge"] in netlinux.links():
-            netlinux.delete_link(n["_bridge"])
 
     def _endpoints_of(self, n: dict[str, Any]) -> list[tuple[Any, dict[str, Any]]]:  # pragma: no cover
         raise NotImplementedError
@@ -358,7 +352,10 @@ class EndpointOps:
                 continue
             ip = bridged[0][2]["IPAddress"]
             ports += [firewall.PortRule(r[0], r[1], r[2], ip, r[3]) for r in rules]
-        firewall.apply(firewall.render(self.table, bridges, ports))
+        script = firewall.render(self.table, bridges, ports)
+        if script != self._applied:  # unchanged (a container without ports came or went): no nft run
+            firewall.apply(script)
+            self._applied = script
         self.dns.update(dns)
 
     # -- /etc files and views for the container ------------------------------------------

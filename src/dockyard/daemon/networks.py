@@ -385,8 +385,6 @@ class NetworkService(EndpointOps):
             self.events.emit("network", "disconnect", n["Id"],
                              {"container": c.Id, "name": n["Name"], "type": "bridge"})
         self.containers._save(c)
-        if n["Name"] == "bridge":
-            self._drop_unused_default_bridge()
         self.sync()
 
     # -- start-up / shutdown: the kernel state follows the records ------------------------
@@ -398,7 +396,6 @@ class NetworkService(EndpointOps):
                 self.detach(c)
                 self.containers._save(c)
         keep = {ep.get("_veth") for c in running for _n, _nn, ep in self._bridged(c)}
-        default = self.get("bridge")
         for n in self._networks.values():
             if n["Driver"] != "bridge":
                 continue
@@ -420,7 +417,6 @@ class NetworkService(EndpointOps):
                 path = os.path.join(self.netns_dir, name)
                 if path not in alive:
                     netlinux.delete_netns(path)
-        del default
         self.sync()
 
     def shutdown(self) -> None:

@@ -44,19 +44,8 @@ def _run(argv: list[str], script: str | None = None) -> None:
 
 
 # -- network namespaces ------------------------------------------------------------------
-def create_netns(path: str) -> None:
-    """A new network namespace kept alive by a bind mount on ``path`` (undo: delete_netns)."""
-    os.makedirs(os.path.dirname(path), mode=0o711, exist_ok=True)
-    with open(path, "w"):
-        pass
-    try:
-        _run(["unshare", f"--net={path}", "true"])
-    except BaseException:
-        os.unlink(path)
-        raise
-
-
 def delete_netns(path: str) -> None:
+    """Unmount and remove a netns file (the namespace goes when nothing else holds it)."""
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.umount2(path.encode(), MNT_DETACH) != 0:
         err = ctypes.get_errno()
@@ -117,21 +106,37 @@ class Endpoint:
     default_route: bool = True
 
 
-def setup_endpoint(ep: Endpoint) -> None:
-    """veth pair: host end on the bridge, the other end configured in the netns (undo: delete_link)."""
+def setup_endpoint(ep: Endpoint, new_netns: bool = False) -> None:
+    """A veth pair: one end configured inside the netns, the other on the bridge (undo: delete_link).
+
+    Two execs: ``ip -batch`` inside the namespace makes the pair there and sends the
+    host end out to the daemon's namespace, then one on the host enslaves it.  With
+    ``new_netns`` the first one is ``unshare --net=FILE``, which also makes the
+    namespace and its bind mount (undo: delete_netns).
+    """
     mtu = f" mtu {ep.mtu}" if ep.mtu else ""
-    _run(["ip", "-batch", "-"],
-         f"link add {ep.veth}{mtu} type veth peer name {ep.ifname}{mtu} address {ep.mac} netns {ep.netns}\n"
-         f"link set {ep.veth} master {ep.bridge}\n"
-         f"link set {ep.veth} type bridge_slave hairpin on\n"
-         f"link set {ep.veth} up\n")
-    inside = f"link set lo up\naddr add {ep.address} dev {ep.ifname}\nlink set {ep.ifname} up\n"
+    inside = ("link set lo up\n" if new_netns else "") + (
+        f"link add {ep.ifname}{mtu} address {ep.mac} type veth peer name {ep.veth}{mtu} "
+        f"netns /proc/{os.getpid()}/ns/net\n"
+        f"addr add {ep.address} dev {ep.ifname}\nlink set {ep.ifname} up\n")
     if ep.default_route:
         inside += f"route replace default via {ep.gateway} dev {ep.ifname}\n"
+    if new_netns:
+        os.makedirs(os.path.dirname(ep.netns), mode=0o711, exist_ok=True)
+        with open(ep.netns, "w"):
+            pass
+        argv = ["unshare", f"--net={ep.netns}", "ip", "-batch", "-"]
+    else:
+        argv = ["nsenter", f"--net={ep.netns}", "ip", "-batch", "-"]
     try:
-        _run(["nsenter", f"--net={ep.netns}", "ip", "-batch", "-"], inside)
+        _run(argv, inside)
+        _run(["ip", "-batch", "-"], f"link set {ep.veth} master {ep.bridge}\n"
+                                    f"link set dev {ep.veth} type bridge_slave hairpin on\n"
+                                    f"link set {ep.veth} up\n")
     except BaseException:
         delete_link(ep.veth)
+        if new_netns:
+            delete_netns(ep.netns)
         raise
 
 
