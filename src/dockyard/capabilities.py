@@ -134,3 +134,13 @@ def held_bounding() -> set[int]:
             if key == "CapBnd":
                 return from_mask(int(value.strip(), 16))
     return set()
+
+
+def held_names() -> list[str]:
+    """The names of the capabilities in this process's bounding set: what ``--privileged`` grants.
+
+    A sandboxed host may lack some (this VM has no CAP_SYS_RESOURCE); asking a
+    runtime for one the engine does not hold fails the start with EPERM.
+    """
+    held = held_bounding()
+    return [name for name in ALL_CAPABILITIES if cap_number(name) in held]

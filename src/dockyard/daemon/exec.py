@@ -87,12 +87,10 @@ def _console_size(raw: Any) -> tuple[int, int] | None:
 
 
 def _host_capabilities() -> list[str]:
-    """``--privileged``: every capability the daemon itself holds (a sandboxed host may lack some,
-    and asking the runtime for more than it has fails with EPERM)."""
-    from dockyard.capabilities import ALL_CAPABILITIES, cap_number, held_bounding
+    """``--privileged``: every capability the daemon itself holds."""
+    from dockyard.capabilities import held_names
 
-    held = held_bounding()
-    return [name for name in ALL_CAPABILITIES if cap_number(name) in held]
+    return held_names()
 
 
 class ExecService:

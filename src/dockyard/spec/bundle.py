@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from dockyard.errors import InvalidParameter
 from dockyard.spec import mounts as mnt
+from dockyard.spec.devices import host_devices
 from dockyard.spec.resources import build_resources
 from dockyard.spec.users import ResolvedUser, resolve_user
 
@@ -44,6 +45,11 @@ ULIMIT_NAMES = ("as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqu
 def _all_capabilities() -> list[str]:
     from dockyard.capabilities import ALL_CAPABILITIES
     return list(ALL_CAPABILITIES)
+
+
+def _held_capabilities() -> list[str]:
+    from dockyard.capabilities import held_names
+    return held_names()
 
 
 def _makedirs(path: str) -> None:
@@ -74,6 +80,8 @@ class SpecInput:
     cgroup_v2: bool = False
     swap_limit: bool = True
     all_capabilities: list[str] = field(default_factory=_all_capabilities)
+    held_capabilities: list[str] = field(default_factory=_held_capabilities)
+    host_devices: Callable[[], list[dict[str, Any]]] = host_devices  # walked only for --privileged
     path_exists: Callable[[str], bool] = os.path.exists
     makedirs: Callable[[str], None] = _makedirs
     stat_device: Callable[[str], os.stat_result] = os.stat
@@ -298,7 +306,7 @@ def build_spec(i: SpecInput) -> dict[str, Any]:
     default_hostname = i.hostname or cfg.get("Hostname") or i.container_id[:12]
     hostname = "" if uts_host else default_hostname
     known = i.all_capabilities
-    caps = list(known) if privileged else capabilities(
+    caps = list(i.held_capabilities) if privileged else capabilities(
         list(i.capabilities if i.capabilities is not None else DEFAULT_CAPABILITIES),
         hc.get("CapAdd"), hc.get("CapDrop"), known)
     no_new_privs, seccomp = _security(i, caps)
@@ -333,6 +341,9 @@ def build_spec(i: SpecInput) -> dict[str, Any]:
             "options": ["rbind", "rprivate"] + (["ro"] if ro_root else [])}
            for dst, src in sorted(i.etc_files.items())]
     nodes, dev_rules = _devices(i)
+    if privileged:  # every host device at its own path, then the ones asked for by name
+        asked = {n["path"] for n in nodes}
+        nodes = [d for d in i.host_devices() if d["path"] not in asked] + nodes
     linux: dict[str, Any] = {
         "resources": build_resources(hc, i.ncpu, i.swap_limit, privileged, dev_rules, i.stat_device),
         "namespaces": build_namespaces(i),

@@ -246,3 +246,13 @@ def test_cgroup_namespace_root_is_the_container_cgroup(rt, make_bundle):
     lines = p.stdout.splitlines()
     assert all(line.endswith(":/") for line in lines[:-1]), lines  # we are the root of our cgroup ns
     assert lines[-1] == "1"  # the mounted pids hierarchy is the container's own cgroup
+
+
+def test_host_wide_sysctl_is_refused_and_the_host_keeps_its_value(rt, make_bundle):
+    """vm.swappiness is not namespaced: writing it "inside" would set the host's (runc refuses it too)."""
+    before = open("/proc/sys/vm/swappiness").read()
+    b = make_bundle(["true"], linux__sysctl={"vm.swappiness": "1"})
+    p = rt.run(b)
+    assert p.returncode != 0
+    assert "sysctl 'vm.swappiness' is not in a separate kernel namespace" in p.stderr
+    assert open("/proc/sys/vm/swappiness").read() == before

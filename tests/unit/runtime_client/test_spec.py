@@ -165,8 +165,12 @@ def test_capabilities() -> None:
 
 
 def test_privileged() -> None:
-    s = spec({}, {"Privileged": True}, seccomp_profile={"defaultAction": "SCMP_ACT_ERRNO"})
-    assert s["process"]["capabilities"]["bounding"] == ALL
+    held = [c for c in ALL if c != "CAP_SYS_RESOURCE"]  # a sandbox that lacks one
+    host_dev = {"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 0o644, "uid": 0, "gid": 0}
+    s = spec({}, {"Privileged": True}, seccomp_profile={"defaultAction": "SCMP_ACT_ERRNO"},
+             held_capabilities=held, host_devices=lambda: [host_dev])
+    assert s["process"]["capabilities"]["bounding"] == held  # what the host holds, not all the kernel knows
+    assert s["linux"]["devices"] == [host_dev]
     assert "seccomp" not in s["linux"] and "maskedPaths" not in s["linux"]
     assert "ro" not in mount(s, "/sys")["options"]
     assert s["linux"]["resources"]["devices"] == [{"allow": True, "access": "rwm"}]

@@ -167,6 +167,9 @@ def validate_host_config(hc: dict[str, Any], host: SysInfo | None = None) -> Non
         for device in hc.get(key) or []:
             block_device(device.get("Path", ""))
     _check_platform(hc)
+    from dockyard.daemon.containers.security import check_security
+
+    check_security(hc)
     host_mount_points(hc, os.path.exists)  # -v and --mount: Docker's messages, before anything is made
     for path in (hc.get("Tmpfs") or {}):
         if not path.startswith("/"):

@@ -12,6 +12,7 @@ from dockyard.errors import InvalidParameter
 from dockyard.runtime.native import fastjson
 from dockyard.runtime.native import syscalls as sc
 from dockyard.platforms import check_platform_sections
+from dockyard.sysctls import sysctl_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -180,7 +181,8 @@ def validate(config: Any, bundle: str) -> None:
             _expect(isinstance(h, dict) and isinstance(h.get("path"), str) and h["path"].startswith("/"),
                     f"config.json: {name} hook needs an absolute path")
     for key in (linux.get("sysctl") or {}):
-        _expect("/" not in key and ".." not in key, f"config.json: invalid sysctl {key!r}")
+        problem = sysctl_error(str(key), seen)
+        _expect(problem is None, f"config.json: {problem}")
 
 
 def validate_process(process: dict[str, Any]) -> None:
@@ -207,7 +209,7 @@ def rootfs_path(config: dict[str, Any], bundle: str) -> str:
 
 
 def resources_with_devices(config: dict[str, Any]) -> dict[str, Any] | None:
-    """linux.resources with the device rules the container's own /dev needs appended.
+    """linux.resources with the device rules the container's default /dev needs appended.
 
     Only when the spec restricts devices: a spec without device rules keeps
     the cgroup's allow-all.
@@ -216,11 +218,10 @@ def resources_with_devices(config: dict[str, Any]) -> dict[str, Any] | None:
     resources = linux.get("resources")
     if not resources or not resources.get("devices"):
         return resources
-    rules = list(resources["devices"]) + DEFAULT_DEVICE_RULES
-    for d in linux.get("devices") or []:
-        rules.append({"allow": True, "type": d.get("type", "c"), "major": d.get("major"),
-                      "minor": d.get("minor"), "access": "rwm"})
-    return dict(resources, devices=rules)
+    # As runc: the nodes of linux.devices get no rule of their own. The engine says in
+    # resources.devices what each may do (``--device /dev/x:/dev/y:r`` is read-only);
+    # an allow-rwm here would widen it.
+    return dict(resources, devices=list(resources["devices"]) + DEFAULT_DEVICE_RULES)
 
 
 def namespace_flags(config: dict[str, Any]) -> tuple[int, list[tuple[str, str]]]:
