@@ -149,6 +149,8 @@ def lookup_user(user: str, passwd: str | None, group: str | None,
         gid = _find_group(groups, extra)
         if gid not in res.additional_gids:
             res.additional_gids.append(gid)
+    # dockerd puts the primary group first in the supplementary list (``id`` shows groups=65534(nogroup))
+    res.additional_gids.insert(0, res.gid)
     return res
 
 

@@ -24,15 +24,15 @@ extra:x:60:app
 
 
 @pytest.mark.parametrize("user,want", [
-    ("", ResolvedUser(0, 0, [], "/root")),
-    ("root", ResolvedUser(0, 0, [], "/root")),
-    ("app", ResolvedUser(1000, 1001, [50, 60], "/home/app")),
-    ("1000", ResolvedUser(1000, 1001, [50, 60], "/home/app")),
-    ("4242", ResolvedUser(4242, 0, [], "/")),
-    ("app:staff", ResolvedUser(1000, 50, [], "/home/app")),
-    ("app:77", ResolvedUser(1000, 77, [], "/home/app")),
-    ("4242:4343", ResolvedUser(4242, 4343, [], "/")),
-    ("svc", ResolvedUser(2000, 2000, [50], "/srv")),
+    ("", ResolvedUser(0, 0, [0], "/root")),
+    ("root", ResolvedUser(0, 0, [0], "/root")),
+    ("app", ResolvedUser(1000, 1001, [1001, 50, 60], "/home/app")),
+    ("1000", ResolvedUser(1000, 1001, [1001, 50, 60], "/home/app")),
+    ("4242", ResolvedUser(4242, 0, [0], "/")),
+    ("app:staff", ResolvedUser(1000, 50, [50], "/home/app")),
+    ("app:77", ResolvedUser(1000, 77, [77], "/home/app")),
+    ("4242:4343", ResolvedUser(4242, 4343, [4343], "/")),
+    ("svc", ResolvedUser(2000, 2000, [2000, 50], "/srv")),
 ])
 def test_lookup(user: str, want: ResolvedUser) -> None:
     assert lookup_user(user, PASSWD, GROUP) == want
@@ -50,11 +50,11 @@ def test_errors() -> None:
 
 
 def test_numeric_without_files() -> None:
-    assert lookup_user("5:6", None, None) == ResolvedUser(5, 6, [], "/")
+    assert lookup_user("5:6", None, None) == ResolvedUser(5, 6, [6], "/")
 
 
 def test_group_add() -> None:
-    assert lookup_user("app", PASSWD, GROUP, ["appgrp", "99"]).additional_gids == [50, 60, 1001, 99]
+    assert lookup_user("app", PASSWD, GROUP, ["appgrp", "99"]).additional_gids == [1001, 50, 60, 1001, 99]
 
 
 def test_resolve_from_rootfs(tmp_path: pathlib.Path) -> None:
@@ -78,7 +78,7 @@ def test_symlinks_stay_inside_rootfs(tmp_path: pathlib.Path) -> None:
         resolve_user(str(root), "evil")
     os.unlink(root / "etc" / "passwd")
     os.symlink("../../../../../data/pw", root / "etc" / "passwd")  # .. clamps at the rootfs
-    assert resolve_user(str(root), "inside") == ResolvedUser(7, 7, [], "/in")
+    assert resolve_user(str(root), "inside") == ResolvedUser(7, 7, [7], "/in")
     assert secure_join(str(root), "/../../etc/passwd") == str(root / "data" / "pw")
 
 

@@ -127,6 +127,8 @@ class Container:
     RestartCount: int = 0
     # a stop or kill by the user: ``unless-stopped`` keeps it stopped across daemon restarts
     HasBeenManuallyStopped: bool = False
+    # dockyard only: where the last start's time went (daemon/containers/timing.py)
+    DockyardStart: dict[str, Any] | None = None
     ResolvConfPath: str = ""
     HostnamePath: str = ""
     HostsPath: str = ""

@@ -244,22 +244,30 @@ class ContainerService(ContainerOps, ContainerViews):
 
     async def _start_locked(self, c: Container) -> None:
         from dockyard.daemon.containers.start import prepare_bundle
+        from dockyard.daemon.containers.timing import StartTimer, event_attributes
 
+        timer = StartTimer()
         runtime = self.runtime_for(c)
         rw = self.images.layers.get_rw(c.Id)
         try:
             rw.mount()
             self.volumes.mount(c.Id, c.MountPoints)
+            timer.mark("Rootfs")
             netns = self.networks.attach(c) if self.networks else None
+            timer.mark("Network")
             prepare_bundle(c, self.cfg, self.networks, netns, self._peer_namespaces(c))
+            timer.mark("Bundle")
             pid = await self.monitor.create(
                 c.Id, c.Name, c.bundle, runtime, c.LogPath,
                 tty=bool(c.Config.get("Tty")), stdin=bool(c.Config.get("OpenStdin")),
                 # with a TTY a client leaving never closes stdin (dockerd): a later attach types on
                 stdin_once=bool(c.Config.get("StdinOnce")) and not c.Config.get("Tty"),
                 log_size_max=self._log_size_max(c))
+            timer.mark("RuntimeCreate")
             await self._connect_pending_attachers(c)
+            timer.mark("Attach")
             await runtime.start(c.Id)
+            timer.mark("RuntimeStart")
         except errors.DockyardError as exc:
             await self._undo_start(c, runtime, rw)
             code = start_error_exit_code(exc.message) or 128
@@ -276,10 +284,11 @@ class ContainerService(ContainerOps, ContainerViews):
             await self._undo_start(c, runtime, rw)
             raise
         c.State.set_running(pid)
+        c.DockyardStart = timer.record()
         if self.health is not None:
             self.health.container_started(c)
         self._save(c)
-        self.events.emit("container", "start", c.Id, self._event_attrs(c))
+        self.events.emit("container", "start", c.Id, {**self._event_attrs(c), **event_attributes(c.DockyardStart)})
         # The container may have exited before we recorded it as running.
         code = self.monitor.exit_code(c.Id)
         if code is not None:
