@@ -370,3 +370,39 @@ def test_builder_prune_clears_the_cache(d, tmp_path):
     p = docker(d, "builder", "prune", "-f")
     assert p.returncode == 0, p.stderr
     assert "Using cache" not in build(d, tmp_path).stdout
+
+
+def test_rm_false_keeps_the_step_containers(d, tmp_path):
+    write(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo kept-container\n"})
+    before = set(containers(d))
+    p = build(d, tmp_path, "--rm=false", "--no-cache")
+    assert p.returncode == 0 and "Removing intermediate container" not in p.stdout
+    left = set(containers(d)) - before
+    assert len(left) == 1
+    docker(d, "rm", "-f", *left)
+
+
+def test_cache_from_an_image_without_local_cache_records(d, name, tmp_path):
+    write(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo cache-from > /cf\nLABEL x=y\n"})
+    assert build(d, tmp_path, "-t", name).returncode == 0
+    assert docker(d, "builder", "prune", "-f").returncode == 0
+    p = build(d, tmp_path)
+    assert "Using cache" not in p.stdout  # the records are gone …
+    p = build(d, tmp_path, "--cache-from", name)
+    assert p.stdout.count("Using cache") == 2, p.stdout  # … and --cache-from matches the image's history
+
+
+def test_build_options_reach_the_run_containers(d, tmp_path):
+    write(tmp_path, {"Dockerfile": "FROM busybox\nRUN ls /sys/class/net | tr '\\n' ' '; echo; "
+                                   "grep dytest-host /etc/hosts; df -k /dev/shm | tail -1\n"})
+    p = build(d, tmp_path, "--no-cache", "--network", "none", "--add-host", "dytest-host:10.1.2.3",
+              "--shm-size", "16m")
+    assert p.returncode == 0, p.stderr
+    assert "\nlo \n" in p.stdout and "10.1.2.3\tdytest-host" in p.stdout
+    assert " 16384 " in p.stdout
+    p = build(d, tmp_path, "--no-cache", "--network", "host")
+    assert p.returncode == 0 and "\nlo \n" not in p.stdout  # the host's interfaces
+    write(tmp_path, {"Dockerfile": "FROM busybox\nRUN cat /sys/fs/cgroup/memory.max 2>/dev/null || "
+                                   "cat /sys/fs/cgroup/memory/memory.limit_in_bytes\n"})
+    p = build(d, tmp_path, "--no-cache", "--memory", "64m")
+    assert p.returncode == 0 and "67108864" in p.stdout, p.stdout + p.stderr
