@@ -14,6 +14,7 @@ stage/step logic has no HTTP or store code in it.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import json
@@ -105,6 +106,19 @@ class Builder:
         self.step = 0
         self.total = 0
         self._paths: list[str] | None = None
+        self._cleanups: list[asyncio.Task[None]] = []
+
+    def later(self, work: Awaitable[None]) -> None:
+        """Remove a finished step's container or layer while the next step runs.
+
+        ``run`` waits for all of them before it returns (or fails), so a build
+        that reports success has left nothing behind.
+        """
+        self._cleanups.append(asyncio.ensure_future(work))
+
+    async def _finish_cleanups(self) -> None:
+        if self._cleanups:
+            await asyncio.shield(asyncio.gather(*self._cleanups, return_exceptions=True))
 
     async def out(self, text: str) -> None:
         await self._emit({"stream": text})
@@ -158,6 +172,12 @@ class Builder:
 
     # -- the build ------------------------------------------------------------------------
     async def run(self, dockerfile_text: str) -> str:
+        try:
+            return await self._run(dockerfile_text)
+        finally:
+            await self._finish_cleanups()
+
+    async def _run(self, dockerfile_text: str) -> str:
         df = self.read_dockerfile(dockerfile_text)
         target = len(df.stages) - 1
         if self.opts.target:
@@ -349,7 +369,10 @@ class Builder:
             ok = True
         finally:
             if cid and ((ok and self.opts.rm) or self.opts.forcerm):
-                await self.b.remove_container(cid)
+                if ok:
+                    self.later(self.b.remove_container(cid))
+                else:
+                    await self.b.remove_container(cid)
                 if ok:
                     await self.out(f"Removing intermediate container {cid[:12]}\n")
         await self._done(st, key, image_id, st.config)
@@ -378,8 +401,10 @@ class Builder:
             await self.out(f" ---> Running in {rw[len(rw) - 64:][:12]}\n")
         try:
             image_id = await self.b.commit(rw, st.image_id, config, created_by, st.extra.get("author", ""))
-        finally:
+        except BaseException:
             await self.b.drop_layer(rw)
+            raise
+        self.later(self.b.drop_layer(rw))
         if container_lines and (self.opts.rm or self.opts.forcerm):
             await self.out(f"Removing intermediate container {rw[len(rw) - 64:][:12]}\n")
         await self._done(st, key, image_id, config)

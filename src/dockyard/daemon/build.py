@@ -267,10 +267,13 @@ class _Backend:
     async def commit(self, rw_name: str | None, parent: str, config: dict[str, Any], created_by: str,
                      author: str = "", discard: list[str] | None = None) -> str:
         def go() -> str:
-            if rw_name and discard:
-                _discard_below(self.svc.images.layers.get_rw(rw_name).upper, discard)
+            if rw_name:
+                rw = self.svc.images.layers.get_rw(rw_name)
+                rw.unmount()  # the step is over; its upper dir becomes the layer (move_upper)
+                if discard:
+                    _discard_below(rw.upper, discard)
             return self.svc.images.commit(rw_name, parent or None, config, container_id=rw_name or "",
-                                          author=author, created_by=created_by)
+                                          author=author, created_by=created_by, move_upper=bool(rw_name))
 
         return await in_thread(go)
 

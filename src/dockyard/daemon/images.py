@@ -23,7 +23,7 @@ from dockyard.image import reference as refmod
 from dockyard.image import saveload
 from dockyard.image.archive import (apply_changes, empty_container_config, host_platform, import_config,
                                     open_layer_stream, parse_platform, rfc3339_nano)
-from dockyard.image.commit import child_config, write_diff_tar
+from dockyard.image.commit import child_config, drop_init_layer_files, write_diff_tar
 from dockyard.image.layers import LayerStore
 from dockyard.image.reference import Reference, short_id
 from dockyard.image.store import Image, ImageStore
@@ -396,10 +396,13 @@ class ImageService:
 
     def commit(self, rw_name: str | None, image_id: str | None, container_config: dict[str, Any], *,
                container_id: str, repo: str | None = None, tag: str | None = None, comment: str = "",
-               author: str = "", changes: list[str] | None = None, created_by: str | None = None) -> str:
+               author: str = "", changes: list[str] | None = None, created_by: str | None = None,
+               move_upper: bool = False) -> str:
         """``docker commit``: the RW layer ``rw_name`` on top of ``image_id`` as a new image.
 
         Without ``rw_name`` (a build's config-only step) the image has no new layer.
+        With ``move_upper`` (a build step, whose layer is removed next) the upper
+        directory itself becomes the layer, instead of a copy unpacked from a tar.
         """
         ref = refmod.normalize_repo_tag(repo, tag) if repo else None
         if ref is not None and ref.digest is not None:
@@ -412,7 +415,7 @@ class ImageService:
         os.makedirs(self._tmp_dir, exist_ok=True)
         chain: list[str] = []
         with tempfile.TemporaryFile(dir=self._tmp_dir) as tmp:
-            entries = write_diff_tar(rw.upper, tmp) if rw is not None else 0
+            entries = write_diff_tar(rw.upper, tmp) if rw is not None and not move_upper else 0
             tmp.seek(0)
             top = parent.chain[-1] if parent and parent.chain else None
             if top is not None:
@@ -421,7 +424,13 @@ class ImageService:
             try:
                 diff_id = None
                 size = parent.size if parent else 0
-                if entries:
+                if move_upper and rw is not None:
+                    drop_init_layer_files(rw.upper)
+                    layer = self.layers.register_dir(rw.upper, top, lambda sink: write_diff_tar(rw.upper, sink, sink))
+                    if layer is not None:
+                        chain.append(layer.chain_id)
+                        diff_id, size = layer.diff_id, size + layer.size
+                elif entries:
                     layer = self.layers.register(tmp, top)  # type: ignore[arg-type]
                     chain.append(layer.chain_id)
                     diff_id, size = layer.diff_id, size + layer.size

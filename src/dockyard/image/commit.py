@@ -16,6 +16,7 @@ Docker leaves them out of a commit.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import stat
@@ -55,8 +56,38 @@ def _is_opaque(path: str) -> bool:
         return False
 
 
-def write_diff_tar(upper: str, out: IO[bytes]) -> int:
-    """Write the changes in ``upper`` as a layer tar to ``out``; returns the number of entries."""
+class TarSink:
+    """Where a layer tar is written when its files stay where they are: counted, hashed, recorded."""
+
+    def __init__(self, recorder: Any) -> None:
+        self.recorder = recorder
+        self.sha = hashlib.sha256()
+        self.count = 0
+
+    def tell(self) -> int:
+        return self.count
+
+    def write(self, data: bytes) -> int:
+        self.sha.update(data)
+        self.recorder.feed(data)
+        self.count += len(data)
+        return len(data)
+
+
+def drop_init_layer_files(upper: str) -> None:
+    """Remove what ``write_diff_tar`` leaves out, before ``upper`` becomes a layer directory."""
+    for rel in INIT_LAYER_FILES:
+        path = os.path.join(upper, rel)
+        if os.path.lexists(path) and not os.path.isdir(path):
+            os.unlink(path)
+
+
+def write_diff_tar(upper: str, out: IO[bytes], sink: TarSink | None = None) -> int:
+    """Write the changes in ``upper`` as a layer tar to ``out``; returns the number of entries.
+
+    With ``sink`` (``out`` is that sink) each file's payload is marked in the
+    sink's tar-split recorder, so the directory itself can become the layer.
+    """
     count = 0
     links: dict[tuple[int, int], str] = {}
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
@@ -92,13 +123,36 @@ def write_diff_tar(upper: str, out: IO[bytes]) -> int:
                         count += 1
                         continue
                     links[key] = rel
-                if ti.isreg():
+                if ti.isreg() and sink is not None:
+                    _add_recorded(tf, ti, path, rel, sink)
+                elif ti.isreg():
                     with open(path, "rb") as f:
                         tf.addfile(ti, f)
                 else:
                     tf.addfile(ti)
                 count += 1
     return count
+
+
+def _add_recorded(tf: tarfile.TarFile, ti: tarfile.TarInfo, path: str, rel: str, sink: TarSink) -> None:
+    """A regular file's header and payload, the payload marked in the recorder as coming from ``rel``."""
+    header = ti.tobuf(tf.format, tf.encoding, tf.errors)
+    sink.write(header)
+    tf.offset += len(header)
+    if ti.size:
+        sink.recorder.payload(sink.count, ti.size, rel)
+    left = ti.size
+    with open(path, "rb") as f:
+        while left > 0:
+            chunk = f.read(min(left, 1 << 20))
+            if not chunk:
+                raise OSError(f"{path} shrank while it was committed")
+            sink.write(chunk)
+            left -= len(chunk)
+    pad = (-ti.size) % tarfile.BLOCKSIZE
+    if pad:
+        sink.write(b"\0" * pad)
+    tf.offset += ti.size + pad
 
 
 def child_config(parent: dict[str, Any] | None, container_config: dict[str, Any], diff_id: str | None,

@@ -217,6 +217,46 @@ class LayerStore:
             self._unhold([chain])
             raise
 
+    def register_dir(self, diff: str, parent: str | None, write_tar: Callable[[object], int]) -> Layer | None:
+        """Make the directory ``diff`` (overlay form, on this filesystem) a layer without copying it.
+
+        ``write_tar(sink)`` writes the layer's tar to a sink (see
+        ``commit.TarSink``) that hashes it into the DiffID and records it for
+        ``docker save``; then ``diff`` is moved into place.  Returns None when
+        the tar has no entries (nothing is moved).  A build step's upper dir
+        becomes its layer this way: no second copy of its files, nothing to
+        delete afterwards.
+        """
+        from dockyard.image.commit import TarSink
+
+        cache_id = secrets.token_hex(32)
+        tmp = os.path.join(self.root, f"tmp-{cache_id}")
+        os.makedirs(tmp, mode=0o755)
+        recorder = tarsplit.Recorder(os.path.join(tmp, tarsplit.FILENAME))
+        try:
+            sink = TarSink(recorder)
+            entries = write_tar(sink)
+            recorder.close()
+            if not entries:
+                shutil.rmtree(tmp, ignore_errors=True)
+                return None
+            os.rename(diff, os.path.join(tmp, "diff"))
+        except BaseException:
+            recorder.abort()
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        diff_id = "sha256:" + sink.sha.hexdigest()
+        size = dir_size(os.path.join(tmp, "diff"))
+        chain = diff_id if parent is None else \
+            "sha256:" + hashlib.sha256(f"{parent} {diff_id}".encode()).hexdigest()
+        with self._holds_lock:
+            self._holds[chain] = self._holds.get(chain, 0) + 1
+        try:
+            return self._commit(tmp, cache_id, chain, diff_id, parent, size)
+        except BaseException:
+            self._unhold([chain])
+            raise
+
     def hold(self, chain_id: str) -> None:
         """Keep an existing layer from ``drop_unused`` until the matching ``drop_unused``."""
         with self._holds_lock:
