@@ -119,10 +119,11 @@ def test_syntax_error_before_any_step(d, tmp_path):
 
 
 def test_missing_base_image(d, tmp_path):
-    write(tmp_path, {"Dockerfile": "FROM dytest-no-such-image\n"})
+    # a registry on a loopback port nobody listens on: the pull fails, the build says why
+    write(tmp_path, {"Dockerfile": "FROM 127.0.0.1:9/dytest-no-such-image\nRUN echo never\n"})
     p = build(d, tmp_path)
-    assert p.returncode == 1
-    assert "dytest-no-such-image" in p.stderr and "Step 2" not in p.stdout
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "127.0.0.1:9" in p.stderr and "Step 2" not in p.stdout, p.stdout + p.stderr
 
 
 def test_config_instructions_land_in_the_image(d, name, tmp_path):
@@ -406,3 +407,16 @@ def test_build_options_reach_the_run_containers(d, tmp_path):
                                    "cat /sys/fs/cgroup/memory/memory.limit_in_bytes\n"})
     p = build(d, tmp_path, "--no-cache", "--memory", "64m")
     assert p.returncode == 0 and "67108864" in p.stdout, p.stdout + p.stderr
+
+
+def test_built_layers_save_and_load_byte_for_byte(d, name, tmp_path):
+    """Step layers are the steps' upper dirs moved into place; `docker save` must still replay them."""
+    write(tmp_path, {"Dockerfile": "FROM busybox\nCOPY data /data/\nRUN echo run > /r && rm /etc/passwd\n",
+                     "data/a": "a" * 100_000, "data/sub/b": "b"})
+    assert build(d, tmp_path, "-t", name).returncode == 0
+    saved = tmp_path / "saved.tar"
+    assert docker(d, "save", "-o", str(saved), name).returncode == 0
+    docker(d, "rmi", "-f", name, check=True)
+    assert docker(d, "load", "-i", str(saved)).returncode == 0
+    out = run(d, name, "sh", "-c", "wc -c < /data/a; cat /data/sub/b /r; ls /etc/passwd 2>&1 || true")
+    assert out.split("\n")[0].strip() == "100000" and "brun" in out and "No such file" in out

@@ -114,3 +114,28 @@ services:
         "compose\n"
     assert docker(d, "run", "--rm", f"{name}:plain", "cat", "/hello").stdout == "from compose\nchocolate\n"
     shutil.rmtree(tmp_path / "app")
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/docker-registry"), reason="needs docker-registry (scripts/install.sh)")
+def test_from_an_image_not_here_pulls_it(d, tmp_path):
+    from tests.support.registry import new_registry
+
+    reg = new_registry()
+    reg.start()
+    base = f"{reg.host}/dytest-base-{secrets.token_hex(3)}:v1"
+    try:
+        docker(d, "tag", "busybox:latest", base, check=True)
+        docker(d, "push", base, check=True)
+        docker(d, "rmi", base, check=True)
+        (tmp_path / "Dockerfile").write_text(f"FROM {base}\nRUN echo pulled-base > /p\n")
+        env = d.env()
+        env["DOCKER_BUILDKIT"] = "0"
+        p = subprocess.run(["docker", "build", "-t", f"{base}-child", str(tmp_path)], env=env, capture_output=True,
+                           text=True, timeout=180)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert "Pulling from" in p.stdout and "Status: Downloaded newer image" in p.stdout
+        assert docker(d, "run", "--rm", f"{base}-child", "cat", "/p").stdout == "pulled-base\n"
+    finally:
+        for ref in (base, f"{base}-child"):
+            docker(d, "rmi", "-f", ref)
+        reg.cleanup()

@@ -99,7 +99,7 @@ def parse_request(request: web.Request) -> BuildRequest:
         dockerfile=q.get("dockerfile") or "Dockerfile",
         buildargs={str(k): (None if v is None else str(v)) for k, v in buildargs.items()},
         labels={str(k): str(v) for k, v in labels.items()}, target=q.get("target", ""),
-        nocache=query_bool(request, "nocache"), rm=query_bool(request, "rm", True),
+        nocache=query_bool(request, "nocache"), pull=query_bool(request, "pull"), rm=query_bool(request, "rm", True),
         forcerm=query_bool(request, "forcerm"), quiet=query_bool(request, "q"),
         cache_from=[str(c) for c in cache_from])
     return BuildRequest(options=opts, tags=tags, host_config=host_config)

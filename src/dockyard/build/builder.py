@@ -51,6 +51,8 @@ class BuildBackend(Protocol):
     """What the builder needs from the daemon (implemented by ``daemon/build.py``)."""
 
     def image(self, ref: str) -> tuple[str, dict[str, Any]]: ...
+    def has_image(self, ref: str) -> bool: ...
+    async def pull(self, ref: str) -> list[dict[str, Any]]: ...
     async def run(self, image_id: str, config: dict[str, Any],
                   output: Callable[[int, bytes], Awaitable[None]],
                   started: Callable[[str], Awaitable[None]], volumes: list[str]) -> tuple[str, int]: ...
@@ -75,6 +77,7 @@ class BuildOptions:
     labels: dict[str, str] = field(default_factory=dict)
     target: str = ""
     nocache: bool = False
+    pull: bool = False
     rm: bool = True
     forcerm: bool = False
     quiet: bool = False
@@ -224,6 +227,8 @@ class Builder:
         elif base.lower() == "scratch":
             image_id, config = "", {}
         else:
+            if self.opts.pull or not self.b.has_image(base):
+                await self._pull(base)
             image_id, full = self.b.image(base)
             config = full.get("config") or {}
         await self.out(f" ---> {short(image_id)}\n")
@@ -240,6 +245,11 @@ class Builder:
         self.stage_images[stage.index] = st.image_id
         if st.image_id:
             await self._emit({"aux": {"ID": st.image_id}})  # dockerd: one per stage
+
+    async def _pull(self, ref: str) -> None:
+        """FROM (or COPY --from) of an image that is not here: pulled, its progress in the stream."""
+        for message in await self.b.pull(ref):
+            await self._emit(message)
 
     async def run_triggers(self, df: Dockerfile, st: StageState, triggers: list[str]) -> None:
         await self.out(f"# Executing {len(triggers)} build trigger{'s' if len(triggers) != 1 else ''}\n")
@@ -448,7 +458,7 @@ class Builder:
                                               for s in sources).encode()).hexdigest()
             origin = "context"
         else:
-            src_image = self._from_image(df, from_ref, env)
+            src_image = await self._from_image(df, from_ref, env)
             sources = []
             digest = hashlib.sha256(f"{src_image}:{srcs}".encode()).hexdigest()
             origin = src_image
@@ -471,7 +481,7 @@ class Builder:
             self._paths = sorted(self.ctx.hashes)
         return self._paths
 
-    def _from_image(self, df: Dockerfile, ref: str, env: dict[str, str]) -> str:
+    async def _from_image(self, df: Dockerfile, ref: str, env: dict[str, str]) -> str:
         ref = process_word(ref, env, df.escape)
         idx = df.stage_index(ref)
         if idx is None and ref.isdigit():
@@ -481,6 +491,8 @@ class Builder:
                 raise errors.InvalidParameter(f"invalid from flag value {ref}: refers to a stage not built before")
             return self.stage_images[idx]
         try:
+            if not self.b.has_image(ref):
+                await self._pull(ref)
             return self.b.image(ref)[0]
         except errors.NotFound as exc:
             raise errors.NotFound(f"invalid from flag value {ref}: {exc.message}") from None

@@ -68,6 +68,7 @@ def build_backends(cfg: DaemonConfig) -> Backends:
     containers.health = HealthChecks(containers, execs)
     networks = NetworkService(cfg, db, events)
     networks.containers, containers.networks = containers, networks
+    registry = RegistryService(cfg, images, events)
     return Backends(config=cfg, db=db, system=system, images=images, containers=containers, events=events,
-                    exec=execs, networks=networks, volumes=volumes, build=BuildService(cfg.data_root, db, images, containers, events),
-                    registry=RegistryService(cfg, images, events))
+                    exec=execs, networks=networks, volumes=volumes, registry=registry,
+                    build=BuildService(cfg.data_root, db, images, containers, events, registry))

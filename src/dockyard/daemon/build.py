@@ -60,8 +60,10 @@ class BuildRequest:
 class BuildService:
     """Builds images; implements the builder's backend on top of the daemon's services."""
 
-    def __init__(self, data_root: str, db: Any, images: Any, containers: Any, events: Any) -> None:
+    def __init__(self, data_root: str, db: Any, images: Any, containers: Any, events: Any,
+                 registry: Any = None) -> None:
         self.db = db
+        self.registry = registry
         self.images = images
         self.containers = containers
         self.events = events
@@ -183,14 +185,23 @@ class _Backend:
         self.host_config = host_config
 
     def image(self, ref: str) -> tuple[str, dict[str, Any]]:
-        try:
-            img = self.svc.images.resolve(ref)
-        except errors.NotFound:
-            if ref.startswith("sha256:"):
-                raise
-            self.svc.images.pull(ref, None)  # raises Docker's "pull access denied ..." for a missing image
-            img = self.svc.images.resolve(ref)
+        img = self.svc.images.resolve(ref)
         return img.id, img.config
+
+    def has_image(self, ref: str) -> bool:
+        try:
+            self.svc.images.resolve(ref)
+        except errors.NotFound:
+            return False
+        return True
+
+    async def pull(self, ref: str) -> list[dict[str, Any]]:
+        """Pull ``ref`` from its registry (FROM of an image not here, or ``--pull``); the progress messages."""
+        if self.svc.registry is None:
+            raise errors.NotFound(f"No such image: {ref}")
+        messages: list[dict[str, Any]] = []
+        await self.svc.registry.pull(ref, None, None, None, messages.append)
+        return messages
 
     def new_id(self) -> str:
         return new_id()
