@@ -39,16 +39,16 @@ HOST = SysInfo(ncpu=2, cpus="0-1", mems="0")
     ({"CpusetMems": "x"}, "Invalid value x for cpuset mems: invalid format: x"),
     ({"CpusetMems": "5"}, "Requested memory nodes are not available - requested 5, available: 0"),
     ({"CpuRealtimePeriod": 1000, "CpuRealtimeRuntime": 2000}, "cpu real-time runtime cannot be higher than cpu "
-     "real-time period"),
+     "real-time period"),  # moby's check stays in the validator for when the refusal row goes
     ({"BlkioWeight": 5}, "Range of blkio weight is from 10 to 1000"),
     ({"IOMaximumIOps": 5}, "Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps"),
     ({"CpuPercent": 5}, "Invalid QoS settings: linux does not support CPU count or CPU percent"),
-    ({"KernelMemory": 10 << 20}, "KernelMemory: kernel memory limits are deprecated"),
+    ({"KernelMemory": 10 << 20}, "KernelMemory/KernelMemoryTCP: kernel memory limits are deprecated"),
     ({"OomScoreAdj": 2000}, "Invalid value 2000, range for oom score adj is [-1000, 1000]"),
     ({"ShmSize": -1}, "SHM size can not be less than 0"),
     ({"Isolation": "hyperv"}, "Invalid isolation: \"hyperv\" - linux only supports 'default'"),
-    ({"StorageOpt": {"size": "1G"}}, "--storage-opt is supported only for overlay over xfs with 'pquota' mount "
-     "option"),
+    ({"StorageOpt": {"size": "1G"}}, "--storage-opt (StorageOpt) is supported only for overlay over xfs with "
+     "'pquota' mount option"),
     ({"IpcMode": "x"}, "invalid IPC mode: x"),
     ({"PidMode": "x"}, "invalid PID mode: x"),
     ({"UTSMode": "x"}, "invalid UTS mode: x"),

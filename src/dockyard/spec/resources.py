@@ -83,8 +83,8 @@ def _validate_memory(hc: dict[str, Any], host: SysInfo, update: bool) -> None:
     if (hc.get("PidsLimit") or 0) > 0 and not host.pids_limit:
         raise _unsupported("PidsLimit", "PIDs limit capabilities")
     if hc.get("KernelMemory") or hc.get("KernelMemoryTCP"):
-        raise InvalidParameter("KernelMemory: kernel memory limits are deprecated by the kernel and not applied "
-                               "(moby ignores them since API 1.42)")
+        raise InvalidParameter("KernelMemory/KernelMemoryTCP: kernel memory limits are deprecated by the kernel "
+                               "and not applied (moby ignores them since API 1.42)")
 
 
 def _validate_cpu(hc: dict[str, Any], host: SysInfo) -> None:
@@ -145,7 +145,8 @@ def _validate_blkio(hc: dict[str, Any], host: SysInfo) -> None:
     if weight > 0 and not 10 <= weight <= 1000:
         raise InvalidParameter("Range of blkio weight is from 10 to 1000")
     if hc.get("IOMaximumBandwidth") or hc.get("IOMaximumIOps"):
-        raise InvalidParameter("Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps")
+        raise InvalidParameter("Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps "
+                               "(IOMaximumBandwidth, IOMaximumIOps are Windows options)")
     for option, attr, text in BLKIO_SUPPORT:
         if hc.get(option) and not getattr(host, attr):
             raise _unsupported(option, text)

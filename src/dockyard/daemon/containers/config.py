@@ -198,7 +198,8 @@ def _check_platform(hc: dict[str, Any]) -> None:
     if isolation not in ("", "default"):
         raise InvalidParameter(f'Invalid isolation: "{isolation}" - linux only supports \'default\'')
     if hc.get("StorageOpt"):
-        raise InvalidParameter("--storage-opt is supported only for overlay over xfs with 'pquota' mount option")
+        raise InvalidParameter("--storage-opt (StorageOpt) is supported only for overlay over xfs with 'pquota' "
+                               "mount option")
 
 
 def validate_request(config: dict[str, Any], host_config: dict[str, Any] | None) -> dict[str, Any]:

@@ -71,6 +71,10 @@ def lsm_reason(name: str, label: str, sys_root: str = "/sys") -> str:
 
 
 REFUSED: tuple[Refused, ...] = (
+    Refused("HostConfig.CpuRealtimeRuntime", "--cpu-rt-runtime", lambda r: bool(r.host_config.get("CpuRealtimeRuntime")),
+            "a real-time budget needs one in every parent cgroup, which the daemon does not give (dockerd's "
+            "--cpu-rt-runtime)", 0,
+            {"HostConfig": {"CpuRealtimeRuntime": 1000}}),
     Refused("HostConfig.UsernsMode", "--userns",
             lambda r: (r.host_config.get("UsernsMode") or "host") != "host", "user namespaces are not built yet", 16,
             {"HostConfig": {"UsernsMode": "private"}}),

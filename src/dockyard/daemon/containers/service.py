@@ -266,6 +266,9 @@ class ContainerService(ContainerOps, ContainerViews):
             timer.mark("RuntimeCreate")
             await self._connect_pending_attachers(c)
             timer.mark("Attach")
+            size = c.HostConfig.get("ConsoleSize") or [0, 0]
+            if c.Config.get("Tty") and size[0] and size[1]:  # the TTY's first size (API 1.42+)
+                await self.monitor.resize(c.Id, size[0], size[1])
             await runtime.start(c.Id)
             timer.mark("RuntimeStart")
         except errors.DockyardError as exc:
