@@ -125,6 +125,8 @@ class EndpointOps:
             if ports:
                 raise errors.InvalidParameter(PORT_MODE_CONFLICT)
             return {}, warnings
+        if config.get("NetworkDisabled"):  # moby: no endpoint at all, the container has only lo
+            return {}, warnings
         if mode in ("host", "none"):
             if ports and mode == "host":
                 hc["PortBindings"], hc["PublishAllPorts"] = None, False

@@ -12,6 +12,7 @@ case then asks the same probe the daemon asks.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,9 @@ from tests.support.daemon import docker
 
 HOST = probe()
 REFUSED = "refused"
+LIVE = "sleep 30"  # checked while running (published ports exist only then)
+TAG = os.urandom(3).hex()
+PEER, NET = f"fieldpeer-{TAG}", f"fieldnet-{TAG}"
 
 
 @dataclass
@@ -93,11 +97,14 @@ CONFIG_CASES: dict[str, Case] = {
                         and "Health" in c["State"]),
     "ArgsEscaped": Case({"ArgsEscaped": True}, check=inspect_cfg("ArgsEscaped", True)),  # Windows only; stored
     "Image": Case({}, check=lambda out, c: c["Config"]["Image"].startswith("busybox")),
-    "Volumes": Case({"Volumes": {"/anon": {}}}),
+    "Volumes": Case({"Volumes": {"/anon": {}}}, "grep ' /anon ' /proc/mounts",
+                    lambda out, c: "/anon" in out and any(m["Destination"] == "/anon" and m["Type"] == "volume"
+                                                          for m in c["Mounts"])),
     "WorkingDir": Case({"WorkingDir": "/tmp"}, "pwd", prints("/tmp")),
     "Entrypoint": Case({"Entrypoint": ["/bin/echo", "from-entrypoint"]}, check=prints("from-entrypoint")),
     "NetworkDisabled": Case({"NetworkDisabled": True}, "ls /sys/class/net", lambda out, c: out.split() == ["lo"]),
-    "MacAddress": Case({"MacAddress": "02:42:ac:11:00:02"}),
+    "MacAddress": Case({"MacAddress": "02:42:ac:11:07:02"}, "cat /sys/class/net/eth0/address",
+                       prints("02:42:ac:11:07:02")),
     "OnBuild": Case({"OnBuild": ["RUN true"]}, check=inspect_cfg("OnBuild", ["RUN true"])),  # for builds from it
     "Labels": Case({"Labels": {"field": "label"}}, check=lambda out, c: c["Config"]["Labels"]["field"] == "label"),
     "StopSignal": Case({"StopSignal": "SIGUSR1"}, check=inspect_cfg("StopSignal", "SIGUSR1")),
@@ -170,12 +177,14 @@ HOST_CASES: dict[str, Case] = {
     "LogConfig": Case(hc(LogConfig={"Type": "json-file", "Config": {"max-size": "1m"}}), "echo logged",
                       lambda out, c: "logged" in out and c["HostConfig"]["LogConfig"]["Config"]["max-size"] == "1m"),
     "NetworkMode": Case(hc(NetworkMode="none"), "ls /sys/class/net", lambda out, c: out.split() == ["lo"]),
-    "PortBindings": Case(hc(PortBindings={"80/tcp": [{"HostPort": "18080"}]})),
+    "PortBindings": Case({"ExposedPorts": {"80/tcp": {}}, **hc(PortBindings={"80/tcp": [{"HostPort": ""}]})},
+                         LIVE, lambda out, c: c["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"] != ""),
     "RestartPolicy": Case(hc(RestartPolicy={"Name": "on-failure", "MaximumRetryCount": 1}),
                           check=lambda out, c: c["HostConfig"]["RestartPolicy"]["Name"] == "on-failure"),
     "AutoRemove": Case(hc(AutoRemove=True), check="autoremove"),
-    "VolumeDriver": Case(hc(VolumeDriver="nfs")),
-    "VolumesFrom": Case(hc(VolumesFrom=["other"])),
+    "VolumeDriver": Case({"Volumes": {"/vd": {}}, **hc(VolumeDriver="local")},
+                         check=lambda out, c: [m["Driver"] for m in c["Mounts"]] == ["local"]),
+    "VolumesFrom": Case(hc(VolumesFrom=["{peer}"]), "grep ' /shared ' /proc/mounts", prints("/shared")),
     "Mounts": Case(hc(Mounts=[{"Type": "bind", "Source": "/etc", "Target": "/mnt/etc", "ReadOnly": True}]),
                    "ls /mnt/etc/passwd", prints("/mnt/etc/passwd")),
     # the size is set through conmon as the container starts: wait until the TTY has it
@@ -190,19 +199,20 @@ HOST_CASES: dict[str, Case] = {
                     lambda out, c: int(out.split()[1], 16) & 1 == 0),
     "CgroupnsMode": Case(hc(CgroupnsMode="host"), "cat /proc/self/cgroup",
                          lambda out, c: c["HostConfig"]["CgroupnsMode"] == "host" and c["Id"] in out),
-    "Dns": Case(hc(Dns=["192.0.2.1"])),
-    "DnsOptions": Case(hc(DnsOptions=["ndots:2"])),
-    "DnsSearch": Case(hc(DnsSearch=["example.com"])),
+    "Dns": Case(hc(Dns=["192.0.2.1"]), "cat /etc/resolv.conf", prints("nameserver 192.0.2.1")),
+    "DnsOptions": Case(hc(DnsOptions=["ndots:2"]), "cat /etc/resolv.conf", prints("ndots:2")),
+    "DnsSearch": Case(hc(DnsSearch=["example.com"]), "cat /etc/resolv.conf", prints("example.com")),
     "ExtraHosts": Case(hc(ExtraHosts=["fielddb:192.0.2.7"]), "cat /etc/hosts", prints("192.0.2.7\tfielddb")),
     "GroupAdd": Case(hc(GroupAdd=["4242"]), "id -G", lambda out, c: "4242" in out.split()),
     "IpcMode": Case(hc(IpcMode="host"), "readlink /proc/self/ns/ipc", prints(HOST_IPC)),
     "Cgroup": Case(hc(Cgroup="container:other")),
-    "Links": Case(hc(Links=["other:alias"])),
+    "Links": Case(hc(Links=["{peer}:fieldalias"]), "cat /etc/hosts", prints("fieldalias")),
     "OomScoreAdj": Case(hc(OomScoreAdj=123), "cat /proc/self/oom_score_adj", prints("123")),
     "PidMode": Case(hc(PidMode="host"), "cat /proc/1/comm", lambda out, c: out.strip() not in ("sh", "cat")),
     "Privileged": Case(hc(Privileged=True), "grep CapEff /proc/self/status",
                        lambda out, c: int(out.split()[1], 16) & (1 << 21) != 0),
-    "PublishAllPorts": Case(hc(PublishAllPorts=True)),
+    "PublishAllPorts": Case({"ExposedPorts": {"81/tcp": {}}, **hc(PublishAllPorts=True)}, LIVE,
+                            lambda out, c: c["NetworkSettings"]["Ports"]["81/tcp"][0]["HostPort"] != ""),
     "ReadonlyRootfs": Case(hc(ReadonlyRootfs=True), "touch /x 2>&1 || echo ro-root", prints("ro-root")),
     "SecurityOpt": Case(hc(SecurityOpt=["no-new-privileges"]), "grep NoNewPrivs /proc/self/status",
                         prints("NoNewPrivs:\t1")),
@@ -220,7 +230,9 @@ HOST_CASES: dict[str, Case] = {
 }
 
 NETWORKING_CASES: dict[str, Case] = {
-    "EndpointsConfig": Case({"NetworkingConfig": {"EndpointsConfig": {"fieldnet": {"Aliases": ["a"]}}}}),
+    "EndpointsConfig": Case({"NetworkingConfig": {"EndpointsConfig": {"{net}": {"Aliases": ["fieldalias"]}}},
+                             **hc(NetworkMode="{net}")},
+                            check=lambda out, c: "fieldalias" in c["NetworkSettings"]["Networks"][NET]["Aliases"]),
 }
 
 
@@ -235,11 +247,27 @@ ALL = [(f"Config.{k}", v) for k, v in CONFIG_CASES.items()] + \
       [(f"NetworkingConfig.{k}", v) for k, v in NETWORKING_CASES.items()]
 
 
+@pytest.fixture(scope="module")
+def peers(dockyard_daemon, busybox_image):
+    """A running container with a volume (for VolumesFrom and Links) and a user network."""
+    d = dockyard_daemon
+    status, net = d.request("POST", "/networks/create", {"Name": NET})
+    assert status == 201, net
+    status, c = d.request("POST", f"/containers/create?name={PEER}", {
+        "Image": busybox_image, "Cmd": ["sleep", "300"], "Volumes": {"/shared": {}}})
+    assert status == 201, c
+    assert d.request("POST", f"/containers/{c['Id']}/start")[0] == 204
+    yield
+    d.request("DELETE", f"/containers/{c['Id']}?force=1&v=1")
+    d.request("DELETE", f"/networks/{NET}")
+
+
 @pytest.mark.parametrize(("name", "case"), ALL, ids=[n for n, _ in ALL])
-def test_field_is_applied_or_refused(dockyard_daemon, busybox_image, name, case):
+def test_field_is_applied_or_refused(dockyard_daemon, busybox_image, peers, name, case):
     d = dockyard_daemon
     body: dict[str, Any] = {"Image": busybox_image, "Cmd": ["sh", "-c", case.cmd], "HostConfig": {}}
-    for key, value in case.body.items():
+    given = json.loads(json.dumps(case.body).replace("{peer}", PEER).replace("{net}", NET))
+    for key, value in given.items():
         body[key] = {**body[key], **value} if key == "HostConfig" else value
     if name == "HostConfig.CgroupParent":
         body["HostConfig"]["CgroupParent"] = f"/{d.prefix}-fieldparent"
@@ -254,6 +282,10 @@ def test_field_is_applied_or_refused(dockyard_daemon, busybox_image, name, case)
     cid = created["Id"]
     try:
         assert d.request("POST", f"/containers/{cid}/start")[0] == 204
+        if case.cmd == LIVE:
+            status, c = d.request("GET", f"/containers/{cid}/json")
+            assert case.check("", c), (name, c["NetworkSettings"])
+            return
         d.request("POST", f"/containers/{cid}/wait")
         if case.check == "autoremove":  # removed once the exit is handled
             deadline = time.monotonic() + 10
@@ -266,7 +298,7 @@ def test_field_is_applied_or_refused(dockyard_daemon, busybox_image, name, case)
         assert status == 200
         assert case.check(out, c), (name, out, c["HostConfig"] if name.startswith("Host") else c["Config"])
     finally:
-        d.request("DELETE", f"/containers/{cid}?force=1")
+        d.request("DELETE", f"/containers/{cid}?force=1&v=1")
         if name == "HostConfig.CgroupParent":
             for base in ("", *os.listdir("/sys/fs/cgroup")):
                 path = os.path.join("/sys/fs/cgroup", base) + f"/{d.prefix}-fieldparent"
