@@ -235,7 +235,7 @@ class Monitor:
             await runtime.delete(container_id, force=True)
         except Exception:  # noqa: BLE001 - best effort: it may never have been created
             pass
-        if pid and _is_conmon(pid, container_id):
+        if pid and is_conmon_of(pid, container_id):
             await _wait_gone(pid, 5.0)
         await self.cleanup(container_id)
 
@@ -298,7 +298,7 @@ class Monitor:
     def alive(self, container_id: str) -> bool:
         """Is this container's conmon still running? (for re-adoption after a restart)"""
         pid = self.conmon_pid(container_id)
-        return bool(pid) and _is_conmon(pid, container_id)
+        return bool(pid) and is_conmon_of(pid, container_id)
 
     async def wait(self, container_id: str, poll: float = 0.05) -> int:
         """Wait for the exit code file (simple polling; the daemon uses ExitWatcher)."""
@@ -386,7 +386,7 @@ def _unlink(path: str) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _is_conmon(pid: int, container_id: str) -> bool:
+def is_conmon_of(pid: int, container_id: str) -> bool:
     """pid is alive and is this container's conmon (guards against pid reuse)."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:

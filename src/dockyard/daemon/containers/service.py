@@ -246,9 +246,13 @@ class ContainerService(ContainerOps, ContainerViews):
         from dockyard.daemon.containers.start import prepare_bundle
         from dockyard.daemon.containers.timing import StartTimer, event_attributes
 
+        from dockyard.daemon.containers.reconcile import release, runtime_state_dir
+
         timer = StartTimer()
         runtime = self.runtime_for(c)
         rw = self.images.layers.get_rw(c.Id)
+        if os.path.exists(runtime_state_dir(self, c)):
+            await release(self, c)  # what an earlier, interrupted start left
         try:
             rw.mount()
             self.volumes.mount(c.Id, c.MountPoints)
@@ -315,17 +319,9 @@ class ContainerService(ContainerOps, ContainerViews):
         return parse_size(raw) if raw else None
 
     async def _undo_start(self, c: Container, runtime: Any, rw: Any) -> None:
-        try:
-            await runtime.delete(c.Id, force=True)
-        except errors.DockyardError:
-            pass
-        await self.monitor.cleanup(c.Id)
-        self.volumes.unmount(c.Id, c.MountPoints)
-        self._detach_network(c)
-        try:
-            rw.unmount()
-        except OSError as exc:
-            log.warning("unmount %s: %s", rw.merged, exc)
+        from dockyard.daemon.containers.reconcile import release
+
+        await release(self, c)
 
     # -- exit ------------------------------------------------------------------------------
     async def _on_exit(self, cid: str, code: int) -> None:
@@ -352,18 +348,10 @@ class ContainerService(ContainerOps, ContainerViews):
             self._notify_exit(c)
             # Waiters have their answer; the cleanup below still holds the lock, so a
             # start or remove that follows waits for it.
-            try:
-                await self.runtime_for(c).delete(cid, force=True)
-            except errors.DockyardError as exc:
-                log.warning("runtime delete %s: %s", cid, exc)
-            await self.monitor.cleanup(cid)
-            self.volumes.unmount(cid, c.MountPoints)
-            self._detach_network(c)
-            self._save(c)
-            try:
-                self.images.layers.get_rw(cid).unmount()
-            except (OSError, errors.NotFound) as exc:
-                log.warning("unmount rootfs of %s: %s", cid, exc)
+            from dockyard.daemon.containers.reconcile import release
+
+            await release(self, c)
+            self._save(c)  # the network teardown changed NetworkSettings
         if c.HostConfig.get("AutoRemove"):
             await self._remove_quietly(cid)
 
@@ -455,52 +443,71 @@ class ContainerService(ContainerOps, ContainerViews):
 
     # -- remove / rename / prune ----------------------------------------------------------------
     async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+        from dockyard.daemon.containers.reconcile import release
+
         c = self.get(ref)
         if c.State.Restarting:
             if not force:
                 raise errors.Conflict(f"cannot remove container \"/{c.Name}\": container is restarting: stop the "
                                       "container before removing or force remove")
             self.restarts.forget(c.Id)
-        if c.State.Running:
-            if not force:
-                if c.State.Paused:
-                    raise errors.Conflict(f"cannot remove container \"/{c.Name}\": container is paused and must "
-                                          "be unpaused first")
-                raise errors.Conflict(f"cannot remove container \"/{c.Name}\": container is running: stop the "
-                                      "container before removing or force remove")
-            runtime = self.runtime_for(c)
-            exited = asyncio.ensure_future(self._wait_exit(c))
-            if c.State.Paused:
+        while True:
+            if c.State.Running:
+                if not force:
+                    if c.State.Paused:
+                        raise errors.Conflict(f"cannot remove container \"/{c.Name}\": container is paused "
+                                              "and must be unpaused first")
+                    raise errors.Conflict(f"cannot remove container \"/{c.Name}\": container is running: "
+                                          "stop the container before removing or force remove")
+                await self._kill_for_removal(c)
+            async with self._lock(c.Id):
+                if c.Id not in self._containers:
+                    return
+                if c.State.Running:  # a start got in between: stop it again
+                    continue
+                before = c.State.Status
+                c.State.Status = "removing"  # a crash from here on: start-up finishes the removal
+                self._save(c)
                 try:
-                    await runtime.resume(c.Id)
-                except errors.DockyardError:
-                    pass
-            try:
-                await runtime.kill(c.Id, signalmod.SIGKILL, all_processes=True)
-            except errors.DockyardError:
-                pass
-            try:
-                await asyncio.wait_for(exited, 15)
-            except asyncio.TimeoutError:
-                raise errors.SystemError_(f"could not kill container {c.Id}") from None
-        async with self._lock(c.Id):
-            if c.Id not in self._containers:
-                return
-            try:
-                self.images.layers.get_rw(c.Id).remove()
-            except errors.NotFound:
-                pass
-            shutil.rmtree(c.bundle, ignore_errors=True)
-            with self.db.tx() as cur:
-                cur.execute("DELETE FROM containers WHERE id = ?", (c.Id,))
-            del self._containers[c.Id]
-            if volumes:
-                self.volumes.remove_anonymous(c.MountPoints)
+                    await release(self, c)
+                    try:
+                        self.images.layers.get_rw(c.Id).remove()
+                    except errors.NotFound:
+                        pass
+                    shutil.rmtree(c.bundle, ignore_errors=True)
+                    with self.db.tx() as cur:
+                        cur.execute("DELETE FROM containers WHERE id = ?", (c.Id,))
+                except BaseException:
+                    c.State.Status = before
+                    self._save(c)
+                    raise
+                del self._containers[c.Id]
+                if volumes:
+                    self.volumes.remove_anonymous(c.MountPoints)
+            break
         self._locks.pop(c.Id, None)
         self.events.emit("container", "destroy", c.Id, self._event_attrs(c))
         ev = self._removed.pop(c.Id, None)
         if ev is not None:
             ev.set()
+
+    async def _kill_for_removal(self, c: Container) -> None:
+        """``rm -f`` of a running container: SIGKILL everything in it and wait for the exit."""
+        runtime = self.runtime_for(c)
+        exited = asyncio.ensure_future(self._wait_exit(c))
+        if c.State.Paused:
+            try:
+                await runtime.resume(c.Id)
+            except errors.DockyardError:
+                pass
+        try:
+            await runtime.kill(c.Id, signalmod.SIGKILL, all_processes=True)
+        except errors.DockyardError:
+            pass
+        try:
+            await asyncio.wait_for(exited, 15)
+        except asyncio.TimeoutError:
+            raise errors.SystemError_(f"could not kill container {c.Id}") from None
 
     def rename(self, ref: str, new_name: str) -> None:
         c = self.get(ref)
@@ -543,7 +550,8 @@ class ContainerService(ContainerOps, ContainerViews):
 
     # -- start-up / shutdown ------------------------------------------------------------------
     async def startup(self) -> None:
-        """Re-adopt running containers; collect exits that happened while we were down."""
+        """Make every record agree with the kernel (see ``reconcile``), then watch for exits."""
+        from dockyard.daemon.containers.reconcile import reconcile_record, remove_unrecorded
         from dockyard.monitor.conmon import ExitWatcher
 
         loop = asyncio.get_running_loop()
@@ -551,21 +559,17 @@ class ContainerService(ContainerOps, ContainerViews):
                                     lambda cid, code: asyncio.ensure_future(self._on_exit(cid, code)))
         self._watcher.start(loop)
         self._remove_orphans()
-        for c in list(self._containers.values()):
-            if c.State.Status == "removing":
-                await self.remove(c.Id, force=True)
-                continue
-            if not c.State.Running:
-                continue
-            self.volumes.adopt(c.Id, c.MountPoints)
-            code = self.monitor.exit_code(c.Id)
-            if code is not None:
-                await self._on_exit(c.Id, code)
-            elif not self.monitor.alive(c.Id):
-                # Monitor and container are both gone (host reboot?): it exited, code unknown.
-                await self._on_exit(c.Id, 255)
-            elif self.health is not None:
-                self.health.resume(c)
+        slots = asyncio.Semaphore(4)  # independent records: a few at once, the runtime calls dominate
+
+        async def one(c: Container) -> None:
+            async with slots:
+                try:
+                    await reconcile_record(self, c)
+                except errors.DockyardError as exc:
+                    log.error("reconciling container %s: %s", c.Id, exc)
+
+        await asyncio.gather(*(one(c) for c in list(self._containers.values())))
+        await remove_unrecorded(self)
         self._restart_at_daemon_start()
 
     def _restart_at_daemon_start(self) -> None:
