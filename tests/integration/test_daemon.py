@@ -9,13 +9,7 @@ import time
 
 import pytest
 
-from tests.support.daemon import busybox_daemon, docker, new_daemon
-
-
-@pytest.fixture
-def fresh(busybox_tar):
-    with busybox_daemon(busybox_tar) as d:
-        yield d
+from tests.support.daemon import docker, new_daemon
 
 
 def test_starts_fast_and_stops_on_sigterm():
