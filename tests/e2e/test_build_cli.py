@@ -420,3 +420,40 @@ def test_built_layers_save_and_load_byte_for_byte(d, name, tmp_path):
     assert docker(d, "load", "-i", str(saved)).returncode == 0
     out = run(d, name, "sh", "-c", "wc -c < /data/a; cat /data/sub/b /r; ls /etc/passwd 2>&1 || true")
     assert out.split("\n")[0].strip() == "100000" and "brun" in out and "No such file" in out
+
+
+
+def test_copy_heredoc_and_add_url(d, name, tmp_path):
+    import functools
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "remote.txt").write_text("from-http\n")
+    _tarball(served / "arch.tar.gz", {"inside": b"x"}, gz=True)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        write(tmp_path, {"Dockerfile": f"""FROM busybox
+COPY <<EOT /etc/greeting
+hello from a heredoc
+EOT
+ADD {url}/remote.txt /dl/
+ADD {url}/arch.tar.gz /dl/
+ADD {url}/remote.txt /renamed.txt
+"""})
+        p = build(d, tmp_path, "-t", name)
+        assert p.returncode == 0, p.stdout + p.stderr
+        out = run(d, name, "sh", "-c", "cat /etc/greeting /dl/remote.txt /renamed.txt; ls /dl; stat -c %a /renamed.txt")
+        assert out == "hello from a heredoc\nfrom-http\nfrom-http\narch.tar.gz\nremote.txt\n600\n"
+        write(tmp_path, {"Dockerfile": f"FROM busybox\nADD {url}/missing /x\n"})
+        p = build(d, tmp_path)
+        assert p.returncode == 1 and "404" in p.stderr
+        write(tmp_path, {"Dockerfile": f"FROM busybox\nCOPY {url}/remote.txt /x\n"})
+        p = build(d, tmp_path)
+        assert p.returncode == 1 and "source can't be a URL for COPY" in p.stderr
+    finally:
+        server.shutdown()

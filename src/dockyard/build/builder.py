@@ -18,6 +18,7 @@ import asyncio
 import copy
 import hashlib
 import json
+import os
 import posixpath
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ class BuildBackend(Protocol):
 
     def image(self, ref: str) -> tuple[str, dict[str, Any]]: ...
     def has_image(self, ref: str) -> bool: ...
+    async def fetch(self, url: str, dest: str) -> str: ...
     async def pull(self, ref: str) -> list[dict[str, Any]]: ...
     async def run(self, image_id: str, config: dict[str, Any],
                   output: Callable[[int, bytes], Awaitable[None]],
@@ -438,13 +440,9 @@ class Builder:
         if ins.flag("link") not in (None, "false"):
             raise errors.InvalidParameter(f"{ins.cmd} --link is not supported by the classic builder")
         words = [pw(a, env, df.escape) for a in ins.args]
-        if ins.heredocs:
-            raise errors.InvalidParameter(f"{ins.cmd} with a heredoc is not supported yet")
         srcs, dest = words[:-1], words[-1]
-        for s in srcs:
-            if s.startswith(("http://", "https://")):
-                raise errors.InvalidParameter(f"{ins.cmd} from a URL ({s}) is not supported yet: no network access "
-                                              "for builds")
+        extra_sources = await self._extra_sources(ins, srcs)
+        srcs = [s for s in srcs if not (s.startswith("<<") or s.startswith(("http://", "https://")))]
         if not dest.startswith("/"):
             wd = st.config.get("WorkingDir") or "/"
             dest = posixpath.join(wd, dest) + ("/" if dest.endswith("/") or dest in (".", "./") else "")
@@ -453,9 +451,11 @@ class Builder:
         from_ref = ins.flag("from")
         cmd = ins.cmd
         if from_ref is None:
-            sources = cp.resolve_sources(self.ctx.root, srcs, cmd, from_context=True, all_paths=self._all_paths())
-            digest = hashlib.sha256("\n".join(f"{s.rel}:{self.ctx.hash_tree(s.rel)}"
-                                              for s in sources).encode()).hexdigest()
+            sources = cp.resolve_sources(self.ctx.root, srcs, cmd, from_context=True,
+                                         all_paths=self._all_paths()) if srcs else []
+            digest = hashlib.sha256("\n".join([f"{s.rel}:{self.ctx.hash_tree(s.rel)}" for s in sources] +
+                                              [f"{s.rel}:{h}" for s, h in extra_sources]).encode()).hexdigest()
+            sources += [s for s, _ in extra_sources]
             origin = "context"
         else:
             src_image = await self._from_image(df, from_ref, env)
@@ -475,6 +475,33 @@ class Builder:
 
         await self._layer_step(st, ins, st.config, created_by, extra, work,
                                (origin,) if from_ref is not None else ())
+
+    async def _extra_sources(self, ins: Instruction, srcs: list[str]) -> list[tuple[Any, str]]:
+        """Heredoc sources (``COPY <<EOF /f``) and ADD's URLs, as files of their own with content hashes."""
+        from dockyard.build.copy import Source
+
+        out: list[tuple[Any, str]] = []
+        docs = dict(ins.heredocs)
+        for i, s in enumerate(srcs):
+            if s.startswith("<<"):
+                name = s.lstrip("<-").strip("'\"")
+                if name not in docs:
+                    raise errors.InvalidParameter(f"{ins.cmd}: no heredoc named {name}")
+                path = os.path.join(self.ctx.extra_dir(), f"h{self.step}-{i}", name)
+                os.makedirs(os.path.dirname(path))
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(docs[name])
+                os.chmod(path, 0o644)
+                out.append((Source(name, path), hashlib.sha256(docs[name].encode()).hexdigest()))
+            elif s.startswith(("http://", "https://")):
+                if ins.cmd != "ADD":
+                    raise errors.InvalidParameter("source can't be a URL for COPY")
+                name = posixpath.basename(s.split("?", 1)[0].rstrip("/")) or "download"
+                path = os.path.join(self.ctx.extra_dir(), f"u{self.step}-{i}", name)
+                os.makedirs(os.path.dirname(path))
+                digest = await self.b.fetch(s, path)
+                out.append((Source(name, path, remote=True), digest))
+        return out
 
     def _all_paths(self) -> list[str]:
         if self._paths is None:

@@ -95,6 +95,12 @@ class Context:
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self.root + "-extra", ignore_errors=True)
+
+    def extra_dir(self) -> str:
+        """A private directory beside the context for files a step makes (heredocs, downloads)."""
+        os.makedirs(self.root + "-extra", mode=0o700, exist_ok=True)
+        return self.root + "-extra"
 
     def hash_tree(self, rel: str) -> str:
         """The hash of a file, or of a directory with everything below it."""

@@ -33,6 +33,7 @@ _WILDCARD = re.compile(r"[*?\[]")
 class Source:
     rel: str  # path in the source root, as matched
     path: str  # resolved path on the host
+    remote: bool = False  # downloaded by ADD: never unpacked
 
 
 def _go_match(pattern: str, name: str) -> bool:
@@ -218,7 +219,7 @@ class Copier:
             if os.path.isdir(src.path):
                 self.copy_tree(src.path, dest)
                 continue
-            if add and is_archive(src.path):
+            if add and not src.remote and is_archive(src.path):
                 extract_archive(src.path, self.mkdirs(dest), self.rootfs)
                 continue
             dest_host = secure_join(self.rootfs, dest)
