@@ -1,0 +1,132 @@
+"""The sans-I/O parts of networking: IPAM, the nftables table, /etc files, DNS files, names."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from dockyard import errors
+from dockyard.daemon.config import load
+from dockyard.network import etcfiles, firewall, ipam
+from dockyard.network.dns import Record, render_network
+from dockyard.network.linux import link_stem, veth_name
+
+
+def test_user_config_and_errors():
+    cfg = ipam.user_config("10.5.0.0/16", "10.5.0.254", "10.5.3.0/24")
+    assert cfg.to_docker() == {"Subnet": "10.5.0.0/16", "Gateway": "10.5.0.254", "IPRange": "10.5.3.0/24"}
+    assert ipam.user_config("10.6.1.7/24").to_docker() == {"Subnet": "10.6.1.0/24", "Gateway": "10.6.1.1"}
+    with pytest.raises(errors.Forbidden, match="no matching subnet for gateway 10.7.0.1"):
+        ipam.user_config("10.5.0.0/16", "10.7.0.1")
+    with pytest.raises(errors.InvalidParameter, match="invalid CIDR address: nope"):
+        ipam.user_config("nope")
+    with pytest.raises(errors.InvalidParameter, match="not a subset"):
+        ipam.user_config("10.5.0.0/16", "", "10.9.0.0/24")
+
+
+def test_overlap_is_refused_with_dockers_text():
+    with pytest.raises(errors.Forbidden, match="Pool overlaps with other one on this address space"):
+        ipam.check_overlap(ipaddress.IPv4Network("10.1.2.0/24"), [ipaddress.IPv4Network("10.1.0.0/16")])
+    ipam.check_overlap(ipaddress.IPv4Network("10.2.0.0/24"), [ipaddress.IPv4Network("10.1.0.0/16")])
+
+
+def test_pick_subnet_skips_what_is_taken():
+    taken = [ipaddress.IPv4Network("172.17.0.0/16"), ipaddress.IPv4Network("172.18.5.0/24")]
+    assert str(ipam.pick_subnet(ipam.DEFAULT_POOLS, taken)) == "172.19.0.0/16"
+    assert str(ipam.pick_subnet([("10.10.0.0/16", 24)], [ipaddress.IPv4Network("10.10.0.0/23")])) == "10.10.2.0/24"
+    with pytest.raises(errors.Forbidden, match="could not find an available"):
+        ipam.pick_subnet([("10.10.0.0/24", 24)], [ipaddress.IPv4Network("10.10.0.0/16")])
+
+
+def test_allocate_lowest_free_in_range_and_static():
+    cfg = ipam.user_config("10.5.0.0/24")
+    a = ipaddress.IPv4Address
+    assert ipam.allocate(cfg, []) == a("10.5.0.2")  # .1 is the gateway
+    assert ipam.allocate(cfg, [a("10.5.0.2")]) == a("10.5.0.3")
+    assert ipam.allocate(ipam.user_config("10.5.0.0/16", "", "10.5.9.0/24"), []) == a("10.5.9.1")
+    assert ipam.allocate(cfg, [], "10.5.0.77") == a("10.5.0.77")
+    with pytest.raises(errors.Conflict, match="Address already in use"):
+        ipam.allocate(cfg, [a("10.5.0.77")], "10.5.0.77")
+    with pytest.raises(errors.InvalidParameter, match="no configured subnet or ip-range contain the IP address"):
+        ipam.allocate(cfg, [], "10.6.0.2")
+    small = ipam.user_config("10.8.0.0/30")
+    assert ipam.allocate(small, []) == a("10.8.0.2")
+    with pytest.raises(errors.Forbidden, match="no available IPv4 addresses"):
+        ipam.allocate(small, [a("10.8.0.2")])
+
+
+def test_mac_is_dockers():
+    assert ipam.mac_for(ipaddress.IPv4Address("172.17.0.2")) == "02:42:ac:11:00:02"
+
+
+def test_render_table_nat_ports_isolation():
+    script = firewall.render("dytest-x", [firewall.BridgeRules("dyb0", "172.17.0.0/16"),
+                                          firewall.BridgeRules("dyb1", "10.1.0.0/24", internal=True)],
+                             [firewall.PortRule("", 8080, "tcp", "172.17.0.2", 80),
+                              firewall.PortRule("127.0.0.1", 5353, "udp", "172.17.0.3", 53)])
+    lines = [ln.strip() for ln in script.splitlines()]
+    # replaced as a whole, in one transaction
+    assert lines[:3] == ["table ip dytest-x {}", "delete table ip dytest-x", "table ip dytest-x {"]
+    assert "tcp dport 8080 dnat to 172.17.0.2:80" in lines
+    assert "ip daddr 127.0.0.1 udp dport 5353 dnat to 172.17.0.3:53" in lines
+    assert lines.count("fib daddr type local jump ports") == 2  # prerouting and output
+    assert 'ip saddr 172.17.0.0/16 oifname != "dyb0" masquerade' in lines
+    assert not any("10.1.0.0/24" in ln and "masquerade" in ln for ln in lines)  # internal: no NAT out
+    assert 'iifname "dyb1" oifname != "dyb1" drop' in lines
+    assert 'oifname "dyb0" ip saddr 127.0.0.0/8 masquerade' in lines
+    assert 'oifname "dyb0" iifname != "dyb0" iifname { "dyb0", "dyb1" } ct status & dnat == 0 drop' in lines
+
+
+def test_render_without_bridges_removes_the_table():
+    assert firewall.render("p", [], []) == "table ip p {}\ndelete table ip p\n"
+
+
+def test_hosts_file_order():
+    text = etcfiles.hosts_file(etcfiles.DEFAULT_HOSTS,
+                               etcfiles.extra_host_lines(["foo:10.0.0.9", "gw:host-gateway", "bar=10.0.0.8"],
+                                                         "172.17.0.1"),
+                               [("172.17.0.3", ["db", "0123456789ab", "mydb"])],
+                               [("172.17.0.2", ["box.example.org", "box"])])
+    lines = text.splitlines()
+    assert lines[0] == "127.0.0.1\tlocalhost"
+    assert lines[-5:] == ["10.0.0.9\tfoo", "172.17.0.1\tgw", "10.0.0.8\tbar", "172.17.0.3\tdb 0123456789ab mydb",
+                          "172.17.0.2\tbox.example.org box"]
+
+
+HOST_RESOLV = "# generated\nnameserver 127.0.0.53\nnameserver 10.0.0.53\nsearch lan\noptions edns0\n"
+
+
+def test_resolv_conf_from_host_and_options():
+    assert etcfiles.resolv_conf(HOST_RESOLV, None, None, None) == \
+        "nameserver 10.0.0.53\nsearch lan\noptions edns0\n"
+    assert etcfiles.resolv_conf(HOST_RESOLV, ["1.1.1.1"], ["corp"], ["ndots:2"]) == \
+        "nameserver 1.1.1.1\nsearch corp\noptions ndots:2\n"
+    # only loopback resolvers on the host: Docker's fallback
+    assert etcfiles.resolv_conf("nameserver 127.0.0.1\n", None, None, None).startswith("nameserver 8.8.8.8\n")
+    # a user network: the embedded resolver first
+    assert etcfiles.resolv_conf(HOST_RESOLV, None, None, None, "10.9.0.1").startswith("nameserver 10.9.0.1\n")
+
+
+def test_aardvark_file():
+    text = render_network("10.9.0.1", [Record("abc", "10.9.0.2", ("web", "abc"[:12], "www", "web"))])
+    assert text == "10.9.0.1\nabc 10.9.0.2  web,abc,www\n"
+
+
+def test_interface_names_carry_the_prefix_and_fit():
+    assert link_stem("dockyard") == "dockyard"
+    stem = link_stem("dytest-1a2b3c")
+    assert len(stem) == 8 and stem.startswith("dyt") and stem != link_stem("dytest-1a2b3d")
+    name = veth_name(stem, "c" * 64, "n" * 64)
+    assert name.startswith(stem + "v") and len(name) <= 15
+
+
+def test_daemon_json_network_keys(tmp_path):
+    path = tmp_path / "daemon.json"
+    path.write_text('{"bip": "10.77.0.1/24", "mtu": 1400, '
+                    '"default-address-pools": [{"base": "10.80.0.0/16", "size": 24}]}')
+    cfg = load(str(path), {})
+    assert cfg.bip == "10.77.0.1/24" and cfg.mtu == 1400 and cfg.default_address_pools == [("10.80.0.0/16", 24)]
+    path.write_text('{"bip": "10.77.0.0/24"}')
+    with pytest.raises(errors.InvalidParameter, match="invalid bip"):
+        load(str(path), {})
