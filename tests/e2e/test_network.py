@@ -329,3 +329,101 @@ def test_ports_survive_daemon_kill(busybox_tar):
     finally:
         dm.cleanup()
     assert links_of(dm.prefix) == [] and nft_table(dm.prefix) == ""
+
+
+COMPOSE = os.environ.get("DOCKYARD_COMPOSE", "/opt/dockyard/compose-venv/bin/docker-compose")
+
+
+def test_dockerpy_networks(d):
+    import docker as dockerpy
+
+    client = dockerpy.DockerClient(base_url=d.docker_host, timeout=60)
+    net = client.networks.create("pynet", driver="bridge", labels={"a": "b"},
+                                 ipam=dockerpy.types.IPAMConfig(pool_configs=[
+                                     dockerpy.types.IPAMPool(subnet="10.216.0.0/24", gateway="10.216.0.1")]))
+    assert net.attrs["IPAM"]["Config"] == [{"Subnet": "10.216.0.0/24", "Gateway": "10.216.0.1"}]
+    assert [n.name for n in client.networks.list(names=["pynet"])] == ["pynet"]
+    assert [n.name for n in client.networks.list(filters={"label": "a=b"})] == ["pynet"]
+    web = client.containers.run("busybox", ["sh", "-c", HTTPD], name="pyweb", network="pynet", detach=True)
+    out = client.containers.run("busybox", ["sh", "-c", nc_get("pyweb")], network="pynet", remove=True)
+    assert f"hello-from-{web.id[:12]}".encode() in out
+    other = client.containers.run("busybox", ["sleep", "60"], detach=True)
+    net.connect(other, aliases=["extra"], ipv4_address="10.216.0.99")
+    other.reload()
+    assert other.attrs["NetworkSettings"]["Networks"]["pynet"]["IPAddress"] == "10.216.0.99"
+    net.reload()
+    assert {c.name for c in net.containers} == {"pyweb", other.name}
+    assert b"hello-from" in other.exec_run(["sh", "-c", nc_get("pyweb")]).output
+    net.disconnect(other)
+    with pytest.raises(dockerpy.errors.NotFound, match="network nope not found"):
+        client.networks.get("nope")
+    with pytest.raises(dockerpy.errors.APIError, match="has active endpoints"):
+        net.remove()
+    web.remove(force=True)
+    other.remove(force=True)
+    net.remove()
+    assert client.networks.prune() == {"NetworksDeleted": None}
+
+
+def test_compose_service_discovery(d, tmp_path):
+    if not os.path.exists(COMPOSE):
+        pytest.fail(f"docker-compose 1.29 is not installed at {COMPOSE}: run scripts/compose-venv.sh")
+    port = free_port()
+    fetch_loop = "while true; do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 api 80 > /tmp/got; sleep 1; done"
+    spec = {"version": "3.7", "services": {
+        "api": {"image": "busybox",
+                "command": ["sh", "-c", "mkdir /www && echo hello-from-api > /www/index.html && httpd -f -p 80 -h /www"]},
+        "front": {"image": "busybox", "command": ["sh", "-c", fetch_loop], "ports": [f"{port}:80"],
+                  "depends_on": ["api"]}}}
+    (tmp_path / "docker-compose.yml").write_text(json.dumps(spec))
+    env = d.env()
+    env["COMPOSE_PROJECT_NAME"] = "dyproj"
+    try:
+        p = subprocess.run([COMPOSE, "up", "-d"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stdout + p.stderr
+        deadline = time.monotonic() + 20
+        got = ""
+        while time.monotonic() < deadline and "hello-from" not in got:
+            got = docker(d, "exec", "dyproj_front_1", "cat", "/tmp/got").stdout
+            time.sleep(0.5)
+        assert "hello-from" in got
+        info = json.loads(run(d, "network", "inspect", "dyproj_default").stdout)[0]
+        assert info["Labels"]["com.docker.compose.project"] == "dyproj" and len(info["Containers"]) == 2
+    finally:
+        p = subprocess.run([COMPOSE, "down"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "dyproj_default" not in run(d, "network", "ls").stdout
+
+
+def test_container_mode_shares_the_bridge_netns(d):
+    run(d, "run", "-d", "--name", "owner", "busybox", "sh", "-c", HTTPD)
+    ip = json.loads(run(d, "inspect", "owner").stdout)[0]["NetworkSettings"]["IPAddress"]
+    out = run(d, "run", "--rm", "--network", "container:owner", "busybox", "sh", "-c",
+              f"ip -o addr; {nc_get('127.0.0.1')}").stdout
+    assert ip in out and "hello-from" in out
+
+
+def test_restart_keeps_running_networks_and_removes_strays(busybox_tar):
+    dm = new_daemon()
+    dm.start()
+    stem = link_stem(dm.prefix)
+    try:
+        docker(dm, "import", str(busybox_tar), "busybox:latest", check=True)
+        docker(dm, "network", "create", "keep", check=True)
+        docker(dm, "run", "-d", "--name", "svc", "--network", "keep", "busybox", "sh", "-c", HTTPD, check=True)
+        dm.crash()
+        # what a crash might leave: a veth of no container, a netns file of none
+        subprocess.run(["ip", "link", "add", stem + "vdead00", "type", "veth", "peer", "name", stem + "vdead01"],
+                       check=True)
+        stray = os.path.join(dm.exec_root, f"{dm.prefix}-net", "netns", f"{dm.prefix}-stray")
+        open(stray, "w").close()
+        dm.start()
+        names = links_of(dm.prefix)
+        assert stem + "vdead00" not in names and stem + "vdead01" not in names
+        assert not os.path.exists(stray)
+        assert len(names) == 2  # the network's bridge and the running container's veth
+        out = docker(dm, "run", "--rm", "--network", "keep", "busybox", "sh", "-c", nc_get("svc"), check=True).stdout
+        assert "hello-from" in out
+    finally:
+        dm.cleanup()
+    assert links_of(dm.prefix) == [] and nft_table(dm.prefix) == ""

@@ -365,9 +365,22 @@ class NetworkService(EndpointOps):
                 del nets[n["Name"]]
                 raise
             self.events.emit("network", "connect", n["Id"], {"container": c.Id, "name": n["Name"], "type": "bridge"})
+            self._refresh_etc(c)
         else:
             nets[n["Name"]] = ep
         self.containers._save(c)
+
+    def _refresh_etc(self, c: Any) -> None:
+        """Rewrite a running container's /etc/hosts and resolv.conf in place (they are bind mounts).
+
+        As dockerd: joining a user network brings its DNS server, leaving it takes it away.
+        """
+        hosts, resolv = self.etc_contents(c, c.Config.get("Hostname") or c.Id[:12])
+        for path, text in ((c.HostsPath, hosts), (c.ResolvConfPath, resolv)):
+            if path and os.path.exists(path):
+                with open(path, "r+", encoding="utf-8") as f:
+                    f.write(text)
+                    f.truncate()
 
     def disconnect(self, ref: str, container_ref: str, force: bool = False) -> None:
         n = self.get(ref)
@@ -386,6 +399,8 @@ class NetworkService(EndpointOps):
                              {"container": c.Id, "name": n["Name"], "type": "bridge"})
         self.containers._save(c)
         self.sync()
+        if c.State.Running:
+            self._refresh_etc(c)
 
     # -- start-up / shutdown: the kernel state follows the records ------------------------
     def startup(self) -> None:
