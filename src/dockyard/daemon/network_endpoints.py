@@ -128,11 +128,12 @@ class EndpointOps:
         if config.get("NetworkDisabled"):  # moby: no endpoint at all, the container has only lo
             return {}, warnings
         if mode in ("host", "none"):
-            if ports and mode == "host":
+            if ports:
+                # dockerd accepts both (cri-dockerd creates every CNI pod sandbox with
+                # NetworkMode none and the pod's ports, which CNI's portmap publishes);
+                # the ports are dropped and the client is told, never silently kept
                 hc["PortBindings"], hc["PublishAllPorts"] = None, False
-                warnings.append("Published ports are discarded when using host network mode")
-            elif ports:
-                raise errors.InvalidParameter(f"{PORT_MODE_CONFLICT} (none)")
+                warnings.append(f"Published ports are discarded when using {mode} network mode")
             if config.get("MacAddress"):
                 raise errors.InvalidParameter("conflicting options: mac-address and the network mode")
             for name, raw in eps.items():
