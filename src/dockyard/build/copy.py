@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from dockyard import errors
 from dockyard.image.archive import detect_compression
 from dockyard.securejoin import secure_join
+from dockyard.sparsefile import write_member
 
 _WILDCARD = re.compile(r"[*?\[]")
 
@@ -279,12 +280,12 @@ def extract_archive(path: str, dest: str, rootfs: str) -> None:
                         os.unlink(target)
                     src = tf.extractfile(m)
                     with open(target, "xb") as out:
-                        shutil.copyfileobj(src, out, 1 << 20)  # type: ignore[misc]
+                        write_member(out.fileno(), src, m)  # type: ignore[arg-type]  # holes stay holes
                 else:
                     continue
                 os.lchown(target, m.uid, m.gid)
                 if not m.issym():
                     os.chmod(target, m.mode & 0o7777)
                     os.utime(target, (m.mtime, m.mtime))
-    except tarfile.TarError as exc:
+    except (tarfile.TarError, EOFError) as exc:
         raise errors.InvalidParameter(f"ADD failed: {os.path.basename(path)}: {exc}") from None

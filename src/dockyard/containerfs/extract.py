@@ -22,10 +22,10 @@ from typing import IO
 
 from dockyard.containerfs.resolve import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2
 from dockyard.errors import InvalidParameter
+from dockyard.sparsefile import write_member
 
 _RESOLVE = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
 _DIR_FLAGS = os.O_PATH | os.O_DIRECTORY
-CHUNK = 1 << 20
 
 
 def _clean(name: str) -> str:
@@ -165,13 +165,7 @@ class Extractor:
         try:
             src = tf.extractfile(ti)
             if src is not None:
-                while True:
-                    data = src.read(CHUNK)
-                    if not data:
-                        break
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(fd, view):]
+                write_member(fd, src, ti)  # holes stay holes
             os.fchown(fd, uid, gid)
             os.fchmod(fd, ti.mode & 0o7777)
             os.utime(fd, (ti.mtime, ti.mtime))
@@ -203,5 +197,7 @@ def extract(stream: IO[bytes], destfd: int, *, no_overwrite_dir_non_dir: bool = 
                 count += 1
     except tarfile.TarError as exc:
         raise InvalidParameter(f"invalid tar archive: {exc}") from None
+    except EOFError as exc:
+        raise InvalidParameter(f"invalid tar archive: unexpected end of data ({exc})") from None
     ex.finish()
     return count

@@ -29,6 +29,7 @@ from typing import BinaryIO
 
 from dockyard.errors import InvalidParameter
 from dockyard.securejoin import secure_join
+from dockyard.sparsefile import write_member
 from dockyard.image.tarsplit import Recorder
 
 WHITEOUT_PREFIX = ".wh."
@@ -225,17 +226,14 @@ def _apply_member(tf: tarfile.TarFile, m: tarfile.TarInfo, root: str,
             os.mkdir(path, 0o700)
         dir_times.append((path, m))
     elif m.isreg():
-        if recorder is not None and m.size:
+        if recorder is not None and m.size and not m.issparse():
+            # a sparse member's stream bytes are its data regions, not the file: they stay raw
             recorder.payload(m.offset_data, m.size, os.path.relpath(path, root))
         src = tf.extractfile(m)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             assert src is not None
-            while True:
-                chunk = src.read(1 << 20)
-                if not chunk:
-                    break
-                _write_all(fd, chunk)
+            write_member(fd, src, m)  # holes stay holes
         finally:
             os.close(fd)
         size = m.size
@@ -259,10 +257,3 @@ def _apply_member(tf: tarfile.TarFile, m: tarfile.TarInfo, root: str,
     if not m.isdir():
         _set_time(path, m)
     return size
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
