@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.daemon import docker
 
-testcontainers = pytest.importorskip("testcontainers", reason="pip install testcontainers (the [test] extra)")
+import testcontainers  # noqa: E402,F401 - a dependency ([test] extra): missing is a failure, not a skip
 
 
 @pytest.fixture

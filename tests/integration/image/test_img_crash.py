@@ -15,7 +15,11 @@ from dockyard.daemon.events import EventService
 from dockyard.daemon.images import ImageService
 from dockyard.state.db import Database
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+@pytest.fixture(autouse=True)
+def _root() -> None:
+    """dockyard runs as root: a non-root run fails here rather than silently dropping these tests."""
+    if os.geteuid() != 0:
+        pytest.fail("needs root: run the suite as root")
 
 CHILD = r"""
 import sys, time

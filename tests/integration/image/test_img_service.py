@@ -16,7 +16,11 @@ from dockyard.errors import Conflict, InvalidParameter, NotFound
 from dockyard.image.archive import empty_container_config, rfc3339_nano
 from dockyard.state.db import Database
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (overlay mounts)")
+@pytest.fixture(autouse=True)
+def _root() -> None:
+    """dockyard runs as root: a non-root run fails here rather than silently dropping these tests."""
+    if os.geteuid() != 0:
+        pytest.fail("needs root (overlay mounts): run the suite as root")
 
 
 def layer_tar(files: dict[str, bytes | None]) -> bytes:
