@@ -16,6 +16,7 @@ import urllib.parse
 import pytest
 
 from tests.support.daemon import docker
+from tests.support import probes
 
 RFC3339_NANO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -276,8 +277,8 @@ CLI_ERRORS = [
      "Run 'docker run --help' for more information"),
     (["create", "--network", "none", "-m", "1m", "busybox", "true"], 1,
      "Error response from daemon: Minimum memory limit allowed is 6MB"),
-    (["create", "--network", "none", "--cpus", "99", "busybox", "true"], 1, None),
-    (["create", "--network", "none", "--cpuset-cpus", "99", "busybox", "true"], 1, None),
+    (["create", "--network", "none", "--cpus", str(probes.absent_cpu()), "busybox", "true"], 1, None),
+    (["create", "--network", "none", "--cpuset-cpus", str(probes.absent_cpu()), "busybox", "true"], 1, None),
     (["create", "--network", "none", "--restart", "bogus", "busybox", "true"], 1,
      "Error response from daemon: invalid restart policy: unknown policy 'bogus'; use one of 'no', 'always', "
      "'on-failure', or 'unless-stopped'"),

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from .conftest import cgroup_exists
+from tests.support import probes
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -37,7 +38,8 @@ def _bad(name, bundle):
         spec["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_EXPLODE", "syscalls": []}
         expect = "SCMP_ACT_EXPLODE"
     elif name == "refused_cgroup_limit":
-        spec["linux"]["resources"] = {"cpu": {"cpus": "99-100"}}
+        cpu = probes.absent_cpu()
+        spec["linux"]["resources"] = {"cpu": {"cpus": f"{cpu}-{cpu + 1}"}}
         expect = "cpu"
     elif name == "missing_executable":
         spec["process"]["args"] = ["/no/such/program"]

@@ -6,6 +6,7 @@ import json
 import os
 
 import pytest
+from tests.support import probes
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -117,7 +118,7 @@ def test_no_stray_fds_and_cwd_inside(rt, make_bundle, tmp_path):
 
 
 def test_seccomp_denies_a_syscall_with_eperm(rt, make_bundle):
-    profile = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+    profile = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": [probes.seccomp_arch()],
                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}
     b = make_bundle(["sh", "-c", "grep Seccomp: /proc/self/status; mkdir /tmp/x 2>&1; echo rc=$?"],
                     linux__seccomp=profile)

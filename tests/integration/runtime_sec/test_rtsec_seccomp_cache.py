@@ -6,8 +6,9 @@ import errno
 import os
 
 from dockyard.runtime.native import seccomp, seccomp_cache
+from tests.support import probes
 
-PROFILE = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+PROFILE = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": [probes.seccomp_arch()],
            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}
 
 
