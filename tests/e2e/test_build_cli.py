@@ -6,6 +6,7 @@ import io
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import tarfile
@@ -293,10 +294,11 @@ def test_heredoc_run(d, name, tmp_path):
 
 def test_labels_and_several_tags(d, name, tmp_path):
     write(tmp_path, {"Dockerfile": "FROM busybox\n"})
-    p = build(d, tmp_path, "--label", "x=y", "-t", f"{name}:a", "-t", f"{name}:b")
+    p = build(d, tmp_path, "--label", "x=y", "--label", "z=$NOT expanded", "-t", f"{name}:a", "-t", f"{name}:b")
     assert p.returncode == 0, p.stderr
+    assert "Step 2/3 : LABEL x=y" in p.stdout and "Step 3/3 : LABEL z=$NOT expanded" in p.stdout  # one step each
     assert f"Successfully tagged {name}:a" in p.stdout and f"Successfully tagged {name}:b" in p.stdout
-    assert inspect(d, f"{name}:b")["Config"]["Labels"] == {"x": "y"}
+    assert inspect(d, f"{name}:b")["Config"]["Labels"] == {"x": "y", "z": "$NOT expanded"}
 
 
 @pytest.mark.parametrize("dockerfile,files,message", [
@@ -457,3 +459,34 @@ ADD {url}/remote.txt /renamed.txt
         assert p.returncode == 1 and "source can't be a URL for COPY" in p.stderr
     finally:
         server.shutdown()
+
+
+def test_writes_through_image_symlinks_stay_in_the_rootfs(d, name, tmp_path):
+    target = f"/tmp/dytest-escape-{secrets.token_hex(4)}"
+    write(tmp_path, {"f": "payload", "Dockerfile": f"""FROM busybox
+RUN mkdir -p {target} && ln -s {target} /esc && ln -s ../../../../../{target.lstrip('/')} /rel
+COPY f /esc/f
+COPY f /rel/g
+WORKDIR /esc/made
+"""})
+    os.makedirs(target, exist_ok=True)
+    try:
+        p = build(d, tmp_path, "-t", name)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert os.listdir(target) == []  # nothing landed on the host
+        assert run(d, name, "ls", target) == "f\ng\nmade\n"
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
+
+
+def test_from_platform_directives_and_copy_from_an_image(d, name, tmp_path):
+    write(tmp_path, {"Dockerfile": "# syntax=docker/dockerfile:1\n# escape=`\n"
+                                   "FROM --platform=linux/amd64 busybox\n"
+                                   "RUN echo one `\n  two > /words\n"
+                                   "COPY --from=busybox:latest /bin/busybox /bb\n"})
+    p = build(d, tmp_path, "-t", name)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert run(d, name, "sh", "-c", "cat /words; cmp /bb /bin/busybox && echo bb-ok") == "one two\nbb-ok\n"
+    write(tmp_path, {"Dockerfile": "FROM --platform=linux/arm64 busybox\n"})
+    p = build(d, tmp_path)
+    assert p.returncode == 1 and "linux/arm64" in p.stderr

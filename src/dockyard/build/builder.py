@@ -94,6 +94,11 @@ class StageState:
     extra: dict[str, Any] = field(default_factory=lambda: {"shell": list(inst.DEFAULT_SHELL), "cmd_set": False})
 
 
+def _literal(text: str) -> str:
+    """``text`` quoted so that word processing gives it back unchanged (no ``$`` expansion)."""
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
 def short(image_id: str) -> str:
     return image_id.split(":", 1)[-1][:12]
 
@@ -190,10 +195,9 @@ class Builder:
             if found is None:
                 raise errors.InvalidParameter(f"failed to reach build target {self.opts.target} in Dockerfile")
             target = found
-        if self.opts.labels:
-            text = " ".join(f"{json.dumps(k)}={json.dumps(v)}" for k, v in sorted(self.opts.labels.items()))
-            args = tuple(x for k, v in sorted(self.opts.labels.items()) for x in (json.dumps(k), json.dumps(v)))
-            df.stages[target].instructions.append(Instruction("LABEL", f"LABEL {text}", 0, (), args))
+        for k, v in sorted(self.opts.labels.items()):  # dockerd: one LABEL step per --label, literal
+            df.stages[target].instructions.append(
+                Instruction("LABEL", f"LABEL {k}={v}", 0, (), (_literal(k), _literal(v))))
         stages = self.needed_stages(df, target)
         # an ARG of a stage the target does not need still counts as consumed (no warning for it)
         self.consumed.update(a.partition("=")[0] for s in df.stages for ins in s.instructions
