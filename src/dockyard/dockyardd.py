@@ -32,6 +32,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--tlscacert", help="trust client certificates signed only by this CA")
     p.add_argument("--tlscert", help="path to the TLS certificate file")
     p.add_argument("--tlskey", help="path to the TLS key file")
+    p.add_argument("--userns-remap", help="user/group for user namespaces ('default': dockremap)")
     p.add_argument("--data-root", help=f"root of persistent state (default {configmod.DEFAULT_DATA_ROOT})")
     p.add_argument("--exec-root", help=f"root of runtime state (default {configmod.DEFAULT_EXEC_ROOT})")
     p.add_argument("-p", "--pidfile", help=f"path of the pid file (default {configmod.DEFAULT_PIDFILE})")
@@ -73,7 +74,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "name-prefix": args.name_prefix, "group": args.group, "tls": args.tls,
         # dockerd: DOCKER_TLS_VERIFY in the daemon's environment is the default of --tlsverify
         "tlsverify": True if args.tlsverify is None and os.environ.get("DOCKER_TLS_VERIFY") else args.tlsverify,
-        "tlscacert": args.tlscacert, "tlscert": args.tlscert, "tlskey": args.tlskey,
+        "userns-remap": args.userns_remap, "tlscacert": args.tlscacert, "tlscert": args.tlscert, "tlskey": args.tlskey,
     }
 
 
@@ -92,6 +93,11 @@ async def serve(cfg: configmod.DaemonConfig) -> None:
     from dockyard.listeners import prepare, start_sites
 
     plan = prepare(cfg)
+    if cfg.userns_remap:
+        from dockyard.daemon import userns
+
+        cfg.remap = userns.setup(cfg.userns_remap)
+        cfg.data_root = userns.remapped_root(cfg.data_root, cfg.remap)
     backends = build_backends(cfg)
     await backends.startup()
     app = create_app(backends)

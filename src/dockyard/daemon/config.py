@@ -27,7 +27,7 @@ KNOWN_KEYS = {
     "data-root", "exec-root", "hosts", "pidfile", "log-level", "default-runtime", "runtimes",
     "log-driver", "log-opts", "default-ulimits", "live-restore", "cgroup-parent", "debug",
     "name-prefix", "storage-driver", "default-shm-size", "init-path", "bip", "default-address-pools", "mtu",
-    "tls", "tlsverify", "tlscacert", "tlscert", "tlskey", "group",
+    "tls", "tlsverify", "tlscacert", "tlscert", "tlskey", "group", "userns-remap",
     "insecure-registries", "registry-mirrors", "max-concurrent-downloads", "max-concurrent-uploads",
 }
 
@@ -65,6 +65,8 @@ class DaemonConfig:
     tls: hostsmod.TLSSettings = field(default_factory=hostsmod.TLSSettings)
     # the unix sockets' group (dockerd's -G/--group); missing "docker" is only a warning
     group: str = hostsmod.DEFAULT_SOCKET_GROUP
+    userns_remap: str = ""  # daemon.json "userns-remap": "default", "user" or "user:group"
+    remap: Any = None  # the resolved daemon.userns.Remap, set by the composition root at start
     # registries (daemon.json keys of the same names; dockerd's defaults)
     insecure_registries: list[str] = field(default_factory=list)
     registry_mirrors: list[str] = field(default_factory=list)
@@ -227,6 +229,7 @@ def _load_listen_config(cfg: DaemonConfig, data: dict[str, Any]) -> None:
     cfg.hosts = [str(hostsmod.parse_host(h, cfg.tls.enabled)) for h in hosts]
     if "group" in data:
         cfg.group = str(data["group"])
+    cfg.userns_remap = str(data.get("userns-remap") or "")
 
 
 def _load_registry_keys(cfg: DaemonConfig, data: dict[str, Any]) -> None:

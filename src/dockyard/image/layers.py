@@ -26,7 +26,7 @@ import string
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from dockyard.errors import DockyardError, NotFound, os_error
 from dockyard.image import overlay, tarsplit
@@ -59,6 +59,15 @@ class Layer:
     size: int
 
 
+class IdMapping(Protocol):
+    """What an idmapped mount needs of userns-remap (``daemon.userns.Remap``)."""
+
+    root_uid: int
+    root_gid: int
+
+    def userns_fd(self) -> int: ...
+
+
 class RWLayer:
     """A container's writable layer: upper, work and merged dirs over the image's layers."""
 
@@ -81,12 +90,25 @@ class RWLayer:
             return [os.path.join(self._store.root, _EMPTY)]
         return [os.path.join(self._store.root, link) for link in self._links]
 
-    def mount(self) -> str:
-        """Mount the overlay at ``merged`` (idempotent) and return ``merged``."""
+    def mount(self, remap: IdMapping | None = None) -> str:
+        """Mount the overlay at ``merged`` (idempotent) and return ``merged``.
+
+        ``remap`` (userns-remap): the layers are seen through idmapped mounts and
+        the upper dir belongs to the container's root on the host.
+        """
         if overlay.is_mounted(self.merged):
             return self.merged
         try:
-            self._store.kernel.mount_overlay(self._mount_lower(), self.upper, self.work, self.merged)
+            if remap is None:
+                self._store.kernel.mount_overlay(self._mount_lower(), self.upper, self.work, self.merged)
+            else:
+                # home is 0710: its group lets the container's root through to merged, as Docker's
+                os.chown(os.path.dirname(self.upper), 0, remap.root_gid)
+                for d in (self.upper, self.work):
+                    os.chown(d, remap.root_uid, remap.root_gid)
+                self._store.kernel.mount_overlay(self._mount_lower(), self.upper, self.work, self.merged,
+                                                 remap.userns_fd(), os.path.join(os.path.dirname(self.upper),
+                                                                                 "idmap"))
         except OSError as exc:
             raise os_error("mount overlay on", self.merged, exc) from None
         return self.merged

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import shutil
 
 MNT_DETACH = 2
 _PAGE_LIMIT = 4095  # the kernel copies at most one page of mount data, NUL included
@@ -23,8 +24,19 @@ _FSCONFIG_CMD_CREATE = 6
 _FSMOUNT_CLOEXEC = 0x1
 _MOVE_MOUNT_F_EMPTY_PATH = 0x4
 _AT_FDCWD = -100
-_NR = {"x86_64": {"fsopen": 430, "fsconfig": 431, "fsmount": 432, "move_mount": 429},
-       "aarch64": {"fsopen": 430, "fsconfig": 431, "fsmount": 432, "move_mount": 429}}
+_NR = {"x86_64": {"fsopen": 430, "fsconfig": 431, "fsmount": 432, "move_mount": 429, "open_tree": 428,
+                  "mount_setattr": 442},
+       "aarch64": {"fsopen": 430, "fsconfig": 431, "fsmount": 432, "move_mount": 429, "open_tree": 428,
+                   "mount_setattr": 442}}
+_OPEN_TREE_CLONE = 1
+_OPEN_TREE_CLOEXEC = 0o2000000
+_AT_EMPTY_PATH = 0x1000
+_MOUNT_ATTR_IDMAP = 0x00100000
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
+                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
 
 
 class Kernel:
@@ -44,8 +56,48 @@ class Kernel:
             raise OSError(err, f"{op} {path}: {os.strerror(err)}")
         return rc
 
-    def mount_overlay(self, lower: list[str], upper: str, work: str, target: str) -> None:
-        """Mount an overlay at ``target``; ``lower`` is topmost first."""
+    def mount_overlay(self, lower: list[str], upper: str, work: str, target: str,
+                      userns_fd: int | None = None, scratch: str | None = None) -> None:
+        """Mount an overlay at ``target``; ``lower`` is topmost first.
+
+        With ``userns_fd`` (userns-remap) each lower dir is seen through an
+        idmapped mount with that namespace's maps, so files of host root look
+        owned by the container's root; ``scratch`` holds those helper mounts
+        only while the overlay is made (overlayfs keeps private clones of its
+        layers, so they are detached right after, and nothing is left mounted).
+        """
+        if userns_fd is None:
+            self._mount_plain(lower, upper, work, target)
+            return
+        assert scratch is not None
+        mapped: list[str] = []
+        try:
+            for i, d in enumerate(lower):
+                path = os.path.join(scratch, str(i))
+                os.makedirs(path, exist_ok=True)
+                self._idmapped_bind(d, path, userns_fd)
+                mapped.append(path)
+            self._mount_plain(mapped, upper, work, target)
+        finally:
+            for path in mapped:
+                self._libc.umount2(os.fsencode(path), MNT_DETACH)
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _idmapped_bind(self, source: str, target: str, userns_fd: int) -> None:
+        """open_tree(CLONE) + mount_setattr(MOUNT_ATTR_IDMAP) + move_mount: ``source`` at ``target``, mapped."""
+        sys = self._libc.syscall
+        fd = self._check(sys(self._nr["open_tree"], _AT_FDCWD, os.fsencode(source),
+                             _OPEN_TREE_CLONE | _OPEN_TREE_CLOEXEC), "open_tree", source)
+        try:
+            attr = _MountAttr(_MOUNT_ATTR_IDMAP, 0, 0, userns_fd)
+            self._check(sys(self._nr["mount_setattr"], fd, b"", _AT_EMPTY_PATH, ctypes.byref(attr),
+                            ctypes.sizeof(attr)), "idmap (mount_setattr)", source)
+            self._check(sys(self._nr["move_mount"], fd, b"", _AT_FDCWD, os.fsencode(target),
+                            _MOVE_MOUNT_F_EMPTY_PATH), "move_mount", target)
+        finally:
+            os.close(fd)
+
+    def _mount_plain(self, lower: list[str], upper: str, work: str, target: str) -> None:
         data = ",".join([f"lowerdir={':'.join(lower)}", f"upperdir={upper}", f"workdir={work}", *self._extra])
         if len(data) < _PAGE_LIMIT:
             rc = self._libc.mount(b"overlay", os.fsencode(target), b"overlay", 0, data.encode())

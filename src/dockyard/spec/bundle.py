@@ -82,6 +82,8 @@ class SpecInput:
     all_capabilities: list[str] = field(default_factory=_all_capabilities)
     held_capabilities: list[str] = field(default_factory=_held_capabilities)
     host_devices: Callable[[], list[dict[str, Any]]] = host_devices  # walked only for --privileged
+    uid_maps: list[dict[str, int]] = field(default_factory=list)  # userns-remap: a user namespace with these
+    gid_maps: list[dict[str, int]] = field(default_factory=list)
     path_exists: Callable[[str], bool] = os.path.exists
     makedirs: Callable[[str], None] = _makedirs
     stat_device: Callable[[str], os.stat_result] = os.stat
@@ -227,6 +229,8 @@ def build_namespaces(i: SpecInput) -> list[dict[str, Any]]:
     cg = hc.get("CgroupnsMode") or ("private" if i.cgroup_v2 else "host")
     if cg == "private":
         out.append({"type": "cgroup"})
+    if i.uid_maps:
+        out.append({"type": "user"})
     return out
 
 
@@ -350,6 +354,8 @@ def build_spec(i: SpecInput) -> dict[str, Any]:
     }
     if i.cgroups_path:
         linux["cgroupsPath"] = i.cgroups_path
+    if i.uid_maps:
+        linux["uidMappings"], linux["gidMappings"] = list(i.uid_maps), list(i.gid_maps)
     if nodes:
         linux["devices"] = nodes
     if not privileged:  # the request's lists (create fills Docker's defaults when it gave none)

@@ -75,9 +75,6 @@ REFUSED: tuple[Refused, ...] = (
             "a real-time budget needs one in every parent cgroup, which the daemon does not give (dockerd's "
             "--cpu-rt-runtime)", 0,
             {"HostConfig": {"CpuRealtimeRuntime": 1000}}),
-    Refused("HostConfig.UsernsMode", "--userns",
-            lambda r: (r.host_config.get("UsernsMode") or "host") != "host", "user namespaces are not built yet", 16,
-            {"HostConfig": {"UsernsMode": "private"}}),
     Refused("HostConfig.Cgroup", "API only", lambda r: bool(r.host_config.get("Cgroup")),
             "sharing another container's cgroup is not built", 0,
             {"HostConfig": {"Cgroup": "container:other"}}),

@@ -22,7 +22,11 @@ def private_namespaces(hc: dict[str, Any]) -> set[str]:
 
 
 def check_security(hc: dict[str, Any]) -> None:
-    """A 400 for a sysctl outside the container's own namespaces: it would change the host."""
+    """A 400 for a sysctl outside the container's own namespaces (it would change the host),
+    or a user namespace mode other than the daemon's (``""``) or the host's."""
+    userns = hc.get("UsernsMode") or ""
+    if userns not in ("", "host"):
+        raise InvalidParameter(f"invalid USER mode: {userns}")
     sysctls = hc.get("Sysctls") or {}
     if not isinstance(sysctls, dict):
         raise InvalidParameter("invalid Sysctls: expected an object of key: value")

@@ -254,7 +254,7 @@ class ContainerService(ContainerOps, ContainerViews):
         if os.path.exists(runtime_state_dir(self, c)):
             await release(self, c)  # what an earlier, interrupted start left
         try:
-            rw.mount()
+            rw.mount(self.cfg.remap if (c.HostConfig.get("UsernsMode") or "") != "host" else None)
             self.volumes.mount(c.Id, c.MountPoints)
             timer.mark("Rootfs")
             netns = self.networks.attach(c) if self.networks else None

@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from dockyard.daemon.config import DaemonConfig
+from dockyard.errors import InvalidParameter
 from dockyard.daemon.containers.model import Container
 from dockyard.network.etcfiles import DEFAULT_HOSTS
 
@@ -70,6 +71,19 @@ def cgroups_path(c: Container, cfg: DaemonConfig) -> str:
     return "/" + f"{parent.strip('/')}/{c.Id}".lstrip("/")
 
 
+def userns_maps(c: Container, cfg: DaemonConfig) -> dict[str, Any]:
+    """The uid/gid maps under userns-remap, unless the container opted out (``--userns host``)."""
+    if cfg.remap is None or (c.HostConfig.get("UsernsMode") or "") == "host":
+        return {}
+    if c.HostConfig.get("Privileged"):
+        raise InvalidParameter("privileged mode is incompatible with user namespaces.  You must run the "
+                               "container in the host namespace when running privileged mode")
+    # the container's folders are 0710: their group lets its root reach /etc/hostname & co (Docker's way)
+    for path in (os.path.dirname(c.bundle), c.bundle):
+        os.chown(path, 0, cfg.remap.root_gid)
+    return {"uid_maps": [m.oci() for m in cfg.remap.uid_maps], "gid_maps": [m.oci() for m in cfg.remap.gid_maps]}
+
+
 def prepare_bundle(c: Container, cfg: DaemonConfig, net: Any = None, netns: str | None = None,
                    peers: dict[str, str] | None = None) -> dict[str, Any]:
     """Write config.json into the bundle; returns the spec.
@@ -93,7 +107,8 @@ def prepare_bundle(c: Container, cfg: DaemonConfig, net: Any = None, netns: str 
         seccomp_profile=default_profile, cgroup_v2=cgroup_version() == "2",
         swap_limit=swap_accounting(), namespace_paths={**(peers or {}), **({"network": netns} if netns else {})},
         mount_points=c.MountPoints or None,
-        readonly_mode=ReadOnlyMode(recursive_readonly_supported(), c.ro_non_recursive)))
+        readonly_mode=ReadOnlyMode(recursive_readonly_supported(), c.ro_non_recursive),
+        **userns_maps(c, cfg)))
     path = os.path.join(c.bundle, "config.json")
     with open(path + ".tmp", "w", encoding="utf-8") as f:
         json.dump(spec, f)

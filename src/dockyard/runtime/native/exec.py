@@ -222,6 +222,32 @@ def _join_cgroup(info: ContainerInfo) -> None:
         cgroup.apply(os.getpid())
 
 
+def _join_namespaces(sys: Any, namespaces: list[tuple[str, int]]) -> bool:
+    """setns into each; True when a user namespace was among them.
+
+    The user namespace comes first, for the capabilities it gives over the
+    namespaces it owns; but a namespace the engine made outside it (the
+    network namespace of a userns-remap container is the host root's) can only
+    be joined before: so, as util-linux's nsenter does, whatever the user
+    namespace's entry makes us lose the right to join is joined first.
+    """
+    user = [(k, fd) for k, fd in namespaces if k == "user"]
+    rest = [(k, fd) for k, fd in namespaces if k != "user"]
+    if user:
+        later = []
+        for kind, fd in rest:  # as host root, before entering: joins what the engine owns
+            try:
+                sys.setns(fd, spec_defaults.NAMESPACE_FLAGS[kind], kind)
+                os.close(fd)
+            except OSError:
+                later.append((kind, fd))
+        rest = later
+    for kind, fd in user + rest:
+        sys.setns(fd, spec_defaults.NAMESPACE_FLAGS[kind], kind)
+        os.close(fd)
+    return bool(user)
+
+
 def _process(sys: Any, ch: Channel, info: ContainerInfo, process: dict[str, Any], console_sock: int | None,
              preserve_fds: int, stdio: tuple[int, int, int] | None = None) -> None:  # pragma: no cover
     """The exec process: join the cgroup, prepare, join the namespaces, run the steps, exec."""
@@ -235,11 +261,7 @@ def _process(sys: Any, ch: Channel, info: ContainerInfo, process: dict[str, Any]
         sys.prctl(sc.PR_SET_DUMPABLE, 0)  # before entering: /proc/<pid>/exe must stay unreachable
         _join_cgroup(info)
         prepared = _Prepared(info, process)
-        userns = False
-        for kind, fd in prepared.namespaces:
-            sys.setns(fd, spec_defaults.NAMESPACE_FLAGS[kind], kind)
-            os.close(fd)
-            userns = userns or kind == "user"
+        userns = _join_namespaces(sys, prepared.namespaces)
         ctx = init_mod.InitContext(sys, info.config, process, userns=userns, console_sock=console_sock,
                                    channel=ch, capsets=prepared.capsets, seccomp=info.seccomp,
                                    preserve_fds=preserve_fds, mount_console=False)
