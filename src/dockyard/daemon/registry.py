@@ -22,7 +22,7 @@ from dockyard.image.distribution import manifest as mf
 from dockyard.image.distribution import progress as pg
 from dockyard.image.distribution.auth import (AuthConfig, Authenticator, auth_config_from_dict,
                                               decode_registry_auth, repository_scope)
-from dockyard.image.distribution.client import Limits, RegistryRequestError, RepoClient, new_session
+from dockyard.image.distribution.client import Limits, RegistryRequestError, RepoClient, TokenRefused, new_session
 from dockyard.image.distribution.endpoints import Endpoint, endpoints, registry_of_server_address
 from dockyard.image.distribution.errcode import pull_error_text
 from dockyard.image.distribution.pull import PullTarget, pull, resolve
@@ -180,9 +180,13 @@ class RegistryService:
             try:
                 await client.ping()
             except RegistryRequestError as exc:
-                if exc.http_status == 401:
+                if exc.http_status != 401:
+                    raise
+                if isinstance(exc, TokenRefused):  # the token server refused: its words
                     raise Unauthorized(exc.message) from None
-                raise
+                # the registry refused basic credentials: dockerd's words (moby's loginV2)
+                raise Unauthorized(f"login attempt to {client.url('')} failed with status: 401 Unauthorized") \
+                    from None
         return {"IdentityToken": "", "Status": "Login Succeeded"}
 
 
@@ -201,8 +205,8 @@ def _pull_error(exc: RegistryRequestError, ref: refmod.Reference) -> DockyardErr
         if text is not None:
             return NotFound(text)
     if exc.http_status == 401:
-        return NotFound(f"pull access denied for {ref.familiar_name}, repository does not exist or may "
-                        f"require 'docker login': {exc.message}")
+        # a 500 as from dockerd: a 401 would make the docker CLI prompt for a login and retry
+        return DockyardError(exc.message)
     return exc
 
 

@@ -114,6 +114,10 @@ def basic_header(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
+class Denied(Unauthorized):
+    """The registry refuses this scope to these credentials (``insufficient_scope``): Docker's DENIED."""
+
+
 @dataclass(frozen=True)
 class TokenRequest:
     """A GET the client must make to the token server, then hand the answer to ``on_token``."""
@@ -156,6 +160,8 @@ class Authenticator:
                 params.append(("account", self.creds.username))
             key = "bearer " + " ".join(scopes)
             if key in self._tried:
+                if bearer.params.get("error") == "insufficient_scope" or self._header:
+                    raise Denied("denied: requested access to the resource is denied")
                 raise Unauthorized(message)
             self._tried.add(key)
             realm = bearer.params["realm"]
@@ -163,7 +169,9 @@ class Authenticator:
             auth = basic_header(self.creds.username, self.creds.password) if self.creds.username else None
             return TokenRequest(url, auth)
         if "basic" in challenges:
-            if not self.creds.username or "basic" in self._tried:
+            if not self.creds.username:
+                raise Unauthorized("no basic auth credentials")
+            if "basic" in self._tried:
                 raise Unauthorized(message)
             self._tried.add("basic")
             self._header = basic_header(self.creds.username, self.creds.password)
@@ -187,6 +195,12 @@ class Authenticator:
 
 
 def _token_error(body: bytes) -> str:
-    from dockyard.image.distribution.errcode import first_error_text
+    """The token server's complaint as dockerd words it (``unauthorized: <details>``)."""
+    from dockyard.image.distribution.errcode import parse_errors
 
-    return first_error_text(body)
+    errs = parse_errors(body)
+    if errs and errs[0].code != "UNKNOWN":
+        return str(errs[0])
+    if errs:
+        return f"unauthorized: {errs[0].message}"
+    return ""

@@ -23,7 +23,7 @@ import aiohttp
 
 from dockyard.errors import DockyardError, InvalidParameter, NotFound, Unauthorized, Unavailable
 from dockyard.image.distribution import manifest as mf
-from dockyard.image.distribution.auth import Authenticator
+from dockyard.image.distribution.auth import Authenticator, Denied
 from dockyard.image.distribution.endpoints import Endpoint
 from dockyard.image.distribution.errcode import RegistryError, parse_errors
 
@@ -54,6 +54,10 @@ class RegistryRequestError(DockyardError):
         self.status = 404 if status == 404 else (401 if status == 401 else 500)
         self.http_status = status
         self.errors = errors
+
+
+class TokenRefused(RegistryRequestError):
+    """The token server refused the credentials (its message is the user's answer)."""
 
 
 def new_session(limits: Limits) -> aiohttp.ClientSession:
@@ -129,16 +133,23 @@ class RepoClient:
             resp.release()
             errs = parse_errors(body)
             message = str(errs[0]) if errs else "authentication required"
+            verb = f'{method.capitalize()} "{url}"'
             try:
                 token_req = self.auth.on_challenge(challenge, message)
-            except Unauthorized as exc:
-                raise RegistryRequestError(exc.message, 401, errs or [RegistryError("UNAUTHORIZED", message)]) \
+            except Denied as exc:
+                raise RegistryRequestError(f"{verb}: {exc.message}", 401,
+                                           [RegistryError("DENIED", "requested access to the resource is denied")]) \
                     from None
+            except Unauthorized as exc:
+                raise RegistryRequestError(f"{verb}: {exc.message}", 401, []) from None
             if token_req is not None:
                 th = {"Authorization": token_req.authorization} if token_req.authorization else {}
                 async with self.session.get(token_req.url, headers=th, ssl=self._ssl) as tresp:
                     tbody = await tresp.read()
-                    self.auth.on_token(tresp.status, tbody)
+                    try:
+                        self.auth.on_token(tresp.status, tbody)
+                    except Unauthorized as exc:
+                        raise TokenRefused(f"{verb}: {exc.message}", 401, []) from None
         return resp
 
     # -- manifests ----------------------------------------------------------------------

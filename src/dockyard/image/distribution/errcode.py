@@ -43,7 +43,7 @@ def first_error_text(body: bytes) -> str:
 
 def pull_error_text(err: RegistryError, familiar_name: str, familiar_ref: str) -> str | None:
     """moby's notFoundError wording for a failed pull; None when the error is not one of those."""
-    if err.code in ("DENIED", "UNAUTHORIZED"):
+    if err.code == "DENIED":
         return f"pull access denied for {familiar_name}, repository does not exist or may require " \
                f"'docker login': {err}"
     if err.code == "MANIFEST_UNKNOWN":
