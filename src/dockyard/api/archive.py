@@ -74,11 +74,14 @@ async def put_archive(request: web.Request) -> web.Response:
     c = svc.get(request.match_info["id"])
     path = _path(request)
     loop = asyncio.get_running_loop()
-    body = BodyReader(request, loop)
-    async with arch.container_root(svc, c) as rootfd:
-        await loop.run_in_executor(None, lambda: arch.extract_archive(
-            rootfd, path, c, body, no_overwrite_dir_non_dir=query_bool(request, "noOverwriteDirNonDir"),
-            copy_uid_gid=query_bool(request, "copyUIDGID")))
+    body = BodyReader(request, loop, prefetch=True)
+    try:
+        async with arch.container_root(svc, c) as rootfd:
+            await loop.run_in_executor(None, lambda: arch.extract_archive(
+                rootfd, path, c, body, no_overwrite_dir_non_dir=query_bool(request, "noOverwriteDirNonDir"),
+                copy_uid_gid=query_bool(request, "copyUIDGID")))
+    finally:
+        body.close()
     svc.events.emit("container", "extract-to-dir", c.Id, svc._event_attrs(c, path=path))
     return web.Response(status=200)
 

@@ -41,18 +41,53 @@ def _svc(request: web.Request) -> Any:
 
 
 class BodyReader:
-    """A blocking ``read(n)`` over the request body, for code running in an executor thread."""
+    """A blocking ``read(n)`` over the request body, for code running in an executor thread.
 
-    def __init__(self, request: web.Request, loop: asyncio.AbstractEventLoop) -> None:
+    With ``prefetch`` a task keeps reading the body (up to a few MB ahead)
+    while the thread works on what it has, so the client's upload and the
+    thread's work overlap; call :meth:`close` when done.
+    """
+
+    PREFETCH_CHUNKS = 8
+
+    def __init__(self, request: web.Request, loop: asyncio.AbstractEventLoop, *, prefetch: bool = False) -> None:
         self._content = request.content
         self._loop = loop
         self._buf = bytearray()
         self._eof = False
+        self._queue: asyncio.Queue[bytes] | None = None
+        self._task: asyncio.Task[None] | None = None
+        if prefetch:
+            self._queue = asyncio.Queue(maxsize=self.PREFETCH_CHUNKS)
+            self._task = loop.create_task(self._pump())
 
-    def _fill(self) -> bool:
+    async def _gather(self, want: int) -> bytes:
+        """What the body has, up to ``want`` bytes at least when it has them (one hop per ~MB)."""
+        got = bytearray()
+        while len(got) < want:
+            chunk = await self._content.readany()
+            if not chunk:
+                break
+            got += chunk
+        return bytes(got)
+
+    async def _pump(self) -> None:
+        assert self._queue is not None
+        while True:
+            chunk = await self._gather(1 << 20)
+            await self._queue.put(chunk)
+            if not chunk:
+                return
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    def _fill(self, want: int = 1 << 20) -> bool:
         if self._eof:
             return False
-        chunk = asyncio.run_coroutine_threadsafe(self._content.readany(), self._loop).result()
+        source = self._queue.get() if self._queue is not None else self._gather(want)
+        chunk = asyncio.run_coroutine_threadsafe(source, self._loop).result()
         if not chunk:
             self._eof = True
             return False

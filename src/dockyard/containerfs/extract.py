@@ -18,7 +18,8 @@ import posixpath
 import shutil
 import stat
 import tarfile
-from typing import IO
+from collections.abc import Iterator
+from typing import IO, Any
 
 from dockyard.containerfs.resolve import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2
 from dockyard.errors import InvalidParameter
@@ -112,7 +113,7 @@ class Extractor:
     def _ids(self, ti: tarfile.TarInfo) -> tuple[int, int]:
         return self.owner if self.owner is not None else (ti.uid, ti.gid)
 
-    def member(self, tf: tarfile.TarFile, ti: tarfile.TarInfo) -> None:
+    def member(self, tf: Any, ti: tarfile.TarInfo) -> None:
         rel = _clean(ti.name)
         if rel == ".":
             return  # the extraction point itself keeps its owner and mode (as moby)
@@ -159,7 +160,7 @@ class Extractor:
             os.close(parentfd)
 
     @staticmethod
-    def _file(tf: tarfile.TarFile, ti: tarfile.TarInfo, parentfd: int, base: str, uid: int, gid: int) -> None:
+    def _file(tf: Any, ti: tarfile.TarInfo, parentfd: int, base: str, uid: int, gid: int) -> None:
         fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
                      dir_fd=parentfd)
         try:
@@ -185,15 +186,105 @@ class Extractor:
                 os.close(fd)
 
 
+class _Prefixed:
+    """``read(n)`` over bytes already read, then the stream."""
+
+    def __init__(self, prefix: bytes, stream: IO[bytes]) -> None:
+        self._prefix = prefix
+        self._stream = stream
+        self._pos = 0
+
+    def tell(self) -> int:
+        return self._pos
+
+    def read(self, n: int = -1) -> bytes:
+        got = self._read(n)
+        self._pos += len(got)
+        return got
+
+    def _read(self, n: int) -> bytes:
+        if self._prefix:
+            if n < 0 or n >= len(self._prefix):
+                head, self._prefix = self._prefix, b""
+                rest = self._stream.read(n - len(head) if n >= 0 else -1) if n != len(head) else b""
+                return head + rest
+            head, self._prefix = self._prefix[:n], self._prefix[n:]
+            return head
+        return self._stream.read(n)
+
+
+class PlainTar:
+    """An uncompressed tar read straight from the stream: tarfile's header parsing (ustar, PAX,
+    GNU long names), but member data read in large pieces without tarfile's stream buffer,
+    which copies what it holds on every read."""
+
+    def __init__(self, stream: Any) -> None:
+        # the attributes TarInfo.fromtarfile uses
+        self.fileobj = stream
+        self.encoding = "utf-8"
+        self.errors = "surrogateescape"
+        self.pax_headers: dict[str, str] = {}
+        self.offset = 0
+        self._left = 0  # data (and padding) of the current member not read yet
+
+    def __iter__(self) -> Iterator[tarfile.TarInfo]:
+        while True:
+            self._skip()
+            try:
+                ti = tarfile.TarInfo.fromtarfile(self)  # type: ignore[arg-type]
+            except tarfile.EOFHeaderError:
+                return
+            except tarfile.HeaderError as exc:
+                if self.offset == 0:
+                    raise tarfile.ReadError(str(exc)) from None
+                return
+            self._left = ti.size + (-ti.size % tarfile.BLOCKSIZE) if ti.isreg() else 0
+            self._data = ti.size if ti.isreg() else 0
+            yield ti
+
+    def _skip(self) -> None:
+        while self._left:
+            got = self.fileobj.read(min(self._left, CHUNK))
+            if not got:
+                raise tarfile.ReadError("unexpected end of data")
+            self._left -= len(got)
+
+    def extractfile(self, ti: tarfile.TarInfo) -> "PlainTar":
+        return self
+
+    def read(self, n: int) -> bytes:
+        """Data of the current member (``extractfile`` returns the reader itself)."""
+        n = min(n, self._data)
+        if n <= 0:
+            return b""
+        got = self.fileobj.read(n)
+        if not got:
+            raise tarfile.ReadError("unexpected end of data")
+        self._data -= len(got)
+        self._left -= len(got)
+        return got
+
+
+_COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+
+
 def extract(stream: IO[bytes], destfd: int, *, no_overwrite_dir_non_dir: bool = False,
             owner: tuple[int, int] | None = None) -> int:
     """Unpack a (possibly compressed) tar stream into ``destfd``; returns the number of members."""
     ex = Extractor(destfd, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, owner=owner)
     count = 0
+    head = stream.read(tarfile.BLOCKSIZE)
+    source = _Prefixed(head, stream)
     try:
-        with tarfile.open(fileobj=stream, mode="r|*") as tf:
-            for ti in tf:
-                ex.member(tf, ti)
+        if head.startswith(_COMPRESSED):
+            with tarfile.open(fileobj=source, mode="r|*", bufsize=CHUNK) as tf:  # type: ignore[call-overload]
+                for ti in tf:
+                    ex.member(tf, ti)
+                    count += 1
+        else:
+            plain = PlainTar(source)
+            for ti in plain:
+                ex.member(plain, ti)
                 count += 1
     except tarfile.TarError as exc:
         raise InvalidParameter(f"invalid tar archive: {exc}") from None

@@ -13,12 +13,37 @@ from __future__ import annotations
 
 import os
 import stat
+import struct
 import tarfile
 from collections.abc import Callable
 
 CHUNK = 1 << 20
 BLOCK = 512
 _FORMAT = tarfile.PAX_FORMAT
+_USTAR = struct.Struct("100s8s8s8s12s12s8sc100s6s2s32s32s8s8s155s12x")
+_OCTAL_MAX = {8: 0o7777777, 12: 0o77777777777}
+
+
+def _octal(value: int, width: int) -> bytes:
+    return b"%0*o\0" % (width - 1, value)
+
+
+def ustar_header(name: str, mode: int, uid: int, gid: int, size: int, mtime: int, kind: bytes,
+                 linkname: str = "", devmajor: int = 0, devminor: int = 0) -> bytes | None:
+    """A plain ustar header, or None when a field does not fit (the caller writes PAX then).
+
+    The common case (short names, small ids) without tarfile's PAX machinery:
+    a header per file is most of the work of a tree of small files.
+    """
+    raw, link = os.fsencode(name), os.fsencode(linkname)
+    if len(raw) > 100 or len(link) > 100 or uid > _OCTAL_MAX[8] or gid > _OCTAL_MAX[8] \
+            or size > _OCTAL_MAX[12] or not 0 <= mtime <= _OCTAL_MAX[12]:
+        return None
+    fields = [raw, _octal(mode, 8), _octal(uid, 8), _octal(gid, 8), _octal(size, 12), _octal(mtime, 12),
+              b"        ", kind, link, b"ustar\0", b"00", b"", b"", _octal(devmajor, 8), _octal(devminor, 8), b""]
+    header = bytearray(_USTAR.pack(*fields))
+    header[148:156] = b"%06o\0 " % sum(header)
+    return bytes(header)
 
 
 class TarWriter:
@@ -26,20 +51,29 @@ class TarWriter:
 
     def __init__(self, sink: Callable[[bytes], None]) -> None:
         self._sink = sink
-        self._buf = bytearray()
+        self._parts: list[bytes] = []
+        self._size = 0
         self._links: dict[tuple[int, int], str] = {}
 
-    def _put(self, data: bytes | memoryview) -> None:
-        self._buf += data
-        if len(self._buf) >= CHUNK:
+    def _put(self, data: bytes) -> None:
+        self._parts.append(data)
+        self._size += len(data)
+        if self._size >= CHUNK:
             self.flush()
 
     def flush(self) -> None:
-        if self._buf:
-            self._sink(bytes(self._buf))
-            self._buf.clear()
+        if self._parts:
+            self._sink(self._parts[0] if len(self._parts) == 1 else b"".join(self._parts))
+            self._parts = []
+            self._size = 0
 
     def _header(self, name: str, st: os.stat_result, kind: bytes, *, size: int = 0, linkname: str = "") -> None:
+        dev = (os.major(st.st_rdev), os.minor(st.st_rdev)) if kind in (tarfile.CHRTYPE, tarfile.BLKTYPE) else (0, 0)
+        fast = ustar_header(name, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, size, int(st.st_mtime), kind,
+                            linkname, *dev)
+        if fast is not None:
+            self._put(fast)
+            return
         ti = tarfile.TarInfo(name)
         ti.mode = stat.S_IMODE(st.st_mode)
         ti.uid, ti.gid = st.st_uid, st.st_gid
@@ -104,11 +138,7 @@ class TarWriter:
                 data = os.read(fd, min(CHUNK, left))
                 if not data:  # the file shrank meanwhile: pad with zeros, the header said `size`
                     data = bytes(min(CHUNK, left))
-                if len(data) >= CHUNK // 4:  # big reads go out as they are, without a copy
-                    self.flush()
-                    self._sink(data)
-                else:
-                    self._put(data)
+                self._put(data)
                 left -= len(data)
             pad = -size % BLOCK
             if pad:
