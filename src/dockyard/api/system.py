@@ -54,35 +54,22 @@ async def disk_usage(request: web.Request) -> web.Response:
     return json_response(data)
 
 
-def _matches(event: dict[str, Any], filters: dict[str, list[str]]) -> bool:
-    for key, values in filters.items():
-        attrs = event["Actor"]["Attributes"]
-        if key == "type" and event["Type"] not in values:
-            return False
-        if key == "event" and event["Action"].split(":")[0] not in values:
-            return False
-        if key in ("container", "image") and event["Actor"]["ID"] not in values \
-                and attrs.get("name") not in values and attrs.get("image") not in values:
-            return False
-        if key == "label":
-            for want in values:
-                k, _, v = want.partition("=")
-                if k not in attrs or (v and attrs[k] != v):
-                    return False
-    return True
-
-
 async def events(request: web.Request) -> web.StreamResponse:
+    from dockyard.daemon.eventfilter import check_filters, match_event as _matches
+
     svc = request.app["backends"].events
     filters = query_filters(request)
+    bad = check_filters(filters)
+    if bad:
+        raise InvalidParameter(f"invalid filter '{bad}'")
     since = query_time_ns(request, "since")
     until = query_time_ns(request, "until")
     resp = web.StreamResponse(headers={"Content-Type": "application/json"})
     await resp.prepare(request)
     queue = svc.subscribe()
     try:
-        if since is not None:
-            for ev in svc.since(since, until):
+        if since is not None or until is not None:  # --until alone replays from the oldest kept event
+            for ev in svc.since(since or 0, until):
                 if _matches(ev, filters):
                     await resp.write(json.dumps(ev).encode() + b"\n")
         while True:

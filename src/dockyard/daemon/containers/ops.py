@@ -76,6 +76,7 @@ class ContainerOps:
             raise errors.Conflict(f"container {c.Id} is not running")
         if c.Config.get("Tty") and height and width:
             await self.monitor.resize(c.Id, height, width)
+        self.events.emit("container", "resize", c.Id, self._event_attrs(c, height=str(height), width=str(width)))
 
     restarts: Any
 
@@ -115,8 +116,8 @@ class ContainerOps:
         self._stopped_by_user(c)
         exited = asyncio.ensure_future(self._wait_exit(c)) if signum == signalmod.SIGKILL else None
         try:
-            await self.runtime_for(c).kill(c.Id, signum, all_processes=False)
             self.events.emit("container", "kill", c.Id, self._event_attrs(c, signal=str(signum)))
+            await self.runtime_for(c).kill(c.Id, signum, all_processes=False)
             if exited is not None:
                 # dockerd's Kill returns once the container is no longer running, so a client
                 # that inspects right after sees the exit (docker-py's test_kill_* rely on it)
@@ -144,6 +145,8 @@ class ContainerOps:
         try:
             if c.State.Paused:
                 await runtime.resume(c.Id)
+            # as dockerd, each signal of a stop is a kill event (before it is sent: the die follows it)
+            self.events.emit("container", "kill", c.Id, self._event_attrs(c, signal=str(signum)))
             try:
                 await runtime.kill(c.Id, signum, all_processes=False)
             except errors.DockyardError:
@@ -154,6 +157,7 @@ class ContainerOps:
                 try:
                     await asyncio.wait_for(asyncio.shield(exited), timeout)
                 except asyncio.TimeoutError:
+                    self.events.emit("container", "kill", c.Id, self._event_attrs(c, signal=str(int(signalmod.SIGKILL))))
                     try:
                         await runtime.kill(c.Id, signalmod.SIGKILL, all_processes=True)
                     except errors.DockyardError:
@@ -242,4 +246,5 @@ class ContainerOps:
                     rows.append(fields)
             except (ValueError, IndexError):
                 continue
+        self.events.emit("container", "top", c.Id, self._event_attrs(c))
         return {"Titles": header, "Processes": rows}

@@ -17,13 +17,14 @@ import asyncio
 import logging
 import os
 import shutil
+import time
 import signal as signalmod
 from typing import Any
 
 from dockyard import errors
 from dockyard.daemon.attach_hub import AttachHubs
 from dockyard.daemon.config import DaemonConfig
-from dockyard.daemon.containers.model import Container, now_rfc3339
+from dockyard.daemon.containers.model import Container, now_rfc3339, parse_rfc3339
 from dockyard.daemon.containers.ops import ContainerOps
 from dockyard.daemon.containers.view import ContainerViews
 from dockyard.daemon.names import check_name, new_id, random_name
@@ -344,7 +345,8 @@ class ContainerService(ContainerOps, ContainerViews):
             self._save(c)
             if oom:
                 self.events.emit("container", "oom", cid, self._event_attrs(c))
-            self.events.emit("container", "die", cid, self._event_attrs(c, exitCode=str(code)))
+            ran = int(time.time() - parse_rfc3339(c.State.StartedAt))
+            self.events.emit("container", "die", cid, self._event_attrs(c, exitCode=str(code), execDuration=str(ran)))
             self._notify_exit(c)
             # Waiters have their answer; the cleanup below still holds the lock, so a
             # start or remove that follows waits for it.

@@ -277,7 +277,6 @@ class ContainerViews:
         state["StartedAt"], state["FinishedAt"] = go_time(c.State.StartedAt), go_time(c.State.FinishedAt)
         data: dict[str, Any] = {
             "Id": c.Id, "Created": go_time(c.Created), "Path": c.Path, "Args": c.Args, "State": state,
-            "DockyardStart": c.DockyardStart,
             "Image": c.Image, "ResolvConfPath": c.ResolvConfPath, "HostnamePath": c.HostnamePath,
             "HostsPath": c.HostsPath, "LogPath": c.LogPath if c.State.StartedAt != ZERO_TIME else "",
             "Name": f"/{c.Name}",
@@ -291,6 +290,8 @@ class ContainerViews:
                                     CONFIG_DEFAULTS, OMITEMPTY_CONFIG),
             "NetworkSettings": self._network_settings(c),
         }
+        if c.DockyardStart:  # dockyard only: where the last start's time went (containers/timing.py)
+            data["DockyardStart"] = c.DockyardStart
         if size:
             data["SizeRw"] = self._size_rw(c)
             data["SizeRootFs"] = data["SizeRw"] + self._image_size(c)
