@@ -3,7 +3,7 @@
 # it skips apt-get when the packages are already there.
 set -eu
 cd "$(dirname "$0")/.."
-PKGS="crun runc conmon tini busybox-static skopeo umoci docker-registry zstd iptables iproute2 nftables util-linux aardvark-dns libseccomp2 tmux wine wine64"
+PKGS="crun runc conmon tini busybox-static skopeo umoci docker-registry zstd iptables iproute2 nftables util-linux aardvark-dns containernetworking-plugins socat libseccomp2 tmux wine wine64"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

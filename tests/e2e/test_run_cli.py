@@ -293,6 +293,9 @@ def test_join_the_namespaces_of_another_container(d):
         lines = p.stdout.split("\n")
         assert lines[:3] == mine
         assert "sleep 1000" in p.stdout  # the peer's processes are visible in the shared pid ns
+        # the network's files and hostname are the peer's (moby's initializeNetworking)
+        p = run(d, "--rm", "--network", "container:dytest-nspeer", "busybox", "sh", "-c", "hostname; cat /etc/hostname")
+        assert p.stdout.split() == [peer[:12], peer[:12]]
         docker(d, "stop", "-t", "0", peer, check=True)
         p = run(d, "--rm", "--network", "container:dytest-nspeer", "busybox", "true")
         assert p.returncode != 0 and "not running" in p.stderr

@@ -243,6 +243,17 @@ class ContainerService(ContainerOps, ContainerViews):
                 paths[ns] = f"/proc/{peer.State.Pid}/ns/{'net' if ns == 'network' else ns}"
         return paths
 
+    def _network_peer(self, c: Container) -> Container | None:
+        """The running container whose network ``--network container:<ref>`` joins."""
+        mode = c.HostConfig.get("NetworkMode") or ""
+        if not mode.startswith("container:"):
+            return None
+        try:
+            peer = self.get(mode.split(":", 1)[1])
+        except errors.NotFound:
+            return None
+        return peer if peer.State.Running and peer.HostsPath else None
+
     async def _start_locked(self, c: Container) -> None:
         from dockyard.daemon.containers.start import prepare_bundle
         from dockyard.daemon.containers.timing import StartTimer, event_attributes
@@ -260,7 +271,7 @@ class ContainerService(ContainerOps, ContainerViews):
             timer.mark("Rootfs")
             netns = self.networks.attach(c) if self.networks else None
             timer.mark("Network")
-            prepare_bundle(c, self.cfg, self.networks, netns, self._peer_namespaces(c))
+            prepare_bundle(c, self.cfg, self.networks, netns, self._peer_namespaces(c), self._network_peer(c))
             timer.mark("Bundle")
             pid = await self.monitor.create(
                 c.Id, c.Name, c.bundle, runtime, c.LogPath,

@@ -84,21 +84,35 @@ def userns_maps(c: Container, cfg: DaemonConfig) -> dict[str, Any]:
     return {"uid_maps": [m.oci() for m in cfg.remap.uid_maps], "gid_maps": [m.oci() for m in cfg.remap.gid_maps]}
 
 
+def share_network_files(c: Container, peer: Container) -> tuple[str, dict[str, str]]:
+    """``--network container:<peer>``: the peer's hostname and its /etc/hostname, hosts and
+    resolv.conf, as moby's initializeNetworking copies them (the hostname shows in inspect)."""
+    hostname = os.uname().nodename if peer.HostConfig.get("NetworkMode") == "host" else hostname_of(peer)
+    c.Config["Hostname"] = hostname
+    c.Config["Domainname"] = peer.Config.get("Domainname") or ""
+    c.HostnamePath, c.HostsPath, c.ResolvConfPath = peer.HostnamePath, peer.HostsPath, peer.ResolvConfPath
+    return hostname, {"/etc/hostname": c.HostnamePath, "/etc/hosts": c.HostsPath, "/etc/resolv.conf": c.ResolvConfPath}
+
+
 def prepare_bundle(c: Container, cfg: DaemonConfig, net: Any = None, netns: str | None = None,
-                   peers: dict[str, str] | None = None) -> dict[str, Any]:
+                   peers: dict[str, str] | None = None, net_peer: Container | None = None) -> dict[str, Any]:
     """Write config.json into the bundle; returns the spec.
 
     ``netns``: the network namespace the engine made for the container (bridge
-    networks); ``peers``: namespace files of ``container:<ref>`` modes by type.
+    networks); ``peers``: namespace files of ``container:<ref>`` modes by type;
+    ``net_peer``: the running container whose network this one joins.
     """
     from dockyard.daemon.system import cgroup_version, recursive_readonly_supported, swap_accounting
     from dockyard.spec.default_seccomp import default_profile
     from dockyard.spec.bundle import SpecInput, build_spec, resolve_user
     from dockyard.spec.mounts import ReadOnlyMode
 
-    etc_files = write_etc_files(c, net)
+    if net_peer is not None:
+        hostname, etc_files = share_network_files(c, net_peer)
+    else:
+        etc_files = write_etc_files(c, net)
+        hostname = os.uname().nodename if c.HostConfig.get("NetworkMode") == "host" else hostname_of(c)
     user = resolve_user(c.rootfs, c.Config.get("User") or "", c.HostConfig.get("GroupAdd") or ())
-    hostname = os.uname().nodename if c.HostConfig.get("NetworkMode") == "host" else hostname_of(c)
     spec = build_spec(SpecInput(
         container_id=c.Id, config=c.Config, host_config=c.HostConfig, image_config={},
         rootfs=c.rootfs, user=user, hostname=hostname, etc_files=etc_files,
