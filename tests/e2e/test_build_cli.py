@@ -267,8 +267,9 @@ def test_dockerignore_and_dockerfile_options(d, name, tmp_path):
                 "Dockerfile": "FROM busybox\nCOPY . /ctx/\n"})
     p = build(d, ctx, "-t", name)
     assert p.returncode == 0, p.stderr
+    # the Dockerfile is read, then left out of the context because .dockerignore names it (dockerd)
     assert run(d, name, "sh", "-c", "cd /ctx && find . -type f | sort") == \
-        "./.dockerignore\n./Dockerfile\n./logs/keep.log\n./ok.txt\n"
+        "./.dockerignore\n./logs/keep.log\n./ok.txt\n"
     # -f inside the context, -f outside it, and the Dockerfile on stdin
     write(ctx, {"other/Build.df": "FROM busybox\nRUN echo inside > /f\n"})
     assert build(d, ctx, "-f", str(ctx / "other/Build.df"), "-t", name).returncode == 0

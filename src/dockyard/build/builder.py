@@ -466,7 +466,9 @@ class Builder:
             sources = []
             digest = hashlib.sha256(f"{src_image}:{srcs}".encode()).hexdigest()
             origin = src_image
-        created_by = f"/bin/sh -c #(nop) {cmd} {'dir' if len(srcs) > 1 else 'file'}:{digest} in {dest} "
+        count = len(sources) if from_ref is None else len(srcs)
+        kind = "multi" if count > 1 else "dir" if sources and os.path.isdir(sources[0].path) else "file"
+        created_by = f"/bin/sh -c #(nop) {cmd} {kind}:{digest} in {dest} "
         extra = json.dumps([origin, digest, chown, chmod, dest])
 
         def work(rootfs: str, roots: dict[str, str]) -> None:

@@ -92,6 +92,7 @@ class Context:
     root: str
     hashes: dict[str, str] = field(default_factory=dict)  # rel path -> hash
     dockerfile_name: str = "Dockerfile"
+    ignored_specials: list[str] = field(default_factory=list)  # Dockerfile/.dockerignore, if ignored
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -122,7 +123,11 @@ class Context:
         if not os.path.isfile(path) or os.path.islink(path):
             return
         with open(path, encoding="utf-8", errors="replace") as f:
-            matcher = Matcher(parse_ignore(f.read()), always=(self.dockerfile_name, ".dockerignore"))
+            patterns = parse_ignore(f.read())
+        matcher = Matcher(patterns, always=(self.dockerfile_name, ".dockerignore"))
+        plain = Matcher(patterns)
+        self.ignored_specials = [p for p in (clean_name(self.dockerfile_name), ".dockerignore")
+                                 if p in self.hashes and plain.excluded(p)]
         for rel in sorted(self.hashes, key=lambda p: p.count("/"), reverse=True):
             if matcher.excluded(rel):
                 full = os.path.join(self.root, rel)
@@ -132,6 +137,20 @@ class Context:
                         os.rmdir(full)
                 else:
                     os.unlink(full)
+
+
+def drop_ignored_specials(ctx: Context) -> None:
+    """After the Dockerfile was read: remove it and ``.dockerignore`` if ``.dockerignore`` names them.
+
+    The clients always send both (the daemon needs them); dockerd then takes
+    them out of the context, so ``COPY . /x`` does not copy them.
+    """
+    for rel in ctx.ignored_specials:
+        ctx.hashes.pop(rel, None)
+        try:
+            os.unlink(os.path.join(ctx.root, rel))
+        except FileNotFoundError:
+            pass
 
 
 def unpack(raw: BinaryIO, dest: str, dockerfile_name: str = "Dockerfile") -> Context:

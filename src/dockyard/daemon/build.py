@@ -23,7 +23,7 @@ from typing import Any, BinaryIO, TypeVar
 
 from dockyard import errors
 from dockyard.build.builder import Builder, BuildOptions, short
-from dockyard.build.context import Context, unpack
+from dockyard.build.context import Context, drop_ignored_specials, unpack
 from dockyard.daemon.names import new_id
 from dockyard.image import reference as refmod
 from dockyard.securejoin import secure_join
@@ -95,6 +95,7 @@ class BuildService:
         ctx = await in_thread(lambda: unpack(body, dest, req.options.dockerfile))
         try:
             text = await in_thread(lambda: self._dockerfile_text(ctx, req.options.dockerfile))
+            drop_ignored_specials(ctx)
             builder = Builder(_Backend(self, req.host_config), ctx, req.options, out)
             try:
                 image_id = await builder.run(text)
