@@ -41,6 +41,7 @@ class Daemon:
     extra_args: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
+    daemon_env: dict[str, str] = field(default_factory=dict)  # added to the daemon's environment
 
     @property
     def socket(self) -> str:
@@ -83,7 +84,7 @@ class Daemon:
                 "--name-prefix", self.prefix, "--log-level", "debug", *self.extra_args]
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                     start_new_session=True, env=offline_env())
+                                     start_new_session=True, env={**offline_env(), **self.daemon_env})
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -56,6 +56,14 @@ class RegistryRequestError(DockyardError):
         self.errors = errors
 
 
+class RegistryUnavailable(Unavailable):
+    """The registry could not be reached or kept failing; ``reason`` without the request."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class TokenRefused(RegistryRequestError):
     """The token server refused the credentials (its message is the user's answer)."""
 
@@ -82,9 +90,8 @@ class RepoClient:
     def url(self, tail: str) -> str:
         return f"{self.endpoint.url}/v2/{self.path}/{tail}" if tail else f"{self.endpoint.url}/v2/"
 
-    def _fail(self, method: str, url: str, what: str) -> Unavailable:
-        verb = method.capitalize()
-        return Unavailable(f'{verb} "{url}": {what}')
+    def _fail(self, method: str, url: str, what: str) -> RegistryUnavailable:
+        return RegistryUnavailable(f'{method.capitalize()} "{url}": {what}', what)
 
     async def request(self, method: str, url: str, *, headers: dict[str, str] | None = None,
                       data: Any = None, retry: bool = True, stream: bool = False) -> aiohttp.ClientResponse:
@@ -100,22 +107,21 @@ class RepoClient:
                 await asyncio.sleep(self.limits.backoff * (2 ** (attempt - 1)))
             try:
                 resp = await self._authed(method, url, headers or {}, data)
+                if resp.status >= 500:
+                    last = f"registry {self.endpoint.host} answered {resp.status} {resp.reason}"
+                    resp.release()
+                    continue
+                if resp.status >= 400:
+                    body = await resp.read()
+                    resp.release()
+                    errs = parse_errors(body)
+                    text = str(errs[0]) if errs else f"{self.endpoint.host} answered {resp.status} {resp.reason}"
+                    raise RegistryRequestError(text, resp.status, errs)
+                if not stream:
+                    await resp.read()
+                return resp
             except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError) as exc:
                 last = _describe(exc, self.endpoint.host)
-                continue
-            if resp.status >= 500 and attempt + 1 < attempts:
-                last = f"{self.endpoint.host} answered {resp.status} {resp.reason}"
-                resp.release()
-                continue
-            if resp.status >= 400:
-                body = await resp.read()
-                resp.release()
-                errs = parse_errors(body)
-                text = str(errs[0]) if errs else f"{self.endpoint.host} answered {resp.status} {resp.reason}"
-                raise RegistryRequestError(text, resp.status, errs)
-            if not stream:
-                await resp.read()
-            return resp
         raise self._fail(method, url, last + (f" (after {attempts} attempts)" if attempts > 1 else ""))
 
     async def _authed(self, method: str, url: str, headers: dict[str, str], data: Any) -> aiohttp.ClientResponse:
@@ -201,16 +207,11 @@ class RepoClient:
                 finally:
                     resp.release()
             except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError,
-                    Unavailable) as exc:
-                last = exc.message if isinstance(exc, Unavailable) else _describe(exc, self.endpoint.host)
-                continue
-            except RegistryRequestError as exc:
-                if exc.http_status < 500:
-                    raise
-                last = f"{self.endpoint.host} answered {exc.http_status}"
+                    RegistryUnavailable) as exc:
+                last = exc.reason if isinstance(exc, RegistryUnavailable) else _describe(exc, self.endpoint.host)
                 continue
             if count < desc.size:
-                last = f"{self.endpoint.host} closed the connection after {count} of {desc.size} bytes"
+                last = f"registry {self.endpoint.host} closed the connection after {count} of {desc.size} bytes"
                 continue
             dest.flush()
             _verify(desc, count, "sha256:" + sha.hexdigest())
