@@ -371,6 +371,9 @@ def test_builder_prune_clears_the_cache(d, tmp_path):
     write(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo prune-me\n"})
     assert build(d, tmp_path).returncode == 0
     assert "Using cache" in build(d, tmp_path).stdout
+    p = docker(d, "builder", "prune", "-f", "--filter", "until=1h")
+    assert p.returncode != 0 and "filters" in p.stderr  # refused, not ignored
+    assert "Using cache" in build(d, tmp_path).stdout
     p = docker(d, "builder", "prune", "-f")
     assert p.returncode == 0, p.stderr
     assert "Using cache" not in build(d, tmp_path).stdout

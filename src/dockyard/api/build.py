@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from dockyard import errors
-from dockyard.api.helpers import json_response, query_bool, query_int, unless_client_gone
+from dockyard.api.helpers import json_response, query_bool, query_filters, query_int, unless_client_gone
 from dockyard.api.images import BodyReader
 from dockyard.build.builder import BuildOptions, StepFailed
 from dockyard.daemon.build import BuildRequest
@@ -144,5 +144,10 @@ async def build(request: web.Request) -> web.StreamResponse:
 
 
 async def prune(request: web.Request) -> web.Response:
+    """``docker builder prune``: every record goes (``all`` changes nothing: there are no others)."""
+    if query_filters(request):
+        raise errors.InvalidParameter("filters: builder prune filters are not supported yet; prune without them")
+    if query_int(request, "keep-storage"):
+        raise errors.InvalidParameter("keep-storage: not supported yet; prune without it")
     svc = request.app["backends"].build
     return json_response(svc.prune(all_=query_bool(request, "all")))

@@ -21,6 +21,9 @@ INSTRUCTIONS = frozenset({
     "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL",
     "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR"})
 
+# the flags each instruction takes (the classic builder's set; RUN --mount etc. need BuildKit)
+FLAGS = {"FROM": ("platform",), "COPY": ("from", "chown", "chmod", "link"), "ADD": ("chown", "chmod", "link"),
+         "HEALTHCHECK": ("interval", "timeout", "start-period", "start-interval", "retries")}
 _ESCAPE_RE = re.compile(r"^#\s*escape\s*=\s*(\S)\s*$", re.IGNORECASE)
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9-_.]*$")
 
@@ -120,6 +123,19 @@ def _check_args(ins: Instruction) -> None:
         raise perr("SHELL requires the arguments to be in JSON form")
     if ins.cmd == "ONBUILD" and ins.sub_cmd in ("ONBUILD", "FROM", "MAINTAINER"):
         raise perr(f"{ins.sub_cmd} isn't allowed as an ONBUILD trigger")
+    for f in ins.flags:
+        key = f[2:].partition("=")[0]
+        if key not in FLAGS.get(ins.cmd, ()):
+            if ins.cmd == "RUN" and key in ("mount", "network", "security"):
+                raise perr(f"the --{key} option requires BuildKit")
+            raise perr(f"Unknown flag: {key}")
+    if ins.cmd == "HEALTHCHECK":
+        from dockyard.image.archive import _healthcheck
+
+        try:
+            _healthcheck(ins.original.split(None, 1)[1] if len(ins.original.split(None, 1)) > 1 else "")
+        except errors.InvalidParameter as exc:
+            raise perr(exc.message) from None
     if ins.cmd == "FROM" and n not in (1, 3):
         raise perr("FROM requires either one or three arguments")
     if ins.cmd == "FROM" and n == 3 and ins.args[1].upper() != "AS":

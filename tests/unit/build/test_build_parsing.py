@@ -71,6 +71,9 @@ def test_parse_stages_and_meta_args():
     ("FROM x\nLABEL a\n", "LABEL must have two arguments"),
     ("FROM x AS a\nFROM y AS a\n", "duplicate name a"),
     ("FROM x\nSHELL sh -c\n", "SHELL requires the arguments to be in JSON form"),
+    ("FROM x\nCOPY --foo=1 a b\n", "dockerfile parse error line 2: Unknown flag: foo"),
+    ("FROM x\nRUN --mount=type=cache,target=/c true\n", "the --mount option requires BuildKit"),
+    ("FROM x\nHEALTHCHECK --interval=x CMD true\n", "dockerfile parse error line 2: invalid duration"),
 ])
 def test_parse_errors(text, msg):
     with pytest.raises(errors.InvalidParameter, match=msg):
