@@ -27,6 +27,7 @@ from dockyard.sparsefile import write_member
 
 _RESOLVE = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
 _DIR_FLAGS = os.O_PATH | os.O_DIRECTORY
+CHUNK = 1 << 20
 
 
 def _clean(name: str) -> str:
@@ -238,8 +239,11 @@ class PlainTar:
                 if self.offset == 0:
                     raise tarfile.ReadError(str(exc)) from None
                 return
-            self._left = ti.size + (-ti.size % tarfile.BLOCKSIZE) if ti.isreg() else 0
-            self._data = ti.size if ti.isreg() else 0
+            # everything up to the next header (tarfile computed it: data, padding, a sparse
+            # member's stored regions); the member's own bytes are its regions for a sparse one
+            self._left = max(0, self.offset - self.fileobj.tell())
+            self._data = sum(n for _, n in ti.sparse) if ti.issparse() and ti.sparse else \
+                ti.size if ti.isreg() else 0
             yield ti
 
     def _skip(self) -> None:
@@ -251,6 +255,11 @@ class PlainTar:
 
     def extractfile(self, ti: tarfile.TarInfo) -> "PlainTar":
         return self
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        """A sparse member's regions are stored one after the other in map order: reading on is
+        reading the region ``write_member`` seeks to."""
+        return pos
 
     def read(self, n: int) -> bytes:
         """Data of the current member (``extractfile`` returns the reader itself)."""
