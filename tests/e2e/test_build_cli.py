@@ -413,6 +413,11 @@ def test_build_options_reach_the_run_containers(d, tmp_path):
                                    "cat /sys/fs/cgroup/memory/memory.limit_in_bytes\n"})
     p = build(d, tmp_path, "--no-cache", "--memory", "64m")
     assert p.returncode == 0 and "67108864" in p.stdout, p.stdout + p.stderr
+    write(tmp_path, {"Dockerfile": "FROM busybox\nRUN ulimit -n; cat /sys/fs/cgroup/cpu.max 2>/dev/null || "
+                                   "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us\n"})
+    p = build(d, tmp_path, "--no-cache", "--ulimit", "nofile=321:321", "--cpu-period", "100000",
+              "--cpu-quota", "50000")
+    assert p.returncode == 0 and "\n321\n" in p.stdout and "50000" in p.stdout, p.stdout + p.stderr
 
 
 def test_built_layers_save_and_load_byte_for_byte(d, name, tmp_path):

@@ -62,9 +62,10 @@ def parse_request(request: web.Request) -> BuildRequest:
                                       "BuildKit is not supported")
     if q.get("session"):
         raise errors.InvalidParameter("session: BuildKit sessions are not supported")
-    for name in ("outputs", "cpuperiod", "cpuquota", "cgroupparent", "isolation", "ulimits"):
-        if q.get(name) not in (None, "", "0", "[]", "null"):
-            raise errors.InvalidParameter(f"{name}: not supported by dockyard's builder yet")
+    if q.get("outputs") not in (None, "", "[]", "null"):
+        raise errors.InvalidParameter("outputs: build outputs need BuildKit, which dockyard does not have")
+    if q.get("isolation") not in (None, "", "default"):
+        raise errors.InvalidParameter(f"isolation: {q['isolation']} is not supported on Linux")
     platform = q.get("platform", "")
     if platform and platform not in ("linux/amd64", "linux", "amd64"):
         raise errors.InvalidParameter(f"platform: only linux/amd64 can be built here, not {platform!r}")
@@ -87,7 +88,7 @@ def parse_request(request: web.Request) -> BuildRequest:
     if extra_hosts:
         host_config["ExtraHosts"] = extra_hosts
     for name, key in (("shmsize", "ShmSize"), ("memory", "Memory"), ("memswap", "MemorySwap"),
-                      ("cpushares", "CpuShares")):
+                      ("cpushares", "CpuShares"), ("cpuperiod", "CpuPeriod"), ("cpuquota", "CpuQuota")):
         value = query_int(request, name)
         if value:
             host_config[key] = value
@@ -95,6 +96,13 @@ def parse_request(request: web.Request) -> BuildRequest:
         host_config["CpusetCpus"] = q["cpusetcpus"]
     if q.get("cpusetmems"):
         host_config["CpusetMems"] = q["cpusetmems"]
+    if q.get("cgroupparent"):
+        host_config["CgroupParent"] = q["cgroupparent"]
+    ulimits = _json_query(request, "ulimits") or []
+    if not isinstance(ulimits, list):
+        raise errors.InvalidParameter("ulimits must be a JSON list")
+    if ulimits:
+        host_config["Ulimits"] = ulimits
     opts = BuildOptions(
         dockerfile=q.get("dockerfile") or "Dockerfile",
         buildargs={str(k): (None if v is None else str(v)) for k, v in buildargs.items()},
