@@ -19,18 +19,9 @@ import pytest
 
 from tests.support.daemon import docker
 from tests.support.ocimaker import Layout, layer_tar, sha, skopeo
-from tests.support.registry import new_registry
 
 pytestmark = pytest.mark.skipif(not (os.path.exists("/usr/bin/docker-registry") and os.path.exists("/usr/bin/skopeo")),
                                 reason="needs docker-registry and skopeo (scripts/install.sh)")
-
-
-@pytest.fixture(scope="module")
-def registry():
-    r = new_registry()
-    r.start()
-    yield r
-    r.cleanup()
 
 
 @pytest.fixture
@@ -109,6 +100,24 @@ def test_pull_by_digest_and_a_second_image_shares_layers(d, registry, repo, tmp_
     p = docker(d, "pull", f"{repo}:b", check=True)
     assert f"{built2.blob_digests[0][7:19]}: Already exists" in p.stdout.splitlines()
     assert inspect(d, f"{repo}:b")["RootFS"]["Layers"] == built2.diff_ids
+
+
+def test_pull_all_tags(d, registry, repo, tmp_path, bb_layer):
+    one = publish(tmp_path, f"{repo}:t1", [bb_layer], ["gzip"])
+    two = publish(tmp_path, f"{repo}:t2", [bb_layer, layer_tar({"two": b"2"})], ["gzip", "gzip"])
+    p = docker(d, "pull", "-a", repo)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    path = repo.split("/", 1)[1]
+    assert lines[0] == f"t1: Pulling from {path}" and f"Digest: {one.manifest_digest}" in lines
+    i = lines.index(f"t2: Pulling from {path}")
+    assert f"Digest: {two.manifest_digest}" in lines[i:]
+    assert lines[-2:] == [f"Status: Downloaded newer image for {repo}", repo]
+    assert inspect(d, f"{repo}:t1")["Id"] == one.config_digest
+    assert inspect(d, f"{repo}:t2")["Id"] == two.config_digest
+    again = docker(d, "pull", "-a", repo, check=True).stdout.splitlines()
+    assert again == [f"t1: Pulling from {path}", f"Digest: {one.manifest_digest}", f"t2: Pulling from {path}",
+                     f"Digest: {two.manifest_digest}", f"Status: Image is up to date for {repo}", repo]
 
 
 def test_manifest_list_platforms(d, registry, repo, tmp_path, bb_layer):

@@ -18,17 +18,8 @@ import pytest
 from tests.support.daemon import docker, new_daemon
 from tests.support.flakyproxy import FlakyProxy
 from tests.support.ocimaker import Layout, layer_tar, skopeo
-from tests.support.registry import new_registry
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/usr/bin/docker-registry"), reason="needs docker-registry")
-
-
-@pytest.fixture(scope="module")
-def registry():
-    r = new_registry()
-    r.start()
-    yield r
-    r.cleanup()
 
 
 @pytest.fixture(scope="module")

@@ -96,3 +96,4 @@ class Registry:
 def new_registry(**auth: Any) -> Registry:
     root = tempfile.mkdtemp(prefix="dyreg-", dir="/tmp")
     return Registry(root=root, port=free_port(), auth=auth)
+

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from dockyard.daemon.config import DaemonConfig
@@ -67,41 +67,54 @@ class RegistryService:
 
     async def pull(self, name: str, tag: str | None, platform: str | None, auth_header: str | None,
                    emit: Emit) -> None:
+        """Pull ``name``[:tag|@digest]; without any tag, every tag of the repository (``docker pull -a``)."""
         ref = _pull_reference(name, tag)
+        all_tags = ref.tag is None and ref.digest is None
         os_, arch, variant = parse_platform(platform)
         want = mf.Platform(os_, arch, variant)
         creds = decode_registry_auth(auth_header)
+        updated_any = False
         async with new_session(self.limits) as session:
-            eps = await self._endpoints(session, ref.domain)
-            last: DockyardError | None = None
-            for ep in eps:
-                client = RepoClient(session, ep, ref.path,
-                                    Authenticator(creds, [repository_scope(ref.path, ["pull"])]), self.limits)
-                try:
-                    resolved = await resolve(client, ref, want, bool(platform))
-                except Unavailable as exc:
-                    last = exc
-                    continue
-                except RegistryRequestError as exc:
-                    last = _pull_error(exc, ref)
-                    if ep.mirror:
-                        continue
-                    raise last from None
-                break
+            if all_tags:
+                client, tags = await self._connect(session, ref, creds, lambda c: c.list_tags())
+                refs = [ref.with_tag(t) for t in sorted(tags)]
+                first = None
             else:
-                assert last is not None
-                raise last
-            if platform:
-                await _check_platform(client, resolved.manifest, want)
+                client, first = await self._connect(session, ref, creds,
+                                                    lambda c: resolve(c, ref, want, bool(platform)))
+                refs = [ref]
+            for r in refs:
+                try:
+                    resolved = first if first is not None else await resolve(client, r, want, bool(platform))
+                    if platform:
+                        await _check_platform(client, resolved.manifest, want)
+                    image_id, updated = await self._pull_image(client, r, resolved, emit)
+                except RegistryRequestError as exc:
+                    raise _pull_error(exc, r) from None
+                emit(pg.status(f"Digest: {resolved.digest}"))
+                updated_any = updated_any or updated
+                self.events.emit("image", "pull", image_id, {"name": r.familiar()})
+        shown = ref.familiar_name if all_tags else ref.familiar()
+        word = "Downloaded newer image" if updated_any else "Image is up to date"
+        emit(pg.status(f"Status: {word} for {shown}"))
+
+    async def _connect(self, session: Any, ref: refmod.Reference, creds: AuthConfig,
+                       first: Callable[[RepoClient], Awaitable[Any]]) -> tuple[RepoClient, Any]:
+        """The first endpoint (mirrors first, for Docker Hub) on which ``first`` succeeds, and its result."""
+        last: DockyardError | None = None
+        for ep in await self._endpoints(session, ref.domain):
+            client = RepoClient(session, ep, ref.path, Authenticator(creds, [repository_scope(ref.path, ["pull"])]),
+                                self.limits)
             try:
-                image_id, updated = await self._pull_image(client, ref, resolved, emit)
+                return client, await first(client)
+            except Unavailable as exc:
+                last = exc
             except RegistryRequestError as exc:
-                raise _pull_error(exc, ref) from None
-        emit(pg.status(f"Digest: {resolved.digest}"))
-        shown = ref.with_default_tag() if ref.digest is None else ref
-        word = "Downloaded newer image" if updated else "Image is up to date"
-        emit(pg.status(f"Status: {word} for {shown.familiar()}"))
-        self.events.emit("image", "pull", image_id, {"name": shown.familiar()})
+                last = _pull_error(exc, ref)
+                if not ep.mirror:
+                    raise last from None
+        assert last is not None
+        raise last
 
     async def _pull_image(self, client: RepoClient, ref: refmod.Reference, resolved: Any,
                           emit: Any) -> tuple[str, bool]:
@@ -191,11 +204,11 @@ class RegistryService:
 
 
 def _pull_reference(name: str, tag: str | None) -> refmod.Reference:
-    """The reference ``fromImage`` + ``tag`` name (a tag that is a digest makes a digest reference)."""
+    """The reference ``fromImage`` + ``tag`` name (a tag that is a digest makes a digest reference;
+    neither tag nor digest means every tag, as with dockerd)."""
     if tag and tag.startswith("sha256:"):
         return refmod.parse_normalized(f"{name}@{tag}")
-    ref = refmod.normalize_repo_tag(name, tag) if tag else refmod.parse_normalized(name)
-    return ref if ref.digest is not None else ref.with_default_tag()
+    return refmod.normalize_repo_tag(name, tag) if tag else refmod.parse_normalized(name)
 
 
 def _pull_error(exc: RegistryRequestError, ref: refmod.Reference) -> DockyardError:

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
-import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import aiohttp
 
-from dockyard.errors import DockyardError, InvalidParameter, NotFound, Unauthorized, Unavailable
+from dockyard.errors import DockyardError, InvalidParameter, Unauthorized, Unavailable
 from dockyard.image.distribution import manifest as mf
 from dockyard.image.distribution.auth import Authenticator, Denied
 from dockyard.image.distribution.endpoints import Endpoint
@@ -266,6 +266,23 @@ class RepoClient:
         location = await self.patch(await self.start_upload(), body)
         await self.finish_upload(location, digest)
 
+    async def list_tags(self) -> list[str]:
+        """Every tag of the repository (following the registry's ``Link: <…>; rel="next"`` pages)."""
+        url: str | None = self.url("tags/list")
+        tags: list[str] = []
+        while url:
+            resp = await self.request("GET", url)
+            try:
+                tags += [str(t) for t in (json.loads(await resp.read()).get("tags") or [])]
+            except (ValueError, AttributeError):
+                raise InvalidParameter(f"registry {self.endpoint.host} sent an invalid tag list") from None
+            link = resp.headers.get("Link", "")
+            url = None
+            if 'rel="next"' in link and link.startswith("<"):
+                nxt = link[1:link.index(">")]
+                url = self.endpoint.url + nxt if nxt.startswith("/") else nxt
+        return tags
+
     async def ping(self) -> None:
         """``GET /v2/`` (what ``docker login`` checks)."""
         await self.request("GET", self.url(""))
@@ -288,4 +305,4 @@ def _describe(exc: BaseException, host: str) -> str:
     return f"registry {host}: {exc}"
 
 
-__all__ = ["Limits", "RegistryRequestError", "RepoClient", "new_session", "NotFound"]
+__all__ = ["Limits", "RegistryRequestError", "RegistryUnavailable", "RepoClient", "TokenRefused", "new_session"]
