@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -427,3 +428,114 @@ def test_restart_keeps_running_networks_and_removes_strays(busybox_tar):
     finally:
         dm.cleanup()
     assert links_of(dm.prefix) == [] and nft_table(dm.prefix) == ""
+
+
+def test_udp_range_and_host_address(d):
+    base = free_port()
+    for p in (base + 1, base + 2):
+        with socket.socket() as s:
+            try:
+                s.bind(("0.0.0.0", p))
+            except OSError:
+                pytest.skip("no two free consecutive ports after the random one")
+    cid = run(d, "run", "-d", "-p", f"{base + 1}-{base + 2}:80-81", "-p", f"{base}:9999/udp", "busybox", "sh",
+              "-c", HTTPD).stdout.strip()
+    lines = run(d, "port", cid).stdout.splitlines()
+    assert f"80/tcp -> 0.0.0.0:{base + 1}" in lines and f"81/tcp -> 0.0.0.0:{base + 2}" in lines
+    assert f"9999/udp -> 0.0.0.0:{base}" in lines
+    settings = json.loads(run(d, "inspect", cid).stdout)[0]["NetworkSettings"]
+    # the host's own address on the bridge, not only loopback
+    assert "hello-from" in fetch(settings["Gateway"], base + 1)
+    # Debian's busybox nc has no UDP: a listener of ours inside the container's network namespace
+    server = subprocess.Popen(
+        ["nsenter", f"--net={settings['SandboxKey']}", sys.executable, "-c",
+         "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 9999)); "
+         "s.settimeout(10); print(s.recvfrom(100)[0].decode(), flush=True)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for _ in range(50):
+                s.sendto(b"datagram", ("127.0.0.1", base))
+                if server.poll() is not None:
+                    break
+                time.sleep(0.1)
+        assert server.wait(10) == 0 and server.stdout.read().strip() == "datagram"
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
+def test_ls_filters_and_prune(d):
+    run(d, "network", "create", "--label", "keep=yes", "kept")
+    run(d, "network", "create", "--label", "keep=no", "dropme")
+    run(d, "network", "create", "--internal", "used")
+    run(d, "run", "-d", "--network", "used", "busybox", "sleep", "60")
+
+    def names(*filters: str) -> set[str]:
+        args = [a for f in filters for a in ("--filter", f)]
+        return set(run(d, "network", "ls", *args, "--format", "{{.Name}}").stdout.split())
+
+    assert names("type=custom") == {"kept", "dropme", "used"}
+    assert names("type=builtin") == {"bridge", "host", "none"}
+    assert names("driver=null") == {"none"}
+    assert names("label=keep=yes") == {"kept"}
+    assert names("dangling=true") == {"kept", "dropme"}
+    assert names("name=drop") == {"dropme"}
+    p = run(d, "network", "ls", "--filter", "bogus=1", check=False)
+    assert p.returncode != 0 and "invalid filter 'bogus'" in p.stderr
+    out = run(d, "network", "prune", "-f", "--filter", "label=keep=no").stdout
+    assert "dropme" in out and "kept" not in out
+    out = run(d, "network", "prune", "-f").stdout
+    assert "kept" in out and "used" not in out
+    assert names("type=custom") == {"used"}
+
+
+def test_dns_records_go_with_the_container(d):
+    run(d, "network", "create", "recs")
+    nid = json.loads(run(d, "network", "inspect", "recs").stdout)[0]["Id"]
+    run(d, "run", "-d", "--name", "rec1", "--network", "recs", "--network-alias", "rec-alias", "busybox", "sleep", "60")
+    path = os.path.join(d.exec_root, f"{d.prefix}-net", "aardvark", nid[:12])
+    with open(path) as f:
+        assert "rec1" in f.read()
+    run(d, "stop", "-t", "0", "rec1")
+    assert not os.path.exists(path)
+    run(d, "start", "rec1")
+    out = run(d, "run", "--rm", "--network", "recs", "busybox", "ping", "-c1", "-W2", "rec-alias").stdout
+    assert "1 packets received" in out
+
+
+def test_several_networks_at_create_through_the_api(d):
+    run(d, "network", "create", "--subnet", "10.217.0.0/24", "first")
+    run(d, "network", "create", "--subnet", "10.218.0.0/24", "second")
+    status, body = d.request("POST", "/containers/create?name=multi", {
+        "Image": "busybox", "Cmd": ["sleep", "60"], "HostConfig": {"NetworkMode": "first"},
+        "NetworkingConfig": {"EndpointsConfig": {"first": {"Aliases": ["m1"]},
+                                                 "second": {"IPAMConfig": {"IPv4Address": "10.218.0.40"}}}}})
+    assert status == 201, body
+    assert d.request("POST", "/containers/multi/start")[0] == 204
+    c = json.loads(run(d, "inspect", "multi").stdout)[0]
+    nets = c["NetworkSettings"]["Networks"]
+    assert nets["first"]["IPAddress"].startswith("10.217.0.") and nets["second"]["IPAddress"] == "10.218.0.40"
+    addrs = run(d, "exec", "multi", "ip", "-o", "addr").stdout
+    assert "eth0" in addrs and "eth1" in addrs and "10.218.0.40" in addrs
+    assert "default via 10.217.0.1" in run(d, "exec", "multi", "ip", "route").stdout
+
+
+def test_daemon_json_bip_and_pools(busybox_tar):
+    dm = new_daemon(config={"bip": "10.219.3.1/24", "mtu": 1450,
+                            "default-address-pools": [{"base": "10.220.0.0/16", "size": 24}]})
+    dm.start()
+    try:
+        docker(dm, "import", str(busybox_tar), "busybox:latest", check=True)
+        info = json.loads(docker(dm, "network", "inspect", "bridge", check=True).stdout)[0]
+        assert info["IPAM"]["Config"] == [{"Subnet": "10.219.3.0/24", "Gateway": "10.219.3.1"}]
+        assert info["Options"]["com.docker.network.driver.mtu"] == "1450"
+        docker(dm, "network", "create", "pooled", check=True)
+        sub = json.loads(docker(dm, "network", "inspect", "pooled", check=True).stdout)[0]["IPAM"]["Config"][0]
+        assert sub["Subnet"].startswith("10.220.") and sub["Subnet"].endswith("/24")
+        out = docker(dm, "run", "--rm", "busybox", "sh", "-c", "ip -o addr; cat /sys/class/net/eth0/mtu",
+                     check=True).stdout
+        assert "10.219.3.2/24" in out and "1450" in out
+    finally:
+        dm.cleanup()

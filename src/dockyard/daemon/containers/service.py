@@ -358,6 +358,8 @@ class ContainerService(ContainerOps, ContainerViews):
                 self.events.emit("container", "oom", cid, self._event_attrs(c))
             ran = int(time.time() - parse_rfc3339(c.State.StartedAt))
             self.events.emit("container", "die", cid, self._event_attrs(c, exitCode=str(code), execDuration=str(ran)))
+            # as dockerd: when `stop` or `wait` returns, the ports and addresses are free again
+            self._detach_network(c)
             self._notify_exit(c)
             # Waiters have their answer; the cleanup below still holds the lock, so a
             # start or remove that follows waits for it.
