@@ -68,9 +68,9 @@ def apply(config: dict[str, Any], ins: Instruction, env: Mapping[str, str], esca
     cfg = copy.deepcopy(config)
     cmd = ins.cmd
     if cmd == "ENV":
+        # every value is expanded with the environment from before this ENV (Docker's rule)
         for k, v in pairs(ins, env, escape):
             set_env(cfg, k, v)
-            env = {**env, k: v}
     elif cmd == "LABEL":
         labels = dict(cfg.get("Labels") or {})
         labels.update(pairs(ins, env, escape))

@@ -96,6 +96,9 @@ def test_config_instructions():
     cfg = _apply({}, 'ENV A=1 B="x y"')
     assert cfg["Env"] == ["A=1", "B=x y"]
     assert _apply({}, "ENV OLD style value")["Env"] == ["OLD=style value"]
+    # ENV abc=bye def=$abc: def gets the abc from before this instruction
+    assert _apply({"Env": ["abc=hello"]}, "ENV abc=bye def=$abc", env={"abc": "hello"})["Env"] == [
+        "abc=bye", "def=hello"]
     assert _apply({}, "LABEL a=b c=\"d e\"")["Labels"] == {"a": "b", "c": "d e"}
     assert _apply({}, "CMD echo hi")["Cmd"] == ["/bin/sh", "-c", "echo hi"]
     assert _apply({}, 'CMD ["a", "b"]')["Cmd"] == ["a", "b"]
