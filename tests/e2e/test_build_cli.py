@@ -409,6 +409,14 @@ def test_build_options_reach_the_run_containers(d, tmp_path):
     assert " 16384 " in p.stdout
     p = build(d, tmp_path, "--no-cache", "--network", "host")
     assert p.returncode == 0 and "\nlo \n" not in p.stdout  # the host's interfaces
+    net = f"dytest-buildnet-{secrets.token_hex(3)}"
+    docker(d, "network", "create", net, check=True)
+    try:
+        p = build(d, tmp_path, "--no-cache", "--network", net)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert "eth0" in p.stdout  # joined the user-defined network
+    finally:
+        docker(d, "network", "rm", net)
     write(tmp_path, {"Dockerfile": "FROM busybox\nRUN cat /sys/fs/cgroup/memory.max 2>/dev/null || "
                                    "cat /sys/fs/cgroup/memory/memory.limit_in_bytes\n"})
     p = build(d, tmp_path, "--no-cache", "--memory", "64m")

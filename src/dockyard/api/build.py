@@ -83,7 +83,13 @@ def parse_request(request: web.Request) -> BuildRequest:
         raise errors.InvalidParameter("buildargs, labels and cachefrom must be JSON objects / lists")
     network = q.get("networkmode", "") or "default"
     if network not in ("default", "none", "host", "bridge"):
-        raise errors.InvalidParameter(f"networkmode: network {network} not found")
+        networks = getattr(request.app["backends"], "networks", None)
+        try:
+            if networks is None:
+                raise errors.NotFound(network)
+            networks.get(network)  # a user-defined network: the RUN containers join it
+        except errors.NotFound:
+            raise errors.InvalidParameter(f"networkmode: network {network} not found") from None
     host_config: dict[str, Any] = {"NetworkMode": network}
     if extra_hosts:
         host_config["ExtraHosts"] = extra_hosts
