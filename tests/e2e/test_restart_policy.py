@@ -55,6 +55,10 @@ def test_on_failure_with_max_retries_backs_off_and_counts(d):
     gaps = [s - dd for dd, s in zip(dies, starts)]
     for gap, want in zip(gaps, (0.1, 0.2, 0.4)):
         assert want <= gap < want + 1.0, gaps
+    # dockyard's own record of each restart: how late it began after its due time
+    late = [float(e["Actor"]["Attributes"]["dockyard.start.restartLateMs"]) for e in evs if e["Action"] == "start"
+            and "dockyard.start.restartLateMs" in e["Actor"]["Attributes"]]
+    assert len(late) == 3 and all(0 <= v < 250 for v in late), late
     docker(d, "rm", cid, check=True)
 
 

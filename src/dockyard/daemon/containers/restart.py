@@ -67,7 +67,8 @@ class RestartSupervisor:
         self._delay: dict[str, float] = {}
         self._pending: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.due: dict[str, float] = {}  # cid -> loop time the pending restart is due (for the bench)
+        self.due: dict[str, float] = {}  # cid -> loop time the pending restart is due
+        self.lateness: dict[str, float] = {}  # cid -> ms the restart began after its due time
 
     def decide(self, c: Any, exit_code: int) -> float | None:
         """Called at an exit: the delay before the restart, or None (no restart; the loop ends)."""
@@ -101,6 +102,12 @@ class RestartSupervisor:
         except Exception as exc:  # a failed restart ends the loop (dockerd); the record says why
             log.info("restart of %s failed: %s", cid, exc)
 
+    def began(self, cid: str) -> None:
+        """The restart's start begins now: keep how late that is (DockyardStart.RestartLateMs)."""
+        due = self.due.pop(cid, None)
+        if due is not None:
+            self.lateness[cid] = round((asyncio.get_running_loop().time() - due) * 1000, 3)
+
     def cancel(self, cid: str) -> bool:
         """Drop a pending restart; True if one was pending."""
         handle = self._pending.pop(cid, None)
@@ -114,6 +121,7 @@ class RestartSupervisor:
         self.cancel(cid)
         self._delay.pop(cid, None)
         self.due.pop(cid, None)
+        self.lateness.pop(cid, None)
 
     def close(self) -> None:
         for cid in list(self._pending):

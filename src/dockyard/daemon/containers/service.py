@@ -219,6 +219,7 @@ class ContainerService(ContainerOps, ContainerViews):
             c = self._containers.get(cid)
             if c is None or not c.State.Restarting:
                 return
+            self.restarts.began(cid)
             if cid in self._stale_after_crash:
                 # the daemon may have gone down in the middle of a start: clear what that left
                 self._stale_after_crash.discard(cid)
@@ -304,6 +305,9 @@ class ContainerService(ContainerOps, ContainerViews):
             raise
         c.State.set_running(pid)
         c.DockyardStart = timer.record()
+        late = self.restarts.lateness.pop(c.Id, None)
+        if late is not None:
+            c.DockyardStart["RestartLateMs"] = late
         if self.health is not None:
             self.health.container_started(c)
         self._save(c)
@@ -352,7 +356,6 @@ class ContainerService(ContainerOps, ContainerViews):
             if delay is not None:
                 c.RestartCount += 1
                 c.State.set_restarting()
-                self.restarts.schedule(cid, delay)
             self._save(c)
             if oom:
                 self.events.emit("container", "oom", cid, self._event_attrs(c))
@@ -367,6 +370,9 @@ class ContainerService(ContainerOps, ContainerViews):
 
             await release(self, c)
             self._save(c)  # the network teardown changed NetworkSettings
+            if delay is not None and c.State.Restarting:
+                # as dockerd, the delay runs once the runtime has let go of the last run
+                self.restarts.schedule(cid, delay)
         if c.HostConfig.get("AutoRemove"):
             await self._remove_quietly(cid)
 

@@ -7,6 +7,8 @@ under the monitor, attaching waiting clients, the runtime's start) and the
 container keeps the last start's figures: in ``inspect`` as ``DockyardStart``
 beside ``State``, and in the ``start`` event's attributes
 (``dockyard.start.<phase>Ms``), so a slow start can be read after the fact.
+A start made by a restart policy also says how late it began after its due
+time (``RestartLateMs``).
 """
 
 from __future__ import annotations
