@@ -241,3 +241,33 @@ def test_system_df_lists_volumes(d):
     assert vol["UsageData"] == {"Size": 100000, "RefCount": 1}
     ok(d, "rm", cid)
     ok(d, "volume", "rm", name)
+
+
+def test_mount_create_mountpoint_subpath_tmpfs_options(d, tmp_path):
+    made = tmp_path / "created" / "here"
+    # (BindOptions.CreateMountpoint has no --mount key in the CLI: the API itself)
+    status, body = d.request("POST", "/containers/create", {"Image": "busybox", "Cmd": ["touch", "/b/x"], "HostConfig": {
+        "Mounts": [{"Type": "bind", "Source": str(made), "Target": "/b", "BindOptions": {"CreateMountpoint": True}}]}})
+    assert status == 201, body
+    ok(d, "start", "-a", body["Id"])
+    assert (made / "x").exists()
+    ok(d, "rm", body["Id"])
+    vol = uniq("sub")
+    ok(d, "run", "--rm", "-v", f"{vol}:/v", "busybox", "sh", "-c", "mkdir -p /v/a/b && echo deep > /v/a/b/f")
+    assert ok(d, "run", "--rm", "--mount", f"type=volume,source={vol},target=/s,volume-subpath=a/b", "busybox",
+              "cat", "/s/f") == "deep\n"
+    err = fail(d, "run", "--rm", "--mount", f"type=volume,source={vol},target=/s,volume-subpath=nope", "busybox", "true")
+    assert "cannot access path" in err and "nope" in err
+    status, body = d.request("POST", "/containers/create", {"Image": "busybox", "Cmd": ["true"], "HostConfig": {
+        "Mounts": [{"Type": "volume", "Source": vol, "Target": "/s", "VolumeOptions": {"Subpath": "../x"}}]}})
+    assert status == 400 and "subpath must be a relative path within the volume" in body["message"]
+    status, body = d.request("POST", "/containers/create", {"Image": "busybox", "Cmd": ["sh", "-c", "grep ' /t ' /proc/mounts"],
+                                                            "HostConfig": {"Mounts": [{"Type": "tmpfs", "Target": "/t",
+                                                                                       "TmpfsOptions": {"Options": [["exec"]]}}]}})
+    assert status == 201, body
+    ok(d, "start", body["Id"])
+    ok(d, "wait", body["Id"])
+    line = ok(d, "logs", body["Id"])
+    assert "tmpfs /t tmpfs" in line and "noexec" not in line
+    ok(d, "rm", body["Id"])
+    ok(d, "volume", "rm", vol)

@@ -253,12 +253,25 @@ class VolumeService:
                     self.driver.mount(mp["Name"], v["Options"])
                 users.add(cid)
                 done.append(mp["Name"])
+                if mp.get("Subpath"):
+                    mp["Source"] = self._subpath(mp)
                 self.events.emit("volume", "mount", mp["Name"], {
                     "container": cid, "destination": mp["Destination"], "driver": v["Driver"],
                     "propagation": mp.get("Propagation") or "", "read/write": str(bool(mp.get("RW"))).lower()})
         except BaseException:
             self.unmount(cid, [{"Type": "volume", "Name": n} for n in done])
             raise
+
+    def _subpath(self, mp: dict[str, Any]) -> str:
+        """``volume-subpath``: the path inside the volume (symlinks resolved inside it); it must exist."""
+        from dockyard.securejoin import secure_join
+
+        root = self.driver.mountpoint(mp["Name"])
+        path = secure_join(root, mp["Subpath"])
+        if not os.path.exists(path):
+            raise errors.InvalidParameter(f"cannot access path {path}: no such file or directory "
+                                          f"(volume-subpath {mp['Subpath']} of volume {mp['Name']})")
+        return path
 
     def unmount(self, cid: str, mps: list[dict[str, Any]]) -> None:
         """After a container stopped: unmount the option volumes nobody else runs with."""

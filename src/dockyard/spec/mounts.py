@@ -119,6 +119,12 @@ def oci_mount(mp: dict[str, Any], exists: Callable[[str], bool], makedirs: Calla
             opts.append(f"size={to['SizeBytes'] // 1024}k")
         if to.get("Mode"):
             opts.append(f"mode={to['Mode']:o}")
+        for opt in to.get("Options") or []:  # [["exec"], ["nr_inodes", "100"]]: later ones win
+            key = opt[0]
+            for flag, opposite in (("exec", "noexec"), ("suid", "nosuid"), ("dev", "nodev")):
+                if key in (flag, opposite):
+                    opts = [o for o in opts if o not in (flag, opposite)]
+            opts.append("=".join(opt))
         if readonly:
             opts.append("ro")
         return {"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": opts}

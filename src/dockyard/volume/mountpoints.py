@@ -99,6 +99,8 @@ def parse_mount(m: dict[str, Any], exists: Callable[[str], bool]) -> dict[str, A
     def bad(why: str) -> InvalidParameter:
         return InvalidParameter(f'invalid mount config for type "{kind}": {why}')
 
+    if kind in ("image", "cluster", "npipe"):
+        raise bad(f"mount type {kind} is not supported by dockyard yet")
     if kind not in ("bind", "volume", "tmpfs"):
         raise bad("mount type unknown")
     dest = _target(kind, m.get("Target") or "")
@@ -112,36 +114,41 @@ def parse_mount(m: dict[str, Any], exists: Callable[[str], bool]) -> dict[str, A
             raise bad("field Source must not be empty")
         if not src.startswith("/"):
             raise bad(f"invalid mount path: '{src}' mount path must be absolute")
-        if not exists(src):
-            raise bad(f"bind source path does not exist: {src}")
         bo = m.get("BindOptions") or {}
+        if not bo.get("CreateMountpoint") and not exists(src):
+            raise bad(f"bind source path does not exist: {src}")
         propagation = bo.get("Propagation") or ""
         if propagation and propagation not in PROPAGATIONS:
             raise bad(f"invalid propagation mode: {propagation}")
-        if bo.get("CreateMountpoint"):
-            raise bad("field BindOptions.CreateMountpoint is not supported yet")
         return mount_point("bind", dest, Source=posixpath.normpath(src), RW=rw,
                            Propagation=propagation or "rprivate", CopyData=False,
+                           CreateSource=bool(bo.get("CreateMountpoint")),
                            NonRecursive=bool(bo.get("NonRecursive")), BindOptions=dict(bo))
     if kind == "tmpfs":
         if src:
             raise bad("field Source must not be specified")
         to = dict(m.get("TmpfsOptions") or {})
         for key in to:
-            if key not in ("SizeBytes", "Mode"):
+            if key not in ("SizeBytes", "Mode", "Options"):
                 raise bad(f"tmpfs option {key} is not supported yet")
         if (to.get("SizeBytes") or 0) < 0:
             raise bad("invalid tmpfs size")
+        for opt in to.get("Options") or []:
+            if not isinstance(opt, list) or not 1 <= len(opt) <= 2 or not all(isinstance(o, str) for o in opt):
+                raise bad(f"invalid tmpfs option {opt!r}: expected [key] or [key, value]")
         return mount_point("tmpfs", dest, RW=rw, CopyData=False, TmpfsOptions=to)
     vo = m.get("VolumeOptions") or {}
     driver_cfg = vo.get("DriverConfig") or {}
     driver = driver_cfg.get("Name") or "local"
     for key in vo:
-        if key not in ("NoCopy", "Labels", "DriverConfig"):
+        if key not in ("NoCopy", "Labels", "DriverConfig", "Subpath"):
             raise bad(f"volume option {key} is not supported yet")
+    subpath = vo.get("Subpath") or ""
+    if subpath and (subpath.startswith("/") or ".." in subpath.split("/")):
+        raise bad("subpath must be a relative path within the volume")
     return mount_point("volume", dest, Name=src, Driver=driver, Mode="z", RW=rw,
-                       CopyData=not vo.get("NoCopy"), DriverOpts=dict(driver_cfg.get("Options") or {}),
-                       Labels=dict(vo.get("Labels") or {}))
+                       CopyData=not vo.get("NoCopy") and not subpath, Subpath=subpath,
+                       DriverOpts=dict(driver_cfg.get("Options") or {}), Labels=dict(vo.get("Labels") or {}))
 
 
 def parse_volumes_from(entry: str) -> tuple[str, str]:

@@ -62,7 +62,8 @@ def test_mount_types():
     ({"Type": "volume", "Target": "/x", "BindOptions": {"Propagation": "shared"}},
      "field BindOptions must not be specified"),
     ({"Type": "volume", "Target": ""}, "field Target must not be empty"),
-    ({"Type": "npipe", "Target": "/x"}, "mount type unknown"),
+    ({"Type": "npipe", "Target": "/x"}, "mount type npipe is not supported by dockyard yet"),
+    ({"Type": "weird", "Target": "/x"}, "mount type unknown"),
 ])
 def test_mount_errors(m, message):
     with pytest.raises(InvalidParameter, match=message):
@@ -96,3 +97,21 @@ def test_volume_options():
                           ({"o": "bind"}, "missing required option"), ({"size": "1g"}, "no quota support")):
         with pytest.raises(InvalidParameter, match=message):
             local.check_opts(opts)
+
+
+def test_create_mountpoint_tmpfs_options_subpath():
+    b = parse_mount({"Type": "bind", "Source": "/not/yet", "Target": "/b", "BindOptions": {"CreateMountpoint": True}},
+                    lambda p: False)
+    made: list[str] = []
+    assert oci_mount(b, lambda p: False, made.append)["source"] == "/not/yet" and made == ["/not/yet"]
+    t = parse_mount({"Type": "tmpfs", "Target": "/t", "TmpfsOptions": {"Options": [["exec"], ["nr_inodes", "99"]]}},
+                    lambda p: True)
+    opts = oci_mount(t, lambda p: True, lambda p: None)["options"]
+    assert "noexec" not in opts and "exec" in opts and "nr_inodes=99" in opts
+    v = parse_mount({"Type": "volume", "Source": "v", "Target": "/v", "VolumeOptions": {"Subpath": "a/b"}},
+                    lambda p: True)
+    assert v["Subpath"] == "a/b" and v["CopyData"] is False
+    for bad in ("/abs", "../up", "a/../../b"):
+        with pytest.raises(InvalidParameter, match="subpath must be a relative path"):
+            parse_mount({"Type": "volume", "Source": "v", "Target": "/v", "VolumeOptions": {"Subpath": bad}},
+                        lambda p: True)
