@@ -62,6 +62,10 @@ MIGRATIONS: list[str] = [
 ]
 
 
+WAL_SIZE_LIMIT = 4 * 1024 * 1024
+FREE_LIMIT = 1024 * 1024
+
+
 class Database:
     """A thin, thread-safe wrapper around one SQLite file."""
 
@@ -74,7 +78,33 @@ class Database:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
+        # a checkpointed WAL is cut back to this size (else it keeps its largest size for ever)
+        self._conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+        self._ensure_incremental_vacuum()
         self._migrate()
+
+    def _ensure_incremental_vacuum(self) -> None:
+        """Free pages can be given back to the file system (auto_vacuum=INCREMENTAL).
+
+        The mode of an existing database changes only with a VACUUM: done once, here."""
+        if self._conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+            self._conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            self._conn.execute("VACUUM")
+
+    def _compact_if_needed(self) -> None:
+        """After a write: when more than FREE_LIMIT bytes of pages are free (a large record was
+        deleted), give them back and cut the WAL, so the files do not keep their peak size."""
+        free = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
+        if free * self._page_size() <= FREE_LIMIT:
+            return
+        # executescript steps it to the end (execute() would step once: one page)
+        self._conn.executescript("PRAGMA incremental_vacuum;")
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _page_size(self) -> int:
+        if not hasattr(self, "_page"):
+            self._page = int(self._conn.execute("PRAGMA page_size").fetchone()[0])
+        return self._page
 
     def _migrate(self) -> None:
         with self.tx() as cur:
@@ -99,6 +129,7 @@ class Database:
                 raise
             else:
                 cur.execute("COMMIT")
+                self._compact_if_needed()
             finally:
                 cur.close()
 
