@@ -83,11 +83,14 @@ def setup_logging(level: str) -> None:
               "error": logging.ERROR, "fatal": logging.CRITICAL}
     logging.basicConfig(level=levels.get(level, logging.INFO), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from dockyard.logdedup import RepeatFilter
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RepeatFilter())
 
 
 async def serve(cfg: configmod.DaemonConfig) -> None:
-    from aiohttp import web
-
+    from dockyard.api.connguard import HEADER_TIMEOUT, GuardedRunner
     from dockyard.api.server import create_app
     from dockyard.daemon.backends import build_backends
     from dockyard.listeners import prepare, start_sites
@@ -100,8 +103,9 @@ async def serve(cfg: configmod.DaemonConfig) -> None:
         cfg.data_root = userns.remapped_root(cfg.data_root, cfg.remap)
     backends = build_backends(cfg)
     await backends.startup()
-    app = create_app(backends)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+    # DOCKYARD_HTTP_HEADER_TIMEOUT: seconds a new connection has to send its first request
+    app = create_app(backends, float(os.environ.get("DOCKYARD_HTTP_HEADER_TIMEOUT") or HEADER_TIMEOUT))
+    runner = GuardedRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     try:
         await start_sites(runner, plan)
@@ -131,6 +135,16 @@ async def serve(cfg: configmod.DaemonConfig) -> None:
             pass
 
 
+def raise_fd_limit() -> None:
+    """Soft RLIMIT_NOFILE up to the hard limit, as the Go runtime does for dockerd: every
+    connection, container attach and log holds a descriptor (containers inherit it, as in Docker)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def write_pidfile(path: str) -> None:
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = f"{path}.tmp"
@@ -157,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dockyardd: {exc}", file=sys.stderr)
         return 1
     setup_logging(cfg.log_level)
+    raise_fd_limit()
     try:
         asyncio.run(serve(cfg))
     except errors.DockyardError as exc:

@@ -57,6 +57,12 @@ class Unavailable(DockyardError):
     status = 503
 
 
+class RequestTooLarge(DockyardError):
+    """A request body over the endpoint's bound (HTTP 413)."""
+
+    status = 413
+
+
 class NotImplementedYet(DockyardError):
     status = 501
 

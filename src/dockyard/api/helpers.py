@@ -18,6 +18,10 @@ from dockyard.api.bodies import Body
 
 MIN_API_VERSION = "1.24"
 MAX_API_VERSION = "1.50"
+# A JSON request body (a container config, a network, an exec...) is small: a bound keeps one
+# request from taking the daemon's memory (a 200 MB create peaked at 1 GB).  Image loads and
+# imports, build contexts and archives are streamed and not bounded by this.
+MAX_JSON_BODY = 8 * 1024 * 1024
 DOCKER_VERSION = "28.2.2"  # the Docker release whose API shape we follow
 
 def version_tuple(v: str) -> tuple[int, ...]:
@@ -163,6 +167,12 @@ def query_time_ns(request: web.Request, name: str) -> int | None:
     return int(secs) * 1_000_000_000 + int((frac + "000000000")[:9])
 
 
+def _too_large(size: int | None) -> errors.RequestTooLarge:
+    got = f" ({size} bytes)" if size else ""
+    return errors.RequestTooLarge(f"request body too large{got}: the limit for this endpoint is "
+                                  f"{MAX_JSON_BODY // (1024 * 1024)} MiB")
+
+
 async def read_json(request: web.Request, *, allow_empty: bool = True,
                     schema: type[Body] | None = None) -> dict[str, Any]:
     """The request's JSON object; with ``schema``, only its fields, typed (dockerd's errors).
@@ -170,7 +180,12 @@ async def read_json(request: web.Request, *, allow_empty: bool = True,
     Every body goes through :func:`godecode.parse`, so ``NaN``, ``Infinity`` and
     runaway nesting are 400s whatever the route.
     """
-    body = await request.read()
+    if (request.content_length or 0) > MAX_JSON_BODY:
+        raise _too_large(request.content_length or 0)
+    try:
+        body = await request.read()  # the app's client_max_size stops a chunked body at the bound
+    except web.HTTPRequestEntityTooLarge:
+        raise _too_large(None) from None
     if not body.strip():
         if allow_empty:
             return {}

@@ -15,7 +15,9 @@ from typing import Any
 from aiohttp import web
 
 from dockyard import errors
-from dockyard.api.helpers import MAX_API_VERSION, MIN_API_VERSION, common_headers, error_response, version_tuple
+from dockyard.api.connguard import HEADER_TIMEOUT, ConnectionGuard, guard_middleware
+from dockyard.api.helpers import (MAX_API_VERSION, MAX_JSON_BODY, MIN_API_VERSION, common_headers,
+                                   error_response, version_tuple)
 
 log = logging.getLogger("dockyard.api")
 
@@ -61,7 +63,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except errors.DockyardError as exc:
         if exc.status >= 500:
             log.error("%s %s: %s", request.method, request.path, exc)
-        return error_response(exc.status, exc.message)
+        resp = error_response(exc.status, exc.message)
+        if exc.status == 413:
+            resp.force_close()  # do not read the rest of an oversized body
+        return resp
     except web.HTTPNotFound:
         return error_response(404, "page not found")
     except web.HTTPMethodNotAllowed:
@@ -81,16 +86,20 @@ async def on_prepare(request: web.Request, response: web.StreamResponse) -> None
         response.headers.setdefault(k, v)
 
 
-def create_app(backends: Any) -> web.Application:
-    """Build the app; ``backends`` is the daemon's service container (see dockyardd)."""
+def create_app(backends: Any, header_timeout: float = HEADER_TIMEOUT) -> web.Application:
+    """Build the app; ``backends`` is the daemon's service container (see dockyardd).
+
+    Serve it with :class:`~dockyard.api.connguard.GuardedRunner`, so that the connection
+    guard (header timeout, fd reserve) sees every connection."""
     from dockyard.api import archive, build, containers, images, networks, swarm, system, volumes
     from dockyard.api import distribution
     from dockyard.api import exec as exec_routes
 
     app = web.Application(router=VersionedRouter(),
-                          middlewares=[version_middleware, error_middleware],
-                          client_max_size=0)
+                          middlewares=[guard_middleware, version_middleware, error_middleware],
+                          client_max_size=MAX_JSON_BODY)  # streamed bodies are read past it
     app["backends"] = backends
+    app["conn_guard"] = ConnectionGuard(header_timeout)
     app.on_response_prepare.append(on_prepare)
     for module in (system, containers, exec_routes, images, build, swarm, networks, volumes, archive, distribution):
         module.add_routes(app.router, backends)
