@@ -63,3 +63,22 @@ def test_failing_and_quiet_failing_stream_match_dockerd(dockyard_daemon, busybox
     body = _context(FAILING)
     got = _post(dockyard_daemon, "nocache=1", body) + _post(dockyard_daemon, "q=1&nocache=1", body)
     assert got == _expected("build-dockerd-20.10-failing.jsonl")
+
+
+@pytest.mark.parametrize("dockerfile,query,transcript", [
+    ('FROM busybox\nENTRYPOINT echo hi\nCMD ["a"]\nSTOPSIGNAL 9\nSHELL ["/bin/sh","-xc"]\nRUN echo shell\n',
+     "nocache=1", "build-dockerd-20.10-entry.jsonl"),
+    ("FROM busybox AS a\nRUN echo a > /a\nFROM a\nCOPY --from=a /a /b\nARG X\nENV Y=$X\n",
+     "nocache=1&buildargs=%7B%22X%22%3A%223%22%7D&target=", "build-dockerd-20.10-multi.jsonl"),
+])
+def test_more_streams_match_dockerd(dockyard_daemon, busybox_image, dockerfile, query, transcript):
+    assert _post(dockyard_daemon, query, _context(dockerfile)) == _expected(transcript)
+
+
+def test_onbuild_trigger_stream_matches_dockerd(dockyard_daemon, busybox_image):
+    parent = "FROM busybox\nONBUILD RUN echo trig\nONBUILD ENV T=1\n"
+    _post(dockyard_daemon, "t=obparent", _context(parent))
+    body = _context("FROM obparent\nRUN echo child\n")
+    assert _post(dockyard_daemon, "nocache=1", body) == _expected("build-dockerd-20.10-onbuild.jsonl")
+    _post(dockyard_daemon, "", body)
+    assert _post(dockyard_daemon, "", body) == _expected("build-dockerd-20.10-onbuild-cached.jsonl")

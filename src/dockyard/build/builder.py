@@ -117,6 +117,7 @@ class Builder:
         self.total = 0
         self._paths: list[str] | None = None
         self._cleanups: list[asyncio.Task[None]] = []
+        self._quiet_ids = False  # ONBUILD triggers: dockerd prints no " ---> <id>" per trigger
 
     def later(self, work: Awaitable[None]) -> None:
         """Remove a finished step's container or layer while the next step runs.
@@ -237,14 +238,16 @@ class Builder:
                 await self._pull(base)
             image_id, full = self.b.image(base)
             config = full.get("config") or {}
-        await self.out(f" ---> {short(image_id)}\n")
         st = StageState(image_id, copy.deepcopy(config))
         if config.get("Shell"):
             st.extra["shell"] = list(config["Shell"])
         triggers = list(config.get("OnBuild") or [])
         st.config["OnBuild"] = None
-        if triggers:
+        if triggers:  # dockerd: no " ---> <base>" line then, one " ---> <id>" after all triggers
             await self.run_triggers(df, st, triggers)
+            await self.out(f" ---> {short(st.image_id)}\n")
+        else:
+            await self.out(f" ---> {short(image_id)}\n")
         for ins in stage.instructions:
             await self._step_line(ins)
             await self.dispatch(df, st, ins, meta)
@@ -258,11 +261,18 @@ class Builder:
             await self._emit(message)
 
     async def run_triggers(self, df: Dockerfile, st: StageState, triggers: list[str]) -> None:
-        await self.out(f"# Executing {len(triggers)} build trigger{'s' if len(triggers) != 1 else ''}\n")
-        for text in triggers:
-            sub = parse("FROM scratch\n" + text).stages[0].instructions
-            for ins in sub:
-                await self.dispatch(df, st, ins, {})
+        await self.out(f"# Executing {len(triggers)} build trigger")
+        if len(triggers) > 1:
+            await self.out("s")
+        await self.out("\n")
+        self._quiet_ids = True
+        try:
+            for text in triggers:
+                sub = parse("FROM scratch\n" + text).stages[0].instructions
+                for ins in sub:
+                    await self.dispatch(df, st, ins, {})
+        finally:
+            self._quiet_ids = False
 
     # -- steps -------------------------------------------------------------------------------
     def env_for(self, st: StageState) -> dict[str, str]:
@@ -324,7 +334,8 @@ class Builder:
         if hit is None:
             return False
         await self.out(" ---> Using cache\n")
-        await self.out(f" ---> {short(hit)}\n")
+        if not self._quiet_ids:
+            await self.out(f" ---> {short(hit)}\n")
         st.image_id = hit
         st.config = copy.deepcopy(self.b.image(hit)[1].get("config") or {})
         st.config["OnBuild"] = st.config.get("OnBuild") or None
@@ -334,7 +345,8 @@ class Builder:
         self.b.cache_put(key, image_id)
         st.image_id = image_id
         st.config = config
-        await self.out(f" ---> {short(image_id)}\n")
+        if not self._quiet_ids:
+            await self.out(f" ---> {short(image_id)}\n")
 
     async def config_step(self, st: StageState, config: dict[str, Any], ins: Instruction, created_by: str) -> None:
         key = self._key(st, created_by, config)
