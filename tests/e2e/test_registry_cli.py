@@ -11,9 +11,11 @@ from __future__ import annotations
 import glob
 import gzip
 import hashlib
+import io
 import json
 import os
 import secrets
+import tarfile
 
 import pytest
 
@@ -169,6 +171,43 @@ def test_a_corrupt_blob_is_refused_and_nothing_is_stored(d, registry, repo, tmp_
     assert docker(d, "image", "inspect", f"{repo}:bad").returncode == 1
     assert sorted(os.listdir(os.path.join(d.data_root, "overlay2"))) == layers_before
     assert os.listdir(os.path.join(d.data_root, "image", "tmp")) == []
+
+
+def _tar(members: list[tarfile.TarInfo | tuple[tarfile.TarInfo, bytes]]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for m in members:
+            if isinstance(m, tuple):
+                tf.addfile(m[0], io.BytesIO(m[1]))
+            else:
+                tf.addfile(m)
+    return buf.getvalue()
+
+
+def _member(name: str, kind: bytes = tarfile.REGTYPE, data: bytes = b"", target: str = "") -> tarfile.TarInfo:
+    ti = tarfile.TarInfo(name)
+    ti.type, ti.size, ti.linkname = kind, len(data), target
+    return ti
+
+
+def test_a_malicious_layer_never_writes_outside_it(d, registry, repo, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    sym = _tar([_member("abs", tarfile.SYMTYPE, target=str(outside)),
+                (_member("abs/f1", data=b"1"), b"1"), (_member("/etc/dytest-abs", data=b"2"), b"2")])
+    built = publish(tmp_path, f"{repo}:sym", [sym], ["gzip"])
+    assert docker(d, "pull", f"{repo}:sym").returncode == 0
+    assert list(outside.iterdir()) == [] and not os.path.exists("/etc/dytest-abs")
+    assert inspect(d, f"{repo}:sym")["Id"] == built.config_digest
+    before = sorted(os.listdir(os.path.join(d.data_root, "overlay2")))
+    for name, members in (("dotdot", [(_member(f"../../../../../..{outside}/x", data=b"x"), b"x")]),
+                          ("hardlink", [_member("evil", tarfile.LNKTYPE, target="../../../../etc/passwd")])):
+        publish(tmp_path, f"{repo}:{name}", [_tar(members)], ["gzip"])
+        p = docker(d, "pull", f"{repo}:{name}")
+        assert p.returncode == 1 and "outside" in p.stderr, p.stderr
+        assert docker(d, "image", "inspect", f"{repo}:{name}").returncode == 1
+    assert list(outside.iterdir()) == []
+    assert sorted(os.listdir(os.path.join(d.data_root, "overlay2"))) == before
 
 
 def _skopeo_layers(target: str, dest: str) -> list[str]:
