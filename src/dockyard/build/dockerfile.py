@@ -95,7 +95,7 @@ def _escape_of(text: str) -> str:
 
 
 def _to_instruction(c: object) -> Instruction:
-    return Instruction(cmd=c.cmd.upper(), original=c.original, line=c.start_line,  # type: ignore[attr-defined]
+    return Instruction(cmd=c.cmd.upper(), original=c.original.rstrip(), line=c.start_line,  # type: ignore[attr-defined]
                        flags=tuple(c.flags), args=tuple(c.value),  # type: ignore[attr-defined]
                        json=bool(c.json), sub_cmd=c.sub_cmd.upper() if c.sub_cmd else None,  # type: ignore[attr-defined]
                        heredocs=tuple((h.name, h.content) for h in c.heredocs))  # type: ignore[attr-defined]

@@ -260,7 +260,8 @@ class _Backend:
                     item = await sub.read()
                     if item is None:
                         break
-                    await output(item[0], item[1])
+                    for stream, data in _coalesce([item] + sub.take_ready()):
+                        await output(stream, data)
             finally:
                 sub.close()
             result = await containers.wait(c.Id)
@@ -341,3 +342,15 @@ def _discard_below(upper: str, paths: list[str]) -> None:
                     shutil.rmtree(child)
                 else:
                     os.unlink(child)
+
+
+def _coalesce(items: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+    """Join neighbouring chunks of one stream: dockerd reads the output in large reads, so a
+    program's small writes that arrive together reach the client as one message."""
+    out: list[tuple[int, bytes]] = []
+    for stream, data in items:
+        if out and out[-1][0] == stream:
+            out[-1] = (stream, out[-1][1] + data)
+        else:
+            out.append((stream, data))
+    return out
