@@ -432,3 +432,12 @@ class UpdateConfig(Resources):
     go_name: ClassVar[str] = "UpdateConfig"
     go_value: ClassVar[str] = "container.UpdateConfig"
     RestartPolicy: Annotated[RestartPolicySpec, Go("container.RestartPolicy")] | None = None
+
+
+class NetworkDisconnect(Body):
+    """``POST /networks/{id}/disconnect`` (found by the schemathesis run: a list here was a 500)."""
+
+    go_name: ClassVar[str] = "DisconnectOptions"
+    go_value: ClassVar[str] = "network.DisconnectOptions"
+    Container: Str = ""
+    Force: Bool = False

@@ -53,6 +53,8 @@ async def connect(request: web.Request) -> web.Response:
 
 
 async def disconnect(request: web.Request) -> web.Response:
-    body = await read_json(request, allow_empty=False)
+    from dockyard.api.bodies import NetworkDisconnect
+
+    body = await read_json(request, allow_empty=False, schema=NetworkDisconnect)
     _svc(request).disconnect(request.match_info["id"], body.get("Container") or "", bool(body.get("Force")))
     return web.Response(status=200)
