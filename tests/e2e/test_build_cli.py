@@ -507,3 +507,14 @@ def test_from_platform_directives_and_copy_from_an_image(d, name, tmp_path):
     write(tmp_path, {"Dockerfile": "FROM --platform=linux/arm64 busybox\n"})
     p = build(d, tmp_path)
     assert p.returncode == 1 and "linux/arm64" in p.stderr
+
+
+def test_run_steps_get_the_docker_run_security_defaults(d, tmp_path):
+    probe = "grep -E '^(CapEff|CapBnd|Seccomp|NoNewPrivs):' /proc/self/status; cat /proc/self/attr/current 2>/dev/null; " \
+            "ls /proc/kcore 2>&1 | head -1"
+    write(tmp_path, {"Dockerfile": f"FROM busybox\nRUN {probe}\n"})
+    p = build(d, tmp_path, "--no-cache")
+    assert p.returncode == 0, p.stderr
+    expected = docker(d, "run", "--rm", "busybox", "sh", "-c", probe, check=True).stdout
+    assert expected.strip() and expected in p.stdout.replace("\x1b[91m", "").replace("\x1b[0m", "")
+    assert "Seccomp:\t2" in expected
