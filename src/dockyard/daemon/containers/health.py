@@ -202,8 +202,11 @@ class HealthChecks:
                 return
             old = c.State.Health["Status"]
             new = record_result(c.State.Health, result, probe, parse_rfc3339(c.State.StartedAt))
-            svc._save(c)
             if new != old:
+                # a change of status is written at once; the log and streak between
+                # changes go with the next write of the record (every probe would be
+                # 50 writes a second for 50 containers)
+                svc._save(c)
                 svc.events.emit("container", f"health_status: {new}", cid, svc._event_attrs(c))
 
     async def _probe(self, c: Container, probe: Probe) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -145,7 +145,11 @@ class Container:
     ro_non_recursive: bool = False
 
     def to_record(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as they are serialized: shallow (the JSON encoder walks the nested dicts;
+        ``asdict``'s deep copy cost more than the write itself, and healthchecks save often)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["State"] = {f.name: getattr(self.State, f.name) for f in fields(self.State)}
+        return out
 
     @classmethod
     def from_record(cls, data: dict[str, Any]) -> "Container":
