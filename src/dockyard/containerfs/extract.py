@@ -47,6 +47,7 @@ class Extractor:
         self.no_overwrite = no_overwrite_dir_non_dir
         self.owner = owner
         self._dirs: list[tuple[str, tarfile.TarInfo]] = []
+        self._cache: tuple[str, int] | None = None  # (directory, its fd) of the last member
 
     def _parent(self, rel: str) -> int:
         """An fd of ``rel``'s parent directory, created (0755) as needed, inside the extraction point.
@@ -118,7 +119,7 @@ class Extractor:
         rel = _clean(ti.name)
         if rel == ".":
             return  # the extraction point itself keeps its owner and mode (as moby)
-        parentfd = self._parent(rel)
+        parentfd = self._cached_parent(rel)
         try:
             base = posixpath.basename(rel)
             kept = self._clear(parentfd, base, ti, rel)
@@ -158,7 +159,30 @@ class Extractor:
                 finally:
                     os.close(fd)
         finally:
-            os.close(parentfd)
+            if self._cache is None or self._cache[1] != parentfd:
+                os.close(parentfd)
+
+    def _cached_parent(self, rel: str) -> int:
+        """The parent's fd, kept while members go into the same directory (a tree's files come
+        together); a member at or above the kept directory's path drops it first (it may
+        replace that directory)."""
+        parent = posixpath.dirname(rel) or "."
+        if self._cache is not None:
+            kept, fd = self._cache
+            if kept == rel or kept.startswith(rel + "/") or kept != parent:
+                self._cache = None
+                os.close(fd)
+            else:
+                return fd
+        fd = self._parent(rel)
+        if parent != rel:
+            self._cache = (parent, fd)
+        return fd
+
+    def close(self) -> None:
+        if self._cache is not None:
+            os.close(self._cache[1])
+            self._cache = None
 
     @staticmethod
     def _file(tf: Any, ti: tarfile.TarInfo, parentfd: int, base: str, uid: int, gid: int) -> None:
@@ -176,6 +200,7 @@ class Extractor:
 
     def finish(self) -> None:
         """Directory times last (their entries changed them), deepest first."""
+        self.close()
         for rel, ti in sorted(self._dirs, key=lambda d: d[0].count("/"), reverse=True):
             try:
                 fd = openat2(self.dest, rel, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, 0, _RESOLVE)

@@ -135,3 +135,25 @@ def test_changes_from_upper(tmp_path):
     got = [(c["Kind"], c["Path"]) for c in changes(str(upper), [str(lower)])]
     # a changed file does not list its (unchanged) directory; an added or deleted one does (moby)
     assert got == [(MODIFY, "/bin"), (DELETE, "/bin/arch"), (MODIFY, "/etc/passwd"), (ADD, "/new")]
+
+
+def test_extract_parent_replaced_midway(tmp_path):
+    """A member that replaces a directory earlier members went into: later ones follow the new entry."""
+    def build(tf):
+        for name, kind, data in (("a/x", "f", b"1"), ("a", "s", "b"), ("a/y", "f", b"2")):
+            ti = tarfile.TarInfo(name)
+            if kind == "s":
+                ti.type, ti.linkname = tarfile.SYMTYPE, data
+                tf.addfile(ti)
+            else:
+                ti.size = len(data)
+                tf.addfile(ti, io.BytesIO(data))
+
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    fd = os.open(dest, os.O_PATH | os.O_DIRECTORY)
+    try:
+        extract(io.BytesIO(_tar(build)), fd)
+    finally:
+        os.close(fd)
+    assert os.readlink(dest / "a") == "b" and (dest / "b" / "y").read_bytes() == b"2"
