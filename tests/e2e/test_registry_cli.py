@@ -288,3 +288,33 @@ def test_docker_hub_is_never_reached_in_tests(d):
     p = docker(d, "pull", "dytest-no-such-image-xyz")
     assert p.returncode == 1
     assert "registry-1.docker.io" in p.stderr
+
+
+def test_registry_mirrors_and_max_concurrent_downloads(registry, tmp_path, bb_layer):
+    """A Docker Hub name goes to the mirror (never to Docker Hub); one download at a time: the rest wait."""
+    from tests.support.daemon import new_daemon
+
+    name = f"dytest-mirror-{secrets.token_hex(3)}"
+    built = publish(tmp_path, f"{registry.host}/library/{name}:m",
+                    [bb_layer, layer_tar({"a": os.urandom(50_000)}), layer_tar({"b": os.urandom(50_000)})],
+                    ["gzip", "gzip", "gzip"])
+    d = new_daemon(config={"registry-mirrors": [f"http://{registry.host}"], "max-concurrent-downloads": 1})
+    d.start()
+    try:
+        info = json.loads(docker(d, "info", "--format", "{{json .RegistryConfig}}", check=True).stdout)
+        assert info["Mirrors"] == [f"http://{registry.host}/"]
+        p = docker(d, "pull", f"{name}:m")
+        assert p.returncode == 0, p.stderr
+        lines = p.stdout.splitlines()
+        assert lines[0] == f"m: Pulling from library/{name}"
+        assert [line.split(": ")[0] for line in lines if line.endswith(": Waiting")] == \
+            [b[7:19] for b in built.blob_digests[1:]]
+        assert lines[-1] == f"docker.io/library/{name}:m"
+        assert inspect(d, f"{name}:m")["Id"] == built.config_digest
+        assert inspect(d, f"{name}:m")["RepoDigests"] == [f"{name}@{built.manifest_digest}"]
+    finally:
+        d.cleanup()
+    bad = new_daemon(config={"max-concurrent-downloads": 0})
+    with pytest.raises(RuntimeError, match="invalid max-concurrent-downloads"):
+        bad.start()
+    bad.cleanup()
