@@ -318,3 +318,26 @@ def test_registry_mirrors_and_max_concurrent_downloads(registry, tmp_path, bb_la
     with pytest.raises(RuntimeError, match="invalid max-concurrent-downloads"):
         bad.start()
     bad.cleanup()
+
+
+def test_the_id_survives_pull_save_load_push_pull(d, registry, repo, tmp_path, bb_layer):
+    built = publish(tmp_path, f"{repo}:src", [bb_layer, layer_tar({"z": os.urandom(100_000)})], ["gzip", "zstd"])
+    docker(d, "pull", f"{repo}:src", check=True)
+    archive = tmp_path / "rt.tar"
+    docker(d, "save", "-o", str(archive), f"{repo}:src", check=True)
+    assert _sha_of(skopeo("inspect", "--config", "--raw", f"docker-archive:{archive}").stdout) == built.config_digest
+    docker(d, "rmi", f"{repo}:src", check=True)
+    docker(d, "load", "-i", str(archive), check=True)
+    docker(d, "tag", f"{repo}:src", f"{repo}-rt:1", check=True)
+    docker(d, "push", f"{repo}-rt:1", check=True)
+    cfg = skopeo("inspect", "--tls-verify=false", "--config", "--raw", f"docker://{repo}-rt:1").stdout
+    assert _sha_of(cfg) == built.config_digest and json.loads(cfg)["rootfs"]["diff_ids"] == built.diff_ids
+    docker(d, "rmi", "-f", built.config_digest, check=True)
+    docker(d, "pull", f"{repo}-rt:1", check=True)
+    info = inspect(d, f"{repo}-rt:1")
+    assert info["Id"] == built.config_digest and info["RootFS"]["Layers"] == built.diff_ids
+    docker(d, "rmi", "-f", built.config_digest)
+
+
+def _sha_of(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
