@@ -16,6 +16,7 @@ import time
 import pytest
 
 from tests.support.daemon import docker
+from tests.support.procs import PeakRss
 
 CYCLES = 1000
 
@@ -198,25 +199,17 @@ def test_exec_cycles_do_not_leak(d, runtime):
         docker(d, "rm", "-f", name)
 
 
-def _hwm_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
 def test_slow_container_holds_back_a_fast_client(d, tmp_path):
     """Client input is not buffered without bound in the daemon while the container is not reading."""
     src = tmp_path / "zeros"
     with open(src, "wb") as f:
         f.truncate(192 << 20)
-    hwm0 = _hwm_kb(d.proc.pid)
+    peak = PeakRss(d.proc.pid)
     with open(src, "rb") as f:
         p = subprocess.run(["docker", "run", "--rm", "-i", "busybox", "sh", "-c", "sleep 2; wc -c"], stdin=f,
                            env=d.env(), capture_output=True, timeout=120)
     assert (p.returncode, p.stdout.strip()) == (0, str(192 << 20).encode()), p.stderr
-    grown = _hwm_kb(d.proc.pid) - hwm0
+    grown = peak.grown_kb()
     assert grown < 64 * 1024, f"daemon peak RSS grew by {grown} kB while the container slept"
 
 

@@ -17,6 +17,7 @@ import pexpect
 import pytest
 
 from tests.support.daemon import docker
+from tests.support.procs import PeakRss
 
 
 @pytest.fixture
@@ -54,6 +55,18 @@ def _wait_for(pred, timeout: float = 20.0, what: str = "condition") -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _prompt_back(p: pexpect.spawn) -> None:
+    """Readiness of a freshly attached client: press Enter until the shell's prompt comes back
+    (keystrokes typed before the attach is connected would be lost)."""
+    _wait_for(lambda: (p.sendline(""), p.expect([r"# ", pexpect.TIMEOUT], timeout=0.5))[1] == 0,
+              what="the shell's prompt through the new attach")
+
+
+def _running(d, container: str, command: str) -> None:
+    """Wait until ``command`` runs in the container (before a keystroke or signal meant for it)."""
+    _wait_for(lambda: command in docker(d, "top", container).stdout, what=f"{command!r} to run")
+
+
 def test_run_it_shell_session_resize_ctrl_c_detach_attach(d):
     """A person at a terminal: tty, stty size, resize, Ctrl-C, Ctrl-P Ctrl-Q, docker attach."""
     name = _name("it")
@@ -69,7 +82,7 @@ def test_run_it_shell_session_resize_ctrl_c_detach_attach(d):
                   what="stty size to follow the terminal")
         # job control: Ctrl-C reaches the shell's foreground job, not the client
         p.sendline("sleep 100")
-        time.sleep(0.3)
+        _running(d, name, "sleep 100")
         p.sendcontrol("c")
         p.expect(r"# ")
         p.sendline("echo still-$((40+2))")
@@ -83,7 +96,7 @@ def test_run_it_shell_session_resize_ctrl_c_detach_attach(d):
         assert _state(d, name)["Running"] is True
         # docker attach: the same shell, still able to read what we type
         p = _spawn(d, "attach", name)
-        time.sleep(0.3)
+        _prompt_back(p)
         p.sendline("echo back-$((1+1))")
         p.expect(r"back-2")
         # detach again, and come back once more
@@ -94,7 +107,7 @@ def test_run_it_shell_session_resize_ctrl_c_detach_attach(d):
         # `docker attach` reports the detach as "read escape sequence" (its exit status is 1)
         assert b"read escape sequence" in p.before and _state(d, name)["Running"] is True
         p = _spawn(d, "attach", name)
-        time.sleep(0.3)
+        _prompt_back(p)
         p.sendline("echo third-$((1+2))")
         p.expect(r"third-3")
         p.sendline("exit 5")
@@ -118,8 +131,8 @@ def test_exec_it_shell_and_resize(d, sleeper):
         p.setwinsize(33, 111)
         _wait_for(lambda: (p.sendline("stty size"), p.expect([r"33 111", r"\d+ \d+"]))[1] == 0,
                   what="exec stty size to follow the terminal")
-        p.sendline("sleep 100")
-        time.sleep(0.3)
+        p.sendline("sleep 101")
+        _running(d, sleeper, "sleep 101")
         p.sendcontrol("c")
         p.expect(r"# ")
         p.sendline("exit 7")
@@ -153,17 +166,12 @@ def test_exec_copies_100mb_intact(d, sleeper, tmp_path):
     assert out.split()[0] == hashlib.sha256(data).hexdigest()
 
 
-def _hwm_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
-
-
 def test_exec_output_reaches_a_slow_reader_whole_and_in_order(d, sleeper):
     """120 MB of exec output while the client reads nothing for two seconds: the daemon holds the
     process back (no unbounded buffering) and delivers every byte, stdout and stderr apart."""
     size = 120_000_000
     script = f"i=0; while [ $i -lt 200 ]; do echo err$i >&2; i=$((i+1)); done; head -c {size} /dev/zero; echo end"
-    hwm0 = _hwm_kb(d.proc.pid)
+    peak = PeakRss(d.proc.pid)
     p = subprocess.Popen(["docker", "exec", sleeper, "sh", "-c", script], env=d.env(),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(2)
@@ -171,7 +179,7 @@ def test_exec_output_reaches_a_slow_reader_whole_and_in_order(d, sleeper):
     assert p.returncode == 0
     assert len(out) == size + 4 and out.endswith(b"end\n")
     assert err.decode().split() == [f"err{i}" for i in range(200)]
-    grown = _hwm_kb(d.proc.pid) - hwm0
+    grown = peak.grown_kb()
     assert grown < 48 * 1024, f"daemon peak RSS grew by {grown} kB for a slow exec client"
 
 
@@ -313,8 +321,7 @@ def test_top_wait_resize_while_streams_open(d):
     docker(d, "run", "-d", "-i", "--name", name, "busybox", "cat", check=True)
     attach = subprocess.Popen(["docker", "attach", name], env=d.env(), stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        time.sleep(0.5)
+    try:  # the CLI sends what we write once its attach is connected: no wait needed before writing
         top = docker(d, "top", name, "-o", "pid,comm", check=True).stdout
         assert "cat" in top and top.splitlines()[0].split() == ["PID", "COMMAND"]
         # resize of a container without a TTY: accepted and ignored, as dockerd does
@@ -387,8 +394,10 @@ def test_sig_proxy(d):
     p = subprocess.Popen(["docker", "run", "--rm", "--name", name, "busybox", "sh", "-c", script], env=d.env(),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        # the CLI forwards signals from right after the create (docker/cli runContainer); the
+        # daemon takes a kill once it has recorded the start, which may come after "ready"
         assert p.stdout.readline() == "ready\n"
-        time.sleep(1)  # the CLI sets up its signal forwarding alongside the start
+        _wait_for(lambda: _state(d, name)["Running"], what="the start to be recorded")
         p.send_signal(15)
         out, _ = p.communicate(timeout=30)
         assert (p.returncode, out) == (9, "got-term\n")
@@ -402,7 +411,7 @@ def test_sig_proxy(d):
     try:
         assert p.stdout.readline() == "ready\n"
         p.send_signal(15)
-        time.sleep(1)
+        time.sleep(1)  # a window for the signal to (wrongly) reach the container
         assert _state(d, name)["Running"] is True  # the signal stayed with the client
         p.kill()
         assert "got-term" not in p.communicate(timeout=30)[0]

@@ -95,7 +95,11 @@ def test_kill_during_creates_leaves_consistent_state(fresh):
     d = fresh
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         futures = [pool.submit(docker, d, "create", "busybox", "true") for _ in range(16)]
-        time.sleep(0.15)
+        # crash once the first record exists, while the other creates are still on their way
+        deadline = time.monotonic() + 30
+        while not d.request("GET", "/containers/json?all=1")[1]:
+            assert time.monotonic() < deadline, "no create finished"
+            time.sleep(0.01)
         d.crash()
         for f in futures:
             f.result()
@@ -105,7 +109,7 @@ def test_kill_during_creates_leaves_consistent_state(fresh):
         info = json.loads(docker(d, "inspect", cid).stdout)[0]
         assert info["Id"] == cid and info["State"]["Status"] == "created"
     # every record can start and be removed, and no directory is left without its record
-    if ids:
-        assert docker(d, "start", "-a", ids[0]).returncode == 0
-        docker(d, "rm", "-f", *ids, check=True)
+    assert ids, "the record made before the crash is gone"
+    assert docker(d, "start", "-a", ids[0]).returncode == 0
+    docker(d, "rm", "-f", *ids, check=True)
     assert os.listdir(os.path.join(d.data_root, "containers")) == []

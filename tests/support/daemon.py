@@ -148,7 +148,7 @@ class Daemon:
         found = []
         with open("/proc/self/mountinfo") as f:
             found += [line.split()[4] for line in f if self.root in line.split()[4]]
-        for base in ("/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup"):
+        for base in cgroup_mounts():  # every hierarchy: a leak in any controller counts
             path = base + self.cgroup_parent
             if os.path.isdir(path):
                 subdirs = [d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d))]
@@ -199,6 +199,19 @@ def offline_env() -> dict[str, str]:
         env[key] = "http://127.0.0.1:9"
     env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost,::1"
     return env
+
+
+def cgroup_mounts(mountinfo: str | None = None) -> list[str]:
+    """Where every cgroup hierarchy (v1 controllers, the v2 unified tree) is mounted."""
+    if mountinfo is None:
+        with open("/proc/self/mountinfo", encoding="utf-8") as f:
+            mountinfo = f.read()
+    out = []
+    for line in mountinfo.splitlines():
+        left, _, right = line.partition(" - ")
+        if right.split(" ", 1)[0] in ("cgroup", "cgroup2"):
+            out.append(left.split()[4])
+    return out
 
 
 def new_daemon(**kwargs: Any) -> Daemon:

@@ -40,3 +40,16 @@ def test_cgroup2_mount():
     hybrid = v1 + "37 35 0:32 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n"
     assert probes.cgroup2_mount(hybrid) == "/sys/fs/cgroup/unified"
     assert probes.cgroup2_mount("30 1 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n") == "/sys/fs/cgroup"
+
+
+def test_leftovers_look_at_every_cgroup_hierarchy():
+    from tests.support.daemon import cgroup_mounts
+
+    info = ("35 25 0:30 / /sys/fs/cgroup ro - tmpfs tmpfs ro\n"
+            "36 35 0:31 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+            "37 35 0:32 / /sys/fs/cgroup/blkio rw - cgroup cgroup rw,blkio\n"
+            "38 35 0:33 / /sys/fs/cgroup/hugetlb rw - cgroup cgroup rw,hugetlb\n"
+            "39 35 0:34 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n")
+    assert cgroup_mounts(info) == ["/sys/fs/cgroup/memory", "/sys/fs/cgroup/blkio", "/sys/fs/cgroup/hugetlb",
+                                   "/sys/fs/cgroup/unified"]
+    assert len(cgroup_mounts()) >= 1  # this host has at least one hierarchy

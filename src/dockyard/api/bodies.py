@@ -78,7 +78,9 @@ class Body(BaseModel):
     the field unset, as Go's decoder does.
     """
 
-    model_config = ConfigDict(strict=True, extra="ignore")
+    # defer_build: building the validators of every model takes ~0.4 s; the daemon does it in
+    # a thread after it starts listening (``build_all``), not on its start-up path
+    model_config = ConfigDict(strict=True, extra="ignore", defer_build=True)
     go_name: ClassVar[str] = ""
     _folded: ClassVar[dict[str, str]] = {}
     _nullable: ClassVar[frozenset[str]] = frozenset()
@@ -441,3 +443,13 @@ class NetworkDisconnect(Body):
     go_value: ClassVar[str] = "network.DisconnectOptions"
     Container: Str = ""
     Force: Bool = False
+
+
+REQUEST_BODIES: tuple[type[Body], ...] = (CreateBody, ContainerConfig, ExecConfig, ExecStartCheck, UpdateConfig,
+                                         NetworkDisconnect)
+
+
+def build_all() -> None:
+    """Build every request body's validator now (a request that comes first builds its own)."""
+    for model in REQUEST_BODIES:
+        model.model_rebuild()

@@ -81,6 +81,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(500, f"{type(exc).__name__}: {exc}")
 
 
+async def build_body_validators(app: web.Application) -> None:
+    """Build the request-body validators in a thread once the daemon is up (off its start-up path)."""
+    import asyncio
+
+    from dockyard.api.bodies import build_all
+
+    app["body_validators"] = asyncio.get_running_loop().run_in_executor(None, build_all)
+
+
 async def on_prepare(request: web.Request, response: web.StreamResponse) -> None:
     for k, v in common_headers().items():
         response.headers.setdefault(k, v)
@@ -101,6 +110,7 @@ def create_app(backends: Any, header_timeout: float = HEADER_TIMEOUT) -> web.App
     app["backends"] = backends
     app["conn_guard"] = ConnectionGuard(header_timeout)
     app.on_response_prepare.append(on_prepare)
+    app.on_startup.append(build_body_validators)
     for module in (system, containers, exec_routes, images, build, swarm, networks, volumes, archive, distribution):
         module.add_routes(app.router, backends)
     return app
