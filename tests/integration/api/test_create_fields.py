@@ -219,7 +219,8 @@ HOST_CASES: dict[str, Case] = {
     "StorageOpt": Case(hc(StorageOpt={"size": "1G"})),
     "Tmpfs": Case(hc(Tmpfs={"/fieldtmp": "size=1m"}), "grep /fieldtmp /proc/mounts", prints("tmpfs /fieldtmp")),
     "UTSMode": Case(hc(UTSMode="host"), "hostname", prints(HOST_HOSTNAME)),
-    "UsernsMode": Case(hc(UsernsMode="private")),
+    "UsernsMode": Case(hc(UsernsMode="host"), "cat /proc/self/uid_map",
+                       lambda out, c: out.split()[:3] == ["0", "0", "4294967295"]),  # the host's user ns
     "ShmSize": Case(hc(ShmSize=8 << 20), "grep /dev/shm /proc/mounts", prints("size=8192k")),
     "Sysctls": Case(hc(Sysctls={"kernel.msgmax": "12345"}), "cat /proc/sys/kernel/msgmax", prints("12345")),
     "Runtime": Case(hc(Runtime="dockyard"), check=inspect_hc("Runtime", "dockyard")),
