@@ -73,10 +73,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_listening(env: dict[str, str], name: str) -> None:
+    """Until the sink's nc listens (dockerd's userland proxy accepts before it does)."""
+    for _ in range(100):
+        if ":5001 " in out(env, "exec", name, "netstat", "-tln"):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{name} does not listen on 5001")
+
+
 def c2c(env: dict[str, str], net: str, mb: int) -> float:
     """MB/s from one container to another on ``net`` (includes one `docker run`)."""
     out(env, "run", "-d", "--name", "sink", "--network", net, "bench", "sh", "-c", "nc -l -p 5001 > /dev/null")
-    time.sleep(0.3)
+    wait_listening(env, "sink")
     t = timed(lambda: cli(env, "run", "--rm", "--network", net, "bench", "sh", "-c",
                           f"dd if=/dev/zero bs=1M count={mb} 2>/dev/null | nc sink 5001"))
     cli(env, "rm", "-f", "sink")
@@ -89,6 +98,7 @@ def host_to_port(env: dict[str, str], mb: int) -> float:
     out(env, "run", "-d", "--name", "psink", "-p", f"{port}:5001", "bench", "sh", "-c",
         "nc -l -p 5001 > /dev/null")
     buf = b"\0" * MB
+    wait_listening(env, "psink")
     deadline = time.monotonic() + 10
     while True:
         try:

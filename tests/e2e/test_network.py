@@ -55,6 +55,14 @@ def links_of(prefix: str) -> list[str]:
     return [n for n in names if n.startswith((stem + "b", stem + "v"))]
 
 
+def links_settle(prefix: str, want: list[str], timeout: float = 3) -> list[str]:
+    """links_of once the kernel has finished destroying the namespaces of stopped containers."""
+    deadline = time.monotonic() + timeout
+    while (got := links_of(prefix)) != want and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return got
+
+
 def nft_table(prefix: str) -> str:
     proc = subprocess.run(["nft", "list", "table", "ip", prefix], capture_output=True, text=True)
     return proc.stdout if proc.returncode == 0 else ""
@@ -289,11 +297,11 @@ def test_nothing_left_after_rm(d):
     run(d, "network", "rm", "tmpnet")
     # the default bridge stays while the daemon runs (as docker0 does); nothing else
     default = [link_stem(d.prefix) + "b0"]
-    assert links_of(d.prefix) == default
+    assert links_settle(d.prefix, default) == default
     assert "dnat to" not in nft_table(d.prefix) and "tmpnet" not in nft_table(d.prefix)
     p = run(d, "run", "-d", "--name", "bad", "-p", "80", "busybox", "no-such-program", check=False)
     assert p.returncode != 0
-    assert links_of(d.prefix) == default and "dnat to" not in nft_table(d.prefix)
+    assert links_settle(d.prefix, default) == default and "dnat to" not in nft_table(d.prefix)
     assert not os.listdir(os.path.join(d.exec_root, f"{d.prefix}-net", "netns"))
 
 
@@ -326,10 +334,10 @@ def test_ports_survive_daemon_kill(busybox_tar):
         docker(dm, "rm", "-f", cid, check=True)
         assert "dnat to" not in nft_table(dm.prefix)
         dm.stop()
-        assert links_of(dm.prefix) == [] and nft_table(dm.prefix) == ""
+        assert links_settle(dm.prefix, []) == [] and nft_table(dm.prefix) == ""
     finally:
         dm.cleanup()
-    assert links_of(dm.prefix) == [] and nft_table(dm.prefix) == ""
+    assert links_settle(dm.prefix, []) == [] and nft_table(dm.prefix) == ""
 
 
 COMPOSE = os.environ.get("DOCKYARD_COMPOSE", "/opt/dockyard/compose-venv/bin/docker-compose")
@@ -427,7 +435,7 @@ def test_restart_keeps_running_networks_and_removes_strays(busybox_tar):
         assert "hello-from" in out
     finally:
         dm.cleanup()
-    assert links_of(dm.prefix) == [] and nft_table(dm.prefix) == ""
+    assert links_settle(dm.prefix, []) == [] and nft_table(dm.prefix) == ""
 
 
 def test_udp_range_and_host_address(d):

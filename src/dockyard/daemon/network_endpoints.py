@@ -316,17 +316,24 @@ class EndpointOps:
     def detach(self, c: Any) -> None:
         """Undo ``attach``: veths, netns file, ports, DNS records (also after a failed start)."""
         settings = c.NetworkSettings or {}
+        veths = []
         for _name, n, ep in self._bridged(c):
             if ep.get("_veth"):
-                try:
-                    netlinux.delete_link(ep["_veth"])
-                except errors.DockyardError as exc:
-                    log.warning("%s", exc)
+                veths.append(ep["_veth"])
                 self.events.emit("network", "disconnect", n["Id"],
                                  {"container": c.Id, "name": n["Name"], "type": "bridge"})
             self._unplug_record(ep)
         if settings.get("SandboxKey"):
+            # Unmounting drops the namespace's last reference: the kernel deletes it and its
+            # veth pairs by itself (an `ip link del` waits ~25 ms for RCU); a thread makes sure.
             netlinux.delete_netns(settings.pop("SandboxKey"))
+            netlinux.reap_links(veths)
+        else:
+            for veth in veths:
+                try:
+                    netlinux.delete_link(veth)
+                except errors.DockyardError as exc:
+                    log.warning("%s", exc)
         settings.pop("_ports", None)
         self.sync()
 

@@ -90,6 +90,27 @@ def delete_link(name: str) -> None:
         raise SystemError_(f"ip link del {name}: {proc.stderr.decode(errors='replace').strip()}")
 
 
+def reap_links(names: list[str], timeout: float = 2.0) -> None:
+    """In a thread: wait for ``names`` to vanish with their namespace, delete what stays."""
+    import threading
+    import time
+
+    def reap() -> None:
+        deadline = time.monotonic() + timeout
+        left = [n for n in names if os.path.exists(f"/sys/class/net/{n}")]
+        while left and time.monotonic() < deadline:
+            time.sleep(0.01)
+            left = [n for n in left if os.path.exists(f"/sys/class/net/{n}")]
+        for name in left:  # something still holds the namespace: take the pair out
+            try:
+                delete_link(name)
+            except SystemError_:
+                pass
+
+    if names:
+        threading.Thread(target=reap, name="reap-links", daemon=True).start()
+
+
 # -- endpoints ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Endpoint:
