@@ -15,6 +15,7 @@ import io
 import json
 import os
 import secrets
+import subprocess
 import tarfile
 
 import pytest
@@ -341,3 +342,17 @@ def test_the_id_survives_pull_save_load_push_pull(d, registry, repo, tmp_path, b
 
 def _sha_of(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_build_from_an_image_in_a_registry_pulls_its_latest_tag(d, registry, repo, tmp_path, bb_layer):
+    built = publish(tmp_path, f"{repo}:latest", [bb_layer], ["gzip"])
+    publish(tmp_path, f"{repo}:other", [bb_layer, layer_tar({"o": b"o"})], ["gzip", "gzip"])
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(f"FROM {repo}\nRUN echo built-from-registry\n")
+    p = subprocess.run(["docker", "build", "-t", f"{repo}-built", str(ctx)], env={**d.env(), "DOCKER_BUILDKIT": "0"},
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert f"Status: Downloaded newer image for {repo}:latest" in p.stdout and "built-from-registry" in p.stdout
+    assert inspect(d, f"{repo}:latest")["Id"] == built.config_digest
+    assert docker(d, "image", "inspect", f"{repo}:other").returncode == 1  # only the tag FROM names

@@ -231,7 +231,10 @@ class _Backend:
         if self.svc.registry is None:
             raise errors.NotFound(f"No such image: {ref}")
         messages: list[dict[str, Any]] = []
-        await self.svc.registry.pull(ref, None, None, None, messages.append)
+        parsed = refmod.parse_normalized(ref)
+        if parsed.tag is None and parsed.digest is None:
+            parsed = parsed.with_default_tag()  # FROM busybox is busybox:latest (no tag would pull every tag)
+        await self.svc.registry.pull(str(parsed), None, None, None, messages.append)
         return messages
 
     def new_id(self) -> str:
