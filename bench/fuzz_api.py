@@ -62,7 +62,8 @@ def run_schemathesis(swagger: str, url: str, seconds: int, examples: int, report
     argv += ["--exclude-path-regex", "|".join(f"({p})" for p in EXCLUDE_PATHS)]
     report_dir = os.path.dirname(report)
     argv += ["--report", "ndjson,junit", "--report-junit-path", os.path.join(report_dir, "junit.xml")]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 300)
+    # in the scratch folder: schemathesis keeps a .schemathesis/ cache in its working directory
+    return subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 300, cwd=os.path.dirname(report))
 
 
 def summarize(report: str) -> dict:

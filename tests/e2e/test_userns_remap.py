@@ -155,3 +155,20 @@ def test_only_host_or_the_daemon_default(remapped):
     status, body = remapped.request("POST", "/containers/create",
                                     {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"UsernsMode": "private"}})
     assert (status, body["message"]) == (400, "invalid USER mode: private")
+
+
+def test_docker_cp_into_a_remapped_container_keeps_container_owners(remapped, tmp_path):
+    """A file copied in as root:root is the container root's: its host uid is the range's start."""
+    start, _ = _range()
+    src = tmp_path / "copied.txt"
+    src.write_text("in\n")
+    r = docker(remapped, "run", "-d", "busybox", "sleep", "60")
+    cid = r.stdout.strip()
+    try:
+        assert docker(remapped, "cp", str(src), f"{cid}:/copied.txt").returncode == 0
+        out = docker(remapped, "exec", cid, "stat", "-c", "%u %g", "/copied.txt").stdout.split()
+        assert out == ["0", "0"]  # root's inside, not nobody's
+        upper = docker(remapped, "inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", cid).stdout.strip()
+        assert os.stat(os.path.join(upper, "copied.txt")).st_uid == start  # and inside its range on the host
+    finally:
+        docker(remapped, "rm", "-f", cid)

@@ -69,6 +69,12 @@ async def get_archive(request: web.Request) -> web.StreamResponse:
     return resp
 
 
+def _id_map(svc: Any, c: Any) -> Any:
+    """Under userns-remap, what ``docker cp`` writes belongs to the container's ids on the host."""
+    remap = getattr(svc.cfg, "remap", None)
+    return remap.map_ids if remap is not None and (c.HostConfig.get("UsernsMode") or "") != "host" else None
+
+
 async def put_archive(request: web.Request) -> web.Response:
     svc = _svc(request)
     c = svc.get(request.match_info["id"])
@@ -79,7 +85,7 @@ async def put_archive(request: web.Request) -> web.Response:
         async with arch.container_root(svc, c) as rootfd:
             await loop.run_in_executor(None, lambda: arch.extract_archive(
                 rootfd, path, c, body, no_overwrite_dir_non_dir=query_bool(request, "noOverwriteDirNonDir"),
-                copy_uid_gid=query_bool(request, "copyUIDGID")))
+                copy_uid_gid=query_bool(request, "copyUIDGID"), id_map=_id_map(svc, c)))
     finally:
         body.close()
     svc.events.emit("container", "extract-to-dir", c.Id, svc._event_attrs(c, path=path))

@@ -18,7 +18,7 @@ import posixpath
 import shutil
 import stat
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from dockyard.containerfs.resolve import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2
@@ -42,10 +42,12 @@ class Extractor:
     """Members of a tar stream into the directory ``destfd`` (an O_PATH fd is enough)."""
 
     def __init__(self, destfd: int, *, no_overwrite_dir_non_dir: bool = False,
-                 owner: tuple[int, int] | None = None) -> None:
+                 owner: tuple[int, int] | None = None,
+                 id_map: Callable[[int, int], tuple[int, int]] | None = None) -> None:
         self.dest = destfd
         self.no_overwrite = no_overwrite_dir_non_dir
         self.owner = owner
+        self.id_map = id_map  # userns-remap: container ids -> the host ids that stand for them
         self._dirs: list[tuple[str, tarfile.TarInfo]] = []
         self._cache: tuple[str, int] | None = None  # (directory, its fd) of the last member
 
@@ -113,7 +115,8 @@ class Extractor:
         return False
 
     def _ids(self, ti: tarfile.TarInfo) -> tuple[int, int]:
-        return self.owner if self.owner is not None else (ti.uid, ti.gid)
+        ids = self.owner if self.owner is not None else (ti.uid, ti.gid)
+        return self.id_map(*ids) if self.id_map is not None else ids
 
     def member(self, tf: Any, ti: tarfile.TarInfo) -> None:
         rel = _clean(ti.name)
@@ -303,9 +306,10 @@ _COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 
 
 def extract(stream: IO[bytes], destfd: int, *, no_overwrite_dir_non_dir: bool = False,
-            owner: tuple[int, int] | None = None) -> int:
+            owner: tuple[int, int] | None = None,
+            id_map: Callable[[int, int], tuple[int, int]] | None = None) -> int:
     """Unpack a (possibly compressed) tar stream into ``destfd``; returns the number of members."""
-    ex = Extractor(destfd, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, owner=owner)
+    ex = Extractor(destfd, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, owner=owner, id_map=id_map)
     count = 0
     head = stream.read(tarfile.BLOCKSIZE)
     source = _Prefixed(head, stream)

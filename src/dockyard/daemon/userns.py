@@ -97,6 +97,14 @@ class Remap:
                 return m.host_id + uid - m.container_id
         return 65534
 
+    def map_ids(self, uid: int, gid: int) -> tuple[int, int]:
+        """The host (uid, gid) of a container's (uid, gid)."""
+        host_gid = 65534
+        for m in self.gid_maps:
+            if m.container_id <= gid < m.container_id + m.size:
+                host_gid = m.host_id + gid - m.container_id
+        return self.map_uid(uid), host_gid
+
     def userns_fd(self) -> int:
         """An fd of a user namespace with these maps, for idmapped mounts; made once.
 

@@ -153,7 +153,7 @@ def open_extraction_point(rootfd: int, path: str, c: Any) -> int:
 
 
 def extract_archive(rootfd: int, path: str, c: Any, stream: IO[bytes], *, no_overwrite_dir_non_dir: bool,
-                    copy_uid_gid: bool) -> None:
+                    copy_uid_gid: bool, id_map: Any = None) -> None:
     """``PUT /containers/{id}/archive``: unpack ``stream`` into the directory ``path``."""
     from dockyard.containerfs.extract import extract
 
@@ -165,7 +165,7 @@ def extract_archive(rootfd: int, path: str, c: Any, stream: IO[bytes], *, no_ove
 
             user = resolve_user(c.rootfs, c.Config["User"])
             owner = (user.uid, user.gid)
-        extract(stream, fd, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, owner=owner)
+        extract(stream, fd, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, owner=owner, id_map=id_map)
     except OSError as exc:
         if exc.errno == errno.EROFS:
             raise errors.Forbidden("mounted volume is marked read-only") from None
