@@ -147,10 +147,12 @@ def main() -> int:
             print(f"{'RSS growth, ' + str(args.big_mb) + ' MB context':<34} dockyard {(peak - before) / 1024:8.1f} MB"
                   f"   (goal < 50 MB; daemon RSS before {before / 1024:.0f} MB)")
     finally:
-        ours.cleanup()
-        if ref is not None:
-            ref.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        try:
+            ours.cleanup()
+        finally:  # the reference dockerd goes even if our daemon's clean-up failed
+            if ref is not None:
+                ref.stop()
+            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
