@@ -114,3 +114,40 @@ def test_archive_diff_export_through_docker_py(client):
             assert "tmp/hello.txt" in tf.getnames()
     finally:
         c.remove(force=True)
+
+
+def test_option_volume_stays_mounted_for_its_other_user_across_a_crash(busybox_tar):
+    """A tmpfs volume used by two containers; one exits while the daemon is down (kill -9)."""
+    import os
+    import signal
+    import time
+
+    from dockyard.volume.local import is_mountpoint
+
+    d = new_daemon()
+    d.start()
+    try:
+        docker_cli(d, "import", str(busybox_tar), "busybox:latest", check=True)
+        docker_cli(d, "volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "shm1", check=True)
+        # b first: the start-up goes through the records in order, so b's exit comes before a's turn
+        b = docker_cli(d, "run", "-d", "-v", "shm1:/s", "busybox", "sleep", "1000", check=True).stdout.strip()
+        a = docker_cli(d, "run", "-d", "-v", "shm1:/s", "busybox", "sh", "-c", "echo kept > /s/f; sleep 1000",
+                       check=True).stdout.strip()
+        data = os.path.join(d.data_root, "volumes", "shm1", "_data")
+        assert is_mountpoint(data)
+        pid_b = int(docker_cli(d, "inspect", "-f", "{{.State.Pid}}", b, check=True).stdout)
+        d.crash()
+        os.kill(pid_b, signal.SIGKILL)  # b (started by this test) exits while the daemon is down
+        time.sleep(0.5)
+        d.start()
+        deadline = time.monotonic() + 10
+        while docker_cli(d, "inspect", "-f", "{{.State.Running}}", b).stdout.strip() != "false":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert is_mountpoint(data)  # a still runs with it
+        assert docker_cli(d, "exec", a, "cat", "/s/f", check=True).stdout == "kept\n"
+        docker_cli(d, "rm", "-f", a, b, check=True)
+        assert not is_mountpoint(data)
+        docker_cli(d, "volume", "rm", "shm1", check=True)
+    finally:
+        d.cleanup()

@@ -580,6 +580,9 @@ class ContainerService(ContainerOps, ContainerViews):
                                     lambda cid, code: asyncio.ensure_future(self._on_exit(cid, code)))
         self._watcher.start(loop)
         self._remove_orphans()
+        for c in self._containers.values():  # before any exit below unmounts a volume another one uses
+            if c.State.Running:
+                self.volumes.adopt(c.Id, c.MountPoints)
         slots = asyncio.Semaphore(4)  # independent records: a few at once, the runtime calls dominate
 
         async def one(c: Container) -> None:
