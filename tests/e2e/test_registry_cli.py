@@ -356,3 +356,12 @@ def test_build_from_an_image_in_a_registry_pulls_its_latest_tag(d, registry, rep
     assert f"Status: Downloaded newer image for {repo}:latest" in p.stdout and "built-from-registry" in p.stdout
     assert inspect(d, f"{repo}:latest")["Id"] == built.config_digest
     assert docker(d, "image", "inspect", f"{repo}:other").returncode == 1  # only the tag FROM names
+
+
+def test_platform_mismatch_of_a_single_platform_image_warns_as_dockerd(d, registry, repo, tmp_path, bb_layer):
+    built = publish(tmp_path, f"{repo}:single", [bb_layer], ["gzip"])
+    p = docker(d, "pull", "--platform", "linux/arm64", f"{repo}:single")
+    assert p.returncode == 0, p.stderr
+    assert (f"WARNING: image with reference {repo} was found but does not match the specified platform: "
+            "wanted linux/arm64, actual: linux/amd64") in p.stdout + p.stderr
+    assert inspect(d, f"{repo}:single")["Id"] == built.config_digest

@@ -74,6 +74,7 @@ class RegistryService:
         want = mf.Platform(os_, arch, variant)
         creds = decode_registry_auth(auth_header)
         updated_any = False
+        warnings: list[str] = []
         async with new_session(self.limits) as session:
             if all_tags:
                 client, tags = await self._connect(session, ref, creds, lambda c: c.list_tags())
@@ -87,7 +88,9 @@ class RegistryService:
                 try:
                     resolved = first if first is not None else await resolve(client, r, want, bool(platform))
                     if platform:
-                        await _check_platform(client, resolved.manifest, want)
+                        warning = await _platform_warning(client, r, resolved.manifest, want)
+                        if warning and warning not in warnings:
+                            warnings.append(warning)
                     image_id, updated = await self._pull_image(client, r, resolved, emit)
                 except RegistryRequestError as exc:
                     raise _pull_error(exc, r) from None
@@ -97,6 +100,8 @@ class RegistryService:
         shown = ref.familiar_name if all_tags else ref.familiar()
         word = "Downloaded newer image" if updated_any else "Image is up to date"
         emit(pg.status(f"Status: {word} for {shown}"))
+        for warning in warnings:
+            emit(pg.status(warning))
 
     async def _connect(self, session: Any, ref: refmod.Reference, creds: AuthConfig,
                        first: Callable[[RepoClient], Awaitable[Any]]) -> tuple[RepoClient, Any]:
@@ -223,12 +228,16 @@ def _pull_error(exc: RegistryRequestError, ref: refmod.Reference) -> DockyardErr
     return exc
 
 
-async def _check_platform(client: RepoClient, manifest: mf.Manifest, want: mf.Platform) -> None:
-    """An explicit ``--platform`` must match a single-platform image's config (as dockerd checks)."""
+async def _platform_warning(client: RepoClient, ref: refmod.Reference, manifest: mf.Manifest,
+                            want: mf.Platform) -> str | None:
+    """dockerd's warning when an explicit ``--platform`` does not match a single-platform image
+    (the image is pulled anyway, as dockerd does)."""
     config = json.loads(await client.get_blob_bytes(manifest.config))
     have = mf.normalize_platform(str(config.get("os", "")), str(config.get("architecture", "")),
                                  str(config.get("variant", "")))
     w = mf.normalize_platform(want.os, want.architecture, want.variant)
-    if (have.os, have.architecture) != (w.os, w.architecture) or (w.variant and have.variant != w.variant):
-        raise NotFound(f"image with reference {client.path} was found but does not match the specified "
-                       f"platform: wanted {w}, actual: {have}")
+    if (have.os, have.architecture) == (w.os, w.architecture) and (not want.variant or have.variant == w.variant):
+        return None
+    actual = mf.Platform(str(config.get("os", "")), str(config.get("architecture", "")), str(config.get("variant", "")))
+    return (f"WARNING: image with reference {ref.familiar_name} was found but does not match the specified "
+            f"platform: wanted {want}, actual: {actual}")
