@@ -1,6 +1,7 @@
 """``docker diff``: a container's changes read from its overlay upper directory.
 
-moby's ``OverlayChanges``: a 0/0 character device is a deleted file (D); an
+moby's ``OverlayChanges``: a 0/0 character device is a deleted file (D), and
+so is an opaque directory that hides a lower one (its new entries follow); an
 entry that exists in a lower layer is a change (C) — a directory only when
 its size, mode or mtime differ, or something below it changed; anything
 else was added (A).  The parent of an added or deleted entry is listed as
@@ -29,6 +30,14 @@ def _lower_stat(lower: list[str], path: str) -> os.stat_result | None:
         except (FileNotFoundError, NotADirectoryError):
             continue
     return None
+
+
+def _opaque(dirfd: int, name: str) -> bool:
+    """overlayfs's mark of a directory that hides everything below it (``rm -rf d; mkdir d``)."""
+    try:
+        return os.getxattr(f"/proc/self/fd/{dirfd}/{name}", "trusted.overlay.opaque", follow_symlinks=False) == b"y"
+    except OSError:
+        return False
 
 
 def _only_init_files(dirfd: int, name: str, path: str, skip: frozenset[str]) -> bool:
@@ -64,6 +73,8 @@ def changes(upper: str, lower: list[str], skip: frozenset[str] = INIT_LAYER) -> 
             is_dir = stat.S_ISDIR(st.st_mode)
             if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
                 kind = DELETE
+            elif is_dir and _opaque(dirfd, name) and _lower_stat(lower, path) is not None:
+                kind = DELETE  # moby: an opaque directory over a lower one is listed as deleted
             else:
                 below = _lower_stat(lower, path)
                 if below is None:

@@ -157,3 +157,17 @@ def test_extract_parent_replaced_midway(tmp_path):
     finally:
         os.close(fd)
     assert os.readlink(dest / "a") == "b" and (dest / "b" / "y").read_bytes() == b"2"
+
+
+def test_changes_opaque_directory_is_listed_as_deleted(tmp_path):
+    lower, upper = tmp_path / "lower", tmp_path / "upper"
+    (lower / "etc").mkdir(parents=True)
+    (lower / "etc" / "old").write_text("x")
+    (upper / "etc").mkdir(parents=True)
+    (upper / "etc" / "new").write_text("y")
+    try:
+        os.setxattr(upper / "etc", "trusted.overlay.opaque", b"y")
+    except OSError as exc:
+        pytest.skip(f"trusted xattrs not available here: {exc}")
+    got = [(c["Kind"], c["Path"]) for c in changes(str(upper), [str(lower)])]
+    assert got == [(DELETE, "/etc"), (ADD, "/etc/new")]
