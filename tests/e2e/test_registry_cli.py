@@ -365,3 +365,29 @@ def test_platform_mismatch_of_a_single_platform_image_warns_as_dockerd(d, regist
     assert (f"WARNING: image with reference {repo} was found but does not match the specified platform: "
             "wanted linux/arm64, actual: linux/amd64") in p.stdout + p.stderr
     assert inspect(d, f"{repo}:single")["Id"] == built.config_digest
+
+
+def test_distribution_inspect_through_docker_py(d, registry, repo, tmp_path, bb_layer):
+    docker_mod = pytest.importorskip("docker")
+    layout = Layout(str(tmp_path / "multi"))
+    amd, _ = layout.image([bb_layer], ["gzip"], arch="amd64")
+    arm, _ = layout.image([bb_layer], ["gzip"], arch="arm", variant="v7")
+    idx, idx_digest = layout.index([amd, arm])
+    layout.tag(idx, "t")
+    skopeo("copy", "--all", "--dest-tls-verify=false", f"oci:{layout.root}:t", f"docker://{repo}:multi")
+    single = publish(tmp_path, f"{repo}:single", [bb_layer], ["gzip"])
+    client = docker_mod.DockerClient(base_url=d.docker_host, version="auto")
+    try:
+        data = client.images.get_registry_data(f"{repo}:multi")
+        assert data.id == idx_digest
+        assert data.attrs["Descriptor"]["mediaType"] == "application/vnd.oci.image.index.v1+json"
+        assert data.attrs["Platforms"] == [{"architecture": "amd64", "os": "linux"},
+                                           {"architecture": "arm", "os": "linux", "variant": "v7"}]
+        assert data.has_platform("linux/arm/v7") and not data.has_platform("linux/s390x")
+        one = client.images.get_registry_data(f"{repo}:single")
+        assert one.id == single.manifest_digest and one.attrs["Descriptor"]["size"] == single.manifest_size
+        assert one.attrs["Platforms"] == [{"architecture": "amd64", "os": "linux"}]
+        with pytest.raises(docker_mod.errors.NotFound, match="manifest unknown"):
+            client.images.get_registry_data(f"{repo}:nope")
+    finally:
+        client.close()

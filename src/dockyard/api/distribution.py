@@ -26,6 +26,7 @@ Emit = Callable[[dict[str, Any]], None]
 
 def add_routes(router: web.UrlDispatcher, backends: Any) -> None:
     router.add_route("POST", "/auth", auth)
+    router.add_route("GET", "/distribution/{name:.+}/json", inspect_distribution)
 
 
 def _svc(request: web.Request) -> Any:
@@ -93,3 +94,10 @@ async def push(request: web.Request) -> web.StreamResponse:
 async def auth(request: web.Request) -> web.Response:
     body = await read_json(request)
     return json_response(await _svc(request).login(body))
+
+
+async def inspect_distribution(request: web.Request) -> web.Response:
+    """``GET /distribution/{name}/json`` (docker-py's ``get_registry_data``, ``docker buildx``, compose)."""
+    data = await _svc(request).inspect_distribution(request.match_info["name"],
+                                                    request.headers.get("X-Registry-Auth"))
+    return json_response(data)

@@ -148,6 +148,31 @@ class RegistryService:
                 if current is None or current.id != image_id:
                     self.images.store.set_tag(r, image_id, rfc3339_nano())
 
+    # -- distribution inspect ------------------------------------------------------------
+
+    async def inspect_distribution(self, name: str, auth_header: str | None) -> dict[str, Any]:
+        """``GET /distribution/{name}/json``: the registry's descriptor of ``name`` and its platforms."""
+        ref = refmod.parse_normalized(name)
+        if ref.tag is None and ref.digest is None:
+            ref = ref.with_default_tag()
+        creds = decode_registry_auth(auth_header)
+        async with new_session(self.limits) as session:
+            try:
+                client, (body, ctype) = await self._connect(
+                    session, ref, creds, lambda c: c.get_manifest(ref.digest or ref.tag or "latest"))
+                parsed = mf.parse(body, ctype)
+                if isinstance(parsed, mf.Index):
+                    platforms = [_platform_json(d.platform) for d in parsed.manifests if d.platform is not None]
+                else:
+                    config = json.loads(await client.get_blob_bytes(parsed.config))
+                    platforms = [_platform_json(mf.Platform(str(config.get("os", "")),
+                                                            str(config.get("architecture", "")),
+                                                            str(config.get("variant", ""))))]
+            except RegistryRequestError as exc:
+                raise (NotFound(exc.message) if exc.http_status == 404 else _pull_error(exc, ref)) from None
+        return {"Descriptor": {"mediaType": parsed.media_type, "digest": mf.sha256_digest(body), "size": len(body)},
+                "Platforms": platforms}
+
     # -- push ---------------------------------------------------------------------------
 
     async def push(self, name: str, tag: str | None, auth_header: str | None, emit: Emit) -> None:
@@ -241,3 +266,10 @@ async def _platform_warning(client: RepoClient, ref: refmod.Reference, manifest:
     actual = mf.Platform(str(config.get("os", "")), str(config.get("architecture", "")), str(config.get("variant", "")))
     return (f"WARNING: image with reference {ref.familiar_name} was found but does not match the specified "
             f"platform: wanted {want}, actual: {actual}")
+
+
+def _platform_json(p: mf.Platform) -> dict[str, str]:
+    out = {"architecture": p.architecture, "os": p.os}
+    if p.variant:
+        out["variant"] = p.variant
+    return out
