@@ -77,3 +77,15 @@ def test_until_alone_and_bad_filter(d):
     finally:
         client.close()
     assert time.time() - t0 < 10
+
+
+def test_oom_event_and_state(d):
+    t0 = time.time()
+    p = docker(d, "run", "-d", "-m", "8m", "--memory-swap", "8m", "busybox", "sh", "-c",
+               "head -c 64m /dev/zero | tail")
+    cid = p.stdout.strip()
+    docker(d, "wait", cid, check=True)
+    info = json.loads(docker(d, "inspect", cid, check=True).stdout)[0]
+    assert info["State"]["OOMKilled"] is True, info["State"]
+    assert [e["Action"] for e in events(d, t0, f"container={cid}", "event=oom")] == ["oom"]
+    docker(d, "rm", cid, check=True)

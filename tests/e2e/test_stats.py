@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 
 import docker as dockerpy
@@ -84,3 +85,17 @@ def test_docker_py_and_stopped_container(d):
         c.remove()
     finally:
         client.close()
+
+
+def test_cli_streaming_refreshes(d, busy):
+    proc = subprocess.Popen(["docker", "stats", "--format", "{{.Container}} {{.CPUPerc}} {{.PIDs}}", busy[:12]],
+                            env=d.env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        out, _ = proc.communicate(timeout=4)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    rows = [line for line in out.replace("\x1b[2J", "\n").replace("\x1b[H", "\n").splitlines()
+            if line.startswith(busy[:12])]
+    assert len(rows) >= 2, out
+    assert float(rows[-1].split()[1].rstrip("%")) > 5.0
