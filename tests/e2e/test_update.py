@@ -106,3 +106,15 @@ def test_docker_py_update_and_event(d):
         c.remove(force=True)
     finally:
         client.close()
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/crun"), reason="crun is not installed")
+def test_update_and_stats_with_crun(d):
+    """docker update goes through the OCI runtime's update command, so crun applies it too."""
+    cid = docker(d, "run", "-d", "--runtime", "crun", "-m", "64m", "busybox", "sleep", "1000",
+                 check=True).stdout.strip()
+    docker(d, "update", "-m", "80m", "--memory-swap", "160m", "--pids-limit", "25", cid, check=True)
+    assert cgroup_file(d, cid, "pids", "pids.max") == "25"
+    status, body = d.request("GET", f"/containers/{cid}/stats?stream=0&one-shot=1")
+    assert body["memory_stats"]["limit"] == 80 << 20 and body["pids_stats"] == {"current": 1, "limit": 25}
+    docker(d, "rm", "-f", cid, check=True)
