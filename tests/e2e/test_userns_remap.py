@@ -172,3 +172,15 @@ def test_docker_cp_into_a_remapped_container_keeps_container_owners(remapped, tm
         assert os.stat(os.path.join(upper, "copied.txt")).st_uid == start  # and inside its range on the host
     finally:
         docker(remapped, "rm", "-f", cid)
+
+
+def test_named_volume_is_writable_by_the_remapped_root(remapped):
+    start, _ = _range()
+    r = docker(remapped, "run", "--rm", "-v", "dyremapvol:/fresh", "busybox", "sh", "-c",
+               "touch /fresh/made && stat -c '%u' /fresh/made")
+    try:
+        assert (r.returncode, r.stdout) == (0, "0\n"), r.stderr
+        path = docker(remapped, "volume", "inspect", "-f", "{{.Mountpoint}}", "dyremapvol").stdout.strip()
+        assert os.stat(os.path.join(path, "made")).st_uid == start
+    finally:
+        docker(remapped, "volume", "rm", "-f", "dyremapvol")

@@ -61,7 +61,9 @@ class VolumeService:
     def __init__(self, cfg: DaemonConfig, db: Database, events: Any) -> None:
         self.db = db
         self.events = events
-        self.driver = local.LocalDriver(os.path.join(cfg.data_root, "volumes"))
+        remap = cfg.remap
+        self.driver = local.LocalDriver(os.path.join(cfg.data_root, "volumes"),
+                                        (remap.root_uid, remap.root_gid) if remap is not None else None)
         self._volumes: dict[str, dict[str, Any]] = {
             row["name"]: loads(row["data"]) for row in db.query("SELECT name, data FROM volumes")}
         self._pending: dict[str, int] = {}  # volume -> creates in progress holding it

@@ -58,8 +58,9 @@ def check_opts(opts: dict[str, str]) -> None:
 class LocalDriver:
     """The directories (and mounts) of local volumes under ``<data-root>/volumes``."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, owner: tuple[int, int] | None = None) -> None:
         self.root = root
+        self.owner = owner  # userns-remap: a new volume's _data belongs to the containers' root, as Docker's
         os.makedirs(root, mode=0o701, exist_ok=True)
 
     def home(self, name: str) -> str:
@@ -74,6 +75,8 @@ class LocalDriver:
         try:
             os.mkdir(tmp, 0o701)
             os.mkdir(os.path.join(tmp, "_data"), 0o755)
+            if self.owner is not None:
+                os.chown(os.path.join(tmp, "_data"), *self.owner)
             if opts:
                 with open(os.path.join(tmp, "opts.json"), "w", encoding="utf-8") as f:
                     json.dump({"MountType": opts.get("type", ""), "MountOpts": opts.get("o", ""),
