@@ -445,8 +445,70 @@ class NetworkDisconnect(Body):
     Force: Bool = False
 
 
+class NetworkConnect(Body):
+    """``POST /networks/{id}/connect``."""
+
+    go_name: ClassVar[str] = "NetworkConnect"
+    go_value: ClassVar[str] = "types.NetworkConnect"
+    Container: Str = ""
+    EndpointConfig: Annotated[EndpointSettings, Go("network.EndpointSettings")] | None = None
+
+
+class IPAMConfig(Body):
+    go_name: ClassVar[str] = "IPAMConfig"
+    Subnet: Str = ""
+    IPRange: Str = ""
+    Gateway: Str = ""
+    AuxiliaryAddresses: StrMap | None = None
+
+
+class IPAMSpec(Body):
+    go_name: ClassVar[str] = "IPAM"
+    Driver: Str = ""
+    Options: StrMap | None = None
+    Config: Annotated[list[Annotated[IPAMConfig, Go("network.IPAMConfig")]], Go("[]network.IPAMConfig")] | None = None
+
+
+class ConfigReference(Body):
+    go_name: ClassVar[str] = "ConfigReference"
+    Network: Str = ""
+
+
+class NetworkCreate(Body):
+    """``POST /networks/create``."""
+
+    go_name: ClassVar[str] = "NetworkCreateRequest"
+    go_value: ClassVar[str] = "types.NetworkCreateRequest"
+    Name: Str = ""
+    CheckDuplicate: Bool = False
+    Driver: Str = ""
+    Scope: Str = ""
+    EnableIPv4: Bool | None = None
+    EnableIPv6: Bool | None = None
+    IPAM: Annotated[IPAMSpec, Go("network.IPAM")] | None = None
+    Internal: Bool = False
+    Attachable: Bool = False
+    Ingress: Bool = False
+    ConfigOnly: Bool = False
+    ConfigFrom: Annotated[ConfigReference, Go("network.ConfigReference")] | None = None
+    Options: StrMap | None = None
+    Labels: StrMap | None = None
+
+
+class VolumeCreate(Body):
+    """``POST /volumes/create`` (ClusterVolumeSpec is swarm's: kept as given, then refused)."""
+
+    go_name: ClassVar[str] = "VolumeCreateBody"
+    go_value: ClassVar[str] = "volume.VolumeCreateBody"
+    Name: Str = ""
+    Driver: Str = ""
+    DriverOpts: StrMap | None = None
+    Labels: StrMap | None = None
+    ClusterVolumeSpec: Annotated[dict[str, object], Go("volume.ClusterVolumeSpec")] | None = None
+
+
 REQUEST_BODIES: tuple[type[Body], ...] = (CreateBody, ContainerConfig, ExecConfig, ExecStartCheck, UpdateConfig,
-                                         NetworkDisconnect)
+                                         NetworkDisconnect, NetworkConnect, NetworkCreate, VolumeCreate)
 
 
 def build_all() -> None:

@@ -13,7 +13,7 @@ from dockyard import errors
 from dockyard.api import hijack as hj
 from dockyard.api import stdio
 from dockyard.api.detachkeys import parse_detach_keys
-from dockyard.api.bodies import CreateBody
+from dockyard.api.bodies import CreateBody, UpdateConfig
 from dockyard.api.helpers import (json_response, query_bool, query_filters, query_int, query_time_ns,
                                  read_json, unless_client_gone, version_less_than)
 from dockyard.api.streams import STDERR, frame
@@ -171,7 +171,7 @@ async def top(request: web.Request) -> web.Response:
 async def update(request: web.Request) -> web.Response:
     from dockyard.daemon.containers.update import update as update_container
 
-    body = await read_json(request)
+    body = await read_json(request, schema=UpdateConfig)
     return json_response(await update_container(_svc(request), request.match_info["id"], body))
 
 

@@ -29,7 +29,9 @@ async def list_(request: web.Request) -> web.Response:
 
 
 async def create(request: web.Request) -> web.Response:
-    body = await read_json(request, allow_empty=False)
+    from dockyard.api.bodies import NetworkCreate
+
+    body = await read_json(request, allow_empty=False, schema=NetworkCreate)
     return json_response(_svc(request).create(body), status=201)
 
 
@@ -47,7 +49,9 @@ async def prune(request: web.Request) -> web.Response:
 
 
 async def connect(request: web.Request) -> web.Response:
-    body = await read_json(request, allow_empty=False)
+    from dockyard.api.bodies import NetworkConnect
+
+    body = await read_json(request, allow_empty=False, schema=NetworkConnect)
     _svc(request).connect(request.match_info["id"], body.get("Container") or "", body.get("EndpointConfig"))
     return web.Response(status=200)
 

@@ -35,7 +35,9 @@ async def list_(request: web.Request) -> web.Response:
 
 
 async def create(request: web.Request) -> web.Response:
-    body = await read_json(request)
+    from dockyard.api.bodies import VolumeCreate
+
+    body = await read_json(request, schema=VolumeCreate)
     if body.get("ClusterVolumeSpec"):
         raise errors.InvalidParameter("ClusterVolumeSpec: cluster volumes need swarm mode, which is not supported")
     volume = _svc(request).create(str(body.get("Name") or ""), str(body.get("Driver") or ""),

@@ -80,7 +80,7 @@ def test_invalid_names_are_refused(dockyard_daemon, busybox_image, name):
     assert ids(dockyard_daemon) == before
 
 
-def test_exec_and_commit_bodies_are_typed(dockyard_daemon, busybox_image):
+def test_exec_update_and_commit_bodies_are_typed(dockyard_daemon, busybox_image):
     status, c = dockyard_daemon.request("POST", "/containers/create",
                                         {"Image": busybox_image, "Cmd": ["sleep", "60"]})
     assert status == 201
@@ -90,8 +90,35 @@ def test_exec_and_commit_bodies_are_typed(dockyard_daemon, busybox_image):
         status, answer = raw(dockyard_daemon, "POST", f"/containers/{cid}/exec", b'{"Cmd":["true"],"Tty":1}')
         assert (status, answer["message"]) == (
             400, "json: cannot unmarshal number into Go struct field ExecConfig.Tty of type bool")
+        for body, message in ((b'{"Memory":"1g"}', "json: cannot unmarshal string into Go struct field "
+                                                   "UpdateConfig.Memory of type int64"),
+                              (b'{"CpuShares":1e400}', "json: cannot unmarshal number 1e400 into Go struct field "
+                                                       "UpdateConfig.CpuShares of type int64"),
+                              (b'[1]', "json: cannot unmarshal array into Go value of type container.UpdateConfig")):
+            status, answer = raw(dockyard_daemon, "POST", f"/containers/{cid}/update", body)
+            assert (status, answer["message"]) == (400, message)
+        assert dockyard_daemon.request("GET", f"/containers/{cid}/json")[1]["HostConfig"]["CpuShares"] == 0
         status, answer = raw(dockyard_daemon, "POST", f"/commit?container={cid}", b'{"Env":[1e400]}')
         assert (status, answer["message"]) == (
             400, "json: cannot unmarshal number into Go struct field ContainerConfigWrapper.Env of type string")
     finally:
         dockyard_daemon.request("DELETE", f"/containers/{cid}?force=1")
+
+
+@pytest.mark.parametrize(("path", "body", "message"), [
+    ("/networks/create", b'{"Name":1}',
+     "json: cannot unmarshal number into Go struct field NetworkCreateRequest.Name of type string"),
+    ("/networks/create", b'{"Name":"x","Labels":["a"]}',
+     "json: cannot unmarshal array into Go struct field NetworkCreateRequest.Labels of type map[string]string"),
+    ("/networks/create", b'{"Name":"y","IPAM":{"Config":[{"Subnet":1}]}}',
+     "json: cannot unmarshal number into Go struct field IPAMConfig.IPAM.Config.Subnet of type string"),
+    ("/networks/none/connect", b'{"Container":1}',
+     "json: cannot unmarshal number into Go struct field NetworkConnect.Container of type string"),
+    ("/volumes/create", b'{"Name":1}',
+     "json: cannot unmarshal number into Go struct field VolumeCreateBody.Name of type string"),
+    ("/volumes/create", b'{"DriverOpts":{"size":1e400}}',
+     "json: cannot unmarshal number into Go struct field VolumeCreateBody.DriverOpts of type string"),
+])
+def test_network_and_volume_bodies_are_typed(dockyard_daemon, path, body, message):
+    status, answer = raw(dockyard_daemon, "POST", path, body)
+    assert (status, answer["message"]) == (400, message)
