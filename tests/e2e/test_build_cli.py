@@ -518,3 +518,20 @@ def test_run_steps_get_the_docker_run_security_defaults(d, tmp_path):
     expected = docker(d, "run", "--rm", "busybox", "sh", "-c", probe, check=True).stdout
     assert expected.strip() and expected in p.stdout.replace("\x1b[91m", "").replace("\x1b[0m", "")
     assert "Seccomp:\t2" in expected
+
+
+def test_cache_from_a_loaded_image_restores_its_steps(d, name, tmp_path):
+    write(tmp_path, {"Dockerfile": "FROM busybox\nENV A=1\nRUN echo layer > /l\nCOPY f /f\nLABEL x=y\n", "f": "F"})
+    p = build(d, tmp_path, "-t", name)
+    assert p.returncode == 0, p.stderr
+    image_id = p.stdout.split("Successfully built ")[1].split()[0]
+    saved = tmp_path / "saved.tar"
+    docker(d, "save", "-o", str(saved), name, check=True)
+    docker(d, "rmi", name, check=True)  # the intermediate images go with it
+    docker(d, "builder", "prune", "-f", check=True)
+    docker(d, "load", "-i", str(saved), check=True)
+    p = build(d, tmp_path, "--cache-from", name)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.count("Using cache") == 4, p.stdout
+    assert f"Successfully built {image_id}" in p.stdout
+    assert run(d, name, "cat", "/l", "/f") == "layer\nF"

@@ -66,7 +66,7 @@ class BuildBackend(Protocol):
                      author: str = "", discard: list[str] | None = None) -> str: ...
     def cache_get(self, key: str) -> str | None: ...
     def cache_put(self, key: str, image_id: str) -> None: ...
-    def cache_from(self, images: list[str], parent: str, created_by: str) -> str | None: ...
+    def cache_from(self, images: list[str], parent: str, created_by: str, config: dict[str, Any]) -> str | None: ...
     def new_id(self) -> str: ...
 
 
@@ -325,12 +325,12 @@ class Builder:
         text = json.dumps([st.image_id, created_by, config, extra], sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
-    async def _cached(self, st: StageState, key: str, created_by: str) -> bool:
+    async def _cached(self, st: StageState, key: str, created_by: str, config: dict[str, Any]) -> bool:
         if self.opts.nocache:
             return False
         hit = self.b.cache_get(key)
         if hit is None and self.opts.cache_from:
-            hit = self.b.cache_from(self.opts.cache_from, st.image_id, created_by)
+            hit = self.b.cache_from(self.opts.cache_from, st.image_id, created_by, config)
         if hit is None:
             return False
         await self.out(" ---> Using cache\n")
@@ -350,7 +350,7 @@ class Builder:
 
     async def config_step(self, st: StageState, config: dict[str, Any], ins: Instruction, created_by: str) -> None:
         key = self._key(st, created_by, config)
-        if await self._cached(st, key, created_by):
+        if await self._cached(st, key, created_by, config):
             return
         # dockerd commits these from a container it never starts; the step commits the config alone
         cid = self.b.new_id()
@@ -373,7 +373,7 @@ class Builder:
         # not in the image; we run without them and leave those changes out of the commit
         volumes = sorted(run_config.pop("Volumes", None) or {})
         key = self._key(st, created_by, run_config)
-        if await self._cached(st, key, created_by):
+        if await self._cached(st, key, created_by, st.config):
             return
         cid = ""
 
@@ -422,7 +422,7 @@ class Builder:
                           extra: str, work: Callable[[str, dict[str, str]], None],
                           sources: tuple[str, ...] = (), container_lines: bool = False) -> None:
         key = self._key(st, created_by, config, extra)
-        if await self._cached(st, key, created_by):
+        if await self._cached(st, key, created_by, config):
             return
         rw = await self.b.with_layer(st.image_id, work, sources)
         if container_lines:  # WORKDIR: dockerd makes the directory in a container it does not start

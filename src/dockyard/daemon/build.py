@@ -14,6 +14,7 @@ store on every hit.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import shutil
@@ -138,30 +139,56 @@ class BuildService:
         with self.db.tx() as cur:
             cur.execute("INSERT OR REPLACE INTO kv(key, value) VALUES (?, ?)", (_CACHE_KEY + key, image_id))
 
-    def cache_from(self, refs: list[str], parent: str, created_by: str) -> str | None:
-        """A ``--cache-from`` image whose history continues the parent's with this very step.
+    def cache_from(self, refs: list[str], parent: str, created_by: str, config: dict[str, Any]) -> str | None:
+        """A ``--cache-from`` image (or one of its local parents) that continues the parent with this step.
 
-        Like dockerd's cache-from matching: the candidate's history must start
-        with the parent's history and its next entry must be this step.
+        dockerd's rule: the candidate's history starts with the parent's (entry
+        for entry) and its layers with the parent's, and its next history entry
+        is this step.  When the candidate goes on past this step (an image
+        loaded without its intermediate images), the image of this step is made
+        again from the candidate's layers.
         """
-        parent_hist = self._history(parent)
+        parent_img = self.images.store.get(parent) if parent else None
+        parent_hist = list((parent_img.config.get("history") or []) if parent_img else [])
+        parent_diffs = parent_img.diff_ids if parent_img else []
+        n = len(parent_hist)
         for ref in refs:
             try:
                 img = self.images.resolve(ref)
             except errors.NotFound:
                 continue
             for candidate in self._ancestry(img):
-                hist = self._history(candidate.id)
-                n = len(parent_hist)
-                if len(hist) == n + 1 and hist[:n] == parent_hist and hist[n] == created_by:
+                hist = candidate.config.get("history") or []
+                if len(hist) <= n or hist[:n] != parent_hist or hist[n].get("created_by") != created_by:
+                    continue
+                if candidate.diff_ids[:len(parent_diffs)] != parent_diffs:
+                    continue
+                if len(hist) == n + 1:
                     return candidate.id
+                return self._restore(parent_img, candidate, n, config)
         return None
 
-    def _history(self, image_id: str) -> list[str]:
-        if not image_id:
-            return []
-        img = self.images.store.get(image_id)
-        return [h.get("created_by", "") for h in (img.config.get("history") or [])] if img else []
+    def _restore(self, parent: Any, candidate: Any, n: int, config: dict[str, Any]) -> str | None:
+        """The image of step ``n`` of ``candidate``: its history and layers up to there, on ``parent``."""
+        from dockyard.image.archive import rfc3339_nano
+        from dockyard.image.layers import chain_ids
+
+        entry = candidate.config["history"][n]
+        diffs = list(parent.diff_ids if parent else [])
+        if not entry.get("empty_layer"):
+            if len(candidate.diff_ids) <= len(diffs):
+                return None
+            diffs.append(candidate.diff_ids[len(diffs)])
+        chain = chain_ids(diffs)
+        size = sum(self.images.layers.get(c).size for c in chain) if chain else 0
+        cfg = {key: candidate.config[key] for key in ("architecture", "os", "variant", "docker_version")
+               if key in candidate.config}
+        cfg.update({"config": config, "created": entry.get("created", ""),
+                    "history": candidate.config["history"][:n + 1],
+                    "rootfs": {"type": "layers", "diff_ids": diffs}})
+        img, _ = self.images.store.add(json.dumps(cfg, separators=(",", ":")).encode(), size, rfc3339_nano(),
+                                       parent=parent.id if parent else "")
+        return img.id
 
     def _ancestry(self, img: Any) -> list[Any]:
         out = []
@@ -329,8 +356,8 @@ class _Backend:
     def cache_put(self, key: str, image_id: str) -> None:
         self.svc.cache_put(key, image_id)
 
-    def cache_from(self, images: list[str], parent: str, created_by: str) -> str | None:
-        return self.svc.cache_from(images, parent, created_by)
+    def cache_from(self, images: list[str], parent: str, created_by: str, config: dict[str, Any]) -> str | None:
+        return self.svc.cache_from(images, parent, created_by, config)
 
 
 
