@@ -547,3 +547,18 @@ def test_daemon_json_bip_and_pools(busybox_tar):
         assert "10.219.3.2/24" in out and "1450" in out
     finally:
         dm.cleanup()
+
+
+def test_hairpin_and_port_free_after_stop(d):
+    port = free_port()
+    cid = run(d, "run", "-d", "--name", "self", "-p", f"{port}:80", "busybox", "sh", "-c", HTTPD).stdout.strip()
+    gw = json.loads(run(d, "inspect", cid).stdout)[0]["NetworkSettings"]["Gateway"]
+    # the container reaches its own published port through the host
+    out = run(d, "exec", "self", "sh", "-c", nc_get(gw, port)).stdout
+    assert f"hello-from-{cid[:12]}" in out
+    run(d, "stop", "-t", "0", "self")
+    # when stop returns, the port is free for the next container (as dockerd)
+    other = run(d, "run", "-d", "-p", f"{port}:80", "busybox", "sh", "-c", HTTPD).stdout.strip()
+    assert f"hello-from-{other[:12]}" in fetch("127.0.0.1", port)
+    p = run(d, "start", "self", check=False)
+    assert p.returncode != 0 and f"Bind for 0.0.0.0:{port} failed: port is already allocated" in p.stderr

@@ -59,8 +59,9 @@ def render(table: str, bridges: list[BridgeRules], ports: list[PortRule]) -> str
     for b in bridges:
         br = _q(b.bridge)
         # the host's loopback reaching a published port; a container its own or a neighbour's
+        # (the bridge sends that one back by hairpin: the source must not stay its own address)
         lines.append(f"    oifname {br} ip saddr 127.0.0.0/8 masquerade")
-        lines.append(f"    oifname {br} iifname {br} ct status dnat masquerade")
+        lines.append(f"    oifname {br} ip saddr {b.subnet} ct status dnat masquerade")
         if not b.internal:
             lines.append(f"    ip saddr {b.subnet} oifname != {br} masquerade")
     lines.append("  }")
