@@ -391,3 +391,29 @@ def test_distribution_inspect_through_docker_py(d, registry, repo, tmp_path, bb_
             client.images.get_registry_data(f"{repo}:nope")
     finally:
         client.close()
+
+
+def test_a_loopback_registry_over_https_with_a_self_signed_certificate(d, tmp_path, bb_layer):
+    """Loopback registries are insecure by default: HTTPS is tried first, without certificate checks."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
+                   check=True, capture_output=True)
+    from tests.support.registry import new_registry
+
+    r = new_registry(tls=(str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")))
+    r.start()
+    try:
+        name = f"{r.host}/dytest-tls-{secrets.token_hex(3)}"
+        layout = Layout(str(tmp_path / "oci"))
+        desc, built = layout.image([bb_layer], ["gzip"])
+        layout.tag(desc, "t")
+        skopeo("copy", "--dest-tls-verify=false", f"oci:{layout.root}:t", f"docker://{name}:1")
+        p = docker(d, "pull", f"{name}:1")
+        assert p.returncode == 0, p.stderr
+        assert inspect(d, f"{name}:1")["Id"] == built.config_digest
+        docker(d, "tag", f"{name}:1", f"{name}:2", check=True)
+        assert docker(d, "push", f"{name}:2").returncode == 0
+        assert "Digest" in skopeo("inspect", "--tls-verify=false", f"docker://{name}:2").stdout
+        docker(d, "rmi", "-f", built.config_digest)
+    finally:
+        r.cleanup()

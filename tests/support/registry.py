@@ -42,6 +42,9 @@ class Registry:
                  f"    rootdirectory: {self.root}/data", "  delete:", "    enabled: true",
                  "http:", f"  addr: 127.0.0.1:{self.port}", "  headers:",
                  "    X-Content-Type-Options: [nosniff]"]
+        if "tls" in self.auth:  # (certificate path, key path)
+            cert, key = self.auth["tls"]
+            lines += ["  tls:", f"    certificate: {cert}", f"    key: {key}"]
         if "htpasswd" in self.auth:
             lines += ["auth:", "  htpasswd:", "    realm: dockyard-test", f"    path: {self.auth['htpasswd']}"]
         elif "token" in self.auth:
@@ -64,6 +67,9 @@ class Registry:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"docker-registry exited {self.proc.returncode}: {self.log()}")
             try:
+                if "tls" in self.auth:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                        return
                 urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1)
                 return
             except urllib.error.HTTPError:
