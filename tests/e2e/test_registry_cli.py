@@ -417,3 +417,32 @@ def test_a_loopback_registry_over_https_with_a_self_signed_certificate(d, tmp_pa
         docker(d, "rmi", "-f", built.config_digest)
     finally:
         r.cleanup()
+
+
+def test_max_concurrent_uploads(registry, tmp_path):
+    """One upload at a time: the other layers wait; each is gzip-compressed and pushed."""
+    from tests.support.daemon import new_daemon
+
+    layout = Layout(str(tmp_path / "oci"))
+    desc, built = layout.image([layer_tar({f"f{i}": os.urandom(30_000)}) for i in range(3)], ["none"] * 3)
+    layout.tag(desc, "t")
+    archive = tmp_path / "img.tar"
+    skopeo("copy", f"oci:{layout.root}:t", f"docker-archive:{archive}:dytest-up/img:1")
+    d = new_daemon(config={"max-concurrent-uploads": 1})
+    d.start()
+    try:
+        docker(d, "load", "-i", str(archive), check=True)
+        target = f"{registry.host}/dytest-up-{secrets.token_hex(3)}:1"
+        docker(d, "tag", "dytest-up/img:1", target, check=True)
+        p = docker(d, "push", target)
+        assert p.returncode == 0, p.stderr
+        lines = p.stdout.splitlines()
+        shorts = [x[7:19] for x in built.diff_ids]
+        assert lines[1:4] == [f"{s}: Preparing" for s in reversed(shorts)]
+        assert [line.split(":")[0] for line in lines if line.endswith(": Waiting")] == list(reversed(shorts))[1:]
+        assert sorted(line.split(":")[0] for line in lines if line.endswith(": Pushed")) == sorted(shorts)
+        man = json.loads(skopeo("inspect", "--tls-verify=false", "--raw", f"docker://{target}").stdout)
+        assert [m["mediaType"] for m in man["layers"]] == ["application/vnd.docker.image.rootfs.diff.tar.gzip"] * 3
+        assert man["config"]["digest"] == built.config_digest
+    finally:
+        d.cleanup()
