@@ -65,3 +65,13 @@ def cgroup2_mount(mountinfo: str | None = None) -> str | None:
         if right.split(" ", 1)[0] == "cgroup2":
             return left.split()[4]
     return None
+
+
+def cgroup_v2(root: str = "/sys/fs/cgroup") -> bool:
+    """Whether the host runs the unified hierarchy (cgroup v2) at ``root``."""
+    return os.path.exists(os.path.join(root, "cgroup.controllers"))
+
+
+def cgroup_dir(controller: str, path: str, root: str = "/sys/fs/cgroup") -> str:
+    """The host directory of cgroup ``path`` for ``controller``: per controller on v1, one tree on v2."""
+    return root + path if cgroup_v2(root) else os.path.join(root, controller) + path

@@ -53,3 +53,11 @@ def test_leftovers_look_at_every_cgroup_hierarchy():
     assert cgroup_mounts(info) == ["/sys/fs/cgroup/memory", "/sys/fs/cgroup/blkio", "/sys/fs/cgroup/hugetlb",
                                    "/sys/fs/cgroup/unified"]
     assert len(cgroup_mounts()) >= 1  # this host has at least one hierarchy
+
+
+def test_cgroup_dir_v1_and_v2(tmp_path):
+    assert not probes.cgroup_v2(str(tmp_path))
+    assert probes.cgroup_dir("pids", "/dockyard/c1", str(tmp_path)) == f"{tmp_path}/pids/dockyard/c1"
+    (tmp_path / "cgroup.controllers").write_text("pids memory\n")
+    assert probes.cgroup_v2(str(tmp_path))
+    assert probes.cgroup_dir("pids", "/dockyard/c1", str(tmp_path)) == f"{tmp_path}/dockyard/c1"

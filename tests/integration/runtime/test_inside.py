@@ -58,7 +58,10 @@ def test_mounts_masked_and_readonly_paths(rt, make_bundle):
     assert by_dest["/dev/pts"][2] == "devpts" and "ptmxmode=666" in by_dest["/dev/pts"][3]
     assert by_dest["/dev/mqueue"][2] == "mqueue"
     assert by_dest["/sys"][2] == "sysfs" and by_dest["/sys"][3].startswith("ro")
-    assert by_dest["/sys/fs/cgroup/memory"][2] == "cgroup"
+    if probes.cgroup_v2():
+        assert by_dest["/sys/fs/cgroup"][2] == "cgroup2"
+    else:
+        assert by_dest["/sys/fs/cgroup/memory"][2] == "cgroup"
     assert by_dest["/"][3].startswith("ro")
     assert "keys=0" in rest  # masked: /dev/null bound over it
     assert "firmware=0" in rest  # masked: an empty read-only tmpfs
@@ -241,7 +244,8 @@ def test_start_container_hook_runs_inside_before_the_program(rt, make_bundle):
 
 
 def test_cgroup_namespace_root_is_the_container_cgroup(rt, make_bundle):
-    cid_probe = make_bundle(["sh", "-c", "cat /proc/self/cgroup; ls /sys/fs/cgroup/pids/ | grep -c pids.max"])
+    pids_dir = "/sys/fs/cgroup/" if probes.cgroup_v2() else "/sys/fs/cgroup/pids/"
+    cid_probe = make_bundle(["sh", "-c", f"cat /proc/self/cgroup; ls {pids_dir} | grep -c pids.max"])
     p = rt.run(cid_probe)
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()

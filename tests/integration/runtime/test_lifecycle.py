@@ -10,6 +10,7 @@ import time
 import pytest
 
 from .conftest import cgroup_exists
+from tests.support import probes
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -87,7 +88,7 @@ def test_update_resources(rt, make_bundle, tmp_path):
     res = tmp_path / "res.json"
     res.write_text(json.dumps({"pids": {"limit": 42}}))
     rt.cmd("update", "--resources", str(res), cid)
-    with open(f"/sys/fs/cgroup/pids/dockyard/{cid}/pids.max") as f:
+    with open(probes.cgroup_dir("pids", f"/dockyard/{cid}") + "/pids.max") as f:
         assert f.read().strip() == "42"
     rt.cmd("delete", "--force", cid)
 

@@ -15,6 +15,7 @@ from dockyard.monitor.logs import read_logs
 from dockyard.monitor.conmon import ContainerStartError, start_error_exit_code
 
 from .conftest import Env
+from tests.support import probes
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -56,8 +57,8 @@ def test_output_log_exit_code_and_cleanup(env: Env) -> None:
         assert not os.path.exists(env.monitor.exit_file(cid))
         assert sorted(os.listdir(bundle)) == ["config.json", "ctr.log"]
         assert not os.path.exists(os.path.join(env.runtime.root, cid))
-        assert not os.path.exists(f"/sys/fs/cgroup/memory/{cid}")
-        assert not os.path.exists(f"/sys/fs/cgroup/pids/{cid}")
+        assert not os.path.exists(probes.cgroup_dir("memory", f"/{cid}"))
+        assert not os.path.exists(probes.cgroup_dir("pids", f"/{cid}"))
     asyncio.run(go())
 
 

@@ -11,6 +11,7 @@ from dockyard.errors import NotFound
 from dockyard.monitor.oci import RuntimeCommandError
 
 from .conftest import Env
+from tests.support import probes
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -27,7 +28,8 @@ def test_lifecycle_commands(env: Env) -> None:
         await env.runtime.resume(cid)
         assert (await env.runtime.state(cid))["status"] == "running"
         await env.runtime.update(cid, {"memory": {"limit": 128 << 20, "swap": 256 << 20}})
-        with open(f"/sys/fs/cgroup/memory/{cid}/memory.limit_in_bytes") as f:
+        limit_file = "memory.max" if probes.cgroup_v2() else "memory.limit_in_bytes"
+        with open(probes.cgroup_dir("memory", f"/{cid}") + "/" + limit_file) as f:
             assert int(f.read()) == 128 << 20
         await env.runtime.kill(cid, signal.SIGKILL)  # a signal.Signals value works
         assert await asyncio.wait_for(env.monitor.wait(cid), 30) == 137
