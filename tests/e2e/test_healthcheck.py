@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import docker as dockerpy
@@ -106,3 +107,13 @@ def test_bad_healthcheck_durations_are_refused(d):
     status, body = d.request("POST", "/containers/create", {
         "Image": "busybox", "Cmd": ["true"], "Healthcheck": {"Test": ["CMD", "true"], "Retries": -1}})
     assert status == 400 and body["message"] == "Retries in Healthcheck cannot be negative"
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/crun"), reason="crun is not installed")
+def test_healthcheck_with_crun(d):
+    """With another OCI runtime the probes run through its exec (under conmon)."""
+    cid = docker(d, "run", "-d", "--runtime", "crun", "--health-cmd", "echo ok", "--health-interval", "200ms",
+                 "busybox", "sleep", "1000", check=True).stdout.strip()
+    h = wait_for(lambda: (h := health(d, cid))["Status"] == "healthy" and h)
+    assert h["Log"][-1]["Output"] == "ok\n" and h["Log"][-1]["ExitCode"] == 0
+    docker(d, "rm", "-f", cid, check=True)
