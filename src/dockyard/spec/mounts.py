@@ -154,12 +154,12 @@ def user_mounts(hc: dict[str, Any], exists: Callable[[str], bool], makedirs: Cal
                 ro_mode: ReadOnlyMode | None = None,
                 mount_points: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Mount points (by default those of Binds and Mounts) and Tmpfs, parents before children."""
-    from dockyard.volume.mountpoints import _target, host_mount_points
+    from dockyard.volume.mountpoints import check_target, host_mount_points
 
     points = host_mount_points(hc, exists) if mount_points is None else mount_points
     out = [oci_mount(mp, exists, makedirs, ro_mode) for mp in points]
     for dest, opts in (hc.get("Tmpfs") or {}).items():
-        target = _target("tmpfs", dest)
+        target = check_target("tmpfs", dest)
         out.append({"destination": target, "type": "tmpfs", "source": "tmpfs",
                     "options": tmpfs_options(opts)})
     seen: set[str] = set()

@@ -43,7 +43,8 @@ def _valid_mode(mode: str) -> bool:
     return all(n <= 1 for n in counts.values())
 
 
-def _target(kind: str, target: str, spec: str | None = None) -> str:
+def check_target(kind: str, target: str, spec: str | None = None) -> str:
+    """A mount destination: absolute, not ``/``, normalized (moby's messages, with the -v spec if any)."""
     def bad(why: str) -> InvalidParameter:
         text = f'invalid mount config for type "{kind}": {why}'
         return InvalidParameter(f"invalid volume specification: '{spec}': {text}" if spec else text)
@@ -70,7 +71,7 @@ def parse_bind(spec: str) -> dict[str, Any]:
     """One ``-v`` / ``Binds`` entry: ``/host:/ctr[:mode]``, ``name:/ctr[:mode]`` or ``/ctr``."""
     parts = spec.split(":")
     if len(parts) == 1:
-        return mount_point("volume", _target("volume", parts[0], spec))
+        return mount_point("volume", check_target("volume", parts[0], spec))
     if len(parts) > 3 or not parts[0] or not parts[1] or (len(parts) == 2 and _valid_mode(parts[1])):
         raise InvalidParameter(f"invalid volume specification: '{spec}'")
     src, dst = parts[0], parts[1]
@@ -81,13 +82,13 @@ def parse_bind(spec: str) -> dict[str, Any]:
     rw = "ro" not in opts
     propagation = next((o for o in opts if o in PROPAGATIONS), "")
     if src.startswith("/"):
-        dest = _target("bind", dst, spec)
+        dest = check_target("bind", dst, spec)
         return mount_point("bind", dest, Source=posixpath.normpath(src), Mode=mode, RW=rw,
                            Propagation=propagation or "rprivate", CopyData=False, CreateSource=True)
     if propagation:
         raise InvalidParameter(f"invalid volume specification: '{spec}': propagation is only valid for "
                                "bind mounts")
-    dest = _target("volume", dst, spec)
+    dest = check_target("volume", dst, spec)
     return mount_point("volume", dest, Name=src, Driver="local", Mode=mode or "z", RW=rw,
                        CopyData="nocopy" not in opts)
 
@@ -103,7 +104,7 @@ def parse_mount(m: dict[str, Any], exists: Callable[[str], bool]) -> dict[str, A
         raise bad(f"mount type {kind} is not supported by dockyard yet")
     if kind not in ("bind", "volume", "tmpfs"):
         raise bad("mount type unknown")
-    dest = _target(kind, m.get("Target") or "")
+    dest = check_target(kind, m.get("Target") or "")
     rw = not m.get("ReadOnly")
     for key, allowed in (("BindOptions", "bind"), ("VolumeOptions", "volume"), ("TmpfsOptions", "tmpfs")):
         if m.get(key) and kind != allowed:

@@ -35,7 +35,7 @@ def plan_mount_points(containers: Any, config: dict[str, Any], hc: dict[str, Any
     for mp in mpmod.host_mount_points(hc, os.path.exists):
         by_dest[mp["Destination"]] = mp
     for dest in sorted(config.get("Volumes") or {}):
-        mp = mpmod.mount_point("volume", mpmod._target("volume", dest), Driver="local")
+        mp = mpmod.mount_point("volume", mpmod.check_target("volume", dest), Driver="local")
         by_dest.setdefault(mp["Destination"], mp)
     return list(by_dest.values())
 
