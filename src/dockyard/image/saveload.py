@@ -57,6 +57,9 @@ class _Writer:
         self._buf = bytearray()
 
     def write(self, data: bytes) -> int:
+        if not self._buf and len(data) >= _PUT_SIZE:  # tarfile's full blocks go as they are
+            self._put(data if isinstance(data, bytes) else bytes(data))
+            return len(data)
         self._buf += data
         if len(self._buf) >= _PUT_SIZE:
             self.flush()
@@ -86,7 +89,7 @@ def save(items: list[SaveItem], layers: LayerStore, put: Callable[[bytes], None]
     """Stream the archive of ``items`` through ``put`` (chunks of bytes)."""
     writer = _Writer(put)
     with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT,  # type: ignore[call-overload]
-                      copybufsize=_PUT_SIZE) as tf:
+                      copybufsize=_PUT_SIZE, bufsize=_PUT_SIZE) as tf:
         _add_dir(tf, "blobs")
         _add_dir(tf, "blobs/sha256")
         written: set[str] = set()
