@@ -184,3 +184,23 @@ def test_named_volume_is_writable_by_the_remapped_root(remapped):
         assert os.stat(os.path.join(path, "made")).st_uid == start
     finally:
         docker(remapped, "volume", "rm", "-f", "dyremapvol")
+
+
+def test_docker_cp_out_shows_the_container_ids(remapped, tmp_path):
+    """Running or stopped, a file of the container's root comes out as root's, not as the host range's."""
+    r = docker(remapped, "run", "-d", "busybox", "sh", "-c", "touch /made-here; sleep 60")
+    cid = r.stdout.strip()
+    try:
+        for state in ("running", "stopped"):
+            if state == "stopped":
+                docker(remapped, "stop", "-t", "0", cid)
+            for path in ("/made-here", "/bin/busybox"):
+                proc = subprocess.run(["docker", "cp", f"{cid}:{path}", "-"], env=remapped.env(),
+                                      capture_output=True, timeout=60)
+                import io
+                import tarfile
+
+                member = tarfile.open(fileobj=io.BytesIO(proc.stdout)).getmembers()[0]
+                assert (member.uid, member.gid) == (0, 0), (state, path)
+    finally:
+        docker(remapped, "rm", "-f", cid)

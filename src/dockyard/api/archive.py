@@ -61,7 +61,8 @@ async def get_archive(request: web.Request) -> web.StreamResponse:
         try:
             resp = web.StreamResponse(headers={STAT_HEADER: encode_header(st), "Content-Type": TAR})
             await resp.prepare(request)
-            await stream_from_thread(request, resp, lambda sink: arch.write_archive(dirfd, base, st, sink))
+            await stream_from_thread(request, resp, lambda sink: arch.write_archive(dirfd, base, st, sink,
+                                                                                    _id_unmap(svc, c)))
             await resp.write_eof()
         finally:
             arch.close_fd(dirfd)
@@ -69,10 +70,22 @@ async def get_archive(request: web.Request) -> web.StreamResponse:
     return resp
 
 
+def _remap(svc: Any, c: Any) -> Any:
+    from dockyard.daemon.userns import remap_of
+
+    return remap_of(c, svc.cfg)
+
+
 def _id_map(svc: Any, c: Any) -> Any:
     """Under userns-remap, what ``docker cp`` writes belongs to the container's ids on the host."""
-    remap = getattr(svc.cfg, "remap", None)
-    return remap.map_ids if remap is not None and (c.HostConfig.get("UsernsMode") or "") != "host" else None
+    remap = _remap(svc, c)
+    return remap.map_ids if remap is not None else None
+
+
+def _id_unmap(svc: Any, c: Any) -> Any:
+    """And what it reads shows the container's ids, not the host's (as dockerd's archive code)."""
+    remap = _remap(svc, c)
+    return remap.unmap_ids if remap is not None else None
 
 
 async def put_archive(request: web.Request) -> web.Response:
@@ -98,7 +111,7 @@ async def export(request: web.Request) -> web.StreamResponse:
     async with arch.container_root(svc, c, volumes=False) as rootfd:
         resp = web.StreamResponse(headers={"Content-Type": TAR})
         await resp.prepare(request)
-        await stream_from_thread(request, resp, lambda sink: arch.write_export(rootfd, sink))
+        await stream_from_thread(request, resp, lambda sink: arch.write_export(rootfd, sink, _id_unmap(svc, c)))
         await resp.write_eof()
     svc.events.emit("container", "export", c.Id, svc._event_attrs(c))
     return resp

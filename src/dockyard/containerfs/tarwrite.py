@@ -49,8 +49,10 @@ def ustar_header(name: str, mode: int, uid: int, gid: int, size: int, mtime: int
 class TarWriter:
     """Tar members into ``sink``, buffered; :meth:`close` writes the end-of-archive blocks."""
 
-    def __init__(self, sink: Callable[[bytes], None]) -> None:
+    def __init__(self, sink: Callable[[bytes], None],
+                 id_map: Callable[[int, int], tuple[int, int]] | None = None) -> None:
         self._sink = sink
+        self._id_map = id_map  # userns-remap: host ids -> the container's, for the headers
         self._parts: list[bytes] = []
         self._size = 0
         self._links: dict[tuple[int, int], str] = {}
@@ -69,14 +71,15 @@ class TarWriter:
 
     def _header(self, name: str, st: os.stat_result, kind: bytes, *, size: int = 0, linkname: str = "") -> None:
         dev = (os.major(st.st_rdev), os.minor(st.st_rdev)) if kind in (tarfile.CHRTYPE, tarfile.BLKTYPE) else (0, 0)
-        fast = ustar_header(name, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, size, int(st.st_mtime), kind,
+        uid, gid = self._id_map(st.st_uid, st.st_gid) if self._id_map is not None else (st.st_uid, st.st_gid)
+        fast = ustar_header(name, stat.S_IMODE(st.st_mode), uid, gid, size, int(st.st_mtime), kind,
                             linkname, *dev)
         if fast is not None:
             self._put(fast)
             return
         ti = tarfile.TarInfo(name)
         ti.mode = stat.S_IMODE(st.st_mode)
-        ti.uid, ti.gid = st.st_uid, st.st_gid
+        ti.uid, ti.gid = uid, gid
         ti.mtime = st.st_mtime
         ti.type = kind
         ti.size = size

@@ -21,6 +21,7 @@ import pwd
 import subprocess
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from dockyard.errors import InvalidParameter
 
@@ -105,6 +106,15 @@ class Remap:
                 host_gid = m.host_id + gid - m.container_id
         return self.map_uid(uid), host_gid
 
+    def unmap_ids(self, uid: int, gid: int) -> tuple[int, int]:
+        """The container's (uid, gid) of host ids; ids outside the range are nobody's (65534)."""
+        def back(maps: list[IDMap], ident: int) -> int:
+            for m in maps:
+                if m.host_id <= ident < m.host_id + m.size:
+                    return m.container_id + ident - m.host_id
+            return 65534
+        return back(self.uid_maps, uid), back(self.gid_maps, gid)
+
     def userns_fd(self) -> int:
         """An fd of a user namespace with these maps, for idmapped mounts; made once.
 
@@ -134,6 +144,12 @@ class Remap:
         if self._userns_fd is not None:
             os.close(self._userns_fd)
             self._userns_fd = None
+
+
+def remap_of(c: Any, cfg: Any) -> Remap | None:
+    """The daemon's remapping for container ``c``, or None (no remapping, or ``--userns host``)."""
+    remap = getattr(cfg, "remap", None)
+    return remap if remap is not None and (c.HostConfig.get("UsernsMode") or "") != "host" else None
 
 
 def _map_text(maps: list[IDMap]) -> str:

@@ -41,8 +41,10 @@ async def container_root(svc: Any, c: Any, *, volumes: bool = True) -> AsyncIter
             os.close(fd)
         return
     async with svc._lock(c.Id):
+        from dockyard.daemon.userns import remap_of
+
         rw = svc.images.layers.get_rw(c.Id)
-        rw.mount()
+        rw.mount(remap_of(c, svc.cfg))  # the same view the container has when it runs
         try:
             with StoppedView(rw.merged, c.MountPoints if volumes else []):
                 fd = os.open(rw.merged, _DIR | os.O_CLOEXEC)
@@ -97,23 +99,24 @@ def stat_only(rootfd: int, path: str, name: str) -> dict[str, Any]:
     return st
 
 
-def write_archive(dirfd: int, base: str, st: dict[str, Any], sink: Callable[[bytes], None]) -> None:
+def write_archive(dirfd: int, base: str, st: dict[str, Any], sink: Callable[[bytes], None],
+                  id_map: Any = None) -> None:
     """``GET /containers/{id}/archive``: the entry :func:`stat_path` found, as a tar whose top
     entry is named as asked (the same fd: what was stated is what is copied)."""
     from dockyard.containerfs.tarwrite import TarWriter
 
-    w = TarWriter(sink)
+    w = TarWriter(sink, id_map)
     w.add_tree(dirfd, base, st["name"] if st["name"] != "/" else ".")
     w.close()
 
 
-def write_export(rootfd: int, sink: Callable[[bytes], None]) -> None:
+def write_export(rootfd: int, sink: Callable[[bytes], None], id_map: Any = None) -> None:
     """``GET /containers/{id}/export``: every entry below ``/``, names without a leading ``./``."""
     from dockyard.containerfs.tarwrite import TarWriter
 
     fd = open_in_root(rootfd, "/", os.O_RDONLY | os.O_DIRECTORY)
     try:
-        w = TarWriter(sink)
+        w = TarWriter(sink, id_map)
         for entry in sorted(os.listdir(fd)):
             w.add_tree(fd, entry, entry)
         w.close()

@@ -257,6 +257,7 @@ class ContainerService(ContainerOps, ContainerViews):
 
     async def _start_locked(self, c: Container) -> None:
         from dockyard.daemon.containers.start import prepare_bundle
+        from dockyard.daemon.userns import remap_of
         from dockyard.daemon.containers.timing import StartTimer, event_attributes
 
         from dockyard.daemon.containers.reconcile import release, runtime_state_dir
@@ -267,7 +268,7 @@ class ContainerService(ContainerOps, ContainerViews):
         if os.path.exists(runtime_state_dir(self, c)):
             await release(self, c)  # what an earlier, interrupted start left
         try:
-            rw.mount(self.cfg.remap if (c.HostConfig.get("UsernsMode") or "") != "host" else None)
+            rw.mount(remap_of(c, self.cfg))
             self.volumes.mount(c.Id, c.MountPoints)
             timer.mark("Rootfs")
             netns = self.networks.attach(c) if self.networks else None

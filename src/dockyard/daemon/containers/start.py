@@ -73,7 +73,9 @@ def cgroups_path(c: Container, cfg: DaemonConfig) -> str:
 
 def userns_maps(c: Container, cfg: DaemonConfig) -> dict[str, Any]:
     """The uid/gid maps under userns-remap, unless the container opted out (``--userns host``)."""
-    if cfg.remap is None or (c.HostConfig.get("UsernsMode") or "") == "host":
+    from dockyard.daemon.userns import remap_of
+
+    if remap_of(c, cfg) is None:
         return {}
     if c.HostConfig.get("Privileged"):
         raise InvalidParameter("privileged mode is incompatible with user namespaces.  You must run the "
