@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
 
 import docker
@@ -149,5 +151,37 @@ def test_option_volume_stays_mounted_for_its_other_user_across_a_crash(busybox_t
         docker_cli(d, "rm", "-f", a, b, check=True)
         assert not is_mountpoint(data)
         docker_cli(d, "volume", "rm", "shm1", check=True)
+    finally:
+        d.cleanup()
+
+
+def test_copy_mounts_left_by_a_crash_are_detached_at_start(busybox_tar, tmp_path):
+    """What a docker cp on a stopped container mounts (its volumes on the merged dir) does not
+    outlive a daemon killed in the middle of it: the start-up's reconcile detaches the stopped
+    container's overlay, and the binds below it with it."""
+    import subprocess
+
+    d = new_daemon()
+    d.start()
+    try:
+        docker_cli(d, "import", str(busybox_tar), "busybox:latest", check=True)
+        cid = docker_cli(d, "create", "-v", "cpvol:/data", "busybox", "true", check=True).stdout.strip()
+        merged = json.loads(docker_cli(d, "inspect", cid, check=True).stdout)[0]["GraphDriver"]["Data"]["MergedDir"]
+        d.crash()
+        # the state a crash during the copy leaves: the overlay and a volume bound below it
+        layer = os.path.dirname(merged)
+        lower = open(os.path.join(layer, "lower")).read().strip().split(":")
+        subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                        f"lowerdir={':'.join(os.path.join(d.data_root, 'overlay2', x) for x in lower)},"
+                        f"upperdir={layer}/diff,workdir={layer}/work", merged], check=True)
+        os.makedirs(os.path.join(merged, "data"), exist_ok=True)
+        subprocess.run(["mount", "--bind", os.path.join(d.data_root, "volumes", "cpvol", "_data"),
+                        os.path.join(merged, "data")], check=True)
+        d.start()
+        with open("/proc/self/mountinfo") as f:
+            points = [line.split()[4] for line in f]
+        assert os.path.join(merged, "data") not in points
+        docker_cli(d, "rm", "-v", cid, check=True)
+        docker_cli(d, "volume", "rm", "cpvol", check=True)
     finally:
         d.cleanup()
