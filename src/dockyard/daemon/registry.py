@@ -39,28 +39,26 @@ class RegistryService:
         self.images = images
         self.events = events
         self.limits = Limits.from_env()
-        self._scheme: dict[str, Endpoint] = {}  # insecure host -> the endpoint that answered
 
     # -- endpoints ----------------------------------------------------------------------
 
     async def _endpoints(self, session: Any, domain: str) -> list[Endpoint]:
-        """The endpoints to try; for an insecure registry, the scheme that answers (HTTPS first)."""
+        """The endpoints to try; for an insecure registry, the scheme that answers (HTTPS first).
+
+        Probed per operation (``GET /v2/``, one attempt), as dockerd does: a
+        registry on a reused port may have changed its scheme since.
+        """
         eps = endpoints(domain, self.cfg.insecure_registries, self.cfg.registry_mirrors)
         if len(eps) == 2 and not eps[0].mirror and eps[0].url.startswith("https://") \
                 and eps[1].url.startswith("http://"):
-            known = self._scheme.get(domain)
-            if known is not None:
-                return [known]
             probe = RepoClient(session, eps[0], "", Authenticator(AuthConfig(), []), Limits(attempts=1))
             try:
                 await probe.ping()
-                chosen = eps[0]
             except RegistryRequestError:
-                chosen = eps[0]  # it answered over HTTPS (with an error such as 401)
+                pass  # it answered over HTTPS (with an error such as 401)
             except (Unavailable, OSError):
-                chosen = eps[1]
-            self._scheme[domain] = chosen
-            return [chosen]
+                return [eps[1]]
+            return [eps[0]]
         return eps
 
     # -- pull ---------------------------------------------------------------------------
