@@ -100,6 +100,7 @@ class ExecService:
         self.containers = containers
         self._execs: dict[str, ExecRecord] = {}
         self._servers: dict[str, Any] = {}  # runtime root -> directexec.ExecServer
+        self._spec_cache: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
 
     def shutdown(self) -> None:
         """Stop the exec servers (running execs carry on)."""
@@ -142,6 +143,8 @@ class ExecService:
     def _forget_orphans(self) -> None:
         """Drop the records of removed containers (dockerd forgets them with the container)."""
         live = {c.Id for c in self.containers.all()}
+        for cid in [k for k in self._spec_cache if k not in live]:
+            del self._spec_cache[cid]
         for eid in [e for e, r in self._execs.items() if r.ContainerID not in live and not r.Running]:
             del self._execs[eid]
 
@@ -297,15 +300,28 @@ class ExecService:
             log.debug("resize exec %s: %s", rec.ID, exc)
 
     # -- the OCI process -----------------------------------------------------------------------
+    def _spec_process(self, c: Any) -> dict[str, Any]:
+        """The ``process`` of the container's config.json, parsed once per version of the file
+        (a start rewrites it; healthchecks exec every second and need not parse it each time)."""
+        path = os.path.join(c.bundle, "config.json")
+        try:
+            st = os.stat(path)
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+            cached = self._spec_cache.get(c.Id)
+            if cached is not None and cached[0] == stamp:
+                return cached[1]
+            with open(path, encoding="utf-8") as f:
+                base = json.load(f)["process"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise errors.SystemError_(f"read the spec of container {c.Id}: {exc}") from None
+        self._spec_cache[c.Id] = (stamp, base)
+        return base
+
     def _process(self, c: Any, rec: ExecRecord) -> dict[str, Any]:
         """The container's own process spec, with the exec's args, env, user, cwd and caps."""
         from dockyard.spec.bundle import build_env, resolve_user
 
-        try:
-            with open(os.path.join(c.bundle, "config.json"), encoding="utf-8") as f:
-                base = json.load(f)["process"]
-        except (OSError, ValueError, KeyError) as exc:
-            raise errors.SystemError_(f"read the spec of container {c.Id}: {exc}") from None
+        base = self._spec_process(c)
         user = resolve_user(c.rootfs, rec.User or c.Config.get("User") or "",
                             c.HostConfig.get("GroupAdd") or ())
         hostname = c.Config.get("Hostname") or c.Id[:12]
