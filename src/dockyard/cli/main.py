@@ -127,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     import docker
 
     a = parser().parse_args(argv)
+    # as the docker CLI: UTF-8 output everywhere (a Windows console or pipe would
+    # otherwise get the ANSI code page, where the "…" of ps is another byte)
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(encoding="utf-8")
     try:
         return a.fn(_client(a.host), a)
     except docker.errors.APIError as exc:

