@@ -139,3 +139,27 @@ def test_from_an_image_not_here_pulls_it(d, tmp_path):
         for ref in (base, f"{base}-child"):
             docker(d, "rmi", "-f", ref)
         reg.cleanup()
+
+
+def test_dockerpy_cache_from_uses_only_those_images(client, name):
+    """dockerd's rule (docker-py's test_build_with_cache_from): with cache_from, only those images
+    and their parents are a cache, not a local build they do not descend from."""
+    df = f"FROM busybox\nENV FOO={name}\nRUN touch /baz\nRUN touch /bax\n".encode()
+
+    def hits(**kw) -> int:
+        stream = client.api.build(fileobj=io.BytesIO(df), decode=True, **kw)
+        return sum("Using cache" in chunk.get("stream", "") for chunk in stream)
+
+    assert hits(tag=f"{name}:one") == 0
+    assert hits(tag=f"{name}:two", cache_from=[f"{name}:one"]) == 3
+    assert hits(tag=f"{name}:three", cache_from=[f"{name}:no-such-tag"]) == 0
+    assert hits(tag=f"{name}:four") == 3  # without cache_from the local cache serves
+
+
+def test_dockerpy_extra_hosts_reach_the_run_steps(client, name):
+    """docker-py sends one ``extrahosts`` query value per host, as moby's own client."""
+    df = b"FROM busybox\nRUN ping -c1 -W1 hello.world.test && cp /etc/hosts /hosts-file\n"
+    image, _ = client.images.build(fileobj=io.BytesIO(df), tag=name,
+                                   extra_hosts={"hello.world.test": "127.0.0.1", "extra.local.test": "127.0.0.2"})
+    out = client.containers.run(image.id, ["cat", "/hosts-file"], remove=True).decode()
+    assert "127.0.0.1\thello.world.test" in out and "127.0.0.2\textra.local.test" in out

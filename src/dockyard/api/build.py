@@ -78,7 +78,8 @@ def parse_request(request: web.Request) -> BuildRequest:
     buildargs = _json_query(request, "buildargs") or {}
     labels = _json_query(request, "labels") or {}
     cache_from = _json_query(request, "cachefrom") or []
-    extra_hosts = [h for h in q.get("extrahosts", "").split(",") if h]
+    # one query value per host (moby's client, docker-py); a comma-joined value is taken too
+    extra_hosts = [h for v in q.getall("extrahosts", []) for h in v.split(",") if h]
     if not isinstance(buildargs, dict) or not isinstance(labels, dict) or not isinstance(cache_from, list):
         raise errors.InvalidParameter("buildargs, labels and cachefrom must be JSON objects / lists")
     network = q.get("networkmode", "") or "default"

@@ -328,9 +328,12 @@ class Builder:
     async def _cached(self, st: StageState, key: str, created_by: str, config: dict[str, Any]) -> bool:
         if self.opts.nocache:
             return False
-        hit = self.b.cache_get(key)
-        if hit is None and self.opts.cache_from:
+        if self.opts.cache_from:
+            # dockerd's rule: with --cache-from, only those images (and their parents) are a
+            # cache; a local build of the same steps that they do not descend from is not
             hit = self.b.cache_from(self.opts.cache_from, st.image_id, created_by, config)
+        else:
+            hit = self.b.cache_get(key)
         if hit is None:
             return False
         await self.out(" ---> Using cache\n")
