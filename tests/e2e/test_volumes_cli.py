@@ -209,6 +209,12 @@ def test_mount_flag_types_and_inspect(d, tmp_path):
     status, body = d.request("POST", "/containers/create", {"Image": "busybox", "Cmd": ["true"], "HostConfig": {
         "VolumeDriver": "foo", "Binds": ["zz:/x"]}})
     assert status == 404 and body["message"] == 'error looking up volume plugin foo: plugin "foo" not found'
+    # without volumes the driver is never looked up: stored, as dockerd (docker-py's test_create_with_volume_driver)
+    status, body = d.request("POST", "/containers/create", {"Image": "busybox", "Cmd": ["true"], "HostConfig": {
+        "VolumeDriver": "foo"}})
+    assert status == 201, body
+    assert d.request("GET", f"/containers/{body['Id']}/json")[1]["HostConfig"]["VolumeDriver"] == "foo"
+    d.request("DELETE", f"/containers/{body['Id']}")
 
 
 def test_volumes_from(d):

@@ -25,7 +25,6 @@ def _check_volume_driver(hc: dict[str, Any]) -> None:
 
 def plan_mount_points(containers: Any, config: dict[str, Any], hc: dict[str, Any]) -> list[dict[str, Any]]:
     """The mount points before any volume exists (pure apart from the lookups); errors first."""
-    _check_volume_driver(hc)
     by_dest: dict[str, dict[str, Any]] = {}
     for entry in hc.get("VolumesFrom") or []:
         ref, mode = mpmod.parse_volumes_from(entry)
@@ -37,6 +36,8 @@ def plan_mount_points(containers: Any, config: dict[str, Any], hc: dict[str, Any
     for dest in sorted(config.get("Volumes") or {}):
         mp = mpmod.mount_point("volume", mpmod.check_target("volume", dest), Driver="local")
         by_dest.setdefault(mp["Destination"], mp)
+    if any(mp["Type"] == "volume" for mp in by_dest.values()):
+        _check_volume_driver(hc)  # as moby: VolumeDriver matters only to a container with volumes
     return list(by_dest.values())
 
 
