@@ -114,8 +114,9 @@ class DockyardEngine(Engine):
 class DockerdEngine(Engine):
     name = "dockerd"
 
-    def __init__(self) -> None:
-        self.root = tempfile.mkdtemp(prefix="dyconf-docker-", dir="/tmp")
+    def __init__(self, bridge: tuple[str, str] = DOCKERD_BRIDGE, tag: str = "dyconf") -> None:
+        self.bridge, self.tag = bridge, tag  # bridge (name, address); tag: containerd namespace, cgroup parent
+        self.root = tempfile.mkdtemp(prefix=f"{tag}-docker-", dir="/tmp")
         self.socket = os.path.join(self.root, "docker.sock")
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -126,7 +127,7 @@ class DockerdEngine(Engine):
         return env
 
     def start(self) -> None:
-        bridge, address = DOCKERD_BRIDGE
+        bridge, address = self.bridge
         run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
         run(["ip", "addr", "add", address, "dev", bridge], check=True)
         run(["ip", "link", "set", bridge, "up"], check=True)
@@ -138,7 +139,7 @@ class DockerdEngine(Engine):
             ["dockerd", "-H", f"unix://{self.socket}", "--data-root", os.path.join(self.root, "data"),
              "--exec-root", os.path.join(self.root, "exec"), "--pidfile", os.path.join(self.root, "d.pid"),
              "--bridge", bridge, "--iptables=false", "--ip6tables=false", "--ip-masq=false",
-             "--containerd-namespace", "dyconf", "--cgroup-parent", "/dyconf-dockerd", "--config-file", cfg],
+             "--containerd-namespace", self.tag, "--cgroup-parent", f"/{self.tag}-dockerd", "--config-file", cfg],
             stdout=log, stderr=log, start_new_session=True)
         for _ in range(300):
             if run(["docker", "version"], env=self.env(), capture_output=True).returncode == 0:
@@ -156,7 +157,7 @@ class DockerdEngine(Engine):
                 self.proc.wait()
         run(["umount", "-R", os.path.join(self.root, "exec")], capture_output=True)
         run(["umount", "-R", os.path.join(self.root, "data")], capture_output=True)
-        run(["ip", "link", "del", DOCKERD_BRIDGE[0]], capture_output=True)
+        run(["ip", "link", "del", self.bridge[0]], capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -227,7 +228,8 @@ def write_doc(out: str, path: str) -> None:
              f"- docker-py commit: `{meta['docker_py_commit']}`",
              f"- client pins: {', '.join(meta['pins'])}; `DOCKER_TEST_API_VERSION={meta['api_version']}`",
              "- reference: Debian's dockerd (docker.io 20.10) with its own bridge, `--iptables=false`",
-             "- left out: Swarm, services, secrets, configs, nodes, plugins (no Swarm clone)", ""]
+             "- left out: Swarm, services, secrets, configs, nodes, plugins (no Swarm clone)",
+             "- the CRI side (critest through cri-dockerd): [conformance-critest.md](conformance-critest.md)", ""]
     for name, r in runs.items():
         counts = ", ".join(f"{v} {k}" for k, v in sorted(r["counts"].items()))
         lines.append(f"- **{name}**: {counts} ({r['seconds']} s)")

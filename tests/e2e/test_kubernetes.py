@@ -12,10 +12,8 @@ bridge and subnet of the test's own.
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import secrets
-import shutil
 import socket
 import subprocess
 import time
@@ -23,23 +21,15 @@ from typing import Any, Iterator
 
 import pytest
 
+from tests.support.crinode import TOOL_DIRS, CriNode, find_tool
 from tests.support.daemon import docker, wait_for
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-# shared/ sits beside the checkout (CI, the main work tree) or one level up (a git worktree)
-TOOL_DIRS = [pathlib.Path(os.environ["DOCKYARD_K8S_TOOLS"])] if os.environ.get("DOCKYARD_K8S_TOOLS") else [
-    ROOT.parent / "shared" / "tools" / "kubernetes", ROOT.parent.parent / "shared" / "tools" / "kubernetes"]
-CNI_BIN = "/usr/lib/cni"
 PAUSE_CMD = 'CMD ["/bin/sh","-c","trap \\"exit 0\\" TERM INT; while :; do sleep 3600 & wait; done"]'
 
 
 def tool(name: str) -> str:
     """The tool from shared/tools/kubernetes, else from PATH; a missing tool fails the test."""
-    for folder in TOOL_DIRS:
-        path = folder / name
-        if path.is_file() and os.access(path, os.X_OK):
-            return str(path)
-    found = shutil.which(name)
+    found = find_tool(name)
     if not found:
         pytest.fail(f"{name} not found in {TOOL_DIRS[0]} nor on PATH (see shared/tools/kubernetes/README.md)")
     return found
@@ -70,35 +60,15 @@ def http_get(host: str, port: int, timeout: float = 10) -> bytes:
         time.sleep(0.2)
 
 
-class Node:
+class Node(CriNode):
     """cri-dockerd on a private socket over a dockyard daemon, and crictl against it."""
 
     def __init__(self, daemon: Any, work: pathlib.Path) -> None:
-        self.daemon, self.work = daemon, work
-        self.sock = work / "cri.sock"
-        self.bridge = f"dyk{secrets.token_hex(3)}"
-        self.subnet = f"10.251.{secrets.randbelow(200) + 20}.0/24"
-        self.ipam = work / "ipam"
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(daemon.docker_host, work, "dytest-pause:1")
+        self.daemon = daemon
 
-    def start(self) -> None:
-        conf = self.work / "net.d"
-        conf.mkdir()
-        (conf / "10-dytest.conflist").write_text(json.dumps({
-            "cniVersion": "0.4.0", "name": "dytestpod", "plugins": [
-                {"type": "bridge", "bridge": self.bridge, "isGateway": True, "ipMasq": False,
-                 "hairpinMode": True, "ipam": {"type": "host-local", "ranges": [[{"subnet": self.subnet}]],
-                                               "dataDir": str(self.ipam)}},
-                {"type": "portmap", "capabilities": {"portMappings": True}},
-                {"type": "loopback"}]}))
-        log = open(self.work / "cri-dockerd.log", "wb")
-        self.proc = subprocess.Popen(
-            [tool("cri-dockerd"), "--docker-endpoint", self.daemon.docker_host,
-             "--container-runtime-endpoint", f"unix://{self.sock}", "--network-plugin=cni",
-             "--cni-bin-dir", CNI_BIN, "--cni-conf-dir", str(conf), "--cni-cache-dir", str(self.work / "cnicache"),
-             "--cri-dockerd-root-directory", str(self.work / "root"), "--pod-infra-container-image", "dytest-pause:1"],
-            stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
-        wait_for(lambda: self.crictl("version", check=False).returncode == 0, timeout=30)
+    def start(self) -> None:  # type: ignore[override]
+        super().start(tool("cri-dockerd"), tool("crictl"))
 
     def crictl(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         p = subprocess.run([tool("crictl"), "--runtime-endpoint", f"unix://{self.sock}", "--timeout", "60s", *args],
@@ -106,19 +76,6 @@ class Node:
         if check and p.returncode != 0:
             raise AssertionError(f"crictl {' '.join(args)} failed: {p.stderr}\n{self.log()}")
         return p
-
-    def log(self) -> str:
-        return (self.work / "cri-dockerd.log").read_text(errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
 
 
 @pytest.fixture
