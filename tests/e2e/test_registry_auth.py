@@ -109,7 +109,7 @@ def test_token_auth_scopes_anonymous_and_login(d, token_registry, tmp_path, busy
         p = docker(d, "push", f"{host}/{name}:v1")
         assert p.returncode == 0, p.stderr
         assert any(q.get("scope") == [f"repository:{name}:pull,push"] and q.get("account") == ["bob"]
-                   for q in ts.requests)
+                   for q in ts.requests), ts.requests
         docker(d, "rmi", f"{host}/{name}:v1", check=True)
         p = docker(d, "pull", f"{host}/{name}:v1")
         assert p.returncode == 0, p.stderr
@@ -151,5 +151,30 @@ def test_docker_py_login_and_pull_with_auth_config(d, basic_registry, tmp_path):
         img = client.images.pull(repo, tag="a", auth_config=creds)
         assert img.tags == [f"{repo}:a"]
         client.images.remove(f"{repo}:a")
+    finally:
+        client.close()
+
+
+def test_an_identity_token_is_exchanged_for_an_access_token(d, token_registry, busybox_tar):
+    docker_mod = pytest.importorskip("docker")
+    host = token_registry.host
+    name = f"{host}/dytest-idt-{secrets.token_hex(3)}"
+    assert login(d, host, "bob", "hunter2").returncode == 0
+    try:
+        docker(d, "import", str(busybox_tar), f"{name}:1", check=True)
+        docker(d, "push", f"{name}:1", check=True)
+        docker(d, "rmi", f"{name}:1", check=True)
+    finally:
+        docker(d, "logout", host)
+    ts = token_registry.token_server
+    ts.requests.clear()
+    client = docker_mod.DockerClient(base_url=d.docker_host, version="auto")
+    try:
+        img = client.images.pull(name, tag="1", auth_config={"identitytoken": "refresh-bob"})
+        assert img.tags == [f"{name}:1"]
+        assert any(q.get("grant_type") == ["refresh_token"] for q in ts.requests)
+        client.images.remove(f"{name}:1")
+        with pytest.raises(docker_mod.errors.APIError, match="invalid refresh token"):
+            client.images.pull(name, tag="1", auth_config={"identitytoken": "refresh-mallory"})
     finally:
         client.close()

@@ -52,6 +52,24 @@ class TokenServer:
             def log_message(self, *args: object) -> None:
                 pass
 
+            def do_POST(self) -> None:  # noqa: N802
+                """The OAuth2 refresh-token grant: ``refresh-<user>`` is each user's identity token."""
+                length = int(self.headers.get("Content-Length") or 0)
+                form = parse_qs(self.rfile.read(length).decode())
+                server.requests.append(form)
+                token = (form.get("refresh_token") or [""])[0]
+                user = token[len("refresh-"):] if token.startswith("refresh-") else ""
+                if form.get("grant_type") != ["refresh_token"] or user not in server.users:
+                    body, status = b'{"details":"invalid refresh token"}', 401
+                else:
+                    scopes = (form.get("scope") or [""])[0].split()
+                    body, status = json.dumps({"access_token": server.token(user, scopes)}).encode(), 200
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def do_GET(self) -> None:  # noqa: N802
                 q = parse_qs(urlsplit(self.path).query)
                 server.requests.append(q)

@@ -94,3 +94,25 @@ def test_basic_challenge_uses_credentials_once_and_refuses_anonymous():
         Authenticator(AuthConfig(), []).on_challenge("")
     with pytest.raises(Unauthorized, match="without a token"):
         Authenticator(AuthConfig(), []).on_token(200, b"{}")
+
+
+def test_identity_token_uses_the_oauth2_refresh_grant_and_registry_token_is_sent_as_is():
+    a = Authenticator(AuthConfig(identitytoken="refresh-me"), [repository_scope("a/b", ["pull"])])
+    req = a.on_challenge('Bearer realm="http://t/token",service="svc"')
+    assert req is not None and req.url == "http://t/token" and req.authorization is None
+    assert req.form == {"grant_type": "refresh_token", "refresh_token": "refresh-me", "client_id": "docker",
+                        "service": "svc", "scope": "repository:a/b:pull"}
+    a.on_token(200, b'{"access_token": "acc"}')
+    assert a.header() == "Bearer acc"
+    assert Authenticator(AuthConfig(registrytoken="rt"), []).header() == "Bearer rt"
+    cfg = decode_registry_auth(_header({"identitytoken": "x", "registrytoken": "y"}))
+    assert (cfg.identitytoken, cfg.registrytoken) == ("x", "y")
+
+
+def test_scopes_merge_per_repository():
+    from dockyard.image.distribution.auth import merge_scopes
+
+    assert merge_scopes(["repository:a:pull,push", "repository:a:push,pull", "repository:b:pull", ""]) == \
+        ["repository:a:pull,push", "repository:b:pull"]
+    assert merge_scopes(["repository:a:pull", "repository:a:push"]) == ["repository:a:pull,push"]
+    assert merge_scopes(["registry:catalog:*"]) == ["registry:catalog:*"]

@@ -110,6 +110,21 @@ def repository_scope(path: str, actions: list[str]) -> str:
     return f"repository:{path}:{','.join(actions)}"
 
 
+def merge_scopes(scopes: list[str]) -> list[str]:
+    """One scope per resource with the union of its actions (``…:push,pull`` + ``…:pull`` = ``…:push,pull``)."""
+    merged: dict[tuple[str, str], list[str]] = {}
+    for scope in scopes:
+        if not scope:
+            continue
+        kind, _, rest = scope.partition(":")
+        name, _, actions = rest.rpartition(":")
+        acts = merged.setdefault((kind, name or rest), [])
+        for a in actions.split(",") if name else []:
+            if a and a not in acts:
+                acts.append(a)
+    return [f"{k}:{n}:{','.join(a)}" if a else f"{k}:{n}" for (k, n), a in merged.items()]
+
+
 def basic_header(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
@@ -120,10 +135,12 @@ class Denied(Unauthorized):
 
 @dataclass(frozen=True)
 class TokenRequest:
-    """A GET the client must make to the token server, then hand the answer to ``on_token``."""
+    """A request the client must make to the token server, then hand the answer to ``on_token``:
+    a GET (basic credentials or none), or with ``form`` an OAuth2 POST (an identity token)."""
 
     url: str
     authorization: str | None
+    form: dict[str, str] | None = None
 
 
 class Authenticator:
@@ -137,7 +154,8 @@ class Authenticator:
     def __init__(self, creds: AuthConfig, scopes: list[str]) -> None:
         self.creds = creds
         self.scopes = list(scopes)
-        self._header: str | None = None
+        # a registry token from the client is sent as is (X-Registry-Auth "registrytoken")
+        self._header: str | None = f"Bearer {creds.registrytoken}" if creds.registrytoken else None
         self._tried: set[str] = set()
 
     def header(self) -> str | None:
@@ -151,10 +169,7 @@ class Authenticator:
             params: list[tuple[str, str]] = []
             if bearer.params.get("service"):
                 params.append(("service", bearer.params["service"]))
-            scopes = list(self.scopes)
-            for s in (bearer.params.get("scope") or "").split(" "):
-                if s and s not in scopes:
-                    scopes.append(s)
+            scopes = merge_scopes(self.scopes + (bearer.params.get("scope") or "").split(" "))
             params += [("scope", s) for s in scopes]
             if self.creds.username:
                 params.append(("account", self.creds.username))
@@ -165,6 +180,11 @@ class Authenticator:
                 raise Unauthorized(message)
             self._tried.add(key)
             realm = bearer.params["realm"]
+            if self.creds.identitytoken:  # OAuth2 refresh token (what docker login may have stored)
+                form = {"grant_type": "refresh_token", "refresh_token": self.creds.identitytoken,
+                        "client_id": "docker", "service": bearer.params.get("service", ""),
+                        "scope": " ".join(scopes)}
+                return TokenRequest(realm, None, form)
             url = realm + (("&" if "?" in realm else "?") + urlencode(params) if params else "")
             auth = basic_header(self.creds.username, self.creds.password) if self.creds.username else None
             return TokenRequest(url, auth)

@@ -150,7 +150,9 @@ class RepoClient:
                 raise RegistryRequestError(f"{verb}: {exc.message}", 401, []) from None
             if token_req is not None:
                 th = {"Authorization": token_req.authorization} if token_req.authorization else {}
-                async with self.session.get(token_req.url, headers=th, ssl=self._ssl) as tresp:
+                token_method = "POST" if token_req.form is not None else "GET"
+                async with self.session.request(token_method, token_req.url, headers=th, data=token_req.form,
+                                                ssl=self._ssl) as tresp:
                     tbody = await tresp.read()
                     try:
                         self.auth.on_token(tresp.status, tbody)
