@@ -7,6 +7,8 @@ Prints medians and ratios (dockyard / dockerd) for, with the real docker CLI:
   - `docker export C` of a container whose filesystem holds that tree (to /dev/null),
 and the daemon's RSS growth during each (sampled every 20 ms; dockerd with
 containerd), which stays small when the tar is streamed, never buffered.
+The engines take turns going first, and dirty pages are flushed before each
+timed step, so that neither pays for the writeback of the other's files.
 
     python3 bench/volume_bench.py [--runs 3] [--mb 200] [--no-docker]
 """
@@ -108,7 +110,10 @@ def main() -> int:
         times: dict[str, dict[str, list[float]]] = {n: {"in": [], "out": [], "export": []} for n in engines}
         rss: dict[str, dict[str, float]] = {n: {"in": 0.0, "out": 0.0, "export": 0.0} for n in engines}
         for run in range(args.runs):
-            for name, (env, pids) in engines.items():
+            # who goes first alternates: the engine that follows pays for the writeback of what the
+            # other one just wrote unless it is flushed first (os.sync before each timed step)
+            order = list(engines.items()) if run % 2 == 0 else list(engines.items())[::-1]
+            for name, (env, pids) in order:
                 cname = f"volbench{run}"
                 cli(env, "run", "-d", "--name", cname, "--network", "none", "bench", "sleep", "1000")
                 out = os.path.join(work, f"out-{name}")
@@ -116,6 +121,7 @@ def main() -> int:
                          ("out", lambda: cli(env, "cp", f"{cname}:/data", out)),
                          ("export", lambda: cli(env, "export", cname)))
                 for step, fn in steps:
+                    os.sync()
                     with RssPeak(pids) as peak:
                         t0 = time.perf_counter()
                         fn()

@@ -35,21 +35,26 @@ def write_member(fd: int, src: BinaryIO, member: tarfile.TarInfo, chunk: int = C
             if length:
                 raw.seek(offset)
                 _copy(fd, raw, offset, length, chunk, skip_zeros=False)
-    else:
-        _copy(fd, src, 0, member.size, chunk, skip_zeros=True)
-    os.ftruncate(fd, member.size)
+        os.ftruncate(fd, member.size)
+    elif _copy(fd, src, 0, member.size, chunk, skip_zeros=True) != member.size:
+        os.ftruncate(fd, member.size)  # a hole at the end (or an empty file: a no-op)
 
 
-def _copy(fd: int, src: BinaryIO, pos: int, length: int, chunk: int, skip_zeros: bool) -> None:
+def _copy(fd: int, src: BinaryIO, pos: int, length: int, chunk: int, skip_zeros: bool) -> int:
+    """Where the last byte written ends (the file's size so far)."""
     end = pos + length
+    written = 0
     while pos < end:
         data = src.read(min(chunk, end - pos))
         if not data:
             raise EOFError(f"archive ends {end - pos} bytes into a file")
-        if not (skip_zeros and len(data) <= CHUNK and data == _ZEROS[:len(data)]):
+        # startswith compares in place (a slice of _ZEROS would copy it for every chunk)
+        if not (skip_zeros and len(data) <= CHUNK and _ZEROS.startswith(data)):
             view = memoryview(data)
             at = pos
             while view:
                 n = os.pwrite(fd, view, at)
                 view, at = view[n:], at + n
+            written = at
         pos += len(data)
+    return written

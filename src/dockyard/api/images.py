@@ -55,21 +55,22 @@ class BodyReader:
         self._loop = loop
         self._buf = bytearray()
         self._eof = False
-        self._queue: asyncio.Queue[bytes] | None = None
+        self._queue: asyncio.Queue[bytearray] | None = None
         self._task: asyncio.Task[None] | None = None
         if prefetch:
             self._queue = asyncio.Queue(maxsize=self.PREFETCH_CHUNKS)
             self._task = loop.create_task(self._pump())
 
-    async def _gather(self, want: int) -> bytes:
-        """What the body has, up to ``want`` bytes at least when it has them (one hop per ~MB)."""
+    async def _gather(self, want: int) -> bytearray:
+        """What the body has, up to ``want`` bytes at least when it has them (one hop per ~MB);
+        a bytearray handed over as it is (no copy on either side of the hop)."""
         got = bytearray()
         while len(got) < want:
             chunk = await self._content.readany()
             if not chunk:
                 break
             got += chunk
-        return bytes(got)
+        return got
 
     async def _pump(self) -> None:
         assert self._queue is not None
@@ -91,7 +92,10 @@ class BodyReader:
         if not chunk:
             self._eof = True
             return False
-        self._buf += chunk
+        if self._buf:
+            self._buf += chunk
+        else:
+            self._buf = chunk
         return True
 
     def read(self, n: int = -1) -> bytes:
@@ -101,7 +105,8 @@ class BodyReader:
             data = bytes(self._buf)
             self._buf.clear()
         else:
-            data = bytes(self._buf[:n])
+            with memoryview(self._buf) as view:  # one copy, not a bytearray slice and then bytes
+                data = bytes(view[:n])
             del self._buf[:n]
         return data
 

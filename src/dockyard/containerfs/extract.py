@@ -125,8 +125,11 @@ class Extractor:
         parentfd = self._cached_parent(rel)
         try:
             base = posixpath.basename(rel)
-            kept = self._clear(parentfd, base, ti, rel)
             uid, gid = self._ids(ti)
+            if ti.isreg():  # the common case: create first, make room only when the name is taken
+                self._file(tf, ti, parentfd, base, rel, uid, gid)
+                return
+            kept = self._clear(parentfd, base, ti, rel)
             if ti.isdir():
                 if not kept:
                     os.mkdir(base, 0o700, dir_fd=parentfd)
@@ -137,8 +140,6 @@ class Extractor:
                 finally:
                     os.close(fd)
                 self._dirs.append((rel, ti))
-            elif ti.isreg():
-                self._file(tf, ti, parentfd, base, uid, gid)
             elif ti.issym():
                 os.symlink(ti.linkname, base, dir_fd=parentfd)
                 os.chown(base, uid, gid, dir_fd=parentfd, follow_symlinks=False)
@@ -187,10 +188,15 @@ class Extractor:
             os.close(self._cache[1])
             self._cache = None
 
-    @staticmethod
-    def _file(tf: Any, ti: tarfile.TarInfo, parentfd: int, base: str, uid: int, gid: int) -> None:
-        fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
-                     dir_fd=parentfd)
+    def _file(self, tf: Any, ti: tarfile.TarInfo, parentfd: int, base: str, rel: str, uid: int, gid: int) -> None:
+        """A regular file: O_EXCL never opens what is there (nor follows a symlink in its place);
+        an existing name is cleared (or refused) and the create tried once more."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            fd = os.open(base, flags, 0o600, dir_fd=parentfd)
+        except FileExistsError:
+            self._clear(parentfd, base, ti, rel)
+            fd = os.open(base, flags, 0o600, dir_fd=parentfd)
         try:
             src = tf.extractfile(ti)
             if src is not None:

@@ -171,3 +171,36 @@ def test_changes_opaque_directory_is_listed_as_deleted(tmp_path):
         pytest.skip(f"trusted xattrs not available here: {exc}")
     got = [(c["Kind"], c["Path"]) for c in changes(str(upper), [str(lower)])]
     assert got == [(DELETE, "/etc"), (ADD, "/etc/new")]
+
+
+def test_extract_file_over_existing_names(tmp_path):
+    """A file member is created O_EXCL first; a taken name (file, symlink to the host, directory) is
+    cleared and the file made in its place, never written through the link; noOverwriteDirNonDir
+    refuses the directory."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "file").write_text("old")
+    (dest / "link").symlink_to(outside / "target")
+    (dest / "dir").mkdir()
+    (dest / "dir" / "inner").write_text("x")
+
+    def build(tf):
+        for name in ("file", "link", "dir"):
+            ti = tarfile.TarInfo(name)
+            ti.size, ti.mode = 3, 0o640
+            tf.addfile(ti, io.BytesIO(b"new"))
+
+    fd = os.open(dest, os.O_PATH | os.O_DIRECTORY)
+    try:
+        with pytest.raises(InvalidParameter, match="cannot overwrite directory"):
+            extract(io.BytesIO(_tar(build)), fd, no_overwrite_dir_non_dir=True)
+        extract(io.BytesIO(_tar(build)), fd)
+    finally:
+        os.close(fd)
+    for name in ("file", "link", "dir"):
+        st = os.lstat(dest / name)
+        assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o640
+        assert (dest / name).read_bytes() == b"new"
+    assert not os.listdir(outside)

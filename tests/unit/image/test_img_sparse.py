@@ -86,3 +86,16 @@ def test_truncated_sparse_member_is_an_error(tmp_path):
 
     with pytest.raises(InvalidParameter):
         apply_tar(io.BytesIO(data[:1536]), str(root))
+
+
+def test_write_member_trailing_zero_chunk_keeps_the_size(tmp_path):
+    """The last chunk all zeros is a hole left to ftruncate; a file ending in data needs none."""
+    for name, payload in (("tail", b"a" + bytes(2 << 20)), ("data", b"abc"), ("empty", b"")):
+        ti = tarfile.TarInfo(name)
+        ti.size = len(payload)
+        fd = os.open(tmp_path / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            write_member(fd, io.BytesIO(payload), ti)
+        finally:
+            os.close(fd)
+        assert (tmp_path / name).read_bytes() == payload
