@@ -17,6 +17,7 @@ from typing import Any
 
 from dockyard import errors
 from dockyard.daemon import config as configmod
+from dockyard.daemon.hostparts import HostParts
 
 log = logging.getLogger("dockyard")
 
@@ -89,22 +90,56 @@ def setup_logging(level: str) -> None:
         handler.addFilter(RepeatFilter())
 
 
-async def serve(cfg: configmod.DaemonConfig) -> None:
-    from dockyard.api.connguard import HEADER_TIMEOUT, GuardedRunner
-    from dockyard.api.server import create_app
-    from dockyard.daemon.backends import build_backends
-    from dockyard.listeners import prepare, start_sites
+def host_parts() -> HostParts:
+    """The platform's parts of the engine: the one place that asks which platform this is."""
+    if sys.platform == "win32":
+        from dockyard.daemon.windows.host import parts
 
-    plan = prepare(cfg)
+        return parts()
+    return linux_parts()
+
+
+def linux_parts() -> HostParts:
+    from dockyard.api.connguard import soft_fd_limit
+    from dockyard.api.server import all_route_modules
+
+    return HostParts(name="linux", load_config=load_linux_config, build_backends=build_linux_backends,
+                     route_modules=all_route_modules, fd_limit=soft_fd_limit, prepare_process=raise_fd_limit,
+                     watch_stop=watch_signals)
+
+
+def load_linux_config(config_file: str | None, overrides: dict[str, Any]) -> configmod.DaemonConfig:
+    return configmod.load(config_file, overrides, native_runtime_path())
+
+
+def build_linux_backends(cfg: configmod.DaemonConfig) -> Any:
+    from dockyard.daemon.backends import build_backends
+
     if cfg.userns_remap:
         from dockyard.daemon import userns
 
         cfg.remap = userns.setup(cfg.userns_remap)
         cfg.data_root = userns.remapped_root(cfg.data_root, cfg.remap)
-    backends = build_backends(cfg)
+    return build_backends(cfg)
+
+
+def watch_signals(loop: asyncio.AbstractEventLoop, stop: Any) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+
+
+async def serve(cfg: configmod.DaemonConfig, host: HostParts | None = None) -> None:
+    from dockyard.api.connguard import HEADER_TIMEOUT, GuardedRunner
+    from dockyard.api.server import create_app
+    from dockyard.listeners import prepare, start_sites
+
+    host = host or linux_parts()
+    plan = prepare(cfg)
+    backends = host.build_backends(cfg)
     await backends.startup()
     # DOCKYARD_HTTP_HEADER_TIMEOUT: seconds a new connection has to send its first request
-    app = create_app(backends, float(os.environ.get("DOCKYARD_HTTP_HEADER_TIMEOUT") or HEADER_TIMEOUT))
+    app = create_app(backends, float(os.environ.get("DOCKYARD_HTTP_HEADER_TIMEOUT") or HEADER_TIMEOUT),
+                     host.route_modules(), host.fd_limit)
     runner = GuardedRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     try:
@@ -115,9 +150,7 @@ async def serve(cfg: configmod.DaemonConfig) -> None:
         raise
     write_pidfile(cfg.pidfile)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    host.watch_stop(asyncio.get_running_loop(), stop.set)
     try:
         await stop.wait()
     finally:
@@ -165,15 +198,16 @@ def native_runtime_path() -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    host = host_parts()
     try:
-        cfg = configmod.load(args.config_file, overrides_from_args(args), native_runtime_path())
+        cfg = host.load_config(args.config_file, overrides_from_args(args))
     except errors.DockyardError as exc:
         print(f"dockyardd: {exc}", file=sys.stderr)
         return 1
     setup_logging(cfg.log_level)
-    raise_fd_limit()
+    host.prepare_process()
     try:
-        asyncio.run(serve(cfg))
+        asyncio.run(serve(cfg, host))
     except errors.DockyardError as exc:
         log.error("%s", exc)
         return 1

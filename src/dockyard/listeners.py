@@ -7,7 +7,6 @@ the SSL context from the PEM files, the sockets, their owner and mode.
 
 from __future__ import annotations
 
-import grp
 import logging
 import os
 import ssl
@@ -62,6 +61,8 @@ def socket_gid(group: str) -> int | None:
     """
     if not group:
         return None
+    import grp  # POSIX only, and only for unix sockets
+
     try:
         return grp.getgrnam(group).gr_gid
     except KeyError:

