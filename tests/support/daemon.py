@@ -175,7 +175,27 @@ class Daemon:
                 mounts = [line.split()[4] for line in f if self.root in line.split()[4]]
             for m in reversed(mounts):
                 subprocess.run(["umount", "-l", m], check=False, capture_output=True)
+            self._remove_network_leftovers()
             shutil.rmtree(self.root, ignore_errors=True)
+
+    def _remove_network_leftovers(self) -> None:
+        """After a crash test: this daemon's bridges, veths and nftables table (its prefix's only)."""
+        from dockyard.network.linux import link_stem
+
+        stem = link_stem(self.prefix)
+        for name in os.listdir("/sys/class/net"):
+            if name.startswith((stem + "b", stem + "v")):
+                subprocess.run(["ip", "link", "del", name], check=False, capture_output=True)
+        subprocess.run(["nft", "delete", "table", "ip", self.prefix], check=False, capture_output=True)
+        pid_file = os.path.join(self.exec_root, f"{self.prefix}-net", "aardvark", "aardvark.pid")
+        try:
+            with open(pid_file) as f:
+                pid = int(f.read().strip())
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if self.exec_root.encode() in f.read():  # still this daemon's aardvark-dns
+                    os.kill(pid, signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
 
 
 @contextlib.contextmanager

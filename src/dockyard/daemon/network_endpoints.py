@@ -147,8 +147,8 @@ class EndpointOps:
             # as dockerd: the container is created, its start answers "network X not found"
             return {mode: empty_endpoint("")}, warnings
         if primary["Driver"] != "bridge":
-            raise errors.InvalidParameter(f"container cannot be disconnected from host network or connected to "
-                                          f"host network")
+            raise errors.InvalidParameter("container cannot be disconnected from host network or connected to "
+                                          "host network")
         out: dict[str, Any] = {}
         raw_primary = eps.pop(primary["Name"], None) or eps.pop(mode, None) or eps.pop(primary["Id"], None)
         if raw_primary is None and config.get("MacAddress"):
