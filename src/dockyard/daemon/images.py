@@ -81,6 +81,8 @@ class ImageService:
         shutil.rmtree(self._tmp_dir, ignore_errors=True)  # half-read `docker load`s
         self._containers: ContainerLookup = lambda image_id: []
         self._lock = threading.RLock()
+        # the engine's (os, arch) when it is not this Linux machine's: set by the Windows host parts
+        self.host: tuple[str, str] | None = None
 
     def _chain(self, image_id: str) -> list[str]:
         img = self.store.get(image_id)
@@ -121,7 +123,7 @@ class ImageService:
         ref = refmod.normalize_repo_tag(repo, tag) if repo else None
         if ref is not None and ref.digest is not None:
             raise InvalidParameter("cannot import digest reference")
-        parse_platform(platform)
+        parse_platform(platform, self.host)
         return ref, apply_changes(None, changes)
 
     def import_image(self, stream: BinaryIO, repo_tag: str | None, changes: list[str] | None = None,
@@ -133,7 +135,7 @@ class ImageService:
         ref, container_config = self.check_import(repo_tag, tag, list(changes or []), platform)
         layer = self.layers.register(open_layer_stream(stream), None)
         now = rfc3339_nano()
-        config = import_config(layer.diff_id, container_config, message, platform, now, DOCKER_VERSION)
+        config = import_config(layer.diff_id, container_config, message, platform, now, DOCKER_VERSION, self.host)
         try:
             with self._lock:
                 img, _ = self.store.add(config, layer.size, now, refs=[ref] if ref is not None else [])

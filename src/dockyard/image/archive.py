@@ -478,21 +478,23 @@ def host_platform() -> tuple[str, str]:
     return "linux", arch
 
 
-def parse_platform(text: str | None) -> tuple[str, str, str]:
-    """``linux/amd64[/variant]`` → (os, arch, variant); empty means the host's."""
-    os_, arch = host_platform()
+def parse_platform(text: str | None, host: tuple[str, str] | None = None) -> tuple[str, str, str]:
+    """``linux/amd64[/variant]`` → (os, arch, variant); empty means the host's.
+
+    ``host`` is the engine's (os, arch) when it is not this Linux machine's (a Windows engine)."""
+    os_, arch = host or host_platform()
     if not text:
         return os_, arch, ""
     parts = text.lower().split("/")
-    if parts[0] != "linux" or len(parts) > 3:
+    if parts[0] != os_ or len(parts) > 3:
         raise InvalidParameter(f"\"{text}\": unknown operating system or architecture: invalid argument")
-    return "linux", (parts[1] if len(parts) > 1 and parts[1] else arch), (parts[2] if len(parts) > 2 else "")
+    return os_, (parts[1] if len(parts) > 1 and parts[1] else arch), (parts[2] if len(parts) > 2 else "")
 
 
 def import_config(diff_id: str, container_config: dict[str, Any], message: str, platform: str | None,
-                  created: str, docker_version: str) -> bytes:
+                  created: str, docker_version: str, host: tuple[str, str] | None = None) -> bytes:
     """The config JSON bytes of an imported image (image ID = their sha256)."""
-    os_, arch, variant = parse_platform(platform)
+    os_, arch, variant = parse_platform(platform, host)
     comment = message or "Imported from -"
     cfg: dict[str, Any] = {"architecture": arch, "comment": comment, "config": container_config,
                            "created": created, "docker_version": docker_version}

@@ -26,7 +26,7 @@ import string
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from dockyard.errors import DockyardError, NotFound, os_error
 from dockyard.image import overlay, tarsplit
@@ -171,6 +171,8 @@ class LayerStore:
         # a concurrent undo must not delete a layer another import is about to use.
         self._holds: dict[str, int] = {}
         self._holds_lock = threading.Lock()
+        # unpacks a layer tar into a directory: the host's applier (unpack_windows on Windows)
+        self.apply_tar: Callable[..., Any] = apply_tar
 
     @property
     def kernel(self) -> overlay.Kernel:
@@ -225,7 +227,7 @@ class LayerStore:
         tmp = os.path.join(self.root, f"tmp-{cache_id}")
         try:
             os.makedirs(os.path.join(tmp, "diff"), mode=0o755)
-            result = apply_tar(stream, os.path.join(tmp, "diff"), os.path.join(tmp, tarsplit.FILENAME))
+            result = self.apply_tar(stream, os.path.join(tmp, "diff"), os.path.join(tmp, tarsplit.FILENAME))
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

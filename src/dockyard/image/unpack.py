@@ -26,6 +26,7 @@ import stat
 import tarfile
 from dataclasses import dataclass
 from typing import BinaryIO
+from collections.abc import Callable
 
 from dockyard.errors import InvalidParameter
 from dockyard.securejoin import secure_join
@@ -132,17 +133,19 @@ def _set_time(path: str, m: tarfile.TarInfo) -> None:
     os.utime(path, ns=(t, t), follow_symlinks=False)
 
 
-def apply_tar(stream: BinaryIO, root: str, record: str | None = None) -> UnpackResult:
+def apply_tar(stream: BinaryIO, root: str, record: str | None = None,
+              member: MemberApplier | None = None) -> UnpackResult:
     """Unpack the (uncompressed) tar ``stream`` into the existing directory ``root``.
 
     Returns the DiffID (sha256 of every byte of the stream) and the unpacked size.
     With ``record``, also writes the tar-split record there (see tarsplit.py).
     Raises InvalidParameter for a corrupt or malicious archive; the caller
-    removes ``root`` (and the record) then.
+    removes ``root`` (and the record) then.  ``member`` applies one entry (the
+    host's: ``unpack_windows`` on Windows); by default the POSIX one below.
     """
     recorder = Recorder(record) if record else None
     try:
-        result = _apply(stream, root, recorder)
+        result = _apply(stream, root, recorder, member or _apply_member)
     except BaseException:
         if recorder is not None:
             recorder.abort()
@@ -152,7 +155,7 @@ def apply_tar(stream: BinaryIO, root: str, record: str | None = None) -> UnpackR
     return result
 
 
-def _apply(stream: BinaryIO, root: str, recorder: Recorder | None) -> UnpackResult:
+def _apply(stream: BinaryIO, root: str, recorder: Recorder | None, member: MemberApplier) -> UnpackResult:
     reader = HashingReader(stream, recorder)
     first = reader.read(tarfile.BLOCKSIZE)
     if not first:
@@ -162,7 +165,7 @@ def _apply(stream: BinaryIO, root: str, recorder: Recorder | None) -> UnpackResu
     try:
         with tarfile.open(fileobj=_Prefixed(first, reader), mode="r|") as tf:
             for m in tf:
-                size += _apply_member(tf, m, root, dir_times, recorder)
+                size += member(tf, m, root, dir_times, recorder)
         reader.drain()  # the end-of-archive blocks and padding belong to the DiffID too
     except tarfile.TarError as exc:
         raise InvalidParameter(f"invalid tar archive: {exc}") from None
@@ -190,6 +193,10 @@ class _Prefixed:
                 data += self._rest.read(n - len(data))
             return data
         return self._rest.read(n)
+
+
+# (tar, member, root, directories whose times to set last, recorder) -> bytes of file data written
+MemberApplier = Callable[[tarfile.TarFile, tarfile.TarInfo, str, list[tuple[str, tarfile.TarInfo]], Recorder | None], int]
 
 
 def _apply_member(tf: tarfile.TarFile, m: tarfile.TarInfo, root: str,

@@ -148,3 +148,37 @@ def test_linux_only_flags_are_refused(wine: winelib.Wine, windaemon: WinDaemon) 
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1
     assert "--userns-remap is not supported on Windows" in r.stderr
+
+
+def test_import_of_windows_files_is_a_windows_image(windaemon: WinDaemon, wine: winelib.Wine,
+                                                      tmp_path: pathlib.Path) -> None:
+    """``docker import`` of the embeddable CPython itself: the layer's files are
+    copied into the layer directory, the image says Os windows."""
+    import tarfile
+
+    tar = tmp_path / "py.tar"
+    with tarfile.open(tar, "w") as tf:
+        tf.add(wine.python_dir, arcname=".")
+    r = windaemon.docker("import", str(tar), "winpy:3.13")
+    assert r.returncode == 0, r.stderr + windaemon.log()
+    image_id = r.stdout.strip()
+    r = windaemon.docker("inspect", "-f", "{{.Os}}/{{.Architecture}} {{.Id}}", "winpy:3.13")
+    assert r.stdout.split() == ["windows/amd64", image_id], r.stderr
+    assert "winpy" in windaemon.docker("images").stdout
+    layer_dirs = list((windaemon.data_root / "overlay2").iterdir())
+    assert any((d / "diff" / "python.exe").is_file() for d in layer_dirs)
+
+    r = windaemon.docker("import", "--platform", "linux/amd64", str(tar), "winpy:linux")
+    assert r.returncode != 0 and "unknown operating system" in r.stderr
+
+    with tarfile.open(tmp_path / "link.tar", "w") as tf:
+        info = tarfile.TarInfo("a-link")
+        info.type, info.linkname = tarfile.SYMTYPE, "python.exe"
+        tf.addfile(info)
+    r = windaemon.docker("import", str(tmp_path / "link.tar"), "winlink")
+    assert r.returncode != 0 and "'a-link': symbolic links are not supported on Windows" in r.stderr
+    assert sorted((windaemon.data_root / "overlay2").iterdir()) == sorted(layer_dirs)  # nothing left
+
+    r = windaemon.docker("image", "rm", "winpy:3.13")
+    assert r.returncode == 0, r.stderr
+    assert windaemon.docker("images", "-q").stdout.strip() == ""

@@ -89,22 +89,25 @@ class WindowsBackends:
 def build_backends(cfg: configmod.DaemonConfig) -> WindowsBackends:
     from dockyard.daemon.events import EventService
     from dockyard.daemon.images import ImageService
-    from dockyard.daemon.windows.system import WindowsSystemService
+    from dockyard.daemon.windows.system import WindowsSystemService, arch
+    from dockyard.image import unpack_windows
 
     for d in (cfg.data_root, cfg.exec_root):
         os.makedirs(d, exist_ok=True)
     db = Database(os.path.join(cfg.data_root, "dockyard.db"))
     events = EventService()
     images = ImageService(cfg, db, events)
+    images.host = ("windows", arch())
+    images.layers.apply_tar = unpack_windows.apply_tar  # files copied into the layer: no overlay here
     containers = Containers(db, events)
     system = WindowsSystemService(cfg, containers, images)
     return WindowsBackends(config=cfg, db=db, system=system, images=images, containers=containers, events=events)
 
 
 def route_modules() -> list[Any]:
-    from dockyard.api import system
+    from dockyard.api import images, system
 
-    return [system]
+    return [system, images]
 
 
 def watch_stop(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> None:
