@@ -77,7 +77,9 @@ class Daemon:
     def start(self, timeout: float = 15) -> None:
         cfg_path = os.path.join(self.root, "daemon.json")
         with open(cfg_path, "w") as f:
-            json.dump(self.config, f)
+            # many test daemons run at once, each with a default bridge: small subnets from a
+            # large pool, so they never run out of Docker's 31 default ones (a config may override)
+            json.dump({"default-address-pools": [{"base": "10.192.0.0/12", "size": 24}], **self.config}, f)
         argv = [os.path.join(BIN_DIR, "dockyardd"), "-H", self.docker_host, "--data-root", self.data_root,
                 "--exec-root", self.exec_root, "--pidfile", os.path.join(self.root, "d.pid"),
                 "--config-file", cfg_path, "--cgroup-parent", self.cgroup_parent,
