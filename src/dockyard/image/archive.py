@@ -17,7 +17,6 @@ from __future__ import annotations
 import bz2
 import copy
 import datetime
-import gzip
 import json
 import lzma
 import os
@@ -26,6 +25,8 @@ import re
 import time
 import zlib
 from typing import Any, BinaryIO
+
+from isal import igzip, igzip_threaded, isal_zlib
 
 from dockyard.errors import InvalidParameter
 
@@ -53,8 +54,17 @@ class _Peeked:
             return data
         return self._raw.read(n)
 
+    def readinto(self, buf: Any) -> int:
+        """What ISA-L's gzip reader calls (through a plain read: ``raw`` may have no readinto)."""
+        data = self.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
     def readable(self) -> bool:
         return True
+
+    def close(self) -> None:
+        """Nothing to do: ``raw`` belongs to the caller."""
 
 
 class _Checked:
@@ -67,11 +77,14 @@ class _Checked:
     def read(self, n: int = -1) -> bytes:
         try:
             return self._inner.read(n)
-        except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as exc:
+        except (OSError, EOFError, zlib.error, isal_zlib.error, lzma.LZMAError, ValueError) as exc:
             msg = str(exc) or type(exc).__name__
             if isinstance(exc, EOFError):
                 msg = "unexpected EOF"
             raise InvalidParameter(f"invalid {self._kind} archive: {msg}") from None
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 def _read_exact(raw: BinaryIO, n: int) -> bytes:
@@ -91,15 +104,22 @@ def detect_compression(head: bytes) -> str:
     return "none"
 
 
-def open_layer_stream(raw: BinaryIO) -> BinaryIO:
-    """A reader of the uncompressed tar inside ``raw`` (plain, gzip, bzip2 or xz)."""
+def open_layer_stream(raw: BinaryIO, threaded: bool = False) -> BinaryIO:
+    """A reader of the uncompressed tar inside ``raw`` (plain, gzip, bzip2 or xz).
+
+    ``threaded``: gzip is inflated in a thread of its own, a block ahead of the
+    reader, so that it overlaps the unpacking (hashing, writing) on another core;
+    the caller must then ``close()`` the reader, which stops that thread.
+    """
     head = _read_exact(raw, 6)
     kind = detect_compression(head)
     src = _Peeked(head, raw)
     if kind == "none":
         return src  # type: ignore[return-value]
     if kind == "gzip":
-        inner: Any = gzip.GzipFile(fileobj=src, mode="rb")  # type: ignore[arg-type]
+        # ISA-L inflates about 3x faster than zlib (the pull's biggest CPU cost); same format and CRC check
+        inner: Any = igzip_threaded.open(src, "rb") if threaded else \
+            igzip.IGzipFile(fileobj=src, mode="rb")  # type: ignore[arg-type]
     elif kind == "bzip2":
         inner = bz2.BZ2File(src, mode="rb")  # type: ignore[arg-type]
     elif kind == "xz":
@@ -157,6 +177,9 @@ class _ZstdReader:
         if self._proc.returncode != 0:
             err = (self._proc.stderr.read() if self._proc.stderr else b"").decode(errors="replace").strip()
             raise InvalidParameter(f"invalid zstd archive: {err.splitlines()[-1] if err else 'corrupt data'}")
+
+    def close(self) -> None:
+        self.__del__()
 
     def __del__(self) -> None:
         if self._proc.poll() is None:

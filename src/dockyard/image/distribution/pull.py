@@ -217,7 +217,11 @@ async def _extract(loop: asyncio.AbstractEventLoop, layers: LayerStore, path: st
 
     def run() -> Layer:
         with open(path, "rb") as f:
-            return layers.register(open_layer_stream(_CountingReader(f, report)), parent)  # type: ignore[arg-type]
+            stream = open_layer_stream(_CountingReader(f, report), threaded=True)  # type: ignore[arg-type]
+            try:
+                return layers.register(stream, parent)
+            finally:
+                stream.close()
 
     fut = loop.run_in_executor(None, run)
     try:
