@@ -17,7 +17,7 @@ engine:
 * save / load: ``docker save -o`` and ``docker load -i`` of the pulled image.
 
 Medians and dockyard/dockerd ratios are printed; then where dockyard's pull
-time goes, measured in-process on the same blobs (sha256, gunzip, unpack).
+time goes, measured in-process on the same blobs (sha256, gunzip, unpack; gzip for the push).
 
     python3 bench/registry_bench.py [--rounds 3] [--mb 50]
 """
@@ -104,6 +104,9 @@ def timed(env: dict[str, str], *args: str) -> float:
 
 
 def where_the_time_goes(tars: list[bytes], tmp: str) -> None:
+    from isal import igzip, isal_zlib
+
+    from dockyard.image.distribution.push import GZIP_LEVEL
     from dockyard.image.unpack import apply_tar
 
     packed = [gzip.compress(t, 6) for t in tars]
@@ -114,7 +117,19 @@ def where_the_time_goes(tars: list[bytes], tmp: str) -> None:
     t = time.perf_counter()
     for p in packed:
         gzip.decompress(p)
+    gunzip_zlib = time.perf_counter() - t
+    t = time.perf_counter()
+    for p in packed:
+        igzip.decompress(p)  # what the daemon inflates with (ISA-L)
     gunzip = time.perf_counter() - t
+    t = time.perf_counter()
+    for tar in tars:
+        isal_zlib.compressobj(GZIP_LEVEL, isal_zlib.DEFLATED, 31).compress(tar)
+    deflate = time.perf_counter() - t
+    t = time.perf_counter()
+    for tar in tars:
+        gzip.compress(tar, 6)
+    deflate_zlib = time.perf_counter() - t
     t = time.perf_counter()
     for i, tar in enumerate(tars):
         dest = os.path.join(tmp, f"unpack{i}")
@@ -126,7 +141,8 @@ def where_the_time_goes(tars: list[bytes], tmp: str) -> None:
     sync = time.perf_counter() - t
     total = sum(len(x) for x in tars) >> 20
     print(f"dockyard pull, in-process on the same {total} MB: sha256 of the blobs {sha:.2f} s, "
-          f"gunzip {gunzip:.2f} s, unpack + DiffID + tar-split record {unpack:.2f} s, sync {sync:.2f} s")
+          f"gunzip {gunzip:.2f} s (zlib: {gunzip_zlib:.2f} s), unpack + DiffID + tar-split record {unpack:.2f} s, sync {sync:.2f} s")
+    print(f"dockyard push, in-process: gzip of the layers {deflate:.2f} s (zlib level 6: {deflate_zlib:.2f} s)")
 
 
 def main() -> int:
