@@ -115,3 +115,30 @@ def test_swarm_endpoints_say_this_node_is_not_in_a_swarm(client):
     with pytest.raises(docker.errors.APIError) as exc:
         client.api.services()
     assert exc.value.status_code == 503
+
+
+def test_links_give_environment_and_can_be_removed(client):
+    """--link on the default bridge: <ALIAS>_NAME/_ENV_/_PORT_ variables (docker-py's test_create_with_links),
+    and ``DELETE /containers/<name>/<alias>?link=1`` drops the link (test_remove_link)."""
+    api = client.api
+    target = client.containers.run("busybox", ["sleep", "1000"], detach=True, environment={"FOO": "1"},
+                                   ports={"8080/tcp": None}, network_mode="bridge")
+    try:
+        name = api.inspect_container(target.id)["Name"][1:]
+        ip = api.inspect_container(target.id)["NetworkSettings"]["IPAddress"]
+        c = client.containers.create("busybox", ["env"], links={name: "mylink1"}, network_mode="bridge")
+        try:
+            c.start()
+            assert c.wait(timeout=30)["StatusCode"] == 0
+            env = c.logs().decode().split()
+            assert f"MYLINK1_NAME=/{c.name}/mylink1" in env
+            assert "MYLINK1_ENV_FOO=1" in env
+            assert f"MYLINK1_PORT_8080_TCP=tcp://{ip}:8080" in env and f"MYLINK1_PORT=tcp://{ip}:8080" in env
+            api.remove_container(f"{c.name}/mylink1", link=True)
+            assert api.inspect_container(c.id)["HostConfig"]["Links"] is None
+            with pytest.raises(docker.errors.NotFound):
+                api.remove_container(f"{c.name}/mylink1", link=True)
+        finally:
+            c.remove(force=True)
+    finally:
+        target.remove(force=True)

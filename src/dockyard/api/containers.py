@@ -42,6 +42,7 @@ def add_routes(router: web.UrlDispatcher, backends: Any) -> None:
     r("GET", "/containers/{id}/stats", stats)
     r("POST", "/containers/{id}/update", update)
     r("DELETE", "/containers/{id}", remove)
+    r("DELETE", "/containers/{id}/{alias}", remove_link)
 
 
 def _svc(request: web.Request) -> Any:
@@ -156,6 +157,15 @@ async def rename(request: web.Request) -> web.Response:
 async def remove(request: web.Request) -> web.Response:
     await _svc(request).remove(request.match_info["id"], force=query_bool(request, "force"),
                                volumes=query_bool(request, "v"))
+    return web.Response(status=204)
+
+
+async def remove_link(request: web.Request) -> web.Response:
+    """``DELETE /containers/<name>/<alias>?link=1``: drop a legacy link (moby's name may hold a slash)."""
+    ref = f"{request.match_info['id']}/{request.match_info['alias']}"
+    if not query_bool(request, "link"):
+        raise errors.NotFound(f"No such container: {ref}")
+    await _svc(request).remove_link(request.match_info["id"], request.match_info["alias"])
     return web.Response(status=204)
 
 

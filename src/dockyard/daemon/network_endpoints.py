@@ -407,6 +407,23 @@ class EndpointOps:
                                       embedded)
         return hosts, resolv
 
+    def link_env(self, c: Any) -> list[str]:
+        """The environment of ``c``'s legacy links to running containers on the default bridge."""
+        from dockyard.network.links import link_env, parse_link
+
+        out: list[str] = []
+        for link in c.HostConfig.get("Links") or []:
+            target, alias = parse_link(link)
+            try:
+                other = self.containers.get(target)
+            except errors.NotFound:
+                continue
+            eps = [ep for _nm, nn, ep in self._bridged(other) if nn["Name"] == "bridge" and ep.get("IPAddress")]
+            if eps:
+                out += link_env(c.Name, alias, eps[0]["IPAddress"], other.Config.get("ExposedPorts") or {},
+                                other.Config.get("Env") or [])
+        return out
+
     def ports_view(self, c: Any) -> dict[str, Any]:
         """NetworkSettings.Ports: every exposed or published port, with its host bindings."""
         out: dict[str, Any] = {}

@@ -464,6 +464,18 @@ class ContainerService(ContainerOps, ContainerViews):
         return {"StatusCode": c.State.ExitCode, "Error": {"Message": c.State.Error} if c.State.Error else None}
 
     # -- remove / rename / prune ----------------------------------------------------------------
+    async def remove_link(self, ref: str, alias: str) -> None:
+        """Drop the legacy link ``alias`` of container ``ref`` (``docker rm --link``)."""
+        from dockyard.network.links import parse_link
+
+        c = self.get(ref)
+        links = list(c.HostConfig.get("Links") or [])
+        kept = [link for link in links if parse_link(link)[1] != alias]
+        if len(kept) == len(links):
+            raise errors.NotFound(f"No such container: {ref}/{alias}")
+        c.HostConfig["Links"] = kept or None
+        self._save(c)
+
     async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         from dockyard.daemon.containers.reconcile import release
 

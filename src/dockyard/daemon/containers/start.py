@@ -115,8 +115,11 @@ def prepare_bundle(c: Container, cfg: DaemonConfig, net: Any = None, netns: str 
         etc_files = write_etc_files(c, net)
         hostname = os.uname().nodename if c.HostConfig.get("NetworkMode") == "host" else hostname_of(c)
     user = resolve_user(c.rootfs, c.Config.get("User") or "", c.HostConfig.get("GroupAdd") or ())
+    config = c.Config
+    if net is not None and c.HostConfig.get("Links"):  # legacy links' environment, never stored (moby)
+        config = {**c.Config, "Env": list(c.Config.get("Env") or []) + net.link_env(c)}
     spec = build_spec(SpecInput(
-        container_id=c.Id, config=c.Config, host_config=c.HostConfig, image_config={},
+        container_id=c.Id, config=config, host_config=c.HostConfig, image_config={},
         rootfs=c.rootfs, user=user, hostname=hostname, etc_files=etc_files,
         init_path=cfg.init_path if c.HostConfig.get("Init") else None,
         cgroups_path=cgroups_path(c, cfg), annotations=dict(c.HostConfig.get("Annotations") or {}), default_ulimits=list(cfg.default_ulimits.values()),
