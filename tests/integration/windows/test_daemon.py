@@ -122,6 +122,7 @@ def test_docker_version_and_info_say_windows(windaemon: WinDaemon) -> None:
     assert list(info["Runtimes"]) == ["dockyard"] and info["DefaultRuntime"] == "dockyard"
     assert info["Runtimes"]["dockyard"]["runtimeArgs"] == ["-m", "dockyard.runtime.windows.cli"]
     assert info["Runtimes"]["dockyard"]["path"].lower().endswith("python.exe")
+    assert info["MemTotal"] > 0  # GlobalMemoryStatusEx
     assert info["Driver"] == "windowsfilter" and info["CgroupDriver"] == "" and info["SecurityOptions"] == []
     # the state is SQLite under the Windows data root
     assert (windaemon.data_root / "dockyard.db").is_file()

@@ -87,7 +87,7 @@ def test_the_first_process_takes_its_tree_with_it(winrt: WinRuntime) -> None:
             "'import time; time.sleep(120)', sys.argv[1]]); sys.exit(3)")
     r = winrt.cli("run", "--bundle", winelib.to_windows(winrt.bundle(code)), cid)
     assert r.returncode == 3, r.stderr
-    assert host_pids_with(winrt.marker) == []
+    assert settled_count(winrt.marker, 0) == 0  # Wine's helpers can carry the marker for a moment
 
 
 def test_delete_refuses_a_running_container_unless_forced(winrt: WinRuntime) -> None:

@@ -47,7 +47,7 @@ def load_config(config_file: str | None, overrides: dict[str, Any]) -> configmod
         raise errors.InvalidParameter(f"only the job-object runtime ({RUNTIME}) runs containers on Windows")
     merged = {**defaults(), **{k: v for k, v in overrides.items() if v is not None}}
     cfg = configmod.load(config_file, merged, RUNTIME, os.path.join(program_data(), "dockyard", "config", "daemon.json"))
-    if set(cfg.runtimes) - {RUNTIME, "dockyard"}:
+    if set(cfg.runtimes) - set(configmod.builtin_runtimes(RUNTIME)):  # daemon.json "runtimes"
         raise errors.InvalidParameter(f"only the job-object runtime ({RUNTIME}) runs containers on Windows")
     cfg.runtimes = {RUNTIME: job_runtime()}
     cfg.default_runtime = RUNTIME

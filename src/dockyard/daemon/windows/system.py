@@ -20,6 +20,24 @@ def kernel_version() -> str:
     return f"{v.major}.{v.minor} {v.build} ({v.build}.{v.service_pack_minor})"
 
 
+def mem_total() -> int:
+    """Physical memory in bytes (``GlobalMemoryStatusEx``)."""
+    import ctypes
+
+    class MEMORYSTATUSEX(ctypes.Structure):
+        _fields_ = [("dwLength", ctypes.c_uint32), ("dwMemoryLoad", ctypes.c_uint32),
+                    ("ullTotalPhys", ctypes.c_uint64), ("ullAvailPhys", ctypes.c_uint64),
+                    ("ullTotalPageFile", ctypes.c_uint64), ("ullAvailPageFile", ctypes.c_uint64),
+                    ("ullTotalVirtual", ctypes.c_uint64), ("ullAvailVirtual", ctypes.c_uint64),
+                    ("ullAvailExtendedVirtual", ctypes.c_uint64)]
+
+    status = MEMORYSTATUSEX()
+    status.dwLength = ctypes.sizeof(MEMORYSTATUSEX)
+    if not ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status)):  # type: ignore[attr-defined]
+        return 0
+    return int(status.ullTotalPhys)
+
+
 def arch() -> str:
     machine = platform.machine().lower()
     return {"amd64": "amd64", "x86_64": "amd64", "arm64": "arm64"}.get(machine, machine)
@@ -54,7 +72,7 @@ class WindowsSystemService(SystemService):
             "OSType": "windows", "Architecture": "x86_64" if arch() == "amd64" else platform.machine(),
             "IndexServerAddress": "https://index.docker.io/v1/",
             "RegistryConfig": registry_config(self.cfg.insecure_registries, self.cfg.registry_mirrors),
-            "NCPU": os.cpu_count() or 1, "MemTotal": 0, "GenericResources": None,
+            "NCPU": os.cpu_count() or 1, "MemTotal": mem_total(), "GenericResources": None,
             "DockerRootDir": self.cfg.data_root, "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
             "Name": platform.node(), "Labels": [], "ExperimentalBuild": False, "ServerVersion": DOCKER_VERSION,
             "DefaultRuntime": self.cfg.default_runtime,
