@@ -142,3 +142,25 @@ def test_links_give_environment_and_can_be_removed(client):
             c.remove(force=True)
     finally:
         target.remove(force=True)
+
+
+def test_network_names_and_endpoint_driver_options_as_dockerd(client):
+    """dockerd takes a network name with a space (docker-py's test_create_remove_network_with_space_in_name)
+    and keeps endpoint DriverOpts in inspect (test_create_with_driveropt)."""
+    api = client.api
+    net = api.create_network("dytest space 01")
+    try:
+        assert api.inspect_network(net["Id"])["Name"] == "dytest space 01"
+    finally:
+        api.remove_network(net["Id"])
+    c = api.create_container("busybox", ["sleep", "100"], host_config=api.create_host_config(network_mode="bridge"),
+                             networking_config=api.create_networking_config(
+                                 {"bridge": api.create_endpoint_config(driver_opt={"com.example.setting": "on"})}))
+    try:
+        api.start(c)
+        ep = api.inspect_container(c)["NetworkSettings"]["Networks"]["bridge"]
+        assert ep["DriverOpts"] == {"com.example.setting": "on"}
+    finally:
+        api.remove_container(c, force=True)
+    with pytest.raises(docker.errors.APIError):
+        api.create_network("dytest/slash")

@@ -108,7 +108,9 @@ class EndpointOps:
             raise errors.InvalidParameter("--link on a user-defined network is not supported yet: use the "
                                           "container's name or an --alias")
         if raw.get("DriverOpts"):
-            raise errors.InvalidParameter("endpoint driver options are not supported yet")
+            # kept and shown as dockerd does; the bridge driver defines no endpoint option, so,
+            # as with dockerd's bridge, there is nothing for them to change
+            ep["DriverOpts"] = {str(k): str(v) for k, v in raw["DriverOpts"].items()}
         if raw.get("MacAddress"):
             ep["MacAddress"] = raw["MacAddress"]
             ep["_static_mac"] = True

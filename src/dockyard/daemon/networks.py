@@ -16,7 +16,6 @@ import copy
 import fcntl
 import logging
 import os
-import re
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -218,7 +217,9 @@ class NetworkService(EndpointOps):
         name = body.get("Name") or ""
         if not name:
             raise errors.InvalidParameter("network name is required")
-        if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name):
+        # dockerd takes any name (docker-py creates "test 01"); a slash could never be addressed in
+        # /networks/{id} and control characters would poison the CLI's tables
+        if "/" in name or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
             raise errors.InvalidParameter(f"invalid network name {name!r}")
         driver = body.get("Driver") or "bridge"
         if name in PREDEFINED:
