@@ -164,3 +164,27 @@ def test_network_names_and_endpoint_driver_options_as_dockerd(client):
         api.remove_container(c, force=True)
     with pytest.raises(docker.errors.APIError):
         api.create_network("dytest/slash")
+
+
+def test_network_aux_addresses_are_kept_and_never_given_out(client):
+    """--aux-address (docker-py's test_create_network_with_ipam_config): shown in IPAM, reserved."""
+    from docker.types import IPAMConfig, IPAMPool
+
+    api = client.api
+    pool = IPAMPool(subnet="10.199.77.0/29", gateway="10.199.77.1", aux_addresses={"a": "10.199.77.2", "b": "10.199.77.3"})
+    net = api.create_network("dytest-aux", ipam=IPAMConfig(pool_configs=[pool]))
+    try:
+        cfg = api.inspect_network(net["Id"])["IPAM"]["Config"]
+        assert cfg == [{"Subnet": "10.199.77.0/29", "Gateway": "10.199.77.1",
+                        "AuxiliaryAddresses": {"a": "10.199.77.2", "b": "10.199.77.3"}}]
+        c = client.containers.run("busybox", ["sleep", "100"], detach=True, network="dytest-aux")
+        try:
+            ip = api.inspect_container(c.id)["NetworkSettings"]["Networks"]["dytest-aux"]["IPAddress"]
+            assert ip == "10.199.77.4"
+        finally:
+            c.remove(force=True)
+    finally:
+        api.remove_network(net["Id"])
+    bad = IPAMPool(subnet="10.199.78.0/29", aux_addresses={"a": "10.1.1.1"})
+    with pytest.raises(docker.errors.APIError, match="no matching subnet for aux-address 10.1.1.1"):
+        api.create_network("dytest-aux2", ipam=IPAMConfig(pool_configs=[bad]))

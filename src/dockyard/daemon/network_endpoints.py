@@ -191,7 +191,7 @@ class EndpointOps:
         return out
 
     def _used_addresses(self, n: dict[str, Any]) -> set[ipam.Addr]:
-        used = set()
+        used = {ipam.Addr(a) for c in n["IPAM"]["Config"] for a in (c.get("AuxiliaryAddresses") or {}).values()}
         for c in self.containers.all():
             for ep in ((c.NetworkSettings or {}).get("Networks") or {}).values():
                 if ep.get("NetworkID") == n["Id"] and ep.get("IPAddress"):

@@ -253,15 +253,18 @@ class NetworkService(EndpointOps):
         nid_bridge = opts.get(BRIDGE_NAME_OPT, "")
         with self.host_lock():
             cfgs = []
+            aux: dict[str, str] = {}
             user_cfgs = [c for c in ipam_body.get("Config") or [] if c.get("Subnet")]
             for raw in ipam_body.get("Config") or []:
                 if not raw.get("Subnet"):
                     if raw.get("Gateway") or raw.get("IPRange"):
                         raise errors.InvalidParameter("ip-range and gateway need a subnet (--subnet)")
                     continue
-                if raw.get("AuxiliaryAddresses"):
-                    raise errors.InvalidParameter("AuxiliaryAddresses (--aux-address) is not supported yet")
                 cfg = ipam.user_config(raw["Subnet"], raw.get("Gateway") or "", raw.get("IPRange") or "")
+                for text in (raw.get("AuxiliaryAddresses") or {}).values():
+                    if ipam.parse_addr(text, "aux-address") not in cfg.subnet:
+                        raise errors.InvalidParameter(f"no matching subnet for aux-address {text}")
+                aux = {str(k): str(v) for k, v in (raw.get("AuxiliaryAddresses") or {}).items()}
                 ipam.check_overlap(cfg.subnet, [ipam.Net(c["Subnet"]) for n in self._networks.values()
                                                 for c in n["IPAM"]["Config"]] + [c.subnet for c in cfgs])
                 cfgs.append(cfg)
@@ -274,6 +277,8 @@ class NetworkService(EndpointOps):
                              attachable=bool(body.get("Attachable")), options=opts,
                              labels=body.get("Labels") or {})
             n["_user_subnet"] = bool(user_cfgs)
+            if user_cfgs and aux:  # reserved: never given to a container (dockerd's --aux-address)
+                n["IPAM"]["Config"][0]["AuxiliaryAddresses"] = aux
             bridge = nid_bridge or f"{self.stem}b{n['Id'][:6]}"
             if len(bridge) > 15:
                 raise errors.InvalidParameter(f"bridge name {bridge!r} is longer than 15 characters")
