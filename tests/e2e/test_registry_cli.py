@@ -69,8 +69,10 @@ def test_pull_of_a_skopeo_pushed_gzip_and_zstd_image(d, registry, repo, tmp_path
     path = repo.split("/", 1)[1]
     shorts = [b[7:19] for b in built.blob_digests]
     assert lines[0] == f"v1: Pulling from {path}"
-    for s in shorts:
+    for i, s in enumerate(shorts):
         mine = [line.split(": ", 1)[1] for line in lines if line.startswith(s + ": ")]
+        if i == 0 and mine == ["Already exists"]:
+            continue  # the busybox layer: another test of this session's daemon may have stored it
         assert mine[0] == "Pulling fs layer" and mine[-1] == "Pull complete", mine
         assert "Download complete" in mine and "Verifying Checksum" in mine
     assert lines[-3:] == [f"Digest: {built.manifest_digest}", f"Status: Downloaded newer image for {repo}:v1",
