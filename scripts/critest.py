@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import pathlib
 import re
 import shutil
@@ -120,6 +121,12 @@ def build_rootfs_tar(work: pathlib.Path) -> pathlib.Path:
     (rootfs / "usr" / "sbin" / "nginx").unlink(missing_ok=True)
     (rootfs / "usr" / "sbin" / "nginx").write_text(NGINX_SCRIPT)
     (rootfs / "usr" / "sbin" / "nginx").chmod(0o755)
+    # as in the busybox image, the applets are hard links (a MaskedPaths spec masks /bin/ls: masking a
+    # symlink to /bin/busybox would mask the shell too)
+    busybox = rootfs / "bin" / "busybox"
+    for link in [p for p in rootfs.rglob("*") if p.is_symlink() and os.readlink(p) == "/bin/busybox"]:
+        link.unlink()
+        os.link(busybox, link)
     for name, text in STAND_INS.items():
         if not (rootfs / "usr" / "bin" / name).exists() and not (rootfs / "bin" / name).exists():
             (rootfs / "usr" / "bin" / name).write_text(text)
