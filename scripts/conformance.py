@@ -155,8 +155,12 @@ class DockerdEngine(Engine):
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        run(["umount", "-R", os.path.join(self.root, "exec")], capture_output=True)
-        run(["umount", "-R", os.path.join(self.root, "data")], capture_output=True)
+        # every mount dockerd left under its root (its exec root's netns/default is a file, not a
+        # mount point umount -R of the folder would find), deepest first
+        with open("/proc/self/mounts") as f:
+            points = [line.split()[1] for line in f if line.split()[1].startswith(self.root + "/")]
+        for point in sorted(points, key=len, reverse=True):
+            run(["umount", point], capture_output=True)
         run(["ip", "link", "del", self.bridge[0]], capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
 
