@@ -297,6 +297,10 @@ class EndpointOps:
         addr = ipam.allocate(cfg, self._used_addresses(n), want)
         mac = ep["MacAddress"] if ep.get("_static_mac") else ipam.mac_for(addr)
         veth = netlinux.veth_name(self.stem, c.Id, n["Id"])
+        if os.path.exists(f"/sys/class/net/{veth}"):
+            # the previous run's pair, still going away with its namespace (detach does not wait
+            # for it): a quick restart must not trip over it ("RTNETLINK answers: File exists")
+            netlinux.delete_link(veth)
         netlinux.setup_endpoint(netlinux.Endpoint(
             netns=path, veth=veth, bridge=n["_bridge"], ifname=ifname, address=f"{addr}/{cfg.subnet.prefixlen}",
             gateway=str(cfg.gateway), mac=mac, mtu=n.get("_mtu") or self.cfg.mtu, default_route=default_route),

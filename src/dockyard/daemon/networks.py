@@ -277,6 +277,7 @@ class NetworkService(EndpointOps):
                              attachable=bool(body.get("Attachable")), options=opts,
                              labels=body.get("Labels") or {})
             n["_user_subnet"] = bool(user_cfgs)
+            n["IPAM"]["Options"] = ipam_body.get("Options")  # dockerd echoes the request's: {} or null
             if user_cfgs and aux:  # reserved: never given to a container (dockerd's --aux-address)
                 n["IPAM"]["Config"][0]["AuxiliaryAddresses"] = aux
             bridge = nid_bridge or f"{self.stem}b{n['Id'][:6]}"
