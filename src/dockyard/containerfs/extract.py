@@ -13,6 +13,7 @@ symlink is only a string to the container).
 
 from __future__ import annotations
 
+import io
 import os
 import posixpath
 import shutil
@@ -23,6 +24,7 @@ from typing import IO, Any
 
 from dockyard.containerfs.resolve import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2
 from dockyard.errors import InvalidParameter
+from dockyard.containerfs.filewriter import SMALL, FileWriter
 from dockyard.sparsefile import write_member
 
 _RESOLVE = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
@@ -50,6 +52,7 @@ class Extractor:
         self.id_map = id_map  # userns-remap: container ids -> the host ids that stand for them
         self._dirs: list[tuple[str, tarfile.TarInfo]] = []
         self._cache: tuple[str, int] | None = None  # (directory, its fd) of the last member
+        self._writer = FileWriter(self._file)
 
     def _parent(self, rel: str) -> int:
         """An fd of ``rel``'s parent directory, created (0755) as needed, inside the extraction point.
@@ -122,12 +125,20 @@ class Extractor:
         rel = _clean(ti.name)
         if rel == ".":
             return  # the extraction point itself keeps its owner and mode (as moby)
+        small = ti.isreg() and not ti.issparse() and ti.size <= SMALL
+        if not (small and self._cache is not None and self._cache[0] == (posixpath.dirname(rel) or ".")):
+            self._writer.barrier()  # the tree as the members before this one left it
         parentfd = self._cached_parent(rel)
         try:
             base = posixpath.basename(rel)
             uid, gid = self._ids(ti)
-            if ti.isreg():  # the common case: create first, make room only when the name is taken
-                self._file(tf, ti, parentfd, base, rel, uid, gid)
+            if small:  # the common case, on the writer thread: its data read here, in one piece
+                src = tf.extractfile(ti)
+                data = _read_all(src, ti.size) if src is not None else b""
+                self._writer.submit(parentfd, io.BytesIO(data), ti, base, rel, uid, gid)
+                return
+            if ti.isreg():  # create first, make room only when the name is taken
+                self._file(parentfd, tf.extractfile(ti), ti, base, rel, uid, gid)
                 return
             kept = self._clear(parentfd, base, ti, rel)
             if ti.isdir():
@@ -184,11 +195,12 @@ class Extractor:
         return fd
 
     def close(self) -> None:
+        self._writer.close()
         if self._cache is not None:
             os.close(self._cache[1])
             self._cache = None
 
-    def _file(self, tf: Any, ti: tarfile.TarInfo, parentfd: int, base: str, rel: str, uid: int, gid: int) -> None:
+    def _file(self, parentfd: int, src: Any, ti: tarfile.TarInfo, base: str, rel: str, uid: int, gid: int) -> None:
         """A regular file: O_EXCL never opens what is there (nor follows a symlink in its place);
         an existing name is cleared (or refused) and the create tried once more."""
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -198,7 +210,6 @@ class Extractor:
             self._clear(parentfd, base, ti, rel)
             fd = os.open(base, flags, 0o600, dir_fd=parentfd)
         try:
-            src = tf.extractfile(ti)
             if src is not None:
                 write_member(fd, src, ti)  # holes stay holes
             os.fchown(fd, uid, gid)
@@ -209,6 +220,7 @@ class Extractor:
 
     def finish(self) -> None:
         """Directory times last (their entries changed them), deepest first."""
+        self._writer.barrier()
         self.close()
         for rel, ti in sorted(self._dirs, key=lambda d: d[0].count("/"), reverse=True):
             try:
@@ -219,6 +231,17 @@ class Extractor:
                 os.utime(fd, (ti.mtime, ti.mtime))
             finally:
                 os.close(fd)
+
+
+def _read_all(src: Any, size: int) -> bytes:
+    parts = []
+    while size > 0:
+        got = src.read(size)
+        if not got:
+            raise EOFError(f"archive ends {size} bytes into a file")
+        parts.append(got)
+        size -= len(got)
+    return b"".join(parts)
 
 
 class _Prefixed:
@@ -330,9 +353,11 @@ def extract(stream: IO[bytes], destfd: int, *, no_overwrite_dir_non_dir: bool = 
             for ti in plain:
                 ex.member(plain, ti)
                 count += 1
+        ex.finish()
     except tarfile.TarError as exc:
         raise InvalidParameter(f"invalid tar archive: {exc}") from None
     except EOFError as exc:
         raise InvalidParameter(f"invalid tar archive: unexpected end of data ({exc})") from None
-    ex.finish()
+    finally:
+        ex.close()  # the writer thread stopped, whatever happened
     return count

@@ -204,3 +204,29 @@ def test_extract_file_over_existing_names(tmp_path):
         assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o640
         assert (dest / name).read_bytes() == b"new"
     assert not os.listdir(outside)
+
+
+def test_extract_small_files_on_the_writer_keep_the_tar_order(tmp_path):
+    """Files handed to the writer thread and the members after them act in the tar's order: a file
+    then a directory of the same name, a name written twice (the last wins), a big file between."""
+    def build(tf):
+        for name, kind, data in (("d/a", "f", b"1"), ("d/a", "f", b"2"), ("d/b", "f", b"x"), ("d/b", "d", b""),
+                                 ("d/b/c", "f", b"3"), ("d/big", "f", b"z" * (2 << 20)), ("d/e", "f", b"4")):
+            ti = tarfile.TarInfo(name)
+            if kind == "d":
+                ti.type = tarfile.DIRTYPE
+                tf.addfile(ti)
+            else:
+                ti.size = len(data)
+                tf.addfile(ti, io.BytesIO(data))
+
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    fd = os.open(dest, os.O_PATH | os.O_DIRECTORY)
+    try:
+        assert extract(io.BytesIO(_tar(build)), fd) == 7
+    finally:
+        os.close(fd)
+    d = dest / "d"
+    assert (d / "a").read_bytes() == b"2" and (d / "b" / "c").read_bytes() == b"3"
+    assert (d / "big").stat().st_size == 2 << 20 and (d / "e").read_bytes() == b"4"
