@@ -59,6 +59,28 @@ def _tar(build) -> bytes:
     return buf.getvalue()
 
 
+def _extract_members(dest, members) -> int:
+    """Extract a tar of (name, kind f|d|s, data or link target) into the directory ``dest``."""
+    def build(tf):
+        for name, kind, data in members:
+            ti = tarfile.TarInfo(name)
+            if kind == "s":
+                ti.type, ti.linkname = tarfile.SYMTYPE, data
+                tf.addfile(ti)
+            elif kind == "d":
+                ti.type = tarfile.DIRTYPE
+                tf.addfile(ti)
+            else:
+                ti.size = len(data)
+                tf.addfile(ti, io.BytesIO(data))
+
+    fd = os.open(dest, os.O_PATH | os.O_DIRECTORY)
+    try:
+        return extract(io.BytesIO(_tar(build)), fd)
+    finally:
+        os.close(fd)
+
+
 def test_tar_round_trip_keeps_owner_mode_links(tmp_path):
     src = tmp_path / "src"
     (src / "d").mkdir(parents=True)
@@ -139,23 +161,9 @@ def test_changes_from_upper(tmp_path):
 
 def test_extract_parent_replaced_midway(tmp_path):
     """A member that replaces a directory earlier members went into: later ones follow the new entry."""
-    def build(tf):
-        for name, kind, data in (("a/x", "f", b"1"), ("a", "s", "b"), ("a/y", "f", b"2")):
-            ti = tarfile.TarInfo(name)
-            if kind == "s":
-                ti.type, ti.linkname = tarfile.SYMTYPE, data
-                tf.addfile(ti)
-            else:
-                ti.size = len(data)
-                tf.addfile(ti, io.BytesIO(data))
-
     dest = tmp_path / "dest"
     dest.mkdir()
-    fd = os.open(dest, os.O_PATH | os.O_DIRECTORY)
-    try:
-        extract(io.BytesIO(_tar(build)), fd)
-    finally:
-        os.close(fd)
+    _extract_members(dest, [("a/x", "f", b"1"), ("a", "s", "b"), ("a/y", "f", b"2")])
     assert os.readlink(dest / "a") == "b" and (dest / "b" / "y").read_bytes() == b"2"
 
 
@@ -209,24 +217,10 @@ def test_extract_file_over_existing_names(tmp_path):
 def test_extract_small_files_on_the_writer_keep_the_tar_order(tmp_path):
     """Files handed to the writer thread and the members after them act in the tar's order: a file
     then a directory of the same name, a name written twice (the last wins), a big file between."""
-    def build(tf):
-        for name, kind, data in (("d/a", "f", b"1"), ("d/a", "f", b"2"), ("d/b", "f", b"x"), ("d/b", "d", b""),
-                                 ("d/b/c", "f", b"3"), ("d/big", "f", b"z" * (2 << 20)), ("d/e", "f", b"4")):
-            ti = tarfile.TarInfo(name)
-            if kind == "d":
-                ti.type = tarfile.DIRTYPE
-                tf.addfile(ti)
-            else:
-                ti.size = len(data)
-                tf.addfile(ti, io.BytesIO(data))
-
     dest = tmp_path / "dest"
     dest.mkdir()
-    fd = os.open(dest, os.O_PATH | os.O_DIRECTORY)
-    try:
-        assert extract(io.BytesIO(_tar(build)), fd) == 7
-    finally:
-        os.close(fd)
+    assert _extract_members(dest, [("d/a", "f", b"1"), ("d/a", "f", b"2"), ("d/b", "f", b"x"), ("d/b", "d", b""),
+                                   ("d/b/c", "f", b"3"), ("d/big", "f", b"z" * (2 << 20)), ("d/e", "f", b"4")]) == 7
     d = dest / "d"
     assert (d / "a").read_bytes() == b"2" and (d / "b" / "c").read_bytes() == b"3"
     assert (d / "big").stat().st_size == 2 << 20 and (d / "e").read_bytes() == b"4"
