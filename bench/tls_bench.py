@@ -8,7 +8,10 @@ made here (one CA, a server and a client certificate), and on a private unix
 socket for set-up.  Printed, as medians and the ratio dockyard / dockerd:
 
   - TLS connection set-up: TCP connect + TLS 1.3 handshake with the client
-    certificate + ``GET /_ping`` on that connection (Python's ssl client);
+    certificate + ``GET /_ping`` on that connection (Python's ssl client), once
+    with ``TCP_NODELAY`` as the docker CLI (Go sets it on every TCP connection)
+    and docker-py (urllib3's default socket options) connect, once with Nagle's
+    algorithm on (a plain ``ssl`` socket, curl);
   - ``docker run --rm busybox true`` with ``DOCKER_HOST=tcp://…``,
     ``DOCKER_TLS_VERIFY=1`` and ``DOCKER_CERT_PATH`` (the real docker CLI).
 """
@@ -35,9 +38,10 @@ from tests.support.daemon import docker, new_daemon  # noqa: E402
 from tests.support.tls import CA, free_port, write_cert_dir  # noqa: E402
 
 
-def handshake_ms(port: int, ctx: ssl.SSLContext) -> float:
+def handshake_ms(port: int, ctx: ssl.SSLContext, nodelay: bool) -> float:
     t0 = time.perf_counter()
     with socket.create_connection(("127.0.0.1", port)) as raw:
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, int(nodelay))
         with ctx.wrap_socket(raw, server_hostname="localhost") as s:
             s.sendall(b"GET /_ping HTTP/1.1\r\nHost: localhost\r\n\r\n")
             data = b""
@@ -95,18 +99,20 @@ def main() -> int:
         for name, port, base in (("dockyard", ours_port, ours.env()), ("dockerd", ref_port, ref.env())):
             env = dict(base, DOCKER_HOST=f"tcp://127.0.0.1:{port}", DOCKER_TLS_VERIFY="1", DOCKER_CERT_PATH=client)
             envs[name] = env
-            handshake_ms(port, ctx)  # warm-up
+            handshake_ms(port, ctx, True)  # warm-up
             run_ms(env)
-        hs: dict[str, list[float]] = {"dockyard": [], "dockerd": []}
+        hs: dict[tuple[str, bool], list[float]] = {}
         for _ in range(args.handshakes):
-            hs["dockyard"].append(handshake_ms(ours_port, ctx))
-            hs["dockerd"].append(handshake_ms(ref_port, ctx))
+            for nodelay in (True, False):
+                for name, port in (("dockyard", ours_port), ("dockerd", ref_port)):
+                    hs.setdefault((name, nodelay), []).append(handshake_ms(port, ctx, nodelay))
         runs: dict[str, list[float]] = {"dockyard": [], "dockerd": []}
         for _ in range(args.runs):
             for name in ("dockyard", "dockerd"):
                 runs[name].append(run_ms(envs[name]))
         print(f"TCP + mutual TLS on 127.0.0.1, {args.handshakes} handshakes and {args.runs} runs each, interleaved")
-        line("TLS connect + handshake + GET /_ping", hs["dockyard"], hs["dockerd"])
+        line("TLS connect + handshake + GET /_ping", hs["dockyard", True], hs["dockerd", True])
+        line("the same, client without TCP_NODELAY", hs["dockyard", False], hs["dockerd", False])
         line("docker run --rm busybox true over TLS", runs["dockyard"], runs["dockerd"])
         return 0
     finally:

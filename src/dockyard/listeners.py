@@ -19,6 +19,13 @@ from dockyard.daemon.config import DaemonConfig
 
 log = logging.getLogger("dockyard")
 
+# TLS 1.3 session tickets sent after each handshake.  OpenSSL 3.0 spends about as much
+# server CPU on its two default tickets (each a copy of the session with the client's
+# certificate, serialised and encrypted) as on the rest of the handshake, and no API
+# client resumes: the docker CLI (Go, no ClientSessionCache) and docker-py (urllib3)
+# start every connection afresh.  See docs/decisions.md.
+TLS13_SESSION_TICKETS = 0
+
 
 def server_ssl_context(tls: hostsmod.TLSSettings) -> ssl.SSLContext:
     """dockerd's ``tlsconfig.Server``: TLS 1.2 or newer; with verify, only clients the CA signed.
@@ -29,6 +36,7 @@ def server_ssl_context(tls: hostsmod.TLSSettings) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.set_alpn_protocols(["http/1.1"])
+    ctx.num_tickets = TLS13_SESSION_TICKETS
     try:
         ctx.load_cert_chain(tls.cert, tls.key)
     except (OSError, ssl.SSLError) as exc:

@@ -14,6 +14,7 @@ import socket
 import ssl
 import stat
 import subprocess
+import time
 
 import docker
 import pytest
@@ -113,6 +114,36 @@ def test_client_from_another_ca_is_refused(tls_daemon, pki):
                 s.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
                 if not s.recv(100):  # TLS 1.3: the refusal arrives after the client's side finished
                     raise ConnectionResetError("closed")
+
+
+def _first_ping(port: int, ctx: ssl.SSLContext) -> tuple[float, ssl.SSLSocket]:
+    """Handshake, then the time from the handshake's end to the first answer (Nagle on, as Python's default)."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s = ctx.wrap_socket(raw, server_hostname="localhost")
+    t0 = time.perf_counter()
+    s.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = b""
+    while b"OK" not in data:
+        chunk = s.recv(4096)
+        assert chunk, data
+        data += chunk
+    return time.perf_counter() - t0, s
+
+
+def test_no_session_tickets_and_no_delayed_ack_on_the_first_request(tls_daemon, pki):
+    # No TLS 1.3 ticket (no API client resumes; OpenSSL 3.0 spends ~1.5 ms making two),
+    # and without a ticket to carry it the ACK of the client's Finished goes out at once:
+    # a Nagle client's first request would otherwise wait for the 40 ms delayed ACK.
+    ctx = ssl.create_default_context(cafile=f"{pki['client']}/ca.pem")
+    ctx.load_cert_chain(f"{pki['client']}/cert.pem", f"{pki['client']}/key.pem")
+    waits = []
+    for _ in range(5):
+        wait, s = _first_ping(tls_daemon.port, ctx)
+        with s:
+            assert s.version() == "TLSv1.3"
+            assert not s.session.has_ticket
+        waits.append(wait)
+    assert min(waits) < 0.025, waits  # a delayed ACK makes every one ≥ ~37 ms
 
 
 def test_plain_http_on_the_tls_port_gets_nothing(tls_daemon):

@@ -17,6 +17,7 @@ half-close.  tests/e2e/test_tls.py covers the paths that depend on it.
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from asyncio import sslproto
 from typing import Any
@@ -54,7 +55,9 @@ class HalfCloseSSLProtocol(sslproto.SSLProtocol):
         super()._start_shutdown()
 
     def _on_handshake_complete(self, handshake_exc: BaseException | None) -> None:
-        if handshake_exc is not None:
+        if handshake_exc is None:
+            ack_now(self._transport)
+        else:
             # Send the alert OpenSSL wrote (``certificate required``, ``unknown ca``) before
             # the connection is dropped, so the client says why instead of a bare EOF.
             try:
@@ -77,6 +80,22 @@ class HalfCloseSSLProtocol(sslproto.SSLProtocol):
         if self._keep_open:
             return True  # the application keeps writing; it closes the connection itself
         return super().eof_received()
+
+
+def ack_now(transport: asyncio.BaseTransport | None) -> None:
+    """Acknowledge the client's last handshake flight now, not after the delayed-ACK timer.
+
+    Without session tickets the server has nothing to send after the client's
+    Finished, so the kernel holds that ACK for up to 40 ms; a client with Nagle's
+    algorithm on (Python's ``ssl`` sockets, curl without ``TCP_NODELAY``) holds its
+    first request until the ACK comes.  ``TCP_QUICKACK`` sends a pending ACK at once.
+    """
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+        except OSError:
+            pass
 
 
 class TLSSite(web.TCPSite):
