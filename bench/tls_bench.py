@@ -11,7 +11,9 @@ socket for set-up.  Printed, as medians and the ratio dockyard / dockerd:
     certificate + ``GET /_ping`` on that connection (Python's ssl client), once
     with ``TCP_NODELAY`` as the docker CLI (Go sets it on every TCP connection)
     and docker-py (urllib3's default socket options) connect, once with Nagle's
-    algorithm on (a plain ``ssl`` socket, curl);
+    algorithm on (a plain ``ssl`` socket, curl), and the daemon process's CPU
+    time per such connection (from /proc; dockerd's process alone, which is where
+    Go terminates TLS and answers /_ping);
   - ``docker run --rm busybox true`` with ``DOCKER_HOST=tcp://…``,
     ``DOCKER_TLS_VERIFY=1`` and ``DOCKER_CERT_PATH`` (the real docker CLI).
 """
@@ -51,6 +53,13 @@ def handshake_ms(port: int, ctx: ssl.SSLContext, nodelay: bool) -> float:
                     raise RuntimeError(f"no answer on port {port}: {data!r}")
                 data += chunk
     return (time.perf_counter() - t0) * 1000
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process (its threads included)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_ms(env: dict[str, str]) -> float:
@@ -102,10 +111,14 @@ def main() -> int:
             handshake_ms(port, ctx, True)  # warm-up
             run_ms(env)
         hs: dict[tuple[str, bool], list[float]] = {}
+        assert ours.proc is not None and ref.proc is not None
+        pids = {"dockyard": ours.proc.pid, "dockerd": ref.proc.pid}
+        cpu0 = {name: cpu_s(pid) for name, pid in pids.items()}
         for _ in range(args.handshakes):
             for nodelay in (True, False):
                 for name, port in (("dockyard", ours_port), ("dockerd", ref_port)):
                     hs.setdefault((name, nodelay), []).append(handshake_ms(port, ctx, nodelay))
+        per_conn = {name: (cpu_s(pid) - cpu0[name]) * 1000 / (2 * args.handshakes) for name, pid in pids.items()}
         runs: dict[str, list[float]] = {"dockyard": [], "dockerd": []}
         for _ in range(args.runs):
             for name in ("dockyard", "dockerd"):
@@ -113,6 +126,7 @@ def main() -> int:
         print(f"TCP + mutual TLS on 127.0.0.1, {args.handshakes} handshakes and {args.runs} runs each, interleaved")
         line("TLS connect + handshake + GET /_ping", hs["dockyard", True], hs["dockerd", True])
         line("the same, client without TCP_NODELAY", hs["dockyard", False], hs["dockerd", False])
+        line("server CPU per TLS connection (mean)", [per_conn["dockyard"]], [per_conn["dockerd"]])
         line("docker run --rm busybox true over TLS", runs["dockyard"], runs["dockerd"])
         return 0
     finally:
