@@ -131,3 +131,40 @@ def test_daemon_json_network_keys(tmp_path):
     path.write_text('{"bip": "10.77.0.0/24"}')
     with pytest.raises(errors.InvalidParameter, match="invalid bip"):
         load(str(path), {})
+
+
+def test_ipv6_configs_allocate_and_split():
+    cfg = ipam.user_config("2001:db8:389::/64", "2001:db8:389::ffff", "2001:db8:389::0/96")
+    assert cfg.v6 and cfg.to_docker() == {"Subnet": "2001:db8:389::/64", "Gateway": "2001:db8:389::ffff",
+                                          "IPRange": "2001:db8:389::/96"}
+    assert ipam.IPAMConfig.from_docker(cfg.to_docker()) == cfg
+    assert ipam.user_config("fd00:1::/64").gateway == ipaddress.IPv6Address("fd00:1::1")
+    # lowest free in the range, the gateway and taken ones skipped; a static one checked
+    gw_first = ipam.user_config("fd00:2::/64")
+    assert str(ipam.allocate(gw_first, [])) == "fd00:2::2"
+    assert str(ipam.allocate(gw_first, [ipaddress.IPv6Address("fd00:2::2")])) == "fd00:2::3"
+    assert str(ipam.allocate(cfg, [], "2001:db8:389::f00d")) == "2001:db8:389::f00d"
+    with pytest.raises(errors.Conflict, match="Address already in use"):
+        ipam.allocate(cfg, [ipaddress.IPv6Address("2001:db8:389::f00d")], "2001:db8:389::f00d")
+    with pytest.raises(errors.InvalidParameter, match="no configured subnet"):
+        ipam.allocate(cfg, [], "2001:db8:1::1")
+    with pytest.raises(errors.InvalidParameter, match="not a subset"):
+        ipam.user_config("2001:db8:389::/64", "", "10.0.0.0/24")
+    with pytest.raises(errors.Forbidden, match="no matching subnet for gateway"):
+        ipam.user_config("2001:db8:389::/64", "2001:db8:1::1")
+    with pytest.raises(errors.InvalidParameter, match="too small"):
+        ipam.user_config("2001:db8::/127")
+    full = ipam.user_config("fd00:3::/126")
+    assert str(ipam.allocate(full, [])) == "fd00:3::2"
+    with pytest.raises(errors.Forbidden, match="no available IPv6 addresses"):
+        ipam.allocate(full, [ipaddress.IPv6Address("fd00:3::2"), ipaddress.IPv6Address("fd00:3::3")])
+    assert str(ipam.allocate(full, [ipaddress.IPv6Address("fd00:3::2")])) == "fd00:3::3"  # no broadcast in v6
+    v4, v6 = ipam.split_configs([{"Subnet": "172.20.0.0/16", "Gateway": "172.20.0.1"}, cfg.to_docker()])
+    assert v4 == {"Subnet": "172.20.0.0/16", "Gateway": "172.20.0.1"} and v6 == cfg.to_docker()
+    assert ipam.split_configs([]) == (None, None)
+    # the families never overlap each other
+    ipam.check_overlap(ipaddress.ip_network("fd00::/8"), [ipaddress.IPv4Network("10.0.0.0/8")])
+    with pytest.raises(errors.Forbidden, match="Pool overlaps"):
+        ipam.check_overlap(ipaddress.ip_network("fd00:1::/64"), [ipaddress.ip_network("fd00::/16")])
+    with pytest.raises(errors.InvalidParameter, match="IPv6"):
+        ipam.parse_addr("2001:db8::1")

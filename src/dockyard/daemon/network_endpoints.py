@@ -86,8 +86,7 @@ class EndpointOps:
         raw = raw or {}
         ep = empty_endpoint(n["Id"])
         want = ((raw.get("IPAMConfig") or {}).get("IPv4Address") or "")
-        if (raw.get("IPAMConfig") or {}).get("IPv6Address"):
-            raise errors.InvalidParameter("IPv6 addresses are not supported yet (--ip6)")
+        want6 = ((raw.get("IPAMConfig") or {}).get("IPv6Address") or "")
         if (raw.get("IPAMConfig") or {}).get("LinkLocalIPs"):
             raise errors.InvalidParameter("--link-local-ip is not supported yet")
         if want:
@@ -98,6 +97,14 @@ class EndpointOps:
             if addr not in cfg.subnet:
                 raise errors.InvalidParameter(f"no configured subnet or ip-range contain the IP address {want}")
             ep["IPAMConfig"] = {"IPv4Address": want}
+        if want6:
+            _v4, v6 = ipam.split_configs(n["IPAM"]["Config"])
+            if not n.get("EnableIPv6") or v6 is None:
+                raise errors.InvalidParameter(USER_IP_ONLY_WITH_SUBNET)
+            addr6 = ipam.parse_any_addr(want6, "IPv6 address")
+            if addr6.version != 6 or addr6 not in ipam.IPAMConfig.from_docker(v6).subnet:
+                raise errors.InvalidParameter(f"no configured subnet or ip-range contain the IP address {want6}")
+            ep["IPAMConfig"] = (ep["IPAMConfig"] or {}) | {"IPv6Address": want6}
         aliases = [a for a in raw.get("Aliases") or [] if a]
         if aliases:
             if n["Name"] == "bridge":
@@ -190,12 +197,15 @@ class EndpointOps:
                 out.append((name, n, ep))
         return out
 
-    def _used_addresses(self, n: dict[str, Any]) -> set[ipam.Addr]:
-        used = {ipam.Addr(a) for c in n["IPAM"]["Config"] for a in (c.get("AuxiliaryAddresses") or {}).values()}
+    def _used_addresses(self, n: dict[str, Any], key: str = "IPAddress") -> set[ipam.AnyAddr]:
+        """Addresses of ``n`` taken: ``IPAddress`` (and aux addresses) or ``GlobalIPv6Address``."""
+        used: set[ipam.AnyAddr] = set()
+        if key == "IPAddress":
+            used = {ipam.Addr(a) for c in n["IPAM"]["Config"] for a in (c.get("AuxiliaryAddresses") or {}).values()}
         for c in self.containers.all():
             for ep in ((c.NetworkSettings or {}).get("Networks") or {}).values():
-                if ep.get("NetworkID") == n["Id"] and ep.get("IPAddress"):
-                    used.add(ipam.Addr(ep["IPAddress"]))
+                if ep.get("NetworkID") == n["Id"] and ep.get(key):
+                    used.add(ipam.parse_any_addr(ep[key]))
         return used
 
     def _ensure_bridge(self, n: dict[str, Any]) -> None:
@@ -296,6 +306,12 @@ class EndpointOps:
         want = (ep.get("IPAMConfig") or {}).get("IPv4Address") or ""
         addr = ipam.allocate(cfg, self._used_addresses(n), want)
         mac = ep["MacAddress"] if ep.get("_static_mac") else ipam.mac_for(addr)
+        _v4, v6 = ipam.split_configs(n["IPAM"]["Config"]) if n.get("EnableIPv6") else (None, None)
+        addr6, cfg6 = None, None
+        if v6 is not None:
+            cfg6 = ipam.IPAMConfig.from_docker(v6)
+            addr6 = ipam.allocate(cfg6, self._used_addresses(n, "GlobalIPv6Address"),
+                                  (ep.get("IPAMConfig") or {}).get("IPv6Address") or "")
         veth = netlinux.veth_name(self.stem, c.Id, n["Id"])
         if os.path.exists(f"/sys/class/net/{veth}"):
             # the previous run's pair, still going away with its namespace (detach does not wait
@@ -303,17 +319,22 @@ class EndpointOps:
             netlinux.delete_link(veth)
         netlinux.setup_endpoint(netlinux.Endpoint(
             netns=path, veth=veth, bridge=n["_bridge"], ifname=ifname, address=f"{addr}/{cfg.subnet.prefixlen}",
-            gateway=str(cfg.gateway), mac=mac, mtu=n.get("_mtu") or self.cfg.mtu, default_route=default_route),
-            new_netns=new_netns)
+            gateway=str(cfg.gateway), mac=mac, mtu=n.get("_mtu") or self.cfg.mtu, default_route=default_route,
+            address6=f"{addr6}/{cfg6.subnet.prefixlen}" if addr6 and cfg6 else "",
+            gateway6=str(cfg6.gateway) if cfg6 else ""), new_netns=new_netns)
         ep.update({"EndpointID": hashlib.sha256(f"{c.Id}/{n['Id']}/{veth}".encode()).hexdigest(),
                    "Gateway": str(cfg.gateway), "IPAddress": str(addr), "IPPrefixLen": cfg.subnet.prefixlen,
                    "MacAddress": mac, "_veth": veth, "_ifname": ifname})
+        if addr6 is not None and cfg6 is not None:
+            ep.update({"GlobalIPv6Address": str(addr6), "GlobalIPv6PrefixLen": cfg6.subnet.prefixlen,
+                       "IPv6Gateway": str(cfg6.gateway)})
         if n["Name"] != "bridge":
             ep["DNSNames"] = list(dict.fromkeys([c.Name, c.Id[:12], *(ep.get("Aliases") or [])]))
 
     @staticmethod
     def _unplug_record(ep: dict[str, Any]) -> None:
-        ep.update({"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0})
+        ep.update({"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
+                   "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0})
         if not ep.get("_static_mac"):
             ep["MacAddress"] = ""
         ep.pop("_veth", None)

@@ -97,7 +97,7 @@ class NetworkService(EndpointOps):
 
     def _taken_subnets(self, exclude: str = "") -> list[ipam.Net]:
         nets = [ipam.Net(cfg["Subnet"]) for n in self._networks.values() if n["Id"] != exclude
-                for cfg in n["IPAM"]["Config"]]
+                for cfg in n["IPAM"]["Config"] if ":" not in cfg["Subnet"]]
         return nets + [ipam.Net(r) for r in netlinux.host_routes()]
 
     def _pools(self) -> list[tuple[str, int]]:
@@ -166,7 +166,8 @@ class NetworkService(EndpointOps):
                     continue
                 attached[c.Id] = {"Name": c.Name, "EndpointID": ep["EndpointID"], "MacAddress": ep.get("MacAddress", ""),
                                   "IPv4Address": f"{ep['IPAddress']}/{ep['IPPrefixLen']}" if ep.get("IPAddress") else "",
-                                  "IPv6Address": ""}
+                                  "IPv6Address": (f"{ep['GlobalIPv6Address']}/{ep['GlobalIPv6PrefixLen']}"
+                                                  if ep.get("GlobalIPv6Address") else "")}
             out["Containers"] = attached
         return out
 
@@ -229,8 +230,7 @@ class NetworkService(EndpointOps):
         if driver != "bridge":
             raise errors.NotFound(f"plugin \"{driver}\" not found") if driver not in ("host", "null") else \
                 errors.Forbidden(f"only one instance of \"{driver}\" network is allowed")
-        if body.get("EnableIPv6"):
-            raise errors.InvalidParameter("EnableIPv6: IPv6 networks are not supported yet")
+        ipv6 = bool(body.get("EnableIPv6"))
         if body.get("Ingress") or body.get("ConfigOnly") or (body.get("ConfigFrom") or {}).get("Network"):
             raise errors.InvalidParameter("Ingress, ConfigOnly and ConfigFrom are not supported (swarm)")
         opts = {str(k): str(v) for k, v in (body.get("Options") or {}).items()}
@@ -261,22 +261,35 @@ class NetworkService(EndpointOps):
                         raise errors.InvalidParameter("ip-range and gateway need a subnet (--subnet)")
                     continue
                 cfg = ipam.user_config(raw["Subnet"], raw.get("Gateway") or "", raw.get("IPRange") or "")
+                if cfg.v6 and not ipv6:
+                    raise errors.Forbidden(f"non-IPv6 network cannot have an IPv6 subnet ({raw['Subnet']}): "
+                                           "enable IPv6 (--ipv6)")
+                if cfg.v6 and raw.get("AuxiliaryAddresses"):
+                    raise errors.InvalidParameter("aux-address in an IPv6 subnet is not supported yet")
                 for text in (raw.get("AuxiliaryAddresses") or {}).values():
                     if ipam.parse_addr(text, "aux-address") not in cfg.subnet:
                         raise errors.InvalidParameter(f"no matching subnet for aux-address {text}")
-                aux = {str(k): str(v) for k, v in (raw.get("AuxiliaryAddresses") or {}).items()}
-                ipam.check_overlap(cfg.subnet, [ipam.Net(c["Subnet"]) for n in self._networks.values()
+                if not cfg.v6:
+                    aux = {str(k): str(v) for k, v in (raw.get("AuxiliaryAddresses") or {}).items()}
+                ipam.check_overlap(cfg.subnet, [ipam.parse_any_subnet(c["Subnet"]) for n in self._networks.values()
                                                 for c in n["IPAM"]["Config"]] + [c.subnet for c in cfgs])
                 cfgs.append(cfg)
-            if len(cfgs) > 1:
-                raise errors.InvalidParameter("more than one IPv4 subnet per network is not supported yet")
-            if not user_cfgs:
+            v4_cfgs = [c for c in cfgs if not c.v6]
+            v6_cfgs = [c for c in cfgs if c.v6]
+            if len(v4_cfgs) > 1 or len(v6_cfgs) > 1:
+                raise errors.InvalidParameter("more than one subnet of a family per network is not supported yet")
+            if ipv6 and not v6_cfgs:
+                raise errors.InvalidParameter("EnableIPv6: an IPv6 network needs an IPv6 subnet (--subnet) "
+                                              "until default IPv6 pools are supported")
+            if not v4_cfgs:  # as dockerd: a v6-only request still gets an automatic IPv4 subnet
                 subnet = ipam.pick_subnet(self._pools(), self._taken_subnets())
-                cfgs = [ipam.IPAMConfig(subnet, next(subnet.hosts()))]
+                v4_cfgs = [ipam.IPAMConfig(subnet, next(subnet.hosts()))]
+            cfgs = v4_cfgs + v6_cfgs  # the IPv4 config stays first: Config[0] is what IPv4 code reads
             n = self._record(name, "bridge", cfgs, internal=bool(body.get("Internal")),
                              attachable=bool(body.get("Attachable")), options=opts,
                              labels=body.get("Labels") or {})
-            n["_user_subnet"] = bool(user_cfgs)
+            n["_user_subnet"] = any(":" not in c["Subnet"] for c in user_cfgs)
+            n["EnableIPv6"] = ipv6
             n["IPAM"]["Options"] = ipam_body.get("Options")  # dockerd echoes the request's: {} or null
             if user_cfgs and aux:  # reserved: never given to a container (dockerd's --aux-address)
                 n["IPAM"]["Config"][0]["AuxiliaryAddresses"] = aux
@@ -301,8 +314,13 @@ class NetworkService(EndpointOps):
 
     def _make_bridge(self, n: dict[str, Any]) -> None:
         cfg = ipam.IPAMConfig.from_docker(n["IPAM"]["Config"][0])
+        _v4, v6 = ipam.split_configs(n["IPAM"]["Config"])
+        gw6 = ""
+        if v6 is not None:
+            cfg6 = ipam.IPAMConfig.from_docker(v6)
+            gw6 = f"{cfg6.gateway}/{cfg6.subnet.prefixlen}"
         netlinux.create_bridge(n["_bridge"], f"{cfg.gateway}/{cfg.subnet.prefixlen}",
-                               n.get("_mtu") or self.cfg.mtu)
+                               n.get("_mtu") or self.cfg.mtu, gateway6_cidr=gw6)
 
     def remove(self, ref: str) -> None:
         n = self.get(ref)

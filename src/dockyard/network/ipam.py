@@ -18,6 +18,9 @@ from dockyard.errors import Conflict, Forbidden, InvalidParameter
 
 Net = ipaddress.IPv4Network
 Addr = ipaddress.IPv4Address
+# an IPv6 network (EnableIPv6) has one config of each family: these name either
+AnyNet = ipaddress.IPv4Network | ipaddress.IPv6Network
+AnyAddr = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # Docker's defaults: 172.17.0.0/16 for the default bridge (bip), then 172.18–31/16 and
 # 192.168.0.0/20 pieces for user networks (default-address-pools).
@@ -28,9 +31,9 @@ DEFAULT_POOLS: list[tuple[str, int]] = [(f"172.{i}.0.0/16", 16) for i in range(1
 class IPAMConfig:
     """One entry of a network's IPAM.Config: Subnet, Gateway, IPRange (Docker's names)."""
 
-    subnet: Net
-    gateway: Addr
-    ip_range: Net | None = None
+    subnet: AnyNet
+    gateway: AnyAddr
+    ip_range: AnyNet | None = None
 
     def to_docker(self) -> dict[str, str]:
         out = {"Subnet": str(self.subnet), "Gateway": str(self.gateway)}
@@ -41,42 +44,62 @@ class IPAMConfig:
     @classmethod
     def from_docker(cls, data: dict[str, str]) -> "IPAMConfig":
         rng = data.get("IPRange")
-        return cls(Net(data["Subnet"]), Addr(data["Gateway"]), Net(rng) if rng else None)
+        return cls(ipaddress.ip_network(data["Subnet"]), ipaddress.ip_address(data["Gateway"]),
+                   ipaddress.ip_network(rng) if rng else None)
+
+    @property
+    def v6(self) -> bool:
+        return self.subnet.version == 6
+
+
+def split_configs(raw: list[dict[str, str]]) -> tuple[dict[str, str] | None, dict[str, str] | None]:
+    """A network's IPAM.Config as (its IPv4 config, its IPv6 config), either may be missing."""
+    v4 = next((c for c in raw if ":" not in c.get("Subnet", "")), None)
+    v6 = next((c for c in raw if ":" in c.get("Subnet", "")), None)
+    return v4, v6
 
 
 def parse_subnet(text: str) -> Net:
-    try:
-        net = ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        raise InvalidParameter(f"invalid CIDR address: {text}") from None
+    net = parse_any_subnet(text)
     if not isinstance(net, Net):
-        raise InvalidParameter(f"IPv6 subnets are not supported yet: {text}")
+        raise InvalidParameter(f"an IPv6 subnet needs an IPv6 network (--ipv6): {text}")
     return net
 
 
-def parse_addr(text: str, what: str = "IP address") -> Addr:
+def parse_any_subnet(text: str) -> AnyNet:
     try:
-        addr = ipaddress.ip_address(text)
+        return ipaddress.ip_network(text, strict=False)
     except ValueError:
-        raise InvalidParameter(f"invalid {what}: {text}") from None
+        raise InvalidParameter(f"invalid CIDR address: {text}") from None
+
+
+def parse_addr(text: str, what: str = "IP address") -> Addr:
+    addr = parse_any_addr(text, what)
     if not isinstance(addr, Addr):
-        raise InvalidParameter(f"IPv6 addresses are not supported yet: {text}")
+        raise InvalidParameter(f"invalid {what}: {text} is an IPv6 address")
     return addr
 
 
+def parse_any_addr(text: str, what: str = "IP address") -> AnyAddr:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        raise InvalidParameter(f"invalid {what}: {text}") from None
+
+
 def user_config(subnet: str, gateway: str = "", ip_range: str = "") -> IPAMConfig:
-    """One IPAM config from ``--subnet/--gateway/--ip-range``, checked as libnetwork does."""
-    net = parse_subnet(subnet)
-    if net.prefixlen > 30:
+    """One IPAM config from ``--subnet/--gateway/--ip-range``, checked as libnetwork does (either family)."""
+    net = parse_any_subnet(subnet)
+    if net.prefixlen > net.max_prefixlen - 2:
         raise InvalidParameter(f"invalid subnet {subnet}: too small for a network")
     rng = None
     if ip_range:
-        rng = parse_subnet(ip_range)
-        if not rng.subnet_of(net):
+        rng = parse_any_subnet(ip_range)
+        if rng.version != net.version or not rng.subnet_of(net):  # type: ignore[arg-type]
             raise InvalidParameter(f"Invalid pool request: the range {ip_range} is not a subset of "
                                    f"the pool {net}")
     if gateway:
-        gw = parse_addr(gateway, "gateway")
+        gw = parse_any_addr(gateway, "gateway")
         if gw not in net:
             raise Forbidden(f"no matching subnet for gateway {gateway}")
     else:
@@ -84,9 +107,9 @@ def user_config(subnet: str, gateway: str = "", ip_range: str = "") -> IPAMConfi
     return IPAMConfig(net, gw, rng)
 
 
-def check_overlap(new: Net, existing: Iterable[Net]) -> None:
+def check_overlap(new: AnyNet, existing: Iterable[AnyNet]) -> None:
     """Docker's text when a user subnet overlaps one of the daemon's networks."""
-    if any(new.overlaps(net) for net in existing):
+    if any(new.version == net.version and new.overlaps(net) for net in existing):  # type: ignore[arg-type]
         raise Forbidden("invalid pool request: Pool overlaps with other one on this address space")
 
 
@@ -104,27 +127,34 @@ def pick_subnet(pools: list[tuple[str, int]], taken: Iterable[Net]) -> Net:
                     "to assign to the network")
 
 
-def allocate(cfg: IPAMConfig, used: Iterable[Addr], want: str = "") -> Addr:
-    """An address for an endpoint: ``want`` if free and inside, else the lowest free one."""
+def allocate(cfg: IPAMConfig, used: Iterable[AnyAddr], want: str = "") -> AnyAddr:
+    """An address for an endpoint: ``want`` if free and inside, else the lowest free one.
+
+    Either family: ``cfg`` says which; an IPv6 pool is walked lazily from its start
+    (``hosts()`` is a generator), so a /64 costs only the addresses already taken.
+    """
     taken = set(used) | {cfg.gateway}
+    # IPv4 keeps its network and broadcast addresses; IPv6 has no broadcast, only the subnet-router anycast
+    reserved = (cfg.subnet.network_address,) if cfg.v6 else (cfg.subnet.network_address, cfg.subnet.broadcast_address)
     if want:
-        addr = parse_addr(want)
-        if addr not in cfg.subnet or addr in (cfg.subnet.network_address, cfg.subnet.broadcast_address):
+        addr = parse_any_addr(want)
+        if addr not in cfg.subnet or addr in reserved:
             raise InvalidParameter(f"no configured subnet or ip-range contain the IP address {want}")
         if addr in taken:
             raise Conflict("Address already in use")
         return addr
     space = cfg.ip_range or cfg.subnet
     for addr in space.hosts() if space.prefixlen < 31 else iter(space):
-        if addr not in taken and addr not in (cfg.subnet.network_address, cfg.subnet.broadcast_address):
+        if addr not in taken and addr not in reserved:
             return addr
-    raise Unavailable_(f"no available IPv4 addresses on this network's address pools: {cfg.subnet}")
+    raise Unavailable_(f"no available IPv{cfg.subnet.version} addresses on this network's address pools: "
+                       f"{cfg.subnet}")
 
 
 class Unavailable_(Forbidden):
     """The pool is exhausted (Docker answers 403 too)."""
 
 
-def mac_for(addr: Addr) -> str:
+def mac_for(addr: AnyAddr) -> str:
     """Docker's generated MAC: 02:42 followed by the IPv4 address's bytes."""
     return "02:42:" + ":".join(f"{b:02x}" for b in addr.packed)

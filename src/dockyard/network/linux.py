@@ -70,11 +70,20 @@ def links() -> set[str]:
     return set(os.listdir("/sys/class/net"))
 
 
-def create_bridge(name: str, gateway_cidr: str, mtu: int | None) -> None:
-    """The network's bridge with its gateway address, up (undo: delete_link)."""
+def create_bridge(name: str, gateway_cidr: str, mtu: int | None, gateway6_cidr: str = "") -> None:
+    """The network's bridge with its gateway address(es), up (undo: delete_link).
+
+    An IPv6 gateway is added ``nodad``: it is ours alone on a fresh bridge, and
+    duplicate address detection would hold it "tentative" for a second or more.
+    """
     mtu_arg = f" mtu {mtu}" if mtu else ""
-    _run(["ip", "-batch", "-"], f"link add {name}{mtu_arg} type bridge\n"
-                                f"addr add {gateway_cidr} dev {name}\nlink set {name} up\n")
+    v6 = f"addr add {gateway6_cidr} dev {name} nodad\n" if gateway6_cidr else ""
+    script = f"link add {name}{mtu_arg} type bridge\naddr add {gateway_cidr} dev {name}\n{v6}link set {name} up\n"
+    try:
+        _run(["ip", "-batch", "-"], script)
+    except SystemError_:
+        delete_link(name)  # a batch stops at its first failing line: the bridge may exist
+        raise
     try:
         # the host's 127.0.0.1 may reach published ports: DNAT'd loopback traffic leaves by the bridge
         with open(f"/proc/sys/net/ipv4/conf/{name}/route_localnet", "w") as f:
@@ -125,6 +134,8 @@ class Endpoint:
     mac: str
     mtu: int | None = None
     default_route: bool = True
+    address6: str = ""  # 2001:db8::2/64 on an IPv6 network
+    gateway6: str = ""
 
 
 def setup_endpoint(ep: Endpoint, new_netns: bool = False) -> None:
@@ -140,8 +151,12 @@ def setup_endpoint(ep: Endpoint, new_netns: bool = False) -> None:
         f"link add {ep.ifname}{mtu} address {ep.mac} type veth peer name {ep.veth}{mtu} "
         f"netns /proc/{os.getpid()}/ns/net\n"
         f"addr add {ep.address} dev {ep.ifname}\nlink set {ep.ifname} up\n")
+    if ep.address6:
+        inside += f"addr add {ep.address6} dev {ep.ifname} nodad\n"
     if ep.default_route:
         inside += f"route replace default via {ep.gateway} dev {ep.ifname}\n"
+        if ep.gateway6:
+            inside += f"route replace default via {ep.gateway6} dev {ep.ifname}\n"
     if new_netns:
         os.makedirs(os.path.dirname(ep.netns), mode=0o711, exist_ok=True)
         with open(ep.netns, "w"):
