@@ -59,6 +59,10 @@ def test_cli_dual_stack_network_static_and_allocated_ping(d):
     assert run(d, "exec", "a6", "ping", "-6", "-c", "1", "-W", "3", "2001:db8:5::2").returncode == 0
     assert run(d, "exec", "b6", "ping", "-6", "-c", "1", "-W", "3", "2001:db8:5::a").returncode == 0
     assert run(d, "exec", "b6", "ping", "-6", "-c", "1", "-W", "3", "2001:db8:5::1").returncode == 0  # the gateway
+    # by name: aardvark answers AAAA with the IPv6 address; /etc/hosts has both of the container's own
+    assert run(d, "exec", "b6", "ping", "-6", "-c", "1", "-W", "3", "a6").returncode == 0
+    hosts = run(d, "exec", "a6", "cat", "/etc/hosts").stdout
+    assert "2001:db8:5::a\t" in hosts and f"{a['IPAddress']}\t" in hosts
     shown = json.loads(run(d, "network", "inspect", "v6net").stdout)[0]["Containers"]
     assert sorted(c["IPv6Address"] for c in shown.values()) == ["2001:db8:5::2/64", "2001:db8:5::a/64"]
 
@@ -72,6 +76,15 @@ def test_cli_dual_stack_network_static_and_allocated_ping(d):
     assert p.returncode != 0 and "user configured subnets" in p.stderr
     p = run(d, "network", "create", "--subnet", "2001:db8:7::/64", "nov6", check=False)
     assert p.returncode != 0 and "enable IPv6" in p.stderr
+
+    # a failed start leaves no interface and its static address free for the next one
+    before = links_settle(d.prefix, [])
+    p = run(d, "run", "--name", "bad6", "--network", "v6net", "--ip6", "2001:db8:5::b", "busybox", "no-such-program",
+            check=False)
+    assert p.returncode != 0
+    run(d, "rm", "bad6")
+    assert links_settle(d.prefix, before) == before
+    run(d, "run", "--rm", "--network", "v6net", "--ip6", "2001:db8:5::b", "busybox", "true")
 
     # a restart gives the same static address back; rm takes everything away
     run(d, "restart", "-t", "0", "a6")

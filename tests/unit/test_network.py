@@ -112,6 +112,8 @@ def test_resolv_conf_from_host_and_options():
 def test_aardvark_file():
     text = render_network("10.9.0.1", [Record("abc", "10.9.0.2", ("web", "abc"[:12], "www", "web"))])
     assert text == "10.9.0.1\nabc 10.9.0.2  web,abc,www\n"
+    text = render_network("10.9.0.1", [Record("abc", "10.9.0.2", ("web",), "fd00:9::2")])
+    assert text == "10.9.0.1\nabc 10.9.0.2 fd00:9::2 web\n"  # id, IPv4, IPv6, names: aardvark's columns
 
 
 def test_interface_names_carry_the_prefix_and_fit():

@@ -378,7 +378,8 @@ class EndpointOps:
             subnet = n["IPAM"]["Config"][0]["Subnet"]
             bridges.append(firewall.BridgeRules(n["_bridge"], subnet, bool(n["Internal"])))
             if n["Name"] != "bridge":
-                records = [Record(c.Id, ep["IPAddress"], tuple(ep.get("DNSNames") or ()))
+                records = [Record(c.Id, ep["IPAddress"], tuple(ep.get("DNSNames") or ()),
+                                  ep.get("GlobalIPv6Address") or "")
                            for c, ep in self._endpoints_of(n) if ep.get("IPAddress")]
                 if records:
                     dns[n["Id"][:12]] = render_network(n["IPAM"]["Config"][0]["Gateway"], records)
@@ -413,6 +414,8 @@ class EndpointOps:
         for name, n, ep in bridged:
             if ep.get("IPAddress"):
                 own.append((ep["IPAddress"], names))
+                if ep.get("GlobalIPv6Address"):  # as dockerd: both of the first network's addresses
+                    own.append((ep["GlobalIPv6Address"], names))
                 break
         for name, n, ep in bridged:
             if n["Name"] != "bridge" and ep.get("IPAddress") and embedded is None:

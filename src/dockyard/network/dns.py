@@ -28,13 +28,14 @@ class Record:
     container_id: str
     ipv4: str
     names: tuple[str, ...]
+    ipv6: str = ""  # on an EnableIPv6 network: aardvark answers AAAA queries with it
 
 
 def render_network(gateway: str, records: list[Record]) -> str:
     lines = [gateway]
     for r in records:
         names = ",".join(dict.fromkeys(n for n in r.names if n))
-        lines.append(f"{r.container_id} {r.ipv4}  {names}")
+        lines.append(f"{r.container_id} {r.ipv4} {r.ipv6} {names}")
     return "\n".join(lines) + "\n"
 
 
