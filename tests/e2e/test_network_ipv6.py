@@ -14,6 +14,7 @@ import pytest
 
 from dockyard.network.linux import link_stem
 from tests.e2e.test_network import d, links_settle, nft_table, run  # noqa: F401 (d: the fixture)
+from tests.support.daemon import docker, new_daemon
 
 
 def _ipv6_available() -> str:
@@ -137,3 +138,28 @@ def test_dockerpy_ipv6_create_and_connect(d):
     other.remove(force=True)
     api.remove_container(cid, force=True)
     net.remove()
+
+
+def test_daemon_restart_remakes_the_ipv6_gateway(busybox_tar):
+    """A stop removes the bridges no running container uses; the start remakes them with both gateways."""
+    dm = new_daemon()
+    dm.start()
+    try:
+        docker(dm, "import", str(busybox_tar), "busybox:latest", check=True)
+        docker(dm, "network", "create", "--ipv6", "--subnet", "fd00:db8:11::/64", "idle6", check=True)
+        docker(dm, "network", "create", "--ipv6", "--subnet", "fd00:db8:12::/64", "busy6", check=True)
+        docker(dm, "run", "-d", "--name", "svc6", "--network", "busy6", "busybox", "sleep", "300", check=True)
+        idle = link_stem(dm.prefix) + "b" + json.loads(docker(dm, "network", "inspect", "idle6").stdout)[0]["Id"][:6]
+        dm.stop()
+        assert not os.path.exists(f"/sys/class/net/{idle}")
+        dm.start()
+        assert "fd00:db8:11::1/64" in bridge_addrs(idle)
+        p = docker(dm, "run", "--rm", "--network", "busy6", "busybox", "ping", "-6", "-c", "1", "-W", "3",
+                   "fd00:db8:12::2")
+        assert p.returncode == 0, p.stderr
+        p = docker(dm, "run", "--rm", "--network", "idle6", "busybox", "ping", "-6", "-c", "1", "-W", "3",
+                   "fd00:db8:11::1")
+        assert p.returncode == 0, p.stderr
+    finally:
+        dm.cleanup()
+    assert links_settle(dm.prefix, []) == [] and nft_table(dm.prefix) == ""
