@@ -75,6 +75,8 @@ def test_cli_dual_stack_network_static_and_allocated_ping(d):
     run(d, "network", "create", "--subnet", "10.231.0.0/24", "v4only")
     p = run(d, "create", "--network", "v4only", "--ip6", "2001:db8:5::9", "busybox", "true", check=False)
     assert p.returncode != 0 and "user configured subnets" in p.stderr
+    p = run(d, "network", "create", "--ipv6", "nosubnet6", check=False)  # as dockerd 20.10: no default v6 pools
+    assert p.returncode != 0 and "non-overlapping IPv6 address pool" in p.stderr
     p = run(d, "network", "create", "--subnet", "2001:db8:7::/64", "nov6", check=False)
     assert p.returncode != 0 and "enable IPv6" in p.stderr
 

@@ -278,9 +278,9 @@ class NetworkService(EndpointOps):
             v6_cfgs = [c for c in cfgs if c.v6]
             if len(v4_cfgs) > 1 or len(v6_cfgs) > 1:
                 raise errors.InvalidParameter("more than one subnet of a family per network is not supported yet")
-            if ipv6 and not v6_cfgs:
-                raise errors.InvalidParameter("EnableIPv6: an IPv6 network needs an IPv6 subnet (--subnet) "
-                                              "until default IPv6 pools are supported")
+            if ipv6 and not v6_cfgs:  # dockerd 20.10's answer (it has no default IPv6 pools either)
+                raise errors.NotFound("could not find an available, non-overlapping IPv6 address pool among "
+                                      "the defaults to assign to the network")
             if not v4_cfgs:  # as dockerd: a v6-only request still gets an automatic IPv4 subnet
                 subnet = ipam.pick_subnet(self._pools(), self._taken_subnets())
                 v4_cfgs = [ipam.IPAMConfig(subnet, next(subnet.hosts()))]
