@@ -80,6 +80,15 @@ def test_cli_dual_stack_network_static_and_allocated_ping(d):
     p = run(d, "network", "create", "--subnet", "2001:db8:7::/64", "nov6", check=False)
     assert p.returncode != 0 and "enable IPv6" in p.stderr
 
+    # the CLI's network connect --ip6 on a running container: a second interface with its address
+    run(d, "run", "-d", "--name", "c6", "busybox", "sleep", "60")
+    run(d, "network", "connect", "--ip6", "2001:db8:5::c", "v6net", "c6")
+    assert "2001:db8:5::c/64" in run(d, "exec", "c6", "ip", "-6", "addr", "show", "eth1").stdout
+    assert run(d, "exec", "c6", "ping", "-6", "-c", "1", "-W", "3", "2001:db8:5::a").returncode == 0
+    run(d, "network", "disconnect", "v6net", "c6")
+    assert "2001:db8:5::c" not in run(d, "exec", "c6", "ip", "-6", "addr").stdout
+    run(d, "rm", "-f", "c6")
+
     # a failed start leaves no interface and its static address free for the next one
     before = links_settle(d.prefix, [])
     p = run(d, "run", "--name", "bad6", "--network", "v6net", "--ip6", "2001:db8:5::b", "busybox", "no-such-program",
