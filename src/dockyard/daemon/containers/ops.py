@@ -63,7 +63,7 @@ class ContainerOps:
     def _event_attrs(self, c: Container, **extra: str) -> dict[str, str]:  # pragma: no cover
         raise NotImplementedError
 
-    async def _wait_exit(self, c: Container) -> None:  # pragma: no cover - provided by the service
+    def _wait_exit(self, c: Container) -> "asyncio.Future[None]":  # pragma: no cover - provided by the service
         raise NotImplementedError
 
     async def _start_locked(self, c: Container) -> None:  # pragma: no cover - provided by the service

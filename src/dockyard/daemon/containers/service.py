@@ -449,15 +449,25 @@ class ContainerService(ContainerOps, ContainerViews):
         await self._wait_exit(c)
         return self._wait_result(c)
 
-    async def _wait_exit(self, c: Container) -> None:
+    def _wait_exit(self, c: Container) -> "asyncio.Future[None]":
+        """A future that resolves at the container's next exit, registered at once.
+
+        Not a coroutine on purpose: callers start it with ensure_future, and a task's
+        first step may run only after the exit was published (``_notify_exit`` runs
+        right after ``set_exited``), leaving it never woken — a `logs -f` of a short
+        container hung that way.  A cancelled future (a client that went away) drops
+        out of the list.
+        """
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         waiters = self._exit_waiters.setdefault(c.Id, [])
         waiters.append(fut)
-        try:
-            await fut
-        finally:
-            if not fut.done() and fut in waiters:  # cancelled: a client that went away
-                waiters.remove(fut)
+
+        def forget(f: "asyncio.Future[None]") -> None:
+            if f.cancelled() and f in waiters:
+                waiters.remove(f)
+
+        fut.add_done_callback(forget)
+        return fut
 
     @staticmethod
     def _wait_result(c: Container) -> dict[str, Any]:
