@@ -4,5 +4,7 @@
 lifecycle); ``config`` validates and normalizes a create request;
 ``model`` is the record and its Docker shapes; ``start`` turns a record into
 a bundle and a running container; ``ops`` holds the operations on a running
-one (stop, kill, pause, rename, …); ``view`` answers list and inspect.
+one (stop, kill, pause, resize, …); ``view`` answers list and inspect;
+``waits`` holds ``wait`` and attachers waiting for a start; ``removal``
+removes, renames and prunes; ``startup`` reconciles at daemon start.
 """

@@ -1,4 +1,8 @@
-"""The container service: create, start, stop, remove, wait — the lifecycle.
+"""The container service: the records, create, start and exit — the lifecycle.
+
+Its other parts are mixins in this package: ``ops`` (stop, kill, pause, …),
+``view`` (list, inspect), ``waits`` (wait, attachers waiting for a start),
+``removal`` (rm, rename, prune) and ``startup`` (daemon start and shutdown).
 
 Everything kernel-side goes through the layers below: the OCI spec is built
 by ``spec.bundle`` (called from ``containers.start``), a per-container monitor (conmon) started by
@@ -18,7 +22,6 @@ import logging
 import os
 import shutil
 import time
-import signal as signalmod
 from typing import Any
 
 from dockyard import errors
@@ -26,7 +29,10 @@ from dockyard.daemon.attach_hub import AttachHubs
 from dockyard.daemon.config import DaemonConfig
 from dockyard.daemon.containers.model import Container, now_rfc3339, parse_rfc3339
 from dockyard.daemon.containers.ops import ContainerOps
+from dockyard.daemon.containers.removal import ContainerRemoval
+from dockyard.daemon.containers.startup import ContainerStartup
 from dockyard.daemon.containers.view import ContainerViews
+from dockyard.daemon.containers.waits import ContainerWaits
 from dockyard.daemon.names import check_name, new_id, random_name
 from dockyard.monitor.conmon import start_error_exit_code
 from dockyard.state.db import Database, dumps, loads
@@ -34,8 +40,12 @@ from dockyard.state.db import Database, dumps, loads
 log = logging.getLogger("dockyard.containers")
 
 
-class ContainerService(ContainerOps, ContainerViews):
-    """Owns every container record and its lifecycle."""
+class ContainerService(ContainerWaits, ContainerRemoval, ContainerStartup, ContainerOps, ContainerViews):
+    """Owns every container record and its lifecycle.
+
+    ``ContainerWaits`` comes before ``ContainerOps``: the latter declares
+    ``_wait_exit`` and ``_notify_exit`` as placeholders that must not win.
+    """
 
     networks: Any = None  # the network service (set by build_backends)
 
@@ -226,6 +236,18 @@ class ContainerService(ContainerOps, ContainerViews):
                 await self._undo_start(c, self.runtime_for(c), self.images.layers.get_rw(cid))
             await self._start_locked(c)
 
+    def _running_peer(self, c: Container, key: str) -> Container | None:
+        """The running container that ``<key>: container:<ref>`` names (``NetworkMode``,
+        ``PidMode``, …); None for another mode or a peer that is missing or stopped."""
+        mode = c.HostConfig.get(key) or ""
+        if not mode.startswith("container:"):
+            return None
+        try:
+            peer = self.get(mode.split(":", 1)[1])
+        except errors.NotFound:
+            return None
+        return peer if peer.State.Running else None
+
     def _peer_namespaces(self, c: Container) -> dict[str, str]:
         """``--network/--pid/--ipc/--uts container:<ref>``: the peer's namespace files
         (``/proc/<pid>/ns/<ns>``), for the peers that run; a mode whose peer is missing
@@ -233,27 +255,10 @@ class ContainerService(ContainerOps, ContainerViews):
         their sandbox's namespaces this way)."""
         paths: dict[str, str] = {}
         for ns, key in (("network", "NetworkMode"), ("pid", "PidMode"), ("ipc", "IpcMode"), ("uts", "UTSMode")):
-            mode = c.HostConfig.get(key) or ""
-            if not mode.startswith("container:"):
-                continue
-            try:
-                peer = self.get(mode.split(":", 1)[1])
-            except errors.NotFound:
-                continue
-            if peer.State.Running and peer.State.Pid:
+            peer = self._running_peer(c, key)
+            if peer is not None and peer.State.Pid:
                 paths[ns] = f"/proc/{peer.State.Pid}/ns/{'net' if ns == 'network' else ns}"
         return paths
-
-    def _network_peer(self, c: Container) -> Container | None:
-        """The running container whose network ``--network container:<ref>`` joins."""
-        mode = c.HostConfig.get("NetworkMode") or ""
-        if not mode.startswith("container:"):
-            return None
-        try:
-            peer = self.get(mode.split(":", 1)[1])
-        except errors.NotFound:
-            return None
-        return peer if peer.State.Running and peer.HostsPath else None
 
     async def _start_locked(self, c: Container) -> None:
         from dockyard.daemon.containers.start import prepare_bundle
@@ -273,7 +278,9 @@ class ContainerService(ContainerOps, ContainerViews):
             timer.mark("Rootfs")
             netns = self.networks.attach(c) if self.networks else None
             timer.mark("Network")
-            prepare_bundle(c, self.cfg, self.networks, netns, self._peer_namespaces(c), self._network_peer(c))
+            net_peer = self._running_peer(c, "NetworkMode")  # its /etc files are shared once written
+            prepare_bundle(c, self.cfg, self.networks, netns, self._peer_namespaces(c),
+                           net_peer if net_peer is not None and net_peer.HostsPath else None)
             timer.mark("Bundle")
             pid = await self.monitor.create(
                 c.Id, c.Name, c.bundle, runtime, c.LogPath,
@@ -376,283 +383,6 @@ class ContainerService(ContainerOps, ContainerViews):
                 self.restarts.schedule(cid, delay)
         if c.HostConfig.get("AutoRemove"):
             await self._remove_quietly(cid)
-
-    async def _remove_quietly(self, cid: str) -> None:
-        try:
-            await self.remove(cid, force=True, volumes=True)
-        except errors.DockyardError as exc:
-            log.warning("auto-remove %s: %s", cid, exc)
-
-    def _notify_exit(self, c: Container) -> None:
-        for fut in self._exit_waiters.pop(c.Id, []):
-            if not fut.done():
-                fut.set_result(None)
-
-    # -- attach plumbing used by start -------------------------------------------------------
-    async def wait_for_attach(self, ref: str) -> Any:
-        """An attachment to the container's stdio, connected before its program runs.
-
-        For a created container this waits for ``start``, which connects every
-        waiting client before the program runs, so no output is lost.
-        """
-        c = self.get(ref)
-        self.events.emit("container", "attach", c.Id, self._event_attrs(c))
-        if c.State.Running:
-            return await self.attach_hubs.subscribe(c.Id)
-        if c.State.Status not in ("created", "exited"):
-            raise errors.Conflict("You cannot attach to a stopped container, start it first")
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._start_waiters.setdefault(c.Id, []).append(fut)
-        try:
-            return await fut
-        except asyncio.CancelledError:
-            if fut.done() and not fut.cancelled() and fut.exception() is None:
-                fut.result().close()  # connected just as its client left
-            raise
-        finally:
-            waiters = self._start_waiters.get(c.Id, [])
-            if fut in waiters:
-                waiters.remove(fut)
-
-    async def _connect_pending_attachers(self, c: Container) -> None:
-        for fut in self._start_waiters.pop(c.Id, []):
-            if not fut.done():
-                try:
-                    sub = await self.attach_hubs.subscribe(c.Id)
-                except errors.DockyardError as exc:
-                    if not fut.done():
-                        fut.set_exception(exc)
-                    continue
-                if fut.done():  # its client left while we connected
-                    sub.close()
-                else:
-                    fut.set_result(sub)
-
-    def _fail_pending_attachers(self, c: Container, exc: Exception) -> None:
-        for fut in self._start_waiters.pop(c.Id, []):
-            if not fut.done():
-                fut.set_exception(exc)
-
-    # -- wait -------------------------------------------------------------------
-    async def wait(self, ref: str, condition: str = "not-running") -> dict[str, Any]:
-        c = self.get(ref)
-        if condition not in ("not-running", "next-exit", "removed"):
-            raise errors.InvalidParameter(f"invalid condition: {condition!r}")
-        if condition == "removed":
-            ev = self._removed.setdefault(c.Id, asyncio.Event())
-            if c.State.Running or condition == "next-exit":
-                await self._wait_exit(c)
-            await ev.wait()
-            return self._wait_result(c)
-        if condition == "not-running" and not c.State.Running:
-            return self._wait_result(c)
-        await self._wait_exit(c)
-        return self._wait_result(c)
-
-    def _wait_exit(self, c: Container) -> "asyncio.Future[None]":
-        """A future that resolves at the container's next exit, registered at once.
-
-        Not a coroutine on purpose: callers start it with ensure_future, and a task's
-        first step may run only after the exit was published (``_notify_exit`` runs
-        right after ``set_exited``), leaving it never woken — a `logs -f` of a short
-        container hung that way.  A cancelled future (a client that went away) drops
-        out of the list.
-        """
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        waiters = self._exit_waiters.setdefault(c.Id, [])
-        waiters.append(fut)
-
-        def forget(f: "asyncio.Future[None]") -> None:
-            if f.cancelled() and f in waiters:
-                waiters.remove(f)
-
-        fut.add_done_callback(forget)
-        return fut
-
-    @staticmethod
-    def _wait_result(c: Container) -> dict[str, Any]:
-        return {"StatusCode": c.State.ExitCode, "Error": {"Message": c.State.Error} if c.State.Error else None}
-
-    # -- remove / rename / prune ----------------------------------------------------------------
-    async def remove_link(self, ref: str, alias: str) -> None:
-        """Drop the legacy link ``alias`` of container ``ref`` (``docker rm --link``)."""
-        from dockyard.network.links import parse_link
-
-        c = self.get(ref)
-        links = list(c.HostConfig.get("Links") or [])
-        kept = [link for link in links if parse_link(link)[1] != alias]
-        if len(kept) == len(links):
-            raise errors.NotFound(f"No such container: {ref}/{alias}")
-        c.HostConfig["Links"] = kept or None
-        self._save(c)
-
-    async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
-        from dockyard.daemon.containers.reconcile import release
-
-        c = self.get(ref)
-        if c.State.Restarting:
-            if not force:
-                raise errors.Conflict(f"cannot remove container \"/{c.Name}\": container is restarting: stop the "
-                                      "container before removing or force remove")
-            self.restarts.forget(c.Id)
-        while True:
-            if c.State.Running:
-                if not force:
-                    if c.State.Paused:
-                        raise errors.Conflict(f"cannot remove container \"/{c.Name}\": container is paused "
-                                              "and must be unpaused first")
-                    raise errors.Conflict(f"cannot remove container \"/{c.Name}\": container is running: "
-                                          "stop the container before removing or force remove")
-                await self._kill_for_removal(c)
-            async with self._lock(c.Id):
-                if c.Id not in self._containers:
-                    return
-                if c.State.Running:  # a start got in between: stop it again
-                    continue
-                before = c.State.Status
-                c.State.Status = "removing"  # a crash from here on: start-up finishes the removal
-                self._save(c)
-                try:
-                    await release(self, c)
-                    try:
-                        self.images.layers.get_rw(c.Id).remove()
-                    except errors.NotFound:
-                        pass
-                    shutil.rmtree(c.bundle, ignore_errors=True)
-                    with self.db.tx() as cur:
-                        cur.execute("DELETE FROM containers WHERE id = ?", (c.Id,))
-                except BaseException:
-                    c.State.Status = before
-                    self._save(c)
-                    raise
-                del self._containers[c.Id]
-                if volumes:
-                    self.volumes.remove_anonymous(c.MountPoints)
-            break
-        self._locks.pop(c.Id, None)
-        self.events.emit("container", "destroy", c.Id, self._event_attrs(c))
-        ev = self._removed.pop(c.Id, None)
-        if ev is not None:
-            ev.set()
-
-    async def _kill_for_removal(self, c: Container) -> None:
-        """``rm -f`` of a running container: SIGKILL everything in it and wait for the exit."""
-        runtime = self.runtime_for(c)
-        exited = asyncio.ensure_future(self._wait_exit(c))
-        if c.State.Paused:
-            try:
-                await runtime.resume(c.Id)
-            except errors.DockyardError:
-                pass
-        try:
-            await runtime.kill(c.Id, signalmod.SIGKILL, all_processes=True)
-        except errors.DockyardError:
-            pass
-        try:
-            await asyncio.wait_for(exited, 15)
-        except asyncio.TimeoutError:
-            raise errors.SystemError_(f"could not kill container {c.Id}") from None
-
-    def rename(self, ref: str, new_name: str) -> None:
-        c = self.get(ref)
-        if not new_name:
-            raise errors.InvalidParameter("Neither old nor new names may be empty")
-        new_name = check_name(new_name)
-        if new_name == c.Name:
-            raise errors.InvalidParameter("Renaming a container with the same name as its current name")
-        try:
-            self._check_name_free(new_name, exclude=c.Id)
-        except errors.Conflict as exc:
-            raise errors.Conflict(f"Error when allocating new name: {exc.message}") from None
-        old = c.Name
-        c.Name = new_name
-        try:
-            self._save(c)
-        except Exception:
-            c.Name = old
-            raise
-        self.events.emit("container", "rename", c.Id, self._event_attrs(c, oldName=f"/{old}"))
-
-    async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
-        from dockyard.daemon.containers.view import match_labels, parse_until
-
-        until = parse_until(filters.get("until"))
-        deleted = []
-        reclaimed = 0
-        for c in list(self._containers.values()):
-            if c.State.Running or c.State.Status == "removing":
-                continue
-            if not match_labels(c, filters):
-                continue
-            if until is not None and c.Created > until:
-                continue
-            size = self._size_rw(c)  # the writable layer is what removal frees, as dockerd counts
-            await self.remove(c.Id)
-            deleted.append(c.Id)
-            reclaimed += size
-        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
-
-    # -- start-up / shutdown ------------------------------------------------------------------
-    async def startup(self) -> None:
-        """Make every record agree with the kernel (see ``reconcile``), then watch for exits."""
-        from dockyard.daemon.containers.reconcile import reconcile_record, remove_unrecorded
-        from dockyard.monitor.conmon import ExitWatcher
-
-        loop = asyncio.get_running_loop()
-        self._watcher = ExitWatcher(self.monitor.exit_dir,
-                                    lambda cid, code: asyncio.ensure_future(self._on_exit(cid, code)))
-        self._watcher.start(loop)
-        self._remove_orphans()
-        for c in self._containers.values():  # before any exit below unmounts a volume another one uses
-            if c.State.Running:
-                self.volumes.adopt(c.Id, c.MountPoints)
-        slots = asyncio.Semaphore(4)  # independent records: a few at once, the runtime calls dominate
-
-        async def one(c: Container) -> None:
-            async with slots:
-                try:
-                    await reconcile_record(self, c)
-                except errors.DockyardError as exc:
-                    log.error("reconciling container %s: %s", c.Id, exc)
-
-        await asyncio.gather(*(one(c) for c in list(self._containers.values())))
-        await remove_unrecorded(self)
-        self._restart_at_daemon_start()
-
-    def _restart_at_daemon_start(self) -> None:
-        """Containers whose restart policy brings them back when the daemon starts (moby's restore).
-
-        As in dockerd, such a start begins a new loop: RestartCount 0, a manual stop
-        of an ``always`` container forgotten.  That includes a container that died
-        while the daemon was down (its exit was just collected above).
-        """
-        from dockyard.daemon.containers.restart import start_at_daemon_start
-
-        for c in list(self._containers.values()):
-            if not c.State.Running and start_at_daemon_start(c):
-                self._stale_after_crash.add(c.Id)
-                self._reset_restart_loop(c)
-                c.State.set_restarting()
-                self.restarts.schedule(c.Id, 0)
-
-    def _remove_orphans(self) -> None:
-        """Drop what a crash in the middle of ``create`` left: a bundle dir or RW layer with no record."""
-        for name in os.listdir(self.root):
-            if name in self._containers:
-                continue
-            log.info("removing the leftovers of container %s (no record)", name)
-            try:
-                self.images.layers.get_rw(name).remove()
-            except errors.NotFound:
-                pass
-            shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
-
-    async def shutdown(self) -> None:
-        self.restarts.close()
-        if self.health is not None:
-            self.health.close()
-        if self._watcher is not None:
-            self._watcher.stop()
 
 
 def _path_and_args(config: dict[str, Any], image_config: dict[str, Any]) -> tuple[str, list[str]]:
