@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
-import ssl
 from dataclasses import dataclass
 from typing import Any
+
+from OpenSSL import SSL
 
 from dockyard import errors
 from dockyard.daemon import hosts as hostsmod
@@ -19,45 +20,71 @@ from dockyard.daemon.config import DaemonConfig
 
 log = logging.getLogger("dockyard")
 
-# TLS 1.3 session tickets sent after each handshake.  OpenSSL 3.0 spends about as much
-# server CPU on its two default tickets (each a copy of the session with the client's
-# certificate, serialised and encrypted) as on the rest of the handshake, and no API
-# client resumes: the docker CLI (Go, no ClientSessionCache) and docker-py (urllib3)
-# start every connection afresh.  See docs/decisions.md.
-TLS13_SESSION_TICKETS = 0
+# dockerd's server cipher suites for TLS 1.2 (``tlsconfig.DefaultServerAcceptedCiphers``):
+# ECDHE key exchange with AES-GCM or AES-CBC.
+TLS12_CIPHERS = b"ECDHE+AESGCM:ECDHE+CHACHA20:ECDHE+AES:!aNULL"
+# Go's TLS 1.3 order on AES-NI hardware (OpenSSL puts AES-256 first): SHA-256 transcripts
+# and AES-128 cost a little less per handshake and per record.
+TLS13_SUITES = b"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 
 
-def server_ssl_context(tls: hostsmod.TLSSettings) -> ssl.SSLContext:
+def server_ssl_context(tls: hostsmod.TLSSettings) -> SSL.Context:
     """dockerd's ``tlsconfig.Server``: TLS 1.2 or newer; with verify, only clients the CA signed.
 
     With ``verify`` the CA file is the only trust root (dockerd's
-    ``ExclusiveRootPools``): the system's CAs sign no client in.
+    ``ExclusiveRootPools``): the system's CAs sign no client in.  pyOpenSSL,
+    not the ``ssl`` module: see api/tls.py and docs/decisions.md.
+
+    No stateless TLS 1.3 session tickets (``OP_NO_TICKET``; with the session
+    cache off the stateful ticket OpenSSL sends instead is a few bytes that
+    resume nothing): no API client resumes (the docker CLI's Go client has no
+    ``ClientSessionCache``, docker-py's urllib3 keeps none), and OpenSSL spends
+    ~0.35 ms of server CPU per connection on its two default ones, each a copy
+    of the session with the client's certificate, serialised and encrypted.
     """
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.set_alpn_protocols(["http/1.1"])
-    ctx.num_tickets = TLS13_SESSION_TICKETS
+    ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
+    ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
+    ctx.set_options(SSL.OP_NO_TICKET | SSL.OP_NO_RENEGOTIATION | SSL.OP_NO_COMPRESSION
+                    | SSL.OP_CIPHER_SERVER_PREFERENCE)
+    ctx.set_session_cache_mode(SSL.SESS_CACHE_OFF)
+    ctx.set_cipher_list(TLS12_CIPHERS)
+    ctx.set_tls13_ciphersuites(TLS13_SUITES)
+    ctx.set_alpn_select_callback(_alpn_http11)
     try:
-        ctx.load_cert_chain(tls.cert, tls.key)
-    except (OSError, ssl.SSLError) as exc:
+        for path in (tls.cert, tls.key):
+            with open(path, "rb"):
+                pass
+        ctx.use_certificate_chain_file(tls.cert)
+        ctx.use_privatekey_file(tls.key)
+        ctx.check_privatekey()
+    except (OSError, SSL.Error) as exc:
         raise errors.InvalidParameter(
             f'invalid TLS configuration: could not load X509 key pair (cert: "{tls.cert}", key: '
             f'"{tls.key}"): {_reason(exc)}') from None
     if tls.verify:
         try:
-            ctx.load_verify_locations(cafile=tls.cacert)
-        except (OSError, ssl.SSLError) as exc:
+            with open(tls.cacert, "rb"):
+                pass
+            ctx.load_verify_locations(tls.cacert)
+        except (OSError, SSL.Error) as exc:
             raise errors.InvalidParameter(
                 f'invalid TLS configuration: could not read CA certificate "{tls.cacert}": {_reason(exc)}') from None
-        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT)
     else:
-        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_verify(SSL.VERIFY_NONE)
     return ctx
+
+
+def _alpn_http11(conn: SSL.Connection, offered: list[bytes]) -> bytes | Any:
+    """HTTP/1.1 when the client offers it (as Go's ``NextProtos``), no ALPN otherwise."""
+    return b"http/1.1" if b"http/1.1" in offered else SSL.NO_OVERLAPPING_PROTOCOLS
 
 
 def _reason(exc: Exception) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
+    if isinstance(exc, SSL.Error) and exc.args and isinstance(exc.args[0], list):
+        return "; ".join(": ".join(p for p in err if p) for err in exc.args[0]) or "unreadable PEM"
     return str(exc)
 
 
@@ -88,7 +115,7 @@ class ListenPlan:
     """What :func:`prepare` checked and loaded, before the daemon touches any state."""
 
     hosts: list[hostsmod.Host]
-    ssl_context: ssl.SSLContext | None
+    ssl_context: SSL.Context | None
     gid: int | None
 
 
@@ -126,7 +153,7 @@ async def start_sites(runner: Any, plan: ListenPlan) -> list[Any]:
             if gid is not None:
                 os.chown(h.address, 0, gid)
         else:
-            site = (TLSSite(runner, h.address, h.port, ssl_context=ctx, reuse_address=True) if ctx
+            site = (TLSSite(runner, h.address, h.port, ctx, reuse_address=True) if ctx
                     else web.TCPSite(runner, h.address, h.port, reuse_address=True))
             try:
                 await site.start()

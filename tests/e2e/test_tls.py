@@ -22,6 +22,8 @@ import pytest
 from tests.support.daemon import Daemon, docker as docker_cli, new_daemon
 from tests.support.tls import CA, write_cert_dir, free_port
 
+HANDSHAKE_TIMEOUT = 3  # seconds the test daemon gives a client to finish its TLS handshake
+
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
@@ -41,7 +43,8 @@ def tls_daemon(pki, busybox_tar):
     server = pki["server"]
     d = new_daemon(config={"tlsverify": True, "tlscacert": f"{server}/ca.pem", "tlscert": f"{server}/cert.pem",
                            "tlskey": f"{server}/key.pem"},
-                   extra_args=["-H", f"tcp://127.0.0.1:{port}"])
+                   extra_args=["-H", f"tcp://127.0.0.1:{port}"],
+                   daemon_env={"DOCKYARD_TLS_HANDSHAKE_TIMEOUT": str(HANDSHAKE_TIMEOUT)})
     d.port = port  # type: ignore[attr-defined]
     d.start()
     try:
@@ -130,10 +133,11 @@ def _first_ping(port: int, ctx: ssl.SSLContext) -> tuple[float, ssl.SSLSocket]:
     return time.perf_counter() - t0, s
 
 
-def test_no_session_tickets_and_no_delayed_ack_on_the_first_request(tls_daemon, pki):
-    # No TLS 1.3 ticket (no API client resumes; OpenSSL 3.0 spends ~1.5 ms making two),
-    # and without a ticket to carry it the ACK of the client's Finished goes out at once:
-    # a Nagle client's first request would otherwise wait for the 40 ms delayed ACK.
+def test_no_resumable_tickets_and_no_delayed_ack_on_the_first_request(tls_daemon, pki):
+    # No stateless TLS 1.3 ticket (no API client resumes; OpenSSL spends ~0.35 ms making
+    # two): the stateful one OpenSSL sends instead resumes nothing, with the cache off.
+    # It waits for the first response, so the ACK of the client's Finished goes out at
+    # once: a Nagle client's first request would otherwise wait for the 40 ms delayed ACK.
     ctx = ssl.create_default_context(cafile=f"{pki['client']}/ca.pem")
     ctx.load_cert_chain(f"{pki['client']}/cert.pem", f"{pki['client']}/key.pem")
     waits = []
@@ -141,9 +145,118 @@ def test_no_session_tickets_and_no_delayed_ack_on_the_first_request(tls_daemon, 
         wait, s = _first_ping(tls_daemon.port, ctx)
         with s:
             assert s.version() == "TLSv1.3"
-            assert not s.session.has_ticket
+            session = s.session
         waits.append(wait)
+        with socket.create_connection(("127.0.0.1", tls_daemon.port), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost", session=session) as again:
+                again.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert b"OK" in again.recv(1000)
+                assert not again.session_reused
     assert min(waits) < 0.025, waits  # a delayed ACK makes every one ≥ ~37 ms
+
+
+def client_ctx(cert_dir: str) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=f"{cert_dir}/ca.pem")
+    ctx.load_cert_chain(f"{cert_dir}/cert.pem", f"{cert_dir}/key.pem")
+    return ctx
+
+
+def ping(port: int, ctx: ssl.SSLContext) -> bytes:
+    """A whole request on a connection of its own; the server ends it with a close_notify."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False) as s:
+            s.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := s.recv(4096):  # a TCP FIN without close_notify raises SSLEOFError
+                data += chunk
+    return data
+
+
+def test_connection_close_ends_with_close_notify(tls_daemon, pki):
+    data = ping(tls_daemon.port, client_ctx(pki["client"]))
+    assert data.startswith(b"HTTP/1.1 200") and data.endswith(b"OK"), data
+
+
+def test_hijacked_stream_with_large_output_and_input(tls_daemon, pki):
+    """20 MB out of an attached container and 8 MB into an exec's stdin, through the TLS layer's flow control."""
+    env = tls_env(tls_daemon, pki["client"])
+    r = subprocess.run(["docker", "run", "--rm", "busybox", "sh", "-c",
+                        "dd if=/dev/zero bs=1048576 count=20 2>/dev/null; echo end"],
+                       env=env, capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout) == 20 * 1048576 + 4 and r.stdout.endswith(b"\x00end\n")
+    r = cli(tls_daemon, pki["client"], "run", "-d", "busybox", "sleep", "120")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    try:
+        blob = os.urandom(8 * 1048576)
+        r2 = subprocess.run(["docker", "exec", "-i", cid, "sh", "-c", "wc -c; echo exec-done"], env=env,
+                            input=blob, capture_output=True, timeout=120)
+        assert r2.returncode == 0, r2.stderr
+        assert r2.stdout.split() == [str(len(blob)).encode(), b"exec-done"]
+    finally:
+        cli(tls_daemon, pki["client"], "rm", "-f", cid)
+
+
+def test_image_save_and_load_stream_over_tls(tls_daemon, pki, tmp_path):
+    """Large streamed bodies both ways: a saved image comes out and goes back in through TLS."""
+    tar = tmp_path / "img.tar"
+    r = cli(tls_daemon, pki["client"], "save", "-o", str(tar), "busybox:latest")
+    assert r.returncode == 0, r.stderr
+    assert tar.stat().st_size > 1 << 20
+    assert cli(tls_daemon, pki["client"], "rmi", "busybox:latest").returncode == 0
+    r = cli(tls_daemon, pki["client"], "load", "-i", str(tar))
+    assert r.returncode == 0 and "busybox:latest" in r.stdout, r.stderr
+    assert cli(tls_daemon, pki["client"], "image", "inspect", "busybox:latest").returncode == 0
+
+
+@pytest.mark.parametrize("garbage", [
+    os.urandom(4096),
+    b"\x16\x03\x01\xff\xff" + b"\x01" * 300,  # a handshake record header, then nonsense
+    b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00",  # a ClientHello too short to be one
+])
+def test_garbage_instead_of_a_client_hello_is_dropped(tls_daemon, pki, garbage):
+    with socket.create_connection(("127.0.0.1", tls_daemon.port), timeout=10) as s:
+        s.sendall(garbage)
+        try:
+            answer = s.recv(1000)
+            while answer[-1:] and (more := s.recv(1000)):
+                answer += more
+        except ConnectionResetError:
+            answer = b""
+        # at most a TLS alert (content type 21), then the connection is closed
+        assert answer == b"" or answer[0] == 21, answer
+    assert ping(tls_daemon.port, client_ctx(pki["client"])).endswith(b"OK")
+
+
+def test_a_stalled_handshake_holds_nobody_and_is_dropped(tls_daemon, pki):
+    """Clients that stop in the middle of a ClientHello: others are served at once, the stalled go after the timeout."""
+    ctx = client_ctx(pki["client"])
+    hello = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(*hello, server_hostname="localhost")
+    with pytest.raises(ssl.SSLWantReadError):
+        obj.do_handshake()
+    client_hello = hello[1].read()
+    stalled = []
+    try:
+        for _ in range(20):
+            s = socket.create_connection(("127.0.0.1", tls_daemon.port), timeout=10)
+            s.sendall(client_hello[:len(client_hello) // 2])
+            stalled.append(s)
+        t0 = time.monotonic()
+        assert ping(tls_daemon.port, ctx).endswith(b"OK")
+        assert time.monotonic() - t0 < 2
+        for s in stalled:
+            s.settimeout(HANDSHAKE_TIMEOUT + 10)
+            try:
+                assert s.recv(100) == b""
+            except ConnectionResetError:
+                pass
+        waited = time.monotonic() - t0
+        assert HANDSHAKE_TIMEOUT - 1 < waited < HANDSHAKE_TIMEOUT + 5, waited
+    finally:
+        for s in stalled:
+            s.close()
 
 
 def test_plain_http_on_the_tls_port_gets_nothing(tls_daemon):

@@ -1,94 +1,351 @@
-"""TLS for the API's TCP listeners, with the half-close that hijacked streams need.
+"""TLS for the API's TCP listeners: pyOpenSSL through memory BIOs, under aiohttp's protocol.
 
-The docker CLI (and docker-py) end a hijacked stream's input by shutting the
-TCP connection's write side: Go's TLS client sends a bare FIN, no TLS
-close_notify, and keeps reading the container's output.  asyncio's TLS layer
-treats any FIN as the end of the whole connection (it flushes and closes), so
-``docker run --rm busybox echo hi`` over TLS would print nothing.
-:class:`HalfCloseSSLProtocol` hands that FIN to the application protocol as
-an EOF instead and, when the protocol asks to stay open (a hijacked stream
-does), keeps the write side alive until the server closes, as Go's server does.
+Why not asyncio's own TLS (``ssl=`` on ``create_server``): Debian's Python
+links OpenSSL 3.0, whose server side of a mutual-TLS handshake costs ~0.3 ms
+more CPU than the OpenSSL that ships inside ``cryptography``'s wheel (which
+pyOpenSSL drives), and asyncio's ``sslproto`` adds about as much again in
+Python per connection (buffers, state machine, flow-control bookkeeping).  A
+new API connection cost twice the daemon CPU of dockerd's; see
+docs/decisions.md.  :class:`TLSServerProtocol` is the small layer that
+replaces it: bytes from the socket go into the TLS object's read BIO, what it
+decrypts goes to aiohttp's protocol, what aiohttp writes is encrypted and the
+write BIO's bytes go to the socket.
 
-This subclasses ``asyncio.sslproto.SSLProtocol`` and touches two of its
-internals (``_state``, ``_do_read``): the stdlib offers no hook for a TLS
-half-close.  tests/e2e/test_tls.py covers the paths that depend on it.
+What this layer must carry, each covered by tests/e2e/test_tls.py:
+
+* a refused client (no certificate, another CA, garbage instead of a
+  ClientHello) gets OpenSSL's alert before the connection is dropped, so the
+  docker CLI says ``remote error: tls: certificate required``;
+* a client that never finishes its handshake is dropped after
+  :data:`HANDSHAKE_TIMEOUT`;
+* the end of the client's input, either a TLS close_notify (Go's
+  ``tls.Conn.CloseWrite``, what the docker CLI sends when stdin ends) or a
+  bare TCP FIN, reaches the application as ``eof_received``; when it returns
+  true (a hijacked attach/exec stream), the connection stays writable until
+  the application closes it, as Go's server does;
+* flow control both ways: the socket's write buffer pauses the application,
+  the application pausing reading pauses the socket;
+* closing sends a close_notify, then closes the socket once its buffer drained.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import socket
-import ssl
-from asyncio import sslproto
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from OpenSSL import SSL
+
+log = logging.getLogger("dockyard.api")
 
 HANDSHAKE_TIMEOUT = 10.0  # seconds a client gets to finish the TLS handshake
+READ_CHUNK = 256 * 1024  # largest piece of plaintext or ciphertext taken out of OpenSSL at once
 
 
-class HalfCloseSSLProtocol(sslproto.SSLProtocol):
-    """asyncio's server-side TLS protocol, where the client's end of input is a half-close.
+class TLSServerProtocol(asyncio.Protocol):
+    """One TLS server connection: the socket's protocol, and the application's transport's owner."""
 
-    Two ways a client says "no more input": the docker CLI's ``tls.Conn.CloseWrite``
-    sends a TLS close_notify and keeps the socket; a client that shuts the TCP
-    socket's write side sends a bare FIN.  Either way the application protocol
-    gets ``eof_received``; when it returns true (a hijacked stream), the
-    connection stays writable until the application closes it.
-    """
+    def __init__(self, ctx: SSL.Context, app_factory: Callable[[], asyncio.BaseProtocol],
+                 handshake_timeout: float = HANDSHAKE_TIMEOUT) -> None:
+        self._ctx = ctx
+        self._app_factory = app_factory
+        self._handshake_timeout = handshake_timeout
+        self._raw: asyncio.Transport | None = None
+        self._tls: SSL.Connection | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._app: Any = None  # the application's protocol, made once our first flight went out
+        self._ready = False  # the handshake completed: the application's bytes flow
+        self._app_transport: AppTransport | None = None
+        self._app_paused = False  # the application asked us to stop reading
+        self._eof = False  # the client's input ended (close_notify or FIN)
+        self._keep_open = False  # ... and the application keeps writing after it
+        self._closing = False
+        # OpenSSL's post-handshake output (TLS 1.3 NewSessionTicket) waits for the first
+        # response, so both leave in one segment (one send, one wake-up of the client).
+        self._hold_output = False
 
-    _keep_open = False
+    # -- the socket's side ------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._raw = transport  # type: ignore[assignment]
+        self._tls = SSL.Connection(self._ctx, None)
+        self._tls.set_accept_state()
+        self._timer = asyncio.get_running_loop().call_later(self._handshake_timeout, self._handshake_timed_out)
 
-    def _call_eof_received(self) -> None:
-        if self._app_state != sslproto.AppProtocolState.STATE_CON_MADE:
+    def data_received(self, data: bytes) -> None:
+        tls = self._tls
+        if tls is None or self._closing:
             return
-        self._app_state = sslproto.AppProtocolState.STATE_EOF
-        try:
-            self._keep_open = bool(self._app_protocol.eof_received())
-        except Exception as exc:  # noqa: BLE001 - what the base class does: fail the connection
-            self._fatal_error(exc, "Error calling eof_received()")
-
-    def _start_shutdown(self) -> None:
-        app_closing = self._app_transport is not None and self._app_transport._closed
-        if self._keep_open and not app_closing and self._state == sslproto.SSLProtocolState.WRAPPED:
-            return  # the peer's close_notify: its input ended, our output goes on
-        super()._start_shutdown()
-
-    def _on_handshake_complete(self, handshake_exc: BaseException | None) -> None:
-        if handshake_exc is None:
-            ack_now(self._transport)
-        else:
-            # Send the alert OpenSSL wrote (``certificate required``, ``unknown ca``) before
-            # the connection is dropped, so the client says why instead of a bare EOF.
-            try:
-                self._process_outgoing()
-            except Exception:  # noqa: BLE001 - the connection is failing anyway
-                pass
-        super()._on_handshake_complete(handshake_exc)
+        tls.bio_write(data)
+        if not self._ready:
+            if not self._handshake():
+                return
+        self._read_app()
 
     def eof_received(self) -> bool | None:
-        if self._state != sslproto.SSLProtocolState.WRAPPED:
-            return super().eof_received()
-        self._eof_received = True
-        # Whatever the client sent before its FIN reaches the application first,
-        # even if the application had paused reading (the bytes are already in memory).
-        paused = self._app_reading_paused
-        self._app_reading_paused = False
-        self._do_read()
-        self._app_reading_paused = self._app_reading_paused or paused
-        self._call_eof_received()
+        """A TCP FIN: the client's input ended; hand what came before it to the application first."""
+        if not self._ready or self._closing:
+            self._abort()
+            return None
+        if not self._eof:
+            self._read_app(drain=True)
+        if not self._eof:
+            self._app_eof()
         if self._keep_open:
-            return True  # the application keeps writing; it closes the connection itself
-        return super().eof_received()
+            return True
+        self.close()
+        return True  # close() closes the socket after the close_notify went out
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        app, self._app = self._app, None
+        self._closing = True
+        self._tls = None
+        if app is not None:
+            app.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self._app is not None:
+            self._app.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._app is not None:
+            self._app.resume_writing()
+
+    # -- the handshake ----------------------------------------------------------------
+    def _handshake(self) -> bool:
+        """One step of the handshake; True once it completed and the application has its transport."""
+        tls = self._tls
+        assert tls is not None and self._raw is not None
+        try:
+            tls.do_handshake()
+        except SSL.WantReadError:
+            if self._flush() and self._app is None:
+                # Our flight is out; the client now spends a millisecond or so checking it.
+                # Setting up the application's protocol meanwhile takes that work off the
+                # path of the first request.  No plaintext reaches it before the handshake ends.
+                self._app_transport = AppTransport(self)
+                self._app = self._app_factory()
+                self._app.connection_made(self._app_transport)
+            return False
+        except SSL.Error as exc:
+            # OpenSSL wrote its alert (certificate required, unknown ca, ...) into the write
+            # BIO: send it before closing, so the client can say why it was refused.
+            log.debug("TLS handshake with %s failed: %s", self._raw.get_extra_info("peername"), exc)
+            self._flush()
+            self._closing = True
+            self._raw.close()
+            return False
+        self._hold_output = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        ack_now(self._raw)
+        self._ready = True
+        if self._app is None:
+            self._app_transport = AppTransport(self)
+            self._app = self._app_factory()
+            self._app.connection_made(self._app_transport)
+        return True
+
+    def _handshake_timed_out(self) -> None:
+        self._timer = None
+        if not self._ready and self._raw is not None:
+            log.debug("TLS handshake with %s timed out", self._raw.get_extra_info("peername"))
+            self._abort()
+
+    # -- application data -------------------------------------------------------------
+    def _read_app(self, drain: bool = False) -> None:
+        """Hand the decrypted bytes to the application, while it reads (or all of them: ``drain``)."""
+        while self._ready and self._tls is not None and self._app is not None and not self._eof \
+                and not self._closing:
+            if self._app_paused and not drain:
+                return
+            try:
+                data = self._tls.recv(READ_CHUNK)
+            except SSL.WantReadError:
+                break
+            except SSL.ZeroReturnError:  # the client's close_notify
+                self._app_eof()
+                if not self._keep_open:
+                    self.close()
+                break
+            except SSL.Error as exc:
+                log.debug("TLS error from %s: %s", self._raw and self._raw.get_extra_info("peername"), exc)
+                self._flush()
+                self._abort()
+                return
+            self._app.data_received(data)
+        if not self._hold_output:
+            self._flush()  # a TLS 1.2 alert or key update OpenSSL answered while reading
+
+    def _app_eof(self) -> None:
+        self._eof = True
+        if self._app is not None:
+            try:
+                self._keep_open = bool(self._app.eof_received())
+            except Exception:  # noqa: BLE001 - as asyncio's transports: the connection fails
+                log.exception("eof_received() of the API protocol failed")
+                self._abort()
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._tls is None or self._closing or not data:
+            return
+        try:
+            self._tls.sendall(data)
+        except SSL.Error as exc:
+            log.debug("TLS write failed: %s", exc)
+            self._abort()
+            return
+        self._flush()
+
+    def _flush(self) -> bool:
+        """Move OpenSSL's output (records, alerts) to the socket; whether there was any."""
+        tls, raw = self._tls, self._raw
+        if tls is None or raw is None:
+            return False
+        self._hold_output = False
+        sent = False
+        while True:
+            try:
+                out = tls.bio_read(READ_CHUNK)
+            except SSL.WantReadError:
+                return sent
+            raw.write(out)
+            sent = True
+
+    def pause_app_reading(self) -> None:
+        if not self._app_paused:
+            self._app_paused = True
+            if self._raw is not None and not self._raw.is_closing():
+                self._raw.pause_reading()
+
+    def resume_app_reading(self) -> None:
+        if self._app_paused:
+            self._app_paused = False
+            if self._raw is not None and not self._raw.is_closing():
+                self._raw.resume_reading()
+            # bytes OpenSSL already decrypted wait for no new data to arrive
+            asyncio.get_running_loop().call_soon(self._read_app)
+
+    # -- closing ----------------------------------------------------------------------
+    def close(self) -> None:
+        """A close_notify, then the socket closes once what is buffered went out."""
+        if self._closing or self._raw is None:
+            return
+        self._closing = True
+        if self._tls is not None:
+            try:
+                self._tls.shutdown()
+            except SSL.Error:
+                pass
+            self._flush()
+        self._raw.close()
+
+    def _abort(self) -> None:
+        self._closing = True
+        if self._raw is not None:
+            self._raw.abort()
+
+    def is_closing(self) -> bool:
+        return self._closing or self._raw is None or self._raw.is_closing()
+
+    @property
+    def raw(self) -> asyncio.Transport | None:
+        return self._raw
+
+    @property
+    def tls(self) -> SSL.Connection | None:
+        return self._tls
+
+    @property
+    def context(self) -> SSL.Context:
+        return self._ctx
+
+    def set_app(self, protocol: Any) -> None:
+        self._app = protocol
+
+    @property
+    def app(self) -> Any:
+        return self._app
+
+
+class AppTransport(asyncio.Transport):
+    """What the application writes to and reads from: plaintext over :class:`TLSServerProtocol`."""
+
+    def __init__(self, owner: TLSServerProtocol) -> None:
+        super().__init__()
+        self._owner = owner
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if name == "sslcontext":  # aiohttp: request.secure / scheme "https"
+            return self._owner.context
+        if name == "ssl_object":
+            return self._owner.tls
+        raw = self._owner.raw
+        return raw.get_extra_info(name, default) if raw is not None else default
+
+    def is_closing(self) -> bool:
+        return self._owner.is_closing()
+
+    def close(self) -> None:
+        self._owner.close()
+
+    def abort(self) -> None:
+        self._owner._abort()
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._owner.set_app(protocol)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._owner.app
+
+    def is_reading(self) -> bool:
+        return not self._owner._app_paused and not self.is_closing()
+
+    def pause_reading(self) -> None:
+        self._owner.pause_app_reading()
+
+    def resume_reading(self) -> None:
+        self._owner.resume_app_reading()
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._owner.write(data)
+
+    def writelines(self, list_of_data: Any) -> None:
+        self._owner.write(b"".join(list_of_data))
+
+    def can_write_eof(self) -> bool:
+        return False  # TLS has no half-close of the server's side but close_notify, which is close()
+
+    def write_eof(self) -> None:
+        raise NotImplementedError("a TLS connection cannot half-close its write side")
+
+    def get_write_buffer_size(self) -> int:
+        raw = self._owner.raw
+        return raw.get_write_buffer_size() if raw is not None else 0
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        raw = self._owner.raw
+        return raw.get_write_buffer_limits() if raw is not None else (0, 0)
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        if self._owner.raw is not None:
+            self._owner.raw.set_write_buffer_limits(high, low)
 
 
 def ack_now(transport: asyncio.BaseTransport | None) -> None:
     """Acknowledge the client's last handshake flight now, not after the delayed-ACK timer.
 
-    Without session tickets the server has nothing to send after the client's
-    Finished, so the kernel holds that ACK for up to 40 ms; a client with Nagle's
-    algorithm on (Python's ``ssl`` sockets, curl without ``TCP_NODELAY``) holds its
-    first request until the ACK comes.  ``TCP_QUICKACK`` sends a pending ACK at once.
+    When the server has nothing to send after the client's Finished, the kernel
+    holds that ACK for up to 40 ms, and a client with Nagle's algorithm on
+    (Python's ``ssl`` sockets, curl without ``TCP_NODELAY``) holds its first
+    request until the ACK comes.  ``TCP_QUICKACK`` sends a pending ACK at once.
     """
     sock = transport.get_extra_info("socket") if transport is not None else None
     if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
@@ -99,17 +356,27 @@ def ack_now(transport: asyncio.BaseTransport | None) -> None:
 
 
 class TLSSite(web.TCPSite):
-    """aiohttp's TCP site with :class:`HalfCloseSSLProtocol` between the socket and the app."""
+    """aiohttp's TCP site with :class:`TLSServerProtocol` between the socket and the app."""
+
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, tls_context: SSL.Context,
+                 reuse_address: bool = True) -> None:
+        super().__init__(runner, host, port, reuse_address=reuse_address)
+        self._tls_context = tls_context
+
+    @property
+    def name(self) -> str:
+        return f"https://{self._host}:{self._port}"
 
     async def start(self) -> None:
         await web.BaseSite.start(self)
         loop = asyncio.get_running_loop()
         server: Any = self._runner.server
-        ctx: ssl.SSLContext = self._ssl_context  # type: ignore[assignment]
+        ctx = self._tls_context
+        # DOCKYARD_TLS_HANDSHAKE_TIMEOUT: seconds a new connection has to finish its handshake
+        timeout = float(os.environ.get("DOCKYARD_TLS_HANDSHAKE_TIMEOUT") or HANDSHAKE_TIMEOUT)
 
-        def factory() -> HalfCloseSSLProtocol:
-            return HalfCloseSSLProtocol(loop, server(), ctx, None, server_side=True,
-                                        ssl_handshake_timeout=HANDSHAKE_TIMEOUT)
+        def factory() -> TLSServerProtocol:
+            return TLSServerProtocol(ctx, server, timeout)
 
         self._server = await loop.create_server(factory, self._host, self._port, backlog=self._backlog,
                                                 reuse_address=self._reuse_address)
