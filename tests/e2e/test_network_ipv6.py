@@ -174,3 +174,54 @@ def test_daemon_restart_remakes_the_ipv6_gateway(busybox_tar):
     finally:
         dm.cleanup()
     assert links_settle(dm.prefix, []) == [] and nft_table(dm.prefix) == ""
+
+
+def test_default_bridge_ipv6_and_ipv6_default_pools(busybox_tar):
+    """daemon.json ipv6 + fixed-cidr-v6 and an IPv6 default-address-pools entry, as dockerd 20.10 does them."""
+    import ipaddress
+    import secrets
+
+    fixed = ipaddress.ip_network(f"fd00:{secrets.randbelow(0xffff):x}:{secrets.randbelow(0xffff):x}::/64")
+    pool = ipaddress.ip_network(f"fd01:{secrets.randbelow(0xffff):x}:{secrets.randbelow(0xffff):x}::/48")
+    dm = new_daemon(config={"ipv6": True, "fixed-cidr-v6": str(fixed), "default-address-pools": [
+        {"base": "10.192.0.0/12", "size": 24}, {"base": str(pool), "size": 64}]})
+    dm.start()
+    try:
+        docker(dm, "import", str(busybox_tar), "busybox:latest", check=True)
+        gw6 = str(fixed.network_address + 1)
+        info = json.loads(docker(dm, "network", "inspect", "bridge", check=True).stdout)[0]
+        assert info["EnableIPv6"] is True and info["IPAM"]["Config"][1] == {"Subnet": str(fixed), "Gateway": gw6}
+        docker(dm, "run", "-d", "--name", "b6", "busybox", "sleep", "300", check=True)
+        c = json.loads(docker(dm, "inspect", "b6", check=True).stdout)[0]["NetworkSettings"]
+        mac = int(c["MacAddress"].replace(":", ""), 16)
+        want = str(ipaddress.ip_address(int(fixed.network_address) | mac))  # dockerd: prefix + MAC
+        for where in (c, c["Networks"]["bridge"]):
+            assert (where["GlobalIPv6Address"], where["GlobalIPv6PrefixLen"], where["IPv6Gateway"]) == (want, 64, gw6)
+        out = docker(dm, "exec", "b6", "sh", "-c", "ip -6 -o addr show eth0; ip -6 route; cat /etc/hosts",
+                     check=True).stdout
+        assert f"inet6 {want}/64" in out and f"default via {gw6}" in out and f"{want}\t" in out
+        p = docker(dm, "run", "--rm", "busybox", "ping", "-6", "-c1", "-W3", want)
+        assert p.returncode == 0, p.stdout + p.stderr
+        # --ipv6 without a subnet: the IPv6 pool's pieces, in order
+        docker(dm, "network", "create", "--ipv6", "auto6a", check=True)
+        docker(dm, "network", "create", "--ipv6", "auto6b", check=True)
+        subnets = [json.loads(docker(dm, "network", "inspect", n).stdout)[0]["IPAM"]["Config"][1]
+                   for n in ("auto6a", "auto6b")]
+        first = ipaddress.ip_network((int(pool.network_address), 64))
+        second = ipaddress.ip_network((int(pool.network_address) + (1 << 64), 64))
+        assert subnets == [{"Subnet": str(first), "Gateway": str(first.network_address + 1)},
+                           {"Subnet": str(second), "Gateway": str(second.network_address + 1)}]
+        p = docker(dm, "run", "--rm", "--network", "auto6a", "busybox", "ip", "-6", "-o", "addr", "show", "eth0")
+        assert f"inet6 {first.network_address + 2}/64" in p.stdout, p.stdout + p.stderr
+    finally:
+        dm.cleanup()
+    assert links_settle(dm.prefix, []) == [] and nft_table(dm.prefix) == ""
+
+
+def test_ipv6_without_fixed_cidr_v6_refuses_to_start():
+    dm = new_daemon(config={"ipv6": True})
+    try:
+        with pytest.raises(RuntimeError, match="IPv6 is enabled for the default bridge, but no subnet is configured"):
+            dm.start(timeout=10)
+    finally:
+        dm.cleanup()

@@ -9,7 +9,7 @@ import pytest
 from dockyard import errors
 from dockyard.daemon.config import load
 from dockyard.network import etcfiles, firewall, ipam
-from dockyard.network.dns import Record, render_network
+from dockyard.network.dns import Record, find_record, render_links, render_network
 from dockyard.network.linux import link_stem, veth_name
 
 
@@ -105,8 +105,10 @@ def test_resolv_conf_from_host_and_options():
         "nameserver 1.1.1.1\nsearch corp\noptions ndots:2\n"
     # only loopback resolvers on the host: Docker's fallback
     assert etcfiles.resolv_conf("nameserver 127.0.0.1\n", None, None, None).startswith("nameserver 8.8.8.8\n")
-    # a user network: the embedded resolver first
+    # a user network: the embedded resolver alone (it forwards to --dns, as Docker's 127.0.0.11)
     assert etcfiles.resolv_conf(HOST_RESOLV, None, None, None, "10.9.0.1").startswith("nameserver 10.9.0.1\n")
+    assert etcfiles.resolv_conf(HOST_RESOLV, ["1.1.1.1"], None, None, "10.9.0.1") == \
+        "nameserver 10.9.0.1\nsearch lan\noptions edns0\n"
 
 
 def test_aardvark_file():
@@ -114,6 +116,17 @@ def test_aardvark_file():
     assert text == "10.9.0.1\nabc 10.9.0.2  web,abc,www\n"
     text = render_network("10.9.0.1", [Record("abc", "10.9.0.2", ("web",), "fd00:9::2")])
     assert text == "10.9.0.1\nabc 10.9.0.2 fd00:9::2 web\n"  # id, IPv4, IPv6, names: aardvark's columns
+    # the upstream servers of a container's other names; names that would break a line left out
+    text = render_network("10.9.0.1", [Record("abc", "10.9.0.2", ("Web", "a b", "x,y"), "", ("10.1.1.1", "fd00::53"))])
+    assert text == "10.9.0.1\nabc 10.9.0.2  web 10.1.1.1,fd00::53\n"
+
+
+def test_aardvark_links_file():
+    """--link on a user network: a pseudo-network the linking container belongs to (no address of its own)."""
+    target = Record("t" * 64, "10.9.0.3", ("upstream", "tttttttttttt"), "fd00:9::3")
+    assert find_record([target], "UPSTREAM") is target and find_record([target], "other") is None
+    text = render_links("l" * 64, [("bar", target), ("bad name", target)])
+    assert text == f"240.0.0.1\n{'l' * 64}   \n{'l' * 12}-link0 10.9.0.3 fd00:9::3 bar\n"
 
 
 def test_interface_names_carry_the_prefix_and_fit():
@@ -133,6 +146,27 @@ def test_daemon_json_network_keys(tmp_path):
     path.write_text('{"bip": "10.77.0.0/24"}')
     with pytest.raises(errors.InvalidParameter, match="invalid bip"):
         load(str(path), {})
+    path.write_text('{"ipv6": true, "fixed-cidr-v6": "fd00:1::/64", "dns": ["10.1.1.1"], "dns-search": ["corp"], '
+                    '"dns-opts": ["ndots:2"]}')
+    cfg = load(str(path), {})
+    assert (cfg.ipv6, cfg.fixed_cidr_v6, cfg.dns, cfg.dns_search, cfg.dns_opts) == \
+        (True, "fd00:1::/64", ["10.1.1.1"], ["corp"], ["ndots:2"])
+    for text, err in (('{"ipv6": true}', "no subnet is configured"), ('{"fixed-cidr-v6": "10.1.0.0/16"}',
+                      "invalid fixed-cidr-v6"), ('{"dns": ["nope"]}', "nope is not an ip address")):
+        path.write_text(text)
+        with pytest.raises(errors.InvalidParameter, match=err):
+            load(str(path), {})
+
+
+def test_ipv6_pools_and_the_default_bridges_mac_address():
+    pools = [("10.80.0.0/16", 24), ("fd00:5::/48", 64)]
+    assert str(ipam.pick_subnet(pools, [])) == "10.80.0.0/24"
+    assert str(ipam.pick_subnet(pools, [ipaddress.ip_network("fd00:5::/64")], version=6)) == "fd00:5:0:1::/64"
+    with pytest.raises(errors.NotFound, match="non-overlapping IPv6 address pool"):
+        ipam.pick_subnet([("10.80.0.0/16", 24)], [], version=6)
+    assert str(ipam.mac_v6(ipaddress.ip_network("fd00:dead:beef::/64"), "02:42:ac:1e:fa:02")) == \
+        "fd00:dead:beef::242:ac1e:fa02"  # what dockerd 20.10 gave the same MAC
+    assert ipam.mac_v6(ipaddress.ip_network("fd00:dead:beef::/96"), "02:42:ac:1e:fa:02") is None
 
 
 def test_ipv6_configs_allocate_and_split():

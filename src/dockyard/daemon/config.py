@@ -27,6 +27,7 @@ KNOWN_KEYS = {
     "data-root", "exec-root", "hosts", "pidfile", "log-level", "default-runtime", "runtimes",
     "log-driver", "log-opts", "default-ulimits", "live-restore", "cgroup-parent", "debug",
     "name-prefix", "storage-driver", "default-shm-size", "init-path", "bip", "default-address-pools", "mtu",
+    "ipv6", "fixed-cidr-v6", "dns", "dns-search", "dns-opts",
     "tls", "tlsverify", "tlscacert", "tlscert", "tlskey", "group", "userns-remap",
     "insecure-registries", "registry-mirrors", "max-concurrent-downloads", "max-concurrent-uploads",
 }
@@ -62,6 +63,12 @@ class DaemonConfig:
     bip: str = ""  # the default bridge's gateway/prefix, e.g. 172.17.0.1/16 (chosen when empty)
     default_address_pools: list[tuple[str, int]] = field(default_factory=list)  # (base, size); empty: Docker's
     mtu: int | None = None  # of the bridges and veths (daemon.json "mtu")
+    ipv6: bool = False  # the default bridge is dual-stack, on fixed_cidr_v6 (daemon.json "ipv6")
+    fixed_cidr_v6: str = ""
+    # containers' defaults when they give no --dns/--dns-search/--dns-option (daemon.json "dns", ...)
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    dns_opts: list[str] = field(default_factory=list)
     tls: hostsmod.TLSSettings = field(default_factory=hostsmod.TLSSettings)
     # the unix sockets' group (dockerd's -G/--group); missing "docker" is only a warning
     group: str = hostsmod.DEFAULT_SOCKET_GROUP
@@ -188,7 +195,7 @@ def load(config_file: str | None, overrides: dict[str, Any], native_runtime: str
 
 
 def _network_keys(cfg: DaemonConfig, data: dict[str, Any]) -> None:
-    """``bip``, ``default-address-pools`` and ``mtu``, checked as dockerd does."""
+    """``bip``, ``default-address-pools``, ``mtu``, ``ipv6``/``fixed-cidr-v6`` and ``dns*``, checked as dockerd does."""
     import ipaddress
 
     if data.get("bip"):
@@ -213,6 +220,28 @@ def _network_keys(cfg: DaemonConfig, data: dict[str, Any]) -> None:
         if mtu < 68 or mtu > 65535:
             raise InvalidParameter(f"invalid MTU {mtu}")
         cfg.mtu = mtu
+    cfg.ipv6 = bool(data.get("ipv6"))
+    if data.get("fixed-cidr-v6"):
+        try:
+            net6 = ipaddress.ip_network(str(data["fixed-cidr-v6"]), strict=False)
+        except ValueError:
+            raise InvalidParameter(f"invalid fixed-cidr-v6: {data['fixed-cidr-v6']}") from None
+        if net6.version != 6 or net6.prefixlen > 126:
+            raise InvalidParameter(f"invalid fixed-cidr-v6: {data['fixed-cidr-v6']}")
+        cfg.fixed_cidr_v6 = str(net6)
+    if cfg.ipv6 and not cfg.fixed_cidr_v6:  # dockerd 20.10's refusal, word for word
+        raise InvalidParameter("IPv6 is enabled for the default bridge, but no subnet is configured. Specify an "
+                               "IPv6 subnet using --fixed-cidr-v6")
+    for key in ("dns", "dns-search", "dns-opts"):
+        value = data.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InvalidParameter(f"invalid {key}: {value!r} (a list of strings)")
+        setattr(cfg, key.replace("-", "_"), list(value))
+    for server in cfg.dns:
+        try:
+            ipaddress.ip_address(server)
+        except ValueError:
+            raise InvalidParameter(f"{server} is not an ip address") from None
 
 
 def _load_listen_config(cfg: DaemonConfig, data: dict[str, Any]) -> None:

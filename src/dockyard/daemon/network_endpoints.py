@@ -19,7 +19,8 @@ from typing import Any
 from dockyard import errors
 from dockyard.network import etcfiles, firewall, ipam
 from dockyard.network import linux as netlinux
-from dockyard.network.dns import Record, render_network
+from dockyard.network.dns import Record, find_record, render_links, render_network
+from dockyard.network.links import parse_link
 
 log = logging.getLogger("dockyard.networks")
 
@@ -87,8 +88,14 @@ class EndpointOps:
         ep = empty_endpoint(n["Id"])
         want = ((raw.get("IPAMConfig") or {}).get("IPv4Address") or "")
         want6 = ((raw.get("IPAMConfig") or {}).get("IPv6Address") or "")
-        if (raw.get("IPAMConfig") or {}).get("LinkLocalIPs"):
-            raise errors.InvalidParameter("--link-local-ip is not supported yet")
+        link_local = [str(a) for a in (raw.get("IPAMConfig") or {}).get("LinkLocalIPs") or []]
+        for text in link_local:
+            try:
+                lla = ipam.parse_any_addr(text)
+            except errors.InvalidParameter:
+                lla = None
+            if lla is None or not lla.is_link_local:
+                raise errors.InvalidParameter(f"invalid link local IP address: {text}")
         if want:
             if n["Name"] in ("bridge", "host", "none") or not n.get("_user_subnet"):
                 raise errors.InvalidParameter(USER_IP_ONLY_WITH_SUBNET)
@@ -99,12 +106,14 @@ class EndpointOps:
             ep["IPAMConfig"] = {"IPv4Address": want}
         if want6:
             _v4, v6 = ipam.split_configs(n["IPAM"]["Config"])
-            if not n.get("EnableIPv6") or v6 is None:
+            if not n.get("EnableIPv6") or v6 is None or n["Name"] == "bridge":
                 raise errors.InvalidParameter(USER_IP_ONLY_WITH_SUBNET)
             addr6 = ipam.parse_any_addr(want6, "IPv6 address")
             if addr6.version != 6 or addr6 not in ipam.IPAMConfig.from_docker(v6).subnet:
                 raise errors.InvalidParameter(f"no configured subnet or ip-range contain the IP address {want6}")
             ep["IPAMConfig"] = (ep["IPAMConfig"] or {}) | {"IPv6Address": want6}
+        if link_local:  # added to the interface beside its address (see _plug)
+            ep["IPAMConfig"] = (ep["IPAMConfig"] or {}) | {"LinkLocalIPs": link_local}
         aliases = [a for a in raw.get("Aliases") or [] if a]
         if aliases:
             if n["Name"] == "bridge":
@@ -112,8 +121,11 @@ class EndpointOps:
                                               "defined networks")
             ep["Aliases"] = aliases
         if raw.get("Links"):
-            raise errors.InvalidParameter("--link on a user-defined network is not supported yet: use the "
-                                          "container's name or an --alias")
+            if n["Name"] == "bridge":
+                raise errors.InvalidParameter("links on the default bridge network are given at create "
+                                              "(HostConfig.Links, docker run --link)")
+            # container-scoped aliases, resolved by the DNS at query time: the target may come later
+            ep["Links"] = [str(link) for link in raw["Links"]]
         if raw.get("DriverOpts"):
             # kept and shown as dockerd does; the bridge driver defines no endpoint option, so,
             # as with dockerd's bridge, there is nothing for them to change
@@ -163,10 +175,12 @@ class EndpointOps:
         if raw_primary is None and config.get("MacAddress"):
             raw_primary = {"MacAddress": config["MacAddress"]}
         out[primary["Name"]] = self.endpoint_config(primary, raw_primary, mode)
-        if hc.get("Links"):
-            if primary["Name"] != "bridge":
-                raise errors.InvalidParameter("--link on a user-defined network is not supported yet: use the "
-                                              "container's name or an --alias")
+        if hc.get("Links") and primary["Name"] != "bridge":
+            # as dockerd: on a user network the links move to its endpoint (inspect shows them there)
+            ep = out[primary["Name"]]
+            ep["Links"] = list(dict.fromkeys([*(ep.get("Links") or []), *(str(x) for x in hc["Links"])]))
+            hc["Links"] = None
+        elif hc.get("Links"):
             for link in hc["Links"]:
                 target = link.split(":")[0].lstrip("/")
                 self.containers.get(target)  # No such container → 404, as Docker
@@ -217,7 +231,8 @@ class EndpointOps:
                 taken = self._taken_subnets(exclude=n["Id"])
                 if any(subnet.overlaps(t) for t in taken):  # another daemon took it meanwhile
                     subnet = ipam.pick_subnet(self._pools(), taken)
-                    n["IPAM"]["Config"] = [ipam.IPAMConfig(subnet, next(subnet.hosts())).to_docker()]
+                    v6 = ipam.split_configs(n["IPAM"]["Config"])[1]
+                    n["IPAM"]["Config"] = [c for c in (ipam.IPAMConfig(subnet, next(subnet.hosts())).to_docker(), v6) if c]
                     self._save(n)
             self._make_bridge(n)
 
@@ -310,8 +325,12 @@ class EndpointOps:
         addr6, cfg6 = None, None
         if v6 is not None:
             cfg6 = ipam.IPAMConfig.from_docker(v6)
-            addr6 = ipam.allocate(cfg6, self._used_addresses(n, "GlobalIPv6Address"),
-                                  (ep.get("IPAMConfig") or {}).get("IPv6Address") or "")
+            used6 = self._used_addresses(n, "GlobalIPv6Address")
+            want6 = (ep.get("IPAMConfig") or {}).get("IPv6Address") or ""
+            by_mac = ipam.mac_v6(cfg6.subnet, mac) if n["Name"] == "bridge" else None
+            if not want6 and by_mac is not None and by_mac not in used6 and by_mac in cfg6.subnet:
+                want6 = str(by_mac)  # dockerd's default bridge: the prefix and the MAC
+            addr6 = ipam.allocate(cfg6, used6, want6)
         veth = netlinux.veth_name(self.stem, c.Id, n["Id"])
         if os.path.exists(f"/sys/class/net/{veth}"):
             # the previous run's pair, still going away with its namespace (detach does not wait
@@ -321,7 +340,9 @@ class EndpointOps:
             netns=path, veth=veth, bridge=n["_bridge"], ifname=ifname, address=f"{addr}/{cfg.subnet.prefixlen}",
             gateway=str(cfg.gateway), mac=mac, mtu=n.get("_mtu") or self.cfg.mtu, default_route=default_route,
             address6=f"{addr6}/{cfg6.subnet.prefixlen}" if addr6 and cfg6 else "",
-            gateway6=str(cfg6.gateway) if cfg6 else ""), new_netns=new_netns)
+            gateway6=str(cfg6.gateway) if cfg6 else "",
+            link_local=tuple(f"{a}/{64 if ':' in a else 16}" for a in (ep.get("IPAMConfig") or {}).get("LinkLocalIPs") or [])),
+            new_netns=new_netns)
         ep.update({"EndpointID": hashlib.sha256(f"{c.Id}/{n['Id']}/{veth}".encode()).hexdigest(),
                    "Gateway": str(cfg.gateway), "IPAddress": str(addr), "IPPrefixLen": cfg.subnet.prefixlen,
                    "MacAddress": mac, "_veth": veth, "_ifname": ifname})
@@ -378,11 +399,7 @@ class EndpointOps:
             subnet = n["IPAM"]["Config"][0]["Subnet"]
             bridges.append(firewall.BridgeRules(n["_bridge"], subnet, bool(n["Internal"])))
             if n["Name"] != "bridge":
-                records = [Record(c.Id, ep["IPAddress"], tuple(ep.get("DNSNames") or ()),
-                                  ep.get("GlobalIPv6Address") or "")
-                           for c, ep in self._endpoints_of(n) if ep.get("IPAddress")]
-                if records:
-                    dns[n["Id"][:12]] = render_network(n["IPAM"]["Config"][0]["Gateway"], records)
+                dns.update(self._dns_files(n))
         for c in self.containers.all() if self.containers is not None else []:
             rules = (c.NetworkSettings or {}).get("_ports") or []
             bridged = self._bridged(c)
@@ -395,6 +412,30 @@ class EndpointOps:
             firewall.apply(script)
             self._applied = script
         self.dns.update(dns)
+
+    def _dns_files(self, n: dict[str, Any]) -> dict[str, str]:
+        """aardvark's files for user network ``n``: its own, and one per container with links on it."""
+        live = [(c, ep) for c, ep in self._endpoints_of(n) if ep.get("IPAddress")]
+        records = [Record(c.Id, ep["IPAddress"], tuple(ep.get("DNSNames") or ()), ep.get("GlobalIPv6Address") or "",
+                          tuple(self.dns_servers(c))) for c, ep in live]
+        if not records:
+            return {}
+        gateway = n["IPAM"]["Config"][0]["Gateway"]
+        out = {n["Id"][:12]: render_network(gateway, records)}
+        for c, ep in live:
+            targets = []
+            for link in ep.get("Links") or []:
+                target, alias = parse_link(link)
+                found = find_record(records, target)
+                if found is not None and alias.lower() != target.lower():
+                    targets.append((alias, found))
+            if targets:  # container-scoped names: see dns.render_links
+                out[f"{n['Id'][:12]}-{c.Id[:12]}"] = render_links(c.Id, targets)
+        return out
+
+    def dns_servers(self, c: Any) -> list[str]:
+        """The container's --dns servers, else the daemon's ``dns`` (Docker's order)."""
+        return list(c.HostConfig.get("Dns") or self.cfg.dns or [])
 
     # -- /etc files and views for the container ------------------------------------------
     def etc_contents(self, c: Any, hostname: str) -> tuple[str, str]:
@@ -433,8 +474,8 @@ class EndpointOps:
         gw = self.get("bridge")["IPAM"]["Config"][0]["Gateway"]
         extra = etcfiles.extra_host_lines(hc.get("ExtraHosts") or [], gw)
         hosts = etcfiles.hosts_file(etcfiles.DEFAULT_HOSTS, extra, links, own)
-        resolv = etcfiles.resolv_conf(host_resolv, hc.get("Dns"), hc.get("DnsSearch"), hc.get("DnsOptions"),
-                                      embedded)
+        resolv = etcfiles.resolv_conf(host_resolv, self.dns_servers(c), hc.get("DnsSearch") or self.cfg.dns_search,
+                                      hc.get("DnsOptions") or self.cfg.dns_opts, embedded)
         return hosts, resolv
 
     def link_env(self, c: Any) -> list[str]:

@@ -121,12 +121,29 @@ class NetworkService(EndpointOps):
                     MTU_OPT: str(self.cfg.mtu or 1500)}
             n = self._record("bridge", "bridge", [cfg], options=opts, bridge=f"{self.stem}b0")
             self._networks[n["Id"]] = n
-            self._save(n)
+        self._default_bridge_v6(next(n for n in self._networks.values() if n["Name"] == "bridge"))
         for name in ("host", "none"):
             if name not in names:
                 n = self._record(name, DRIVERS[name], [])
                 self._networks[n["Id"]] = n
                 self._save(n)
+
+    def _default_bridge_v6(self, n: dict[str, Any]) -> None:
+        """The default bridge's IPv6 follows daemon.json ``ipv6``/``fixed-cidr-v6`` at every start (dockerd's).
+
+        Saved always: a new record, or one whose IPv6 the configuration changed.  A bridge
+        that running containers keep meanwhile gets its new gateway when it is next made.
+        """
+        v4, v6 = ipam.split_configs(n["IPAM"]["Config"])
+        want = None
+        if self.cfg.ipv6:
+            net6 = ipam.parse_any_subnet(self.cfg.fixed_cidr_v6)
+            want = ipam.IPAMConfig(net6, next(net6.hosts())).to_docker()
+        elif self.cfg.fixed_cidr_v6:
+            log.warning("fixed-cidr-v6 is set but ipv6 is not: the default bridge stays IPv4 only (as dockerd)")
+        n["IPAM"]["Config"] = [c for c in (v4, want) if c]
+        n["EnableIPv6"] = want is not None
+        self._save(n)
 
     # -- lookups ------------------------------------------------------------------------
     def get(self, ref: str) -> dict[str, Any]:
@@ -278,9 +295,11 @@ class NetworkService(EndpointOps):
             v6_cfgs = [c for c in cfgs if c.v6]
             if len(v4_cfgs) > 1 or len(v6_cfgs) > 1:
                 raise errors.InvalidParameter("more than one subnet of a family per network is not supported yet")
-            if ipv6 and not v6_cfgs:  # dockerd 20.10's answer (it has no default IPv6 pools either)
-                raise errors.NotFound("could not find an available, non-overlapping IPv6 address pool among "
-                                      "the defaults to assign to the network")
+            if ipv6 and not v6_cfgs:  # from an IPv6 entry of default-address-pools; none: dockerd's 404
+                taken6 = [ipam.parse_any_subnet(c["Subnet"]) for x in self._networks.values()
+                          for c in x["IPAM"]["Config"] if ":" in c["Subnet"]]
+                subnet6 = ipam.pick_subnet(self.cfg.default_address_pools, taken6, version=6)
+                v6_cfgs = [ipam.IPAMConfig(subnet6, next(subnet6.hosts()))]
             if not v4_cfgs:  # as dockerd: a v6-only request still gets an automatic IPv4 subnet
                 subnet = ipam.pick_subnet(self._pools(), self._taken_subnets())
                 v4_cfgs = [ipam.IPAMConfig(subnet, next(subnet.hosts()))]

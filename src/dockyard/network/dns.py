@@ -3,21 +3,27 @@
 aardvark-dns (Debian, the resolver podman uses) reads one file per network
 from its config directory: the first line is the addresses it listens on
 (the network's gateway), each following line one container (id, IPv4, IPv6,
-names).  It answers a name only to queries that arrive on that network's
-gateway, and forwards everything else to the host's resolvers.  It
-daemonizes itself and outlives dockyardd, like the containers; SIGHUP makes it
-re-read the files.  :func:`render_network` is sans-I/O.
+names, and the upstream servers for that container's other names).  It looks a
+name up in every file the asking address belongs to (membership is by
+container id), and forwards everything else to the container's upstream
+servers, or to the host's resolvers when it has none.  It daemonizes itself and
+outlives dockyardd, like the containers; SIGHUP makes it re-read the files.
+:func:`render_network` and :func:`render_links` are sans-I/O.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dockyard.errors import SystemError_
 
+_BAD_NAME = re.compile(r"[\s,]")
+NO_LISTEN = "240.0.0.1"  # reserved (RFC 1112 class E): never a host's address
 AARDVARK_CANDIDATES = ("/usr/lib/podman/aardvark-dns", "/usr/libexec/podman/aardvark-dns")
 
 
@@ -29,13 +35,48 @@ class Record:
     ipv4: str
     names: tuple[str, ...]
     ipv6: str = ""  # on an EnableIPv6 network: aardvark answers AAAA queries with it
+    dns_servers: tuple[str, ...] = ()  # --dns (or the daemon's "dns"): where its other names go
+
+
+def _names(names: Iterable[str]) -> str:
+    """The comma-separated names field; a name with a space or comma would break the line's format."""
+    return ",".join(dict.fromkeys(n.lower() for n in names if n and not _BAD_NAME.search(n)))
 
 
 def render_network(gateway: str, records: list[Record]) -> str:
     lines = [gateway]
     for r in records:
-        names = ",".join(dict.fromkeys(n for n in r.names if n))
-        lines.append(f"{r.container_id} {r.ipv4} {r.ipv6} {names}")
+        line = f"{r.container_id} {r.ipv4} {r.ipv6} {_names(r.names)}"  # four fields, even empty ones
+        lines.append(line + (" " + ",".join(r.dns_servers) if r.dns_servers else ""))
+    return "\n".join(lines) + "\n"
+
+
+def find_record(records: list[Record], name: str) -> Record | None:
+    """The container that ``name`` (a container name, short id or alias) means on the network."""
+    name = name.lower()
+    return next((r for r in records if name in (n.lower() for n in r.names)), None)
+
+
+def render_links(linker_id: str, targets: list[tuple[str, Record]]) -> str:
+    """A pseudo-network that gives one container the aliases of its links (``--link target:alias``).
+
+    Docker's links on a user network are container-scoped names.  aardvark has no
+    such thing, but it looks names up in every file the asking container belongs
+    to: this file makes the linking container a member (a line with its id and
+    no address, so it answers nothing) and names each target's addresses with its
+    alias.  The target's address becomes a member too (aardvark keys membership
+    by address): it also resolves the alias, to itself.
+
+    Every file needs an address to listen on, and a server answers names of its
+    own file to anyone its lookup fails for: this one must never get a socket, so
+    it "listens" on a reserved address no host has (its bind fails, aardvark logs
+    it and serves the rest).
+    """
+    lines = [NO_LISTEN, f"{linker_id}   "]
+    for i, (alias, r) in enumerate(targets):
+        names = _names([alias])
+        if names:
+            lines.append(f"{linker_id[:12]}-link{i} {r.ipv4} {r.ipv6} {names}")
     return "\n".join(lines) + "\n"
 
 

@@ -43,7 +43,8 @@ def resolv_conf(host: str, nameservers: list[str] | None, search: list[str] | No
     """The container's resolv.conf from the host's, with --dns/--dns-search/--dns-option on top.
 
     ``embedded`` is the network's DNS server (aardvark on the gateway) for user networks:
-    it comes first, so container names resolve, and forwards the rest to the host's resolvers.
+    as Docker's 127.0.0.11 it is the only one, answers container names and forwards the
+    rest to ``nameservers`` (aardvark is told them), or to the host's resolvers without.
     Loopback resolvers of the host are unreachable from a container and dropped.
     """
     host_ns, host_search, host_opts, other = [], [], [], []
@@ -60,7 +61,7 @@ def resolv_conf(host: str, nameservers: list[str] | None, search: list[str] | No
             host_opts += words[1:]
     servers = list(nameservers) if nameservers else host_ns or FALLBACK_NAMESERVERS
     if embedded:
-        servers = [embedded] + ([s for s in nameservers] if nameservers else [])
+        servers = [embedded]
     out = [f"nameserver {s}" for s in servers]
     srch = search if search else host_search
     if srch and srch != ["."]:

@@ -14,7 +14,7 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dockyard.errors import Conflict, Forbidden, InvalidParameter
+from dockyard.errors import Conflict, Forbidden, InvalidParameter, NotFound
 
 Net = ipaddress.IPv4Network
 Addr = ipaddress.IPv4Address
@@ -113,18 +113,32 @@ def check_overlap(new: AnyNet, existing: Iterable[AnyNet]) -> None:
         raise Forbidden("invalid pool request: Pool overlaps with other one on this address space")
 
 
-def pick_subnet(pools: list[tuple[str, int]], taken: Iterable[Net]) -> Net:
-    """The first pool piece that overlaps nothing taken (the daemon's networks, the host's routes)."""
-    used = list(taken)
+def pick_subnet(pools: list[tuple[str, int]], taken: Iterable[AnyNet], version: int = 4) -> AnyNet:
+    """The first pool piece of IP ``version`` that overlaps nothing taken (the daemon's networks, the host's routes).
+
+    Pieces are walked lazily: a /48 IPv6 pool cut in /64s costs only the pieces already taken.
+    """
+    used = [u for u in taken if u.version == version]
     for base, size in pools:
         pool = ipaddress.ip_network(base, strict=False)
-        if not isinstance(pool, Net):
+        if pool.version != version:
             continue
         for cand in pool.subnets(new_prefix=size) if size >= pool.prefixlen else [pool]:
-            if not any(cand.overlaps(u) for u in used):
+            if not any(cand.overlaps(u) for u in used):  # type: ignore[arg-type]
                 return cand
-    raise Forbidden("could not find an available, non-overlapping IPv4 address pool among the defaults "
-                    "to assign to the network")
+    err = Forbidden if version == 4 else NotFound  # dockerd's statuses for the two
+    raise err(f"could not find an available, non-overlapping IPv{version} address pool among the defaults "
+              "to assign to the network")
+
+
+def mac_v6(subnet: AnyNet, mac: str) -> AnyAddr | None:
+    """dockerd's address on the default bridge's fixed-cidr-v6: the prefix, then the MAC's 48 bits.
+
+    Only for a prefix of at most /80 (the MAC must fit); None otherwise (the caller allocates).
+    """
+    if subnet.version != 6 or subnet.prefixlen > 80:
+        return None
+    return ipaddress.ip_address(int(subnet.network_address) | int(mac.replace(":", ""), 16))
 
 
 def allocate(cfg: IPAMConfig, used: Iterable[AnyAddr], want: str = "") -> AnyAddr:

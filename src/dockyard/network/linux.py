@@ -136,6 +136,7 @@ class Endpoint:
     default_route: bool = True
     address6: str = ""  # 2001:db8::2/64 on an IPv6 network
     gateway6: str = ""
+    link_local: tuple[str, ...] = ()  # --link-local-ip, with their prefix (169.254.8.8/16, fe80::8/64)
 
 
 def setup_endpoint(ep: Endpoint, new_netns: bool = False) -> None:
@@ -153,6 +154,8 @@ def setup_endpoint(ep: Endpoint, new_netns: bool = False) -> None:
         f"addr add {ep.address} dev {ep.ifname}\nlink set {ep.ifname} up\n")
     if ep.address6:
         inside += f"addr add {ep.address6} dev {ep.ifname} nodad\n"
+    for lla in ep.link_local:
+        inside += f"addr add {lla} dev {ep.ifname}{' nodad' if ':' in lla else ''}\n"
     if ep.default_route:
         inside += f"route replace default via {ep.gateway} dev {ep.ifname}\n"
         if ep.gateway6:

@@ -311,6 +311,7 @@ class ContainerViews:
                 "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
                 "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
                 "EndpointID": default.get("EndpointID", ""), "Gateway": default.get("Gateway", ""),
-                "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": default.get("IPAddress", ""),
-                "IPPrefixLen": default.get("IPPrefixLen", 0), "IPv6Gateway": "",
+                "GlobalIPv6Address": default.get("GlobalIPv6Address", ""),
+                "GlobalIPv6PrefixLen": default.get("GlobalIPv6PrefixLen", 0), "IPAddress": default.get("IPAddress", ""),
+                "IPPrefixLen": default.get("IPPrefixLen", 0), "IPv6Gateway": default.get("IPv6Gateway", ""),
                 "MacAddress": default.get("MacAddress", ""), "Networks": nets}

@@ -1,0 +1,73 @@
+"""Names outside the networks: forwarded to the container's (or the daemon's) DNS servers.
+
+Offline proof: a tiny DNS server of the test's own (tests/support/dnsserver.py)
+stands in for the outside world, on an address of this machine: a loopback
+one (aardvark runs in the host's namespace) or the default bridge's gateway
+(which containers on the default bridge reach directly).  As Docker: on a
+user network the container's resolv.conf names only the network's DNS server,
+which answers container names and forwards the rest; on the default bridge the
+servers are written into resolv.conf as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+from tests.e2e.test_network import d, run  # noqa: F401 (d: the fixture)
+from tests.support.daemon import docker, new_daemon
+from tests.support.dnsserver import DNSServer
+
+OUTSIDE = {"some.outside.name": "203.0.113.7"}
+
+
+def nslookup(d, *args: str, tries: int = 5) -> str:
+    """``docker run --rm ARGS... busybox`` printing resolv.conf, then nslookup of the outside name."""
+    script = (f"cat /etc/resolv.conf; for i in $(seq {tries}); do nslookup some.outside.name && exit 0; "
+              "sleep 0.3; done")
+    p = docker(d, "run", "--rm", *args, "busybox", "sh", "-c", script)
+    return p.stdout + p.stderr
+
+
+def test_user_network_forwards_to_the_containers_dns(d):
+    ip = f"127.53.{secrets.randbelow(250) + 1}.{secrets.randbelow(250) + 1}"
+    run(d, "network", "create", "fwd")
+    gw = json.loads(run(d, "network", "inspect", "fwd").stdout)[0]["IPAM"]["Config"][0]["Gateway"]
+    run(d, "run", "-d", "--name", "inside", "--network", "fwd", "busybox", "sleep", "300")
+    with DNSServer(ip, OUTSIDE) as server:
+        out = nslookup(d, "--network", "fwd", "--dns", ip)
+        assert "Address: 203.0.113.7" in out, out
+        # as Docker's 127.0.0.11: the only server the container sees is the network's
+        assert f"nameserver {gw}\n" in out and f"nameserver {ip}" not in out
+        assert any(name == "some.outside.name" for _peer, name in server.seen)
+        # container names are the network's own: never forwarded
+        p = run(d, "run", "--rm", "--network", "fwd", "--dns", ip, "busybox", "nslookup", "inside")
+        assert "Address: " in p.stdout and not any(name.startswith("inside") for _p, name in server.seen)
+    # without the server the name is not found: the answer above came from it
+    assert "203.0.113.7" not in nslookup(d, "--network", "fwd", "--dns", ip, tries=1)
+
+
+def test_default_bridge_uses_the_servers_directly(d):
+    run(d, "run", "-d", "--name", "first", "busybox", "sleep", "300")  # the default bridge exists from here
+    gw = json.loads(run(d, "network", "inspect", "bridge").stdout)[0]["IPAM"]["Config"][0]["Gateway"]
+    with DNSServer(gw, OUTSIDE) as server:
+        out = nslookup(d, "--dns", gw)
+        assert f"nameserver {gw}\n" in out and "Address: 203.0.113.7" in out, out
+        assert any(peer != gw and name == "some.outside.name" for peer, name in server.seen)  # from the container
+
+
+def test_daemon_dns_is_the_default_of_both(busybox_tar):
+    gw = "10.223.53.1"
+    dm = new_daemon(config={"bip": f"{gw}/24", "dns": [gw], "dns-search": ["corp.example"]})
+    dm.start()
+    try:
+        docker(dm, "import", str(busybox_tar), "busybox:latest", check=True)
+        docker(dm, "run", "-d", "busybox", "sleep", "300", check=True)  # makes the default bridge
+        docker(dm, "network", "create", "dfwd", check=True)
+        with DNSServer(gw, OUTSIDE):
+            out = nslookup(dm)
+            assert f"nameserver {gw}\n" in out and "search corp.example" in out and "203.0.113.7" in out, out
+            out = nslookup(dm, "--network", "dfwd")
+            assert f"nameserver {gw}\n" not in out and "Address: 203.0.113.7" in out, out
+    finally:
+        dm.cleanup()

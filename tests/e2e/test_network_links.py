@@ -1,0 +1,119 @@
+"""Links on user networks (container-scoped aliases) and --link-local-ip, with the docker CLI and docker-py.
+
+Compared with Debian's dockerd 20.10: on a user network ``--link target:alias``
+is stored in the endpoint's Links (HostConfig.Links stays null), the alias
+resolves in the linking container only, and the target may start after it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.e2e.test_network import d, run  # noqa: F401 (d: the fixture)
+
+
+def lookup(d, container: str, name: str, tries: int = 25) -> str:
+    """nslookup ``name`` in ``container``, retried while aardvark re-reads its files (SIGHUP)."""
+    script = f"for i in $(seq {tries}); do nslookup {name} && exit 0; sleep 0.2; done; exit 1"
+    p = run(d, "exec", container, "sh", "-c", script, check=False)
+    return p.stdout if p.returncode == 0 else ""
+
+
+def ip_of(d, container: str, network: str) -> str:
+    return json.loads(run(d, "inspect", container).stdout)[0]["NetworkSettings"]["Networks"][network]["IPAddress"]
+
+
+def test_cli_link_on_user_network_is_container_scoped_and_target_may_come_later(d):
+    run(d, "network", "create", "lnet")
+    run(d, "run", "-d", "--name", "linker", "--network", "lnet", "--link", "upstream:bar", "busybox",
+        "sleep", "300")
+    info = json.loads(run(d, "inspect", "linker").stdout)[0]
+    assert info["HostConfig"]["Links"] is None
+    assert info["NetworkSettings"]["Networks"]["lnet"]["Links"] == ["upstream:bar"]
+    assert "bar" not in lookup(d, "linker", "bar", tries=2)  # no target yet: NXDOMAIN
+    run(d, "run", "-d", "--name", "upstream", "--network", "lnet", "busybox", "sleep", "300")
+    run(d, "run", "-d", "--name", "bystander", "--network", "lnet", "busybox", "sleep", "300")
+    up = ip_of(d, "upstream", "lnet")
+    assert f"Address: {up}" in lookup(d, "linker", "bar")
+    assert "1 packets received" in run(d, "exec", "linker", "ping", "-c1", "-W3", "bar").stdout
+    assert lookup(d, "linker", "upstream")  # the target's own name still resolves
+    assert lookup(d, "bystander", "bar", tries=2) == ""  # the alias is the linking container's only
+    # network connect --link, on a running container
+    run(d, "run", "-d", "--name", "third", "busybox", "sleep", "300")
+    run(d, "network", "connect", "--link", "upstream:baz", "lnet", "third")
+    assert json.loads(run(d, "inspect", "third").stdout)[0]["NetworkSettings"]["Networks"]["lnet"]["Links"] == \
+        ["upstream:baz"]
+    assert f"Address: {up}" in lookup(d, "third", "baz")
+    assert lookup(d, "linker", "baz", tries=2) == ""
+    # the target goes: the alias goes with it; it comes back: so does the alias
+    run(d, "stop", "-t", "0", "upstream")
+    assert lookup(d, "linker", "bar", tries=2) == ""
+    run(d, "start", "upstream")
+    assert f"Address: {ip_of(d, 'upstream', 'lnet')}" in lookup(d, "linker", "bar")
+
+
+def test_link_on_the_default_bridge_through_network_connect_is_refused(d):
+    run(d, "network", "create", "lnet2")
+    run(d, "run", "-d", "--name", "c1", "--network", "lnet2", "busybox", "sleep", "300")
+    p = run(d, "network", "connect", "--link", "c1:x", "bridge", "c1", check=False)
+    assert p.returncode != 0 and "links on the default bridge" in p.stderr
+
+
+def test_dockerpy_create_and_connect_with_links(d):
+    """What docker-py's test_create_with_links and test_connect_with_links do."""
+    import docker as dockerpy
+
+    api = dockerpy.APIClient(base_url=d.docker_host, version="1.41", timeout=60)
+    api.create_network("pylinks")
+    host_config = api.create_host_config(network_mode="pylinks")
+    first = api.create_container("busybox", ["sleep", "300"], host_config=host_config,
+                                 networking_config=api.create_networking_config({
+                                     "pylinks": api.create_endpoint_config(links=[("pyupstream", "bar")])}))
+    api.start(first)
+    second = api.create_container("busybox", ["sleep", "300"], host_config=host_config)
+    api.start(second)
+    api.disconnect_container_from_network(second, "pylinks")
+    api.connect_container_to_network(second, "pylinks", links=[("pyupstream", "foo")])
+    for cid, link in ((first, "pyupstream:bar"), (second, "pyupstream:foo")):
+        assert api.inspect_container(cid)["NetworkSettings"]["Networks"]["pylinks"]["Links"] == [link]
+    target = api.create_container("busybox", ["sleep", "300"], name="pyupstream", host_config=host_config)
+    api.start(target)
+    want = api.inspect_container(target)["NetworkSettings"]["Networks"]["pylinks"]["IPAddress"]
+    assert f"Address: {want}" in lookup(d, first["Id"], "bar")
+    assert f"Address: {want}" in lookup(d, second["Id"], "foo")
+
+
+def test_cli_link_local_ips_on_the_interface(d):
+    run(d, "network", "create", "llnet")
+    run(d, "run", "-d", "--name", "ll", "--link-local-ip", "169.254.8.8", "busybox", "sleep", "300")
+    info = json.loads(run(d, "inspect", "ll").stdout)[0]
+    assert info["NetworkSettings"]["Networks"]["bridge"]["IPAMConfig"] == {"LinkLocalIPs": ["169.254.8.8"]}
+    assert "inet 169.254.8.8/16" in run(d, "exec", "ll", "ip", "-o", "addr", "show", "eth0").stdout
+    run(d, "network", "connect", "--link-local-ip", "169.254.7.7", "--link-local-ip", "fe80::77", "llnet", "ll")
+    out = run(d, "exec", "ll", "ip", "-o", "addr", "show", "eth1").stdout
+    assert "inet 169.254.7.7/16" in out and "inet6 fe80::77/64" in out
+    # a neighbour on the bridge reaches the link-local address
+    p = run(d, "run", "--rm", "--link-local-ip", "169.254.8.9", "busybox", "ping", "-c1", "-W3", "169.254.8.8",
+            check=False)
+    assert p.returncode == 0, p.stdout + p.stderr
+    p = run(d, "run", "--rm", "--link-local-ip", "10.1.2.3", "busybox", "true", check=False)
+    assert p.returncode == 125 and "invalid link local IP address: 10.1.2.3" in p.stderr
+
+
+def test_dockerpy_create_with_linklocal_ips(d):
+    """What docker-py's test_create_with_linklocal_ips does."""
+    import docker as dockerpy
+
+    api = dockerpy.APIClient(base_url=d.docker_host, version="1.41", timeout=60)
+    c = api.create_container("busybox", ["sleep", "300"],
+                             networking_config=api.create_networking_config({
+                                 "bridge": api.create_endpoint_config(link_local_ips=["169.254.8.8"])}),
+                             host_config=api.create_host_config(network_mode="bridge"))
+    api.start(c)
+    net = api.inspect_container(c)["NetworkSettings"]["Networks"]["bridge"]
+    assert net["IPAMConfig"]["LinkLocalIPs"] == ["169.254.8.8"]
+    with pytest.raises(dockerpy.errors.APIError, match="invalid link local IP address"):
+        api.create_container("busybox", ["true"], networking_config=api.create_networking_config({
+            "bridge": api.create_endpoint_config(link_local_ips=["192.0.2.1"])}))
