@@ -3,7 +3,7 @@
 
     python3 scripts/conformance.py /path/to/docker-py [--engines dockyard,dockerd]
                                    [--only api_container_test.py,...] [--out DIR]
-                                   [--timeout SECONDS] [--write-doc]
+                                   [--timeout SECONDS] [-k EXPRESSION] [--write-doc]
 
 The docker-py tree is not in the PyPI sdist: fetch the public docker/docker-py
 repository and check it out anywhere.  The script
@@ -184,12 +184,13 @@ def test_files(tree: str, only: list[str] | None) -> list[str]:
     return [os.path.join("tests", "integration", n) for n in names]
 
 
-def run_suite(py: str, tree: str, engine: Engine, files: list[str], out: str, timeout: int) -> str:
+def run_suite(py: str, tree: str, engine: Engine, files: list[str], out: str, timeout: int,
+              select: str = "") -> str:
     xml = os.path.join(out, f"{engine.name}.xml")
     env = engine.env()
     env.update(DOCKER_TEST_API_VERSION=API_VERSION, PYTHONDONTWRITEBYTECODE="1")
     cmd = [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--timeout={timeout}", f"--junitxml={xml}",
-           "-o", "junit_family=xunit1", *files]
+           "-o", "junit_family=xunit1", *(["-k", select] if select else []), *files]
     with open(os.path.join(out, f"{engine.name}.log"), "w") as log:
         run(cmd, cwd=tree, env=env, stdout=log, stderr=subprocess.STDOUT)
     return xml
@@ -273,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", help="comma-separated test file names")
     p.add_argument("--out", default=os.path.join(ROOT, ".conformance"))
     p.add_argument("--timeout", type=int, default=120, help="per-test timeout in seconds")
+    p.add_argument("-k", dest="select", default="", help="a pytest -k expression: only the tests it selects")
     p.add_argument("--write-doc", action="store_true", help="regenerate docs/conformance.md")
     args = p.parse_args(argv)
     tree = os.path.abspath(args.tree)
@@ -289,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             seed_images(engine.env(), args.out)
             started = time.monotonic()
-            xml = run_suite(py, tree, engine, files, args.out, args.timeout)
+            xml = run_suite(py, tree, engine, files, args.out, args.timeout, args.select)
             took = time.monotonic() - started
         finally:
             engine.stop()
