@@ -117,3 +117,45 @@ def test_dockerpy_create_with_linklocal_ips(d):
     with pytest.raises(dockerpy.errors.APIError, match="invalid link local IP address"):
         api.create_container("busybox", ["true"], networking_config=api.create_networking_config({
             "bridge": api.create_endpoint_config(link_local_ips=["192.0.2.1"])}))
+
+
+def test_compose_links_on_the_project_network(d, tmp_path):
+    """docker-compose 1.29's `links:` on the project's own network: the alias resolves in the linking service."""
+    import os
+    import subprocess
+
+    from tests.e2e.test_network import COMPOSE
+
+    if not os.path.exists(COMPOSE):
+        pytest.fail(f"docker-compose 1.29 is not installed at {COMPOSE}: run scripts/compose-venv.sh")
+    spec = {"version": "3.7", "services": {
+        "api": {"image": "busybox", "command": ["sleep", "300"]},
+        "client": {"image": "busybox", "command": ["sleep", "300"], "links": ["api:backend"]}}}
+    (tmp_path / "docker-compose.yml").write_text(json.dumps(spec))
+    env = dict(d.env(), COMPOSE_PROJECT_NAME="dylinks")
+    try:
+        p = subprocess.run([COMPOSE, "up", "-d"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stdout + p.stderr
+        api = ip_of(d, "dylinks_api_1", "dylinks_default")
+        assert f"Address: {api}" in lookup(d, "dylinks_client_1", "backend")
+        assert lookup(d, "dylinks_api_1", "client", tries=2) != ""  # service names as usual
+    finally:
+        p = subprocess.run([COMPOSE, "down"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_legacy_link_errors_as_dockerd(d):
+    """dockerd 20.10's answers: links with host/container modes, a missing target, a stopped one."""
+    run(d, "run", "-d", "--name", "tgt", "busybox", "sleep", "300")
+    for mode, text in (("host", "host type networking can't be used with links"),
+                       ("container:tgt", "container type network can't be used with links")):
+        p = run(d, "run", "--rm", "--network", mode, "--link", "tgt:y", "busybox", "true", check=False)
+        assert p.returncode == 125 and f"conflicting options: {text}" in p.stderr, p.stderr
+    for mode in ("bridge", "none"):
+        p = run(d, "run", "--rm", "--network", mode, "--link", "nope:y", "busybox", "true", check=False)
+        assert "could not get container for nope: No such container: nope" in p.stderr, p.stderr
+    run(d, "create", "--name", "idle", "busybox", "true")
+    assert run(d, "run", "--rm", "--network", "none", "--link", "idle:y", "busybox", "true").returncode == 0
+    run(d, "create", "--name", "needs-idle", "--link", "idle:y", "busybox", "true")
+    p = run(d, "start", "needs-idle", check=False)
+    assert "Cannot link to a non running container: /idle AS /needs-idle/y" in p.stderr, p.stderr

@@ -125,6 +125,7 @@ def test_aardvark_links_file():
     """--link on a user network: a pseudo-network the linking container belongs to (no address of its own)."""
     target = Record("t" * 64, "10.9.0.3", ("upstream", "tttttttttttt"), "fd00:9::3")
     assert find_record([target], "UPSTREAM") is target and find_record([target], "other") is None
+    assert find_record([target], "t" * 64) is target and find_record([target], "ttt") is None
     text = render_links("l" * 64, [("bar", target), ("bad name", target)])
     assert text == f"240.0.0.1\n{'l' * 64}   \n{'l' * 12}-link0 10.9.0.3 fd00:9::3 bar\n"
 

@@ -142,6 +142,10 @@ class EndpointOps:
         eps = dict((networking or {}).get("EndpointsConfig") or {})
         ports = bool(hc.get("PortBindings")) or bool(hc.get("PublishAllPorts"))
         warnings: list[str] = []
+        if hc.get("Links") and (mode.startswith("container:") or mode == "host"):
+            kind = "container type network" if mode != "host" else "host type networking"
+            raise errors.InvalidParameter(f"conflicting options: {kind} can't be used with links. This would "
+                                          "result in undefined behavior")
         if mode.startswith("container:"):
             if ports:
                 raise errors.InvalidParameter(PORT_MODE_CONFLICT)
@@ -160,6 +164,7 @@ class EndpointOps:
             for name, raw in eps.items():
                 if name != mode and (raw or {}).get("IPAMConfig"):
                     raise errors.InvalidParameter(USER_IP_ONLY_WITH_SUBNET)
+            self._check_link_targets(hc.get("Links") or [])
             n = self.get(mode)
             return {mode: empty_endpoint(n["Id"])}, warnings
         try:
@@ -181,9 +186,7 @@ class EndpointOps:
             ep["Links"] = list(dict.fromkeys([*(ep.get("Links") or []), *(str(x) for x in hc["Links"])]))
             hc["Links"] = None
         elif hc.get("Links"):
-            for link in hc["Links"]:
-                target = link.split(":")[0].lstrip("/")
-                self.containers.get(target)  # No such container → 404, as Docker
+            self._check_link_targets(hc["Links"])
         for name, raw in eps.items():
             try:
                 n = self.get(name)
@@ -197,6 +200,24 @@ class EndpointOps:
         for key in hc.get("PortBindings") or {}:
             parse_port_key(key)
         return out, warnings
+
+    def _check_link_targets(self, links: list[str]) -> None:
+        """Legacy links name existing containers (dockerd's 400 at create)."""
+        for link in links:
+            target = parse_link(link)[0]
+            try:
+                self.containers.get(target)
+            except errors.NotFound as exc:
+                raise errors.InvalidParameter(f"could not get container for {target}: {exc}") from None
+
+    def _check_links_running(self, c: Any) -> None:
+        """Legacy links on the default bridge need their targets running (dockerd's 500 at start)."""
+        for link in c.HostConfig.get("Links") or []:
+            target, alias = parse_link(link)
+            other = self.containers.get(target)
+            if not other.State.Running:
+                raise errors.SystemError_(f"Cannot link to a non running container: /{other.Name} AS "
+                                          f"/{c.Name}/{alias}")
 
     # -- start / stop -------------------------------------------------------------------
     def netns_path(self, c: Any) -> str:
@@ -289,6 +310,8 @@ class EndpointOps:
         if not bridged:
             c.NetworkSettings.pop("_ports", None)
             return None
+        if bridged[0][1]["Name"] == "bridge":
+            self._check_links_running(c)
         ports = self._port_rules(c)
         path = self.netns_path(c)
         made: list[str] = []

@@ -52,9 +52,10 @@ def render_network(gateway: str, records: list[Record]) -> str:
 
 
 def find_record(records: list[Record], name: str) -> Record | None:
-    """The container that ``name`` (a container name, short id or alias) means on the network."""
+    """The container that ``name`` (its name, an alias, or its id or an id prefix of 12+) means on the network."""
     name = name.lower()
-    return next((r for r in records if name in (n.lower() for n in r.names)), None)
+    return next((r for r in records if name in (n.lower() for n in r.names)
+                 or (len(name) >= 12 and r.container_id.startswith(name))), None)
 
 
 def render_links(linker_id: str, targets: list[tuple[str, Record]]) -> str:
