@@ -70,15 +70,28 @@ def links() -> set[str]:
     return set(os.listdir("/sys/class/net"))
 
 
+def bridge_mac() -> str:
+    """A random locally administered MAC in Docker's ``02:42`` range, for a new bridge.
+
+    Given at creation, it makes the kernel keep it (``addr_assign_type`` 3): a bridge
+    left to itself takes the lowest MAC of its ports, so it changes whenever the
+    container owning that port goes, and every other container's ARP entry for the
+    gateway goes stale: ~11 s without the gateway (DNS, published ports, NAT), as
+    measured before this (docs/decisions.md).  dockerd sets one the same way.
+    """
+    return "02:42:" + ":".join(f"{b:02x}" for b in os.urandom(4))
+
+
 def create_bridge(name: str, gateway_cidr: str, mtu: int | None, gateway6_cidr: str = "") -> None:
-    """The network's bridge with its gateway address(es), up (undo: delete_link).
+    """The network's bridge with a fixed MAC and its gateway address(es), up (undo: delete_link).
 
     An IPv6 gateway is added ``nodad``: it is ours alone on a fresh bridge, and
     duplicate address detection would hold it "tentative" for a second or more.
     """
     mtu_arg = f" mtu {mtu}" if mtu else ""
     v6 = f"addr add {gateway6_cidr} dev {name} nodad\n" if gateway6_cidr else ""
-    script = f"link add {name}{mtu_arg} type bridge\naddr add {gateway_cidr} dev {name}\n{v6}link set {name} up\n"
+    script = (f"link add {name}{mtu_arg} address {bridge_mac()} type bridge\n"
+              f"addr add {gateway_cidr} dev {name}\n{v6}link set {name} up\n")
     try:
         _run(["ip", "-batch", "-"], script)
     except SystemError_:
