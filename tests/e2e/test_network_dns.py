@@ -54,6 +54,12 @@ def test_default_bridge_uses_the_servers_directly(d):
         out = nslookup(d, "--dns", gw)
         assert f"nameserver {gw}\n" in out and "Address: 203.0.113.7" in out, out
         assert any(peer != gw and name == "some.outside.name" for peer, name in server.seen)  # from the container
+    # without --dns: the host's resolv.conf, its loopback servers left out (else Docker's 8.8.8.8 fallback)
+    with open("/etc/resolv.conf") as f:
+        host = [line.split()[1] for line in f if line.startswith("nameserver") and len(line.split()) > 1]
+    want = [ns for ns in host if not ns.startswith("127.") and ns != "::1"] or ["8.8.8.8", "8.8.4.4"]
+    out = run(d, "run", "--rm", "busybox", "cat", "/etc/resolv.conf").stdout
+    assert [line.split()[1] for line in out.splitlines() if line.startswith("nameserver")] == want
 
 
 def test_daemon_dns_is_the_default_of_both(busybox_tar):
