@@ -1,4 +1,4 @@
-"""Links on user networks (container-scoped aliases) and --link-local-ip, with the docker CLI and docker-py.
+"""Links on user networks (container-scoped aliases), --link-local-ip and --mac-address, by CLI and docker-py.
 
 Compared with Debian's dockerd 20.10: on a user network ``--link target:alias``
 is stored in the endpoint's Links (HostConfig.Links stays null), the alias
@@ -159,3 +159,16 @@ def test_legacy_link_errors_as_dockerd(d):
     run(d, "create", "--name", "needs-idle", "--link", "idle:y", "busybox", "true")
     p = run(d, "start", "needs-idle", check=False)
     assert "Cannot link to a non running container: /idle AS /needs-idle/y" in p.stderr, p.stderr
+
+
+def test_cli_mac_address_is_the_interfaces(d):
+    """--mac-address (issue 15 saw it accepted and ignored): the container's interface carries it."""
+    out = run(d, "run", "--rm", "--mac-address", "02:42:de:ad:be:ef", "busybox", "ip", "-o", "link", "show",
+              "eth0").stdout
+    assert "link/ether 02:42:de:ad:be:ef" in out
+    run(d, "network", "create", "macnet")
+    cid = run(d, "run", "-d", "--network", "name=macnet,mac-address=02:42:de:ad:be:e0", "busybox",
+              "sleep", "300").stdout.strip()
+    assert "link/ether 02:42:de:ad:be:e0" in run(d, "exec", cid, "ip", "-o", "link", "show", "eth0").stdout
+    assert json.loads(run(d, "inspect", cid).stdout)[0]["NetworkSettings"]["Networks"]["macnet"]["MacAddress"] == \
+        "02:42:de:ad:be:e0"

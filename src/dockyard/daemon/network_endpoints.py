@@ -253,7 +253,8 @@ class EndpointOps:
                 if any(subnet.overlaps(t) for t in taken):  # another daemon took it meanwhile
                     subnet = ipam.pick_subnet(self._pools(), taken)
                     v6 = ipam.split_configs(n["IPAM"]["Config"])[1]
-                    n["IPAM"]["Config"] = [c for c in (ipam.IPAMConfig(subnet, next(subnet.hosts())).to_docker(), v6) if c]
+                    v4 = ipam.IPAMConfig(subnet, next(subnet.hosts())).to_docker()
+                    n["IPAM"]["Config"] = [c for c in (v4, v6) if c]
                     self._save(n)
             self._make_bridge(n)
 
@@ -364,7 +365,8 @@ class EndpointOps:
             gateway=str(cfg.gateway), mac=mac, mtu=n.get("_mtu") or self.cfg.mtu, default_route=default_route,
             address6=f"{addr6}/{cfg6.subnet.prefixlen}" if addr6 and cfg6 else "",
             gateway6=str(cfg6.gateway) if cfg6 else "",
-            link_local=tuple(f"{a}/{64 if ':' in a else 16}" for a in (ep.get("IPAMConfig") or {}).get("LinkLocalIPs") or [])),
+            link_local=tuple(f"{a}/{64 if ':' in a else 16}"
+                             for a in (ep.get("IPAMConfig") or {}).get("LinkLocalIPs") or [])),
             new_netns=new_netns)
         ep.update({"EndpointID": hashlib.sha256(f"{c.Id}/{n['Id']}/{veth}".encode()).hexdigest(),
                    "Gateway": str(cfg.gateway), "IPAddress": str(addr), "IPPrefixLen": cfg.subnet.prefixlen,
