@@ -47,6 +47,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="keep containers running while the daemon is down (always on)")
     p.add_argument("--cgroup-parent", help="parent cgroup for all containers")
     p.add_argument("--name-prefix", help="prefix of kernel object names (cgroups, runtime state)")
+    p.add_argument("--ipv6", nargs="?", const=True, type=_flag_bool, help="IPv6 on the default bridge")
+    p.add_argument("--fixed-cidr-v6", help="the default bridge's IPv6 subnet (with --ipv6)")
+    p.add_argument("--dns", action="append", default=[], help="DNS server for containers without --dns")
+    p.add_argument("--dns-search", action="append", default=[], help="DNS search domain for containers")
+    p.add_argument("--dns-opt", action="append", default=[], help="DNS option for containers")
     return p.parse_args(argv)
 
 
@@ -76,6 +81,8 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
         # dockerd: DOCKER_TLS_VERIFY in the daemon's environment is the default of --tlsverify
         "tlsverify": True if args.tlsverify is None and os.environ.get("DOCKER_TLS_VERIFY") else args.tlsverify,
         "userns-remap": args.userns_remap, "tlscacert": args.tlscacert, "tlscert": args.tlscert, "tlskey": args.tlskey,
+        "ipv6": args.ipv6, "fixed-cidr-v6": args.fixed_cidr_v6, "dns": args.dns or None,
+        "dns-search": args.dns_search or None, "dns-opts": args.dns_opt or None,
     }
 
 

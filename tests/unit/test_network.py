@@ -205,3 +205,16 @@ def test_ipv6_configs_allocate_and_split():
         ipam.check_overlap(ipaddress.ip_network("fd00:1::/64"), [ipaddress.ip_network("fd00::/16")])
     with pytest.raises(errors.InvalidParameter, match="IPv6"):
         ipam.parse_addr("2001:db8::1")
+
+
+def test_dockerd_flags_for_ipv6_and_dns(tmp_path):
+    """--ipv6, --fixed-cidr-v6, --dns, --dns-search, --dns-opt: dockerd's flags, the daemon.json keys' values."""
+    from dockyard.dockyardd import overrides_from_args, parse_args
+
+    args = parse_args(["--ipv6", "--fixed-cidr-v6", "fd00:7::/64", "--dns", "10.1.1.1", "--dns", "10.1.1.2",
+                       "--dns-search", "corp", "--dns-opt", "ndots:3"])
+    cfg = load(None, overrides_from_args(args), default_file=str(tmp_path / "none.json"))
+    assert (cfg.ipv6, cfg.fixed_cidr_v6, cfg.dns, cfg.dns_search, cfg.dns_opts) == \
+        (True, "fd00:7::/64", ["10.1.1.1", "10.1.1.2"], ["corp"], ["ndots:3"])
+    cfg = load(None, overrides_from_args(parse_args([])), default_file=str(tmp_path / "none.json"))
+    assert (cfg.ipv6, cfg.dns) == (False, [])
