@@ -8,6 +8,7 @@ resolves in the linking container only, and the target may start after it.
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
@@ -122,7 +123,6 @@ def test_dockerpy_create_with_linklocal_ips(d):
 def test_compose_links_on_the_project_network(d, tmp_path):
     """docker-compose 1.29's `links:` on the project's own network: the alias resolves in the linking service."""
     import os
-    import subprocess
 
     from tests.e2e.test_network import COMPOSE
 
@@ -172,3 +172,27 @@ def test_cli_mac_address_is_the_interfaces(d):
     assert "link/ether 02:42:de:ad:be:e0" in run(d, "exec", cid, "ip", "-o", "link", "show", "eth0").stdout
     assert json.loads(run(d, "inspect", cid).stdout)[0]["NetworkSettings"]["Networks"]["macnet"]["MacAddress"] == \
         "02:42:de:ad:be:e0"
+
+
+def test_link_alias_outlives_the_daemon_and_its_restart(busybox_tar):
+    """aardvark and its files outlive dockyardd; a start renders the same files again."""
+    from tests.support.daemon import docker, new_daemon
+
+    dm = new_daemon()
+    dm.start()
+    try:
+        docker(dm, "import", str(busybox_tar), "busybox:latest", check=True)
+        docker(dm, "network", "create", "keep", check=True)
+        docker(dm, "run", "-d", "--name", "lk", "--network", "keep", "--link", "tg:al", "busybox", "sleep", "300",
+               check=True)
+        docker(dm, "run", "-d", "--name", "tg", "--network", "keep", "busybox", "sleep", "300", check=True)
+        want = f"Address: {ip_of(dm, 'tg', 'keep')}"
+        assert want in lookup(dm, "lk", "al")
+        dm.stop()
+        pid = subprocess.run(["pgrep", "-f", f"{dm.prefix}-net/aardvark"], capture_output=True, text=True).stdout
+        assert pid.strip(), "aardvark went with the daemon"
+        dm.start()
+        assert want in lookup(dm, "lk", "al")
+        assert lookup(dm, "tg", "lk")  # the network's own names too
+    finally:
+        dm.cleanup()
