@@ -52,6 +52,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--dns", action="append", default=[], help="DNS server for containers without --dns")
     p.add_argument("--dns-search", action="append", default=[], help="DNS search domain for containers")
     p.add_argument("--dns-opt", action="append", default=[], help="DNS option for containers")
+    p.add_argument("--cpu-rt-period", type=int, metavar="MICROSECONDS",
+                   help="the CPU real-time period of every cgroup above the containers (cgroup v1)")
+    p.add_argument("--cpu-rt-runtime", type=int, metavar="MICROSECONDS",
+                   help="the CPU real-time runtime of every cgroup above the containers (cgroup v1)")
     return p.parse_args(argv)
 
 
@@ -78,6 +82,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "default-runtime": args.default_runtime, "runtimes": runtimes or None,
         "live-restore": args.live_restore, "cgroup-parent": args.cgroup_parent,
         "name-prefix": args.name_prefix, "group": args.group, "tls": args.tls,
+        "cpu-rt-period": args.cpu_rt_period, "cpu-rt-runtime": args.cpu_rt_runtime,
         # dockerd: DOCKER_TLS_VERIFY in the daemon's environment is the default of --tlsverify
         "tlsverify": True if args.tlsverify is None and os.environ.get("DOCKER_TLS_VERIFY") else args.tlsverify,
         "userns-remap": args.userns_remap, "tlscacert": args.tlscacert, "tlscert": args.tlscert, "tlskey": args.tlskey,

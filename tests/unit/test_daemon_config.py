@@ -36,6 +36,16 @@ def test_bad_daemon_json(tmp_path):
         config.parse_size("12x")
 
 
+def test_cpu_rt_budget_keys(tmp_path):
+    """dockerd's daemon-scoped real-time budget: daemon.json keys and flags of the same names, 0 by default."""
+    assert (config.load(str(_write(tmp_path, {})), {}).cpu_rt_runtime, config.DaemonConfig().cpu_rt_period) == (0, 0)
+    cfg = config.load(str(_write(tmp_path, {"cpu-rt-period": 1000000, "cpu-rt-runtime": 950000})),
+                      {"cpu-rt-runtime": 20000})
+    assert (cfg.cpu_rt_period, cfg.cpu_rt_runtime) == (1000000, 20000)
+    with pytest.raises(InvalidParameter, match="cpu-rt-runtime: an integer"):
+        config.load(str(_write(tmp_path, {"cpu-rt-runtime": "95%"})), {})
+
+
 def _write(tmp_path, data):
     path = tmp_path / "daemon.json"
     path.write_text(json.dumps(data))

@@ -69,7 +69,6 @@ def test_create_refuses_with_mobys_text(hc, message):
     ({"MemoryReservation": 64 << 20}, "MemoryReservation", "memory_reservation"),
     ({"OomKillDisable": True}, "OomKillDisable", "oom_kill_disable"), ({"PidsLimit": 10}, "PidsLimit", "pids_limit"),
     ({"CpuShares": 512}, "CpuShares", "cpu_shares"), ({"CpuQuota": 50000}, "CpuPeriod/CpuQuota", "cpu_cfs"),
-    ({"CpuRealtimeRuntime": 1000}, "CpuRealtimePeriod/CpuRealtimeRuntime", "cpu_realtime"),
     ({"CpusetCpus": "0"}, "CpusetCpus/CpusetMems", "cpuset"), ({"BlkioWeight": 100}, "BlkioWeight", "blkio_weight"),
     ({"BlkioWeightDevice": [{"Path": "/dev/sda", "Weight": 100}]}, "BlkioWeightDevice", "blkio_weight_device"),
     ({"BlkioDeviceReadBps": [{"Path": "/dev/sda", "Rate": 1}]}, "BlkioDeviceReadBps", "blkio_read_bps"),
@@ -82,6 +81,17 @@ def test_a_limit_the_kernel_cannot_apply_is_refused_naming_it(hc, option, fact):
     with pytest.raises(InvalidParameter) as exc:
         validate_resources(hc, dataclasses.replace(HOST, **{fact: False}))
     assert str(exc.value).startswith(f"{option}: ")
+
+
+@pytest.mark.parametrize("hc", [{"CpuRealtimeRuntime": 1000}, {"CpuRealtimePeriod": 1000}])
+def test_realtime_without_the_kernel_scheduler_is_refused_with_dockerds_text(hc):
+    """cgroup v2, or v1 without CONFIG_RT_GROUP_SCHED: dockerd's words exactly (runconfig's validateResources)."""
+    validate_resources(hc, HOST)
+    for host in (dataclasses.replace(HOST, cpu_realtime=False), dataclasses.replace(HOST, cgroup_v2=True,
+                                                                                     cpu_realtime=False)):
+        with pytest.raises(InvalidParameter) as exc:
+            validate_resources(hc, host)
+        assert str(exc.value) == "Your kernel does not support CPU real-time scheduler"
 
 
 def test_accepted_values():

@@ -30,6 +30,7 @@ KNOWN_KEYS = {
     "ipv6", "fixed-cidr-v6", "dns", "dns-search", "dns-opts",
     "tls", "tlsverify", "tlscacert", "tlscert", "tlskey", "group", "userns-remap",
     "insecure-registries", "registry-mirrors", "max-concurrent-downloads", "max-concurrent-uploads",
+    "cpu-rt-period", "cpu-rt-runtime",
 }
 
 
@@ -79,6 +80,10 @@ class DaemonConfig:
     registry_mirrors: list[str] = field(default_factory=list)
     max_concurrent_downloads: int = 3
     max_concurrent_uploads: int = 5
+    # the real-time CPU budget given to every level above a container (dockerd's --cpu-rt-period/-runtime;
+    # 0: none written, see daemon/cpu_rt.py)
+    cpu_rt_period: int = 0
+    cpu_rt_runtime: int = 0
 
     @property
     def listen_hosts(self) -> list[hostsmod.Host]:
@@ -181,6 +186,12 @@ def load(config_file: str | None, overrides: dict[str, Any], native_runtime: str
         cfg.default_ulimits = dict(data["default-ulimits"])
     if "default-shm-size" in data:
         cfg.default_shm_size = parse_size(data["default-shm-size"])
+    for key in ("cpu-rt-period", "cpu-rt-runtime"):
+        if key in data:
+            value = data[key]
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidParameter(f"{key}: an integer number of microseconds is required, not {value!r}")
+            setattr(cfg, key.replace("-", "_"), value)
     _network_keys(cfg, data)
     _load_registry_keys(cfg, data)
     cfg.runtimes = builtin_runtimes(native_runtime)

@@ -117,8 +117,8 @@ def _validate_cpu(hc: dict[str, Any], host: SysInfo) -> None:
                                "(CpuCount, CpuPercent are Windows options)")
     rt_period, rt_runtime = hc.get("CpuRealtimePeriod") or 0, hc.get("CpuRealtimeRuntime") or 0
     if (rt_period > 0 or rt_runtime > 0) and not host.cpu_realtime:
-        raise InvalidParameter("CpuRealtimePeriod/CpuRealtimeRuntime: Your kernel does not support CPU real-time "
-                               "scheduler")
+        # dockerd's text to the letter (clients match on it); it names the scheduler the options are for
+        raise InvalidParameter("Your kernel does not support CPU real-time scheduler")
     if rt_period and rt_runtime and rt_runtime > rt_period:
         raise InvalidParameter("cpu real-time runtime cannot be higher than cpu real-time period")
     cpus, mems = hc.get("CpusetCpus") or "", hc.get("CpusetMems") or ""

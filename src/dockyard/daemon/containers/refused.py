@@ -71,10 +71,6 @@ def lsm_reason(name: str, label: str, sys_root: str = "/sys") -> str:
 
 
 REFUSED: tuple[Refused, ...] = (
-    Refused("HostConfig.CpuRealtimeRuntime", "--cpu-rt-runtime", lambda r: bool(r.host_config.get("CpuRealtimeRuntime")),
-            "a real-time budget needs one in every parent cgroup, which the daemon does not give (dockerd's "
-            "--cpu-rt-runtime)", 0,
-            {"HostConfig": {"CpuRealtimeRuntime": 1000}}),
     Refused("HostConfig.Cgroup", "API only", lambda r: bool(r.host_config.get("Cgroup")),
             "sharing another container's cgroup is not built", 0,
             {"HostConfig": {"Cgroup": "container:other"}}),

@@ -261,7 +261,8 @@ class ContainerService(ContainerWaits, ContainerRemoval, ContainerStartup, Conta
         return paths
 
     async def _start_locked(self, c: Container) -> None:
-        from dockyard.daemon.containers.start import prepare_bundle
+        from dockyard.daemon.containers.start import cgroups_path, prepare_bundle
+        from dockyard.daemon.cpu_rt import apply_daemon_budget
         from dockyard.daemon.userns import remap_of
         from dockyard.daemon.containers.timing import StartTimer, event_attributes
 
@@ -279,6 +280,7 @@ class ContainerService(ContainerWaits, ContainerRemoval, ContainerStartup, Conta
             netns = self.networks.attach(c) if self.networks else None
             timer.mark("Network")
             net_peer = self._running_peer(c, "NetworkMode")  # its /etc files are shared once written
+            apply_daemon_budget(self.cfg.cpu_rt_period, self.cfg.cpu_rt_runtime, cgroups_path(c, self.cfg))
             prepare_bundle(c, self.cfg, self.networks, netns, self._peer_namespaces(c),
                            net_peer if net_peer is not None and net_peer.HostsPath else None)
             timer.mark("Bundle")
