@@ -14,7 +14,7 @@ import os
 
 import pytest
 
-from tests.support.daemon import docker, new_daemon
+from tests.support.daemon import busybox_daemon, docker
 
 CPU = "/sys/fs/cgroup/cpu"
 RT = os.path.exists(f"{CPU}/cpu.rt_runtime_us")
@@ -35,13 +35,8 @@ def _read(path: str) -> str:
 
 @pytest.fixture(scope="module")
 def rt_daemon(busybox_tar):
-    d = new_daemon(extra_args=["--cpu-rt-runtime", str(BUDGET)])
-    d.start()
-    try:
-        docker(d, "import", str(busybox_tar), "busybox:latest", check=True)
+    with busybox_daemon(busybox_tar, extra_args=["--cpu-rt-runtime", str(BUDGET)]) as d:
         yield d
-    finally:
-        d.cleanup()
 
 
 def test_create_stores_the_options_or_refuses_them_with_dockerds_text(dockyard_daemon, busybox_image):
@@ -98,15 +93,10 @@ def test_every_level_above_a_nested_cgroup_parent_gets_the_budget(rt_daemon):
 
 @needs_rt
 def test_a_budget_the_kernel_refuses_fails_the_start_with_dockerds_text(busybox_tar):
-    d = new_daemon(extra_args=["--cpu-rt-runtime", "2000000"])  # more than the root's period
-    d.start()
-    try:
-        docker(d, "import", str(busybox_tar), "busybox:latest", check=True)
+    with busybox_daemon(busybox_tar, extra_args=["--cpu-rt-runtime", "2000000"]) as d:  # > the root's period
         run = docker(d, "run", "--network", "none", "--name", "rtover", "busybox", "true")
         assert run.returncode != 0
         assert (f"unable to init CPU RT controller: write {CPU}{d.cgroup_parent}/cpu.rt_runtime_us: "
                 "invalid argument") in run.stderr, run.stderr
         assert not os.path.exists(CPU + d.cgroup_parent)  # the level it made for the budget went again
         docker(d, "rm", "-f", "rtover", check=True)
-    finally:
-        d.cleanup()
