@@ -77,3 +77,13 @@ def test_daemon_dns_is_the_default_of_both(busybox_tar):
             assert f"nameserver {gw}\n" not in out and "Address: 203.0.113.7" in out, out
     finally:
         dm.cleanup()
+
+
+def test_a_dns_server_that_is_no_address_is_refused_at_create(d):
+    """dockerd takes any string; here it would end in aardvark's files, where one bad line stops DNS for all."""
+    import docker as dockerpy
+    import pytest
+
+    api = dockerpy.APIClient(base_url=d.docker_host, version="1.41", timeout=60)
+    with pytest.raises(dockerpy.errors.APIError, match="invalid DNS server address: bogus"):
+        api.create_container("busybox", ["true"], host_config=api.create_host_config(dns=["bogus"]))

@@ -142,6 +142,8 @@ class EndpointOps:
         eps = dict((networking or {}).get("EndpointsConfig") or {})
         ports = bool(hc.get("PortBindings")) or bool(hc.get("PublishAllPorts"))
         warnings: list[str] = []
+        for server in hc.get("Dns") or []:  # they go into aardvark's files, where a bad one stops it for all
+            ipam.parse_any_addr(str(server), "DNS server address")
         if hc.get("Links") and (mode.startswith("container:") or mode == "host"):
             kind = "container type network" if mode != "host" else "host type networking"
             raise errors.InvalidParameter(f"conflicting options: {kind} can't be used with links. This would "
