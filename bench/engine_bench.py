@@ -32,6 +32,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from bench.private_dockerd import PrivateDockerd, descendants  # noqa: E402,F401 (descendants: for lifecycle_bench)
 from tests.support.daemon import Daemon, new_daemon  # noqa: E402
 from tests.support.procs import cmdline, pids_matching, rss_kb  # noqa: E402
 
@@ -39,90 +40,11 @@ from tests.support.procs import cmdline, pids_matching, rss_kb  # noqa: E402
 CGROUP_PARENT = "/dybench-docker"
 
 
-def remove_cgroup_tree(parent: str) -> None:
-    """rmdir a cgroup parent (and its empty children) in every hierarchy."""
-    for base in [os.path.join("/sys/fs/cgroup", d) for d in os.listdir("/sys/fs/cgroup")] + ["/sys/fs/cgroup"]:
-        top = base + parent
-        if not os.path.isdir(top):
-            continue
-        for dirpath, _, _ in sorted(os.walk(top), key=lambda w: -len(w[0])):
-            try:
-                os.rmdir(dirpath)
-            except OSError:
-                pass
-
-
-class Dockerd:
-    """A private dockerd (Debian's docker.io) for reference runs."""
+class Dockerd(PrivateDockerd):
+    """The benchmarks' reference dockerd (bench/private_dockerd.py); no networking unless given flags."""
 
     def __init__(self, network_args: list[str] | None = None) -> None:
-        # no networking by default; network_bench gives it a bridge of its own
-        self.network_args = network_args or ["--bridge", "none", "--iptables=false", "--ip6tables=false",
-                                             "--ip-masq=false"]
-        self.root = tempfile.mkdtemp(prefix="dybench-docker-", dir="/tmp")
-        self.socket = os.path.join(self.root, "docker.sock")
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def docker_host(self) -> str:
-        return f"unix://{self.socket}"
-
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ, DOCKER_HOST=self.docker_host)
-        env.pop("DOCKER_CONTEXT", None)
-        return env
-
-    def start(self) -> None:
-        log = open(os.path.join(self.root, "dockerd.log"), "wb")
-        cfg = os.path.join(self.root, "daemon.json")
-        with open(cfg, "w") as f:
-            f.write("{}")
-        self.proc = subprocess.Popen(
-            ["dockerd", "-H", self.docker_host, "--data-root", os.path.join(self.root, "data"),
-             "--exec-root", os.path.join(self.root, "exec"), "--pidfile", os.path.join(self.root, "d.pid"),
-             *self.network_args,
-             "--containerd-namespace", "dybench", "--cgroup-parent", CGROUP_PARENT,
-             "--config-file", cfg],
-            stdout=log, stderr=log, start_new_session=True)
-        for _ in range(300):
-            if subprocess.run(["docker", "version"], env=self.env(), capture_output=True).returncode == 0:
-                return
-            time.sleep(0.1)
-        raise RuntimeError("dockerd did not start; see " + log.name)
-
-    def pids(self) -> list[int]:
-        """dockerd, its containerd and every shim (children, recursively)."""
-        assert self.proc is not None
-        return descendants(self.proc.pid)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        subprocess.run(["umount", "-R", os.path.join(self.root, "exec")], capture_output=True)
-        shutil.rmtree(self.root, ignore_errors=True)
-        remove_cgroup_tree(CGROUP_PARENT)
-
-
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-                children.setdefault(ppid, []).append(int(entry))
-            except (OSError, ValueError, IndexError):
-                continue
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(children.get(p, []))
-    return out
+        super().__init__("dybench", network_args=network_args, cgroup_parent=CGROUP_PARENT)
 
 
 def conmon_pids(exec_root: str) -> list[int]:

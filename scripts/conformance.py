@@ -34,7 +34,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -112,57 +111,24 @@ class DockyardEngine(Engine):
 
 
 class DockerdEngine(Engine):
+    """Debian's dockerd on a bridge of its own, without iptables (bench/private_dockerd.py starts it)."""
+
     name = "dockerd"
 
     def __init__(self, bridge: tuple[str, str] = DOCKERD_BRIDGE, tag: str = "dyconf") -> None:
-        self.bridge, self.tag = bridge, tag  # bridge (name, address); tag: containerd namespace, cgroup parent
-        self.root = tempfile.mkdtemp(prefix=f"{tag}-docker-", dir="/tmp")
-        self.socket = os.path.join(self.root, "docker.sock")
-        self.proc: subprocess.Popen[bytes] | None = None
+        from bench.private_dockerd import PrivateDockerd
+
+        # bridge (name, address); tag: its root, containerd namespace and cgroup parent (/<tag>-dockerd)
+        self.dockerd = PrivateDockerd(tag, bridge=bridge, private_config=True, stop_timeout=60)
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ, DOCKER_HOST=f"unix://{self.socket}",
-                   DOCKER_CONFIG=os.path.join(self.root, "docker-config"))
-        env.pop("DOCKER_CONTEXT", None)
-        return env
+        return self.dockerd.env()
 
     def start(self) -> None:
-        bridge, address = self.bridge
-        run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
-        run(["ip", "addr", "add", address, "dev", bridge], check=True)
-        run(["ip", "link", "set", bridge, "up"], check=True)
-        log = open(os.path.join(self.root, "dockerd.log"), "wb")
-        cfg = os.path.join(self.root, "daemon.json")
-        with open(cfg, "w") as f:
-            f.write("{}")
-        self.proc = subprocess.Popen(
-            ["dockerd", "-H", f"unix://{self.socket}", "--data-root", os.path.join(self.root, "data"),
-             "--exec-root", os.path.join(self.root, "exec"), "--pidfile", os.path.join(self.root, "d.pid"),
-             "--bridge", bridge, "--iptables=false", "--ip6tables=false", "--ip-masq=false",
-             "--containerd-namespace", self.tag, "--cgroup-parent", f"/{self.tag}-dockerd", "--config-file", cfg],
-            stdout=log, stderr=log, start_new_session=True)
-        for _ in range(300):
-            if run(["docker", "version"], env=self.env(), capture_output=True).returncode == 0:
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"dockerd did not start; see {log.name}")
+        self.dockerd.start()
 
     def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        # every mount dockerd left under its root (its exec root's netns/default is a file, not a
-        # mount point umount -R of the folder would find), deepest first
-        with open("/proc/self/mounts") as f:
-            points = [line.split()[1] for line in f if line.split()[1].startswith(self.root + "/")]
-        for point in sorted(points, key=len, reverse=True):
-            run(["umount", point], capture_output=True)
-        run(["ip", "link", "del", self.bridge[0]], capture_output=True)
-        shutil.rmtree(self.root, ignore_errors=True)
+        self.dockerd.stop()
 
 
 def seed_images(env: dict[str, str], work: str) -> None:
