@@ -213,6 +213,15 @@ def test_default_bridge_ipv6_and_ipv6_default_pools(busybox_tar):
                            {"Subnet": str(second), "Gateway": str(second.network_address + 1)}]
         p = docker(dm, "run", "--rm", "--network", "auto6a", "busybox", "ip", "-6", "-o", "addr", "show", "eth0")
         assert f"inet6 {first.network_address + 2}/64" in p.stdout, p.stdout + p.stderr
+        # the default bridge follows the configuration at the next start
+        docker(dm, "rm", "-f", "b6", check=True)
+        dm.stop()
+        dm.config = {}
+        dm.start()
+        info = json.loads(docker(dm, "network", "inspect", "bridge", check=True).stdout)[0]
+        assert info["EnableIPv6"] is False and len(info["IPAM"]["Config"]) == 1
+        out = docker(dm, "run", "--rm", "busybox", "ip", "-6", "-o", "addr", "show", "scope", "global").stdout
+        assert str(fixed.network_address)[:-1] not in out
     finally:
         dm.cleanup()
     assert links_settle(dm.prefix, []) == [] and nft_table(dm.prefix) == ""
