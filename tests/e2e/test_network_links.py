@@ -196,3 +196,18 @@ def test_link_alias_outlives_the_daemon_and_its_restart(busybox_tar):
         assert lookup(dm, "tg", "lk")  # the network's own names too
     finally:
         dm.cleanup()
+
+
+def test_legacy_link_hosts_line_follows_the_targets_new_address(d):
+    """Docker: restarting a link's source updates /etc/hosts of the running containers linked to it."""
+    run(d, "run", "-d", "--name", "src", "busybox", "sleep", "300")
+    old = ip_of(d, "src", "bridge")
+    run(d, "run", "-d", "--name", "app", "--link", "src:source", "busybox", "sleep", "300")
+    assert f"{old}\tsource" in run(d, "exec", "app", "cat", "/etc/hosts").stdout
+    run(d, "stop", "-t", "0", "src")
+    run(d, "run", "-d", "--name", "squatter", "busybox", "sleep", "300")  # takes the freed address
+    run(d, "start", "src")
+    new = ip_of(d, "src", "bridge")
+    assert new != old
+    hosts = run(d, "exec", "app", "cat", "/etc/hosts").stdout
+    assert f"{new}\tsource" in hosts and f"{old}\tsource" not in hosts

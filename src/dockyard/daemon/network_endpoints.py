@@ -339,7 +339,25 @@ class EndpointOps:
             raise
         for name, n, _ep in bridged:
             self.events.emit("network", "connect", n["Id"], {"container": c.Id, "name": n["Name"], "type": "bridge"})
+        if bridged[0][1]["Name"] == "bridge":
+            self._refresh_linkers(c)
         return path
+
+    def _refresh_linkers(self, c: Any) -> None:
+        """Running containers with a legacy link to ``c`` get its new address in /etc/hosts (Docker's docs)."""
+        for other in self.containers.all():
+            if other.Id == c.Id or not other.State.Running or not other.HostConfig.get("Links"):
+                continue
+            for link in other.HostConfig["Links"]:
+                try:
+                    if self.containers.get(parse_link(link)[0]).Id == c.Id:
+                        self._refresh_etc(other)
+                        break
+                except errors.NotFound:
+                    continue
+
+    def _refresh_etc(self, c: Any) -> None:  # pragma: no cover - provided by the service
+        raise NotImplementedError
 
     def _plug(self, c: Any, path: str, n: dict[str, Any], ep: dict[str, Any], ifname: str,
               default_route: bool, new_netns: bool = False) -> None:
