@@ -121,7 +121,13 @@ def linux_parts() -> HostParts:
 
 
 def load_linux_config(config_file: str | None, overrides: dict[str, Any]) -> configmod.DaemonConfig:
-    return configmod.load(config_file, overrides, native_runtime_path())
+    from dockyard.daemon.cpu_rt import check_daemon_options
+    from dockyard.daemon.sysinfo import probe
+
+    cfg = configmod.load(config_file, overrides, native_runtime_path())
+    if cfg.cpu_rt_period or cfg.cpu_rt_runtime:  # a budget this kernel cannot give: refuse to start (moby 28)
+        check_daemon_options(cfg.cpu_rt_period, cfg.cpu_rt_runtime, probe())
+    return cfg
 
 
 def build_linux_backends(cfg: configmod.DaemonConfig) -> Any:

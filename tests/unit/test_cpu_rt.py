@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from dockyard.daemon.cpu_rt import NO_KERNEL_TEXT, V2_TEXT, init_rt_parents, parent_levels
+from dockyard.daemon.cpu_rt import NO_KERNEL_TEXT, V2_TEXT, check_daemon_options, init_rt_parents, parent_levels
 from dockyard.errors import SystemError_
 from dockyard.spec.hostcaps import SysInfo
 
@@ -27,11 +27,15 @@ def test_nothing_is_written_without_the_options(tmp_path):
 
 
 def test_cgroup_v2_and_a_kernel_without_rt_group_scheduling_get_dockerds_texts(tmp_path):
+    check_daemon_options(0, 0, dataclasses.replace(HOST, cgroup_v2=True, cpu_realtime=False))
+    check_daemon_options(1000000, 20000, HOST)
     for host, text in ((dataclasses.replace(HOST, cgroup_v2=True, cpu_realtime=False), V2_TEXT),
                        (dataclasses.replace(HOST, cpu_realtime=False), NO_KERNEL_TEXT)):
-        with pytest.raises(SystemError_) as exc:
-            init_rt_parents(0, 20000, "/p/abc", host, str(tmp_path))
-        assert exc.value.message == text
+        for check in (lambda: init_rt_parents(0, 20000, "/p/abc", host, str(tmp_path)),
+                      lambda: check_daemon_options(1000000, 0, host)):
+            with pytest.raises(SystemError_) as exc:
+                check()
+            assert exc.value.message == text
 
 
 def test_each_level_gets_period_then_runtime(tmp_path):

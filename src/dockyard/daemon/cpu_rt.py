@@ -32,6 +32,17 @@ def parent_levels(cgroups_path: str) -> list[str]:
     return ["/" + "/".join(parts[:i + 1]) for i in range(len(parts))]
 
 
+def check_daemon_options(period: int, runtime: int, info: SysInfo) -> None:
+    """At daemon start (as moby 28, which refuses to start) and before each container start (as
+    dockerd 20.10): the options need cgroup v1 with real-time group scheduling."""
+    if not period and not runtime:
+        return
+    if info.cgroup_v2:
+        raise SystemError_(V2_TEXT)
+    if not info.cpu_realtime:
+        raise SystemError_(NO_KERNEL_TEXT)
+
+
 def init_rt_parents(period: int, runtime: int, cgroups_path: str, info: SysInfo,
                     cpu_mount: str = "/sys/fs/cgroup/cpu") -> list[str]:
     """Give each level above the container the daemon's budget; returns the levels written.
@@ -42,10 +53,7 @@ def init_rt_parents(period: int, runtime: int, cgroups_path: str, info: SysInfo,
     """
     if not period and not runtime:
         return []
-    if info.cgroup_v2:
-        raise SystemError_(V2_TEXT)
-    if not info.cpu_realtime:
-        raise SystemError_(NO_KERNEL_TEXT)
+    check_daemon_options(period, runtime, info)
     made: list[str] = []
     written: list[str] = []
     op, target = "mkdir", cpu_mount
