@@ -187,9 +187,6 @@ async def update(request: web.Request) -> web.Response:
 
 async def stats(request: web.Request) -> web.StreamResponse:
     """One JSON sample, or one a second with ``stream`` (the default), as dockerd."""
-    from dockyard.daemon.containers.usage import stats_stream
-    from dockyard.daemon.system import cgroup_version
-
     svc = _svc(request)
     c = svc.get(request.match_info["id"])
     stream = query_bool(request, "stream", True)
@@ -198,8 +195,7 @@ async def stats(request: web.Request) -> web.StreamResponse:
         raise errors.InvalidParameter("cannot have stream=true and one-shot=true")
     resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
     await resp.prepare(request)
-    samples = stats_stream(c, svc.cfg.cgroup_parent, cgroup_version() == "2", stream=stream, one_shot=one_shot,
-                           exists=lambda: c.Id in svc._containers)
+    samples = svc.stats_samples(c, stream=stream, one_shot=one_shot)
     try:
         async for sample in samples:
             await resp.write(json.dumps(sample).encode() + b"\n")

@@ -173,6 +173,8 @@ class LayerStore:
         self._holds_lock = threading.Lock()
         # unpacks a layer tar into a directory: the host's applier (unpack_windows on Windows)
         self.apply_tar: Callable[..., Any] = apply_tar
+        # a container's RW layer: overlay here (a Windows engine's is a folder the layers are copied into)
+        self.rw_layer: type[RWLayer] = RWLayer
 
     @property
     def kernel(self) -> overlay.Kernel:
@@ -428,7 +430,7 @@ class LayerStore:
         except BaseException:
             shutil.rmtree(home, ignore_errors=True)
             raise
-        return RWLayer(self, name, links)
+        return self.rw_layer(self, name, links)
 
     def _release_rw(self, name: str) -> list[Layer]:
         with self.db.tx() as cur:
@@ -443,6 +445,11 @@ class LayerStore:
         rows = self.db.query("SELECT key FROM kv WHERE key LIKE ?", (_RW_KEY + "%",))
         return [r["key"][len(_RW_KEY):] for r in rows]
 
+    def rw_chain(self, name: str) -> list[str]:
+        """The ChainIDs (bottom first) the RW layer ``name`` holds, from its record."""
+        row = self.db.query_one("SELECT value FROM kv WHERE key=?", (_RW_KEY + name,))
+        return list(json.loads(row["value"]).get("chain", [])) if row is not None else []
+
     def get_rw(self, name: str) -> RWLayer:
         """The RW layer called ``name`` (NotFound if it does not exist)."""
         if "/" in name or name in ("", ".", "..", "l", _EMPTY):
@@ -452,4 +459,4 @@ class LayerStore:
                 text = f.read().strip()
         except FileNotFoundError:
             raise NotFound(f"RW layer {name} does not exist") from None
-        return RWLayer(self, name, text.split(":") if text else [])
+        return self.rw_layer(self, name, text.split(":") if text else [])

@@ -121,6 +121,16 @@ def _keep(e: LogEntry, stdout: bool, stderr: bool, since_ns: int, until_ns: int)
     return not (until_ns and e.time_ns > until_ns)
 
 
+# descriptors are not inherited anyway (PEP 446); O_BINARY: no newline translation on Windows
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+
+
+def _pread(fd: int, size: int, pos: int) -> bytes:
+    """``pread`` from seek and read: Windows has no ``os.pread``, and the descriptor is this reader's own."""
+    os.lseek(fd, pos, os.SEEK_SET)
+    return os.read(fd, size)
+
+
 def _tail_offset(fd: int, size: int, tail: int) -> int:
     """Offset of the line starting the last ``tail`` complete (F) records."""
     if tail == 0:
@@ -131,7 +141,7 @@ def _tail_offset(fd: int, size: int, tail: int) -> int:
     while pos > 0:
         step = min(block, pos)
         pos -= step
-        data = os.pread(fd, step, pos) + data
+        data = _pread(fd, step, pos) + data
         lines = data.split(b"\n")
         # lines[0] may be cut; count complete records after it
         finals = 0
@@ -163,7 +173,7 @@ async def read_logs(path: str, *, stdout: bool = True, stderr: bool = True, sinc
     """
     parser = K8sLogParser()
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, _OPEN_FLAGS)
     except FileNotFoundError:
         if not follow:
             return
@@ -179,14 +189,14 @@ async def read_logs(path: str, *, stdout: bool = True, stderr: bool = True, sinc
         while True:
             if fd < 0:
                 try:
-                    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                    fd = os.open(path, _OPEN_FLAGS)
                     pos = 0
                 except FileNotFoundError:
                     fd = -1
             progressed = False
             if fd >= 0:
                 while True:
-                    chunk = os.pread(fd, 1 << 16, pos)
+                    chunk = _pread(fd, 1 << 16, pos)
                     if not chunk:
                         break
                     pos += len(chunk)
@@ -208,7 +218,7 @@ async def read_logs(path: str, *, stdout: bool = True, stderr: bool = True, sinc
                     cur = os.fstat(fd)
                     if (st.st_ino, st.st_dev) != (cur.st_ino, cur.st_dev):
                         os.close(fd)
-                        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                        fd = os.open(path, _OPEN_FLAGS)
                         pos = 0
                         continue
                     if cur.st_size < pos:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal as signalmod
 from typing import Any
 
 from dockyard import errors
@@ -18,11 +17,17 @@ from dockyard.daemon.containers.model import Container
 log = logging.getLogger("dockyard.containers")
 KILL_WAIT_SECONDS = 10  # how long a SIGKILL `kill` waits for the exit before it answers
 
-SIGNALS = {name[3:]: int(sig) for name, sig in signalmod.Signals.__members__.items()
-           if name.startswith("SIG") and not name.startswith("SIG_")}
+# The API's signal names and numbers are Linux's on every host (a Windows engine maps them onto
+# job termination), so the table is written out rather than read from this host's signal module.
+SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT": 6, "BUS": 7, "FPE": 8,
+           "KILL": 9, "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16,
+           "CHLD": 17, "CLD": 17, "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23,
+           "XCPU": 24, "XFSZ": 25, "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "POLL": 29, "PWR": 30,
+           "SYS": 31, "RTMIN": 34, "RTMAX": 64}
+SIGKILL = SIGNALS["KILL"]
 
 
-def parse_signal(value: str | int | None, default: int = signalmod.SIGKILL) -> int:
+def parse_signal(value: str | int | None, default: int = SIGKILL) -> int:
     """``9``, ``KILL``, ``SIGKILL`` → 9; Docker's error text otherwise."""
     if value is None or value == "":
         return default
@@ -111,10 +116,10 @@ class ContainerOps:
                                   "the container is running")
         if not c.State.Running:
             raise errors.Conflict(f"Cannot kill container: {ref}: Container {c.Id} is not running")
-        if c.State.Paused and signum != signalmod.SIGKILL:
+        if c.State.Paused and signum != SIGKILL:
             raise errors.Conflict(f"Cannot kill container: {ref}: Container {c.Id} is paused. Unpause the container before stopping or killing")
         self._stopped_by_user(c)
-        exited = asyncio.ensure_future(self._wait_exit(c)) if signum == signalmod.SIGKILL else None
+        exited = asyncio.ensure_future(self._wait_exit(c)) if signum == SIGKILL else None
         try:
             self.events.emit("container", "kill", c.Id, self._event_attrs(c, signal=str(signum)))
             await self.runtime_for(c).kill(c.Id, signum, all_processes=False)
@@ -157,9 +162,9 @@ class ContainerOps:
                 try:
                     await asyncio.wait_for(asyncio.shield(exited), timeout)
                 except asyncio.TimeoutError:
-                    self.events.emit("container", "kill", c.Id, self._event_attrs(c, signal=str(int(signalmod.SIGKILL))))
+                    self.events.emit("container", "kill", c.Id, self._event_attrs(c, signal=str(int(SIGKILL))))
                     try:
-                        await runtime.kill(c.Id, signalmod.SIGKILL, all_processes=True)
+                        await runtime.kill(c.Id, SIGKILL, all_processes=True)
                     except errors.DockyardError:
                         pass
                     await exited
@@ -196,6 +201,19 @@ class ContainerOps:
         c.State.Paused, c.State.Status = False, "running"
         self._save(c)
         self.events.emit("container", "unpause", c.Id, self._event_attrs(c))
+
+    _containers: dict[str, Container]
+
+    def check_update(self, c: Container, body: dict[str, Any]) -> None:
+        """A host whose containers cannot be updated refuses here (``docker update``); this one can."""
+
+    def stats_samples(self, c: Container, *, stream: bool, one_shot: bool) -> Any:
+        """``docker stats`` samples of ``c`` (an async iterator): from its cgroup here."""
+        from dockyard.daemon.containers.usage import stats_stream
+        from dockyard.daemon.system import cgroup_version
+
+        return stats_stream(c, self.cfg.cgroup_parent, cgroup_version() == "2", stream=stream, one_shot=one_shot,
+                            exists=lambda: c.Id in self._containers)
 
     # -- logs / top ----------------------------------------------------------------------------
     async def logs(self, ref: str, *, stdout: bool, stderr: bool, since_ns: int | None, until_ns: int | None,

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-import signal as signalmod
 from typing import TYPE_CHECKING, Any
 
 from dockyard import errors
 from dockyard.daemon.containers.model import Container
+from dockyard.daemon.containers.ops import SIGKILL
 from dockyard.daemon.names import check_name
 
 log = logging.getLogger("dockyard.containers")
@@ -32,6 +32,7 @@ class ContainerRemoval:
         def _check_name_free(self, name: str, exclude: str | None = None) -> None: ...  # provided by ContainerService
         def _wait_exit(self, c: Container) -> "asyncio.Future[None]": ...  # provided by ContainerWaits
         def _size_rw(self, c: Container) -> int: ...  # provided by ContainerViews
+        async def _release(self, c: Container) -> None: ...  # provided by ContainerService
 
     db: Any
     images: Any
@@ -63,8 +64,6 @@ class ContainerRemoval:
         self._save(c)
 
     async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
-        from dockyard.daemon.containers.reconcile import release
-
         c = self.get(ref)
         if c.State.Restarting:
             if not force:
@@ -89,7 +88,7 @@ class ContainerRemoval:
                 c.State.Status = "removing"  # a crash from here on: start-up finishes the removal
                 self._save(c)
                 try:
-                    await release(self, c)
+                    await self._release(c)
                     try:
                         self.images.layers.get_rw(c.Id).remove()
                     except errors.NotFound:
@@ -121,7 +120,7 @@ class ContainerRemoval:
             except errors.DockyardError:
                 pass
         try:
-            await runtime.kill(c.Id, signalmod.SIGKILL, all_processes=True)
+            await runtime.kill(c.Id, SIGKILL, all_processes=True)
         except errors.DockyardError:
             pass
         try:

@@ -34,7 +34,6 @@ from dockyard.daemon.containers.startup import ContainerStartup
 from dockyard.daemon.containers.view import ContainerViews
 from dockyard.daemon.containers.waits import ContainerWaits
 from dockyard.daemon.names import check_name, new_id, random_name
-from dockyard.monitor.conmon import start_error_exit_code
 from dockyard.state.db import Database, dumps, loads
 
 log = logging.getLogger("dockyard.containers")
@@ -50,8 +49,6 @@ class ContainerService(ContainerWaits, ContainerRemoval, ContainerStartup, Conta
     networks: Any = None  # the network service (set by build_backends)
 
     def __init__(self, cfg: DaemonConfig, db: Database, images: Any, events: Any, volumes: Any) -> None:
-        from dockyard.monitor.conmon import Monitor
-
         self.cfg = cfg
         self.volumes = volumes
         self.db = db
@@ -59,8 +56,7 @@ class ContainerService(ContainerWaits, ContainerRemoval, ContainerStartup, Conta
         self.events = events
         self.root = os.path.join(cfg.data_root, "containers")
         os.makedirs(self.root, mode=0o710, exist_ok=True)
-        self.monitor = Monitor(conmon_path=shutil.which("conmon") or "/usr/bin/conmon",
-                               exec_root=os.path.join(cfg.exec_root, "monitor"))
+        self.monitor = self._new_monitor()
         self._containers: dict[str, Container] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._exit_waiters: dict[str, list[asyncio.Future[None]]] = {}
@@ -75,6 +71,19 @@ class ContainerService(ContainerWaits, ContainerRemoval, ContainerStartup, Conta
         # one conmon attach connection per container run, shared by its clients
         self.attach_hubs = AttachHubs(self.monitor.attach)
         self._load()
+
+    def _new_monitor(self) -> Any:
+        """The per-container monitor: conmon here (a Windows engine composes its own)."""
+        from dockyard.monitor.conmon import Monitor
+
+        return Monitor(conmon_path=shutil.which("conmon") or "/usr/bin/conmon",
+                       exec_root=os.path.join(self.cfg.exec_root, "monitor"))
+
+    async def _release(self, c: Container) -> None:
+        """Undo the container's kernel side (``reconcile.release``; a Windows engine has its own)."""
+        from dockyard.daemon.containers.reconcile import release
+
+        await release(self, c)
 
     # -- persistence --------------------------------------------------------------------
     def _load(self) -> None:
@@ -264,15 +273,15 @@ class ContainerService(ContainerWaits, ContainerRemoval, ContainerStartup, Conta
         from dockyard.daemon.containers.start import cgroups_path, prepare_bundle
         from dockyard.daemon.cpu_rt import apply_daemon_budget
         from dockyard.daemon.userns import remap_of
-        from dockyard.daemon.containers.timing import StartTimer, event_attributes
+        from dockyard.daemon.containers.timing import StartTimer
 
-        from dockyard.daemon.containers.reconcile import release, runtime_state_dir
+        from dockyard.daemon.containers.reconcile import runtime_state_dir
 
         timer = StartTimer()
         runtime = self.runtime_for(c)
         rw = self.images.layers.get_rw(c.Id)
         if os.path.exists(runtime_state_dir(self, c)):
-            await release(self, c)  # what an earlier, interrupted start left
+            await self._release(c)  # what an earlier, interrupted start left
         try:
             rw.mount(remap_of(c, self.cfg))
             self.volumes.mount(c.Id, c.MountPoints)
@@ -300,19 +309,30 @@ class ContainerService(ContainerWaits, ContainerRemoval, ContainerStartup, Conta
             timer.mark("RuntimeStart")
         except errors.DockyardError as exc:
             await self._undo_start(c, runtime, rw)
-            code = start_error_exit_code(exc.message) or 128
-            c.State.set_exited(code, error=exc.message)
-            self._save(c)
-            self._fail_pending_attachers(c, exc)
-            self.events.emit("container", "die", c.Id, self._event_attrs(c, exitCode=str(code)))
-            # As dockerd: a failed start wakes no `wait` (the start call itself reports it).
-            if c.HostConfig.get("AutoRemove"):  # as dockerd: a failed start of a --rm container removes it
-                asyncio.get_running_loop().call_soon(
-                    lambda: asyncio.ensure_future(self._remove_quietly(c.Id)))
+            from dockyard.monitor.conmon import start_error_exit_code
+
+            self._start_failed(c, exc, start_error_exit_code(exc.message) or 128)
             raise
         except BaseException:
             await self._undo_start(c, runtime, rw)
             raise
+        self._started(c, pid, timer)
+
+    def _start_failed(self, c: Container, exc: errors.DockyardError, code: int) -> None:
+        """Record a start that failed (its kernel side already undone)."""
+        c.State.set_exited(code, error=exc.message)
+        self._save(c)
+        self._fail_pending_attachers(c, exc)
+        self.events.emit("container", "die", c.Id, self._event_attrs(c, exitCode=str(code)))
+        # As dockerd: a failed start wakes no `wait` (the start call itself reports it).
+        if c.HostConfig.get("AutoRemove"):  # as dockerd: a failed start of a --rm container removes it
+            asyncio.get_running_loop().call_soon(
+                lambda: asyncio.ensure_future(self._remove_quietly(c.Id)))
+
+    def _started(self, c: Container, pid: int, timer: Any) -> None:
+        """Record a start that succeeded: running, timings, the start event, an exit that came first."""
+        from dockyard.daemon.containers.timing import event_attributes
+
         c.State.set_running(pid)
         c.DockyardStart = timer.record()
         late = self.restarts.lateness.pop(c.Id, None)
@@ -345,9 +365,7 @@ class ContainerService(ContainerWaits, ContainerRemoval, ContainerStartup, Conta
         return parse_size(raw) if raw else None
 
     async def _undo_start(self, c: Container, runtime: Any, rw: Any) -> None:
-        from dockyard.daemon.containers.reconcile import release
-
-        await release(self, c)
+        await self._release(c)
 
     # -- exit ------------------------------------------------------------------------------
     async def _on_exit(self, cid: str, code: int) -> None:
@@ -376,9 +394,7 @@ class ContainerService(ContainerWaits, ContainerRemoval, ContainerStartup, Conta
             self._notify_exit(c)
             # Waiters have their answer; the cleanup below still holds the lock, so a
             # start or remove that follows waits for it.
-            from dockyard.daemon.containers.reconcile import release
-
-            await release(self, c)
+            await self._release(c)
             self._save(c)  # the network teardown changed NetworkSettings
             if delay is not None and c.State.Restarting:
                 # as dockerd, the delay runs once the runtime has let go of the last run

@@ -91,6 +91,7 @@ def live_resources(hc: dict[str, Any], unlimited_pids: bool) -> dict[str, Any]:
 
 async def update(svc: Any, ref: str, body: dict[str, Any]) -> dict[str, Any]:
     c = svc.get(ref)
+    svc.check_update(c, body)
     if c.State.Status in ("removing", "dead"):
         raise errors.Conflict(f"Cannot update container {c.Id}: container is marked for removal")
     async with svc._lock(c.Id):

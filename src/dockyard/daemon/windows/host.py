@@ -1,6 +1,7 @@
 """The Windows host parts (see :mod:`dockyard.daemon.hostparts`): defaults under
 ``%ProgramData%``, the job-object runtime as the only runtime, the services a
-Windows engine has so far, and Ctrl-C/Ctrl-Break as the stop request."""
+Windows engine has (images, job-object containers), and Ctrl-C/Ctrl-Break as the
+stop request."""
 
 from __future__ import annotations
 
@@ -54,60 +55,54 @@ def load_config(config_file: str | None, overrides: dict[str, Any]) -> configmod
     return cfg
 
 
-class Containers:
-    """The containers a Windows engine keeps (in the same SQLite ``containers`` table)."""
-
-    def __init__(self, db: Database, events: Any) -> None:
-        self.db = db
-        self.events = events
-
-    def counts(self) -> tuple[int, int, int]:
-        row = self.db.query_one("SELECT COUNT(*) AS n FROM containers")
-        return 0, 0, int(row["n"]) if row is not None else 0
-
-    def list_containers(self, all_: bool = False, size: bool = False) -> list[dict[str, Any]]:
-        return []
-
-
 @dataclass
 class WindowsBackends:
     config: configmod.DaemonConfig
     db: Database
     system: Any
     images: Any
-    containers: Containers
+    containers: Any
     events: Any
     volumes: Any = None
+    registry: Any = None
 
     async def startup(self) -> None:
-        pass
+        await self.containers.startup()
 
     async def shutdown(self) -> None:
+        await self.containers.shutdown()
         self.db.close()
 
 
 def build_backends(cfg: configmod.DaemonConfig) -> WindowsBackends:
     from dockyard.daemon.events import EventService
-    from dockyard.daemon.images import ImageService
+    from dockyard.daemon.volumes import VolumeService
+    from dockyard.daemon.windows.containers import WindowsContainers
+    from dockyard.daemon.windows.sandbox import SandboxLayer
     from dockyard.daemon.windows.system import WindowsSystemService, arch
+    from dockyard.daemon.windows.unsupported import NoRegistry, WindowsImageService
     from dockyard.image import unpack_windows
 
     for d in (cfg.data_root, cfg.exec_root):
         os.makedirs(d, exist_ok=True)
     db = Database(os.path.join(cfg.data_root, "dockyard.db"))
     events = EventService()
-    images = ImageService(cfg, db, events)
+    images = WindowsImageService(cfg, db, events)
     images.host = ("windows", arch())
     images.layers.apply_tar = unpack_windows.apply_tar  # files copied into the layer: no overlay here
-    containers = Containers(db, events)
+    images.layers.rw_layer = SandboxLayer  # a container's folder: the layers copied, no overlay
+    volumes = VolumeService(cfg, db, events)  # the shared service; mounts are refused on Windows
+    containers = WindowsContainers(cfg, db, images, events, volumes)
+    images.set_container_lookup(containers.using_image)
     system = WindowsSystemService(cfg, containers, images)
-    return WindowsBackends(config=cfg, db=db, system=system, images=images, containers=containers, events=events)
+    return WindowsBackends(config=cfg, db=db, system=system, images=images, containers=containers, events=events,
+                           volumes=volumes, registry=NoRegistry())
 
 
 def route_modules() -> list[Any]:
-    from dockyard.api import images, system
+    from dockyard.api import containers, distribution, images, system
 
-    return [system, images]
+    return [system, images, distribution, containers]
 
 
 def watch_stop(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> None:

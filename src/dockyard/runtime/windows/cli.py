@@ -3,7 +3,7 @@
 Usage (same flags as the Linux runtime and runc)::
 
     python -m dockyard.runtime.windows.cli [--root DIR] [--log FILE] [--log-format text|json]
-        create --bundle DIR [--pid-file F] ID | start ID | state ID
+        create --bundle DIR [--pid-file F] [--log-path F] ID | start ID | state ID
         kill [--all] ID [SIGNAL] | delete [--force] ID | ps [--format table|json] ID
         run [--bundle DIR] [--pid-file F] [--detach] ID | list | events --stats ID
 
@@ -119,7 +119,8 @@ class Runtime:
         raise Conflict(f"job object {name} is still there after {timeout_s:.0f} s")
 
     # --- commands ---------------------------------------------------------------
-    def create(self, cid: str, bundle: str, pid_file: str | None) -> subprocess.Popen[bytes]:
+    def create(self, cid: str, bundle: str, pid_file: str | None,
+               log_path: str | None = None) -> subprocess.Popen[bytes]:
         st.check_id(cid)
         bundle = os.path.abspath(bundle)
         # Fail fast, before any object exists; the supervisor validates again.
@@ -133,7 +134,7 @@ class Runtime:
         ready = 0
         try:
             ready = sync.create_event(self.k, self._name(cid, "ready"))
-            supervisor = self._spawn_supervisor(cid, bundle)
+            supervisor = self._spawn_supervisor(cid, bundle, log_path)
             got = sync.wait_any(self.k, [ready, int(supervisor._handle)], CREATE_TIMEOUT_MS)  # type: ignore[attr-defined]
             if got != 0:
                 if got is None:
@@ -153,9 +154,12 @@ class Runtime:
             if ready:
                 self.k.CloseHandle(ready)
 
-    def _spawn_supervisor(self, cid: str, bundle: str) -> subprocess.Popen[bytes]:
-        stdio = [fd if _fd_ok(fd) else subprocess.DEVNULL for fd in (0, 1, 2)]
+    def _spawn_supervisor(self, cid: str, bundle: str, log_path: str | None) -> subprocess.Popen[bytes]:
+        # with a log the supervisor holds none of our handles: a caller reading our output sees its end
+        stdio = [fd if _fd_ok(fd) and not log_path else subprocess.DEVNULL for fd in (0, 1, 2)]
         args = [sys.executable, "-m", "dockyard.runtime.windows.supervisor", self.root, cid, bundle]
+        if log_path:
+            args.append(os.path.abspath(log_path))
         try:  # out of the caller's job, if it allows that: the container must not die with it
             return subprocess.Popen(args, stdin=stdio[0], stdout=stdio[1], stderr=stdio[2],
                                     creationflags=SUPERVISOR_FLAGS | w.CREATE_BREAKAWAY_FROM_JOB)
@@ -290,6 +294,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--pid-file", default=None)
     c.add_argument("--console-socket", default=None)
     c.add_argument("--no-pivot", action="store_true")
+    c.add_argument("--log-path", default=None, help="the container's stdout/stderr into this file (k8s-file)")
     c.add_argument("id")
     r = sub.add_parser("run")
     r.add_argument("--bundle", "-b", default=".")
@@ -330,7 +335,7 @@ def _dispatch(rt: Runtime, a: argparse.Namespace) -> int:
     if a.command in ("create", "run") and a.console_socket:
         raise InvalidParameter("--console-socket: terminals (ConPTY) are not supported by the Windows runtime")
     if a.command == "create":
-        rt.create(a.id, a.bundle, a.pid_file)
+        rt.create(a.id, a.bundle, a.pid_file, a.log_path)
     elif a.command == "run":
         return rt.run(a.id, a.bundle, a.pid_file, a.detach)
     elif a.command == "start":

@@ -74,17 +74,18 @@ def spawn_suspended(
     command_line: str,
     env_block: str,
     cwd: str,
+    std_handles: tuple[int, int, int] | None = None,
 ) -> SuspendedProcess:
-    """Create the container process suspended, with our stdin/stdout/stderr.
+    """Create the container process suspended, with our stdin/stdout/stderr (or ``std_handles``).
 
     Only the three std handles are made inheritable (Python opens everything
     else non-inheritable, PEP 446), so nothing else of the supervisor's
     reaches the container; the duplicates are closed again right after.
     """
-    stdio = [
-        _inheritable_copy(kernel32, kernel32.GetStdHandle(which))
-        for which in (w.STD_INPUT_HANDLE, w.STD_OUTPUT_HANDLE, w.STD_ERROR_HANDLE)
-    ]
+    if std_handles is None:  # ours
+        std_handles = tuple(kernel32.GetStdHandle(which)  # type: ignore[assignment]
+                            for which in (w.STD_INPUT_HANDLE, w.STD_OUTPUT_HANDLE, w.STD_ERROR_HANDLE))
+    stdio = [_inheritable_copy(kernel32, h) for h in std_handles]
     try:
         si = w.STARTUPINFOW()
         si.cb = sizeof(si)
