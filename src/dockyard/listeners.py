@@ -7,6 +7,7 @@ the SSL context from the PEM files, the sockets, their owner and mode.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from dataclasses import dataclass
@@ -124,9 +125,32 @@ def prepare(cfg: DaemonConfig) -> ListenPlan:
     hosts = cfg.listen_hosts
     for warning in hostsmod.check_listeners(hosts, cfg.tls):
         log.warning("%s", warning)
+    if any(h.proto == "npipe" for h in hosts) and not hasattr(asyncio.get_running_loop(), "start_serving_pipe"):
+        raise errors.InvalidParameter("npipe:// listeners need Windows (the proactor event loop's named pipes)")
     ctx = server_ssl_context(cfg.tls) if cfg.tls.enabled else None
     gid = socket_gid(cfg.group) if any(h.proto == "unix" for h in hosts) else None
     return ListenPlan(hosts, ctx, gid)
+
+
+class PipeSite:
+    """The API on a Windows named pipe (``npipe://``), dockerd's default transport there: the
+    proactor loop's pipe server with aiohttp's protocol.  Plain HTTP (a pipe's access is the
+    pipe's security descriptor, as for dockerd; ``--tls`` applies to TCP only)."""
+
+    def __init__(self, runner: Any, name: str) -> None:
+        self.runner, self.name = runner, name
+        self._servers: list[Any] = []
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            self._servers = await loop.start_serving_pipe(self.runner.server, self.name)  # type: ignore[attr-defined]
+        except OSError as exc:
+            raise errors.InvalidParameter(f"failed to listen on {self.name}: {exc}") from None
+
+    async def stop(self) -> None:
+        for server in self._servers:
+            server.close()
 
 
 async def start_sites(runner: Any, plan: ListenPlan) -> list[Any]:
@@ -152,6 +176,9 @@ async def start_sites(runner: Any, plan: ListenPlan) -> list[Any]:
             os.chmod(h.address, 0o660)
             if gid is not None:
                 os.chown(h.address, 0, gid)
+        elif h.proto == "npipe":
+            site = PipeSite(runner, h.address)
+            await site.start()
         else:
             site = (TLSSite(runner, h.address, h.port, ctx, reuse_address=True) if ctx
                     else web.TCPSite(runner, h.address, h.port, reuse_address=True))

@@ -19,6 +19,7 @@ from dockyard.errors import InvalidParameter
     ("tcp://:4000", False, "tcp://localhost:4000"),
     ("tcp://[::1]:2376", True, "tcp://[::1]:2376"),
     ("127.0.0.1:2375", False, "tcp://127.0.0.1:2375"),
+    ("npipe:////./pipe/dockyard_engine", False, "npipe:////./pipe/dockyard_engine"),
 ])
 def test_parse_host(value, tls, expected):
     assert str(hosts.parse_host(value, tls)) == expected
@@ -27,7 +28,8 @@ def test_parse_host(value, tls, expected):
 @pytest.mark.parametrize("value, message", [
     ("tcp://127.0.0.1:99999", "invalid port"), ("tcp://h:2375/path", "path element"),
     ("fd://", "not supported"), ("ssh://x", "unsupported protocol"), ("unix://rel", "absolute"),
-    ("tcp://::1:2375", "brackets"), ("", "empty"),
+    ("tcp://::1:2375", "brackets"), ("", "empty"), ("npipe://pipe", "npipe:////./pipe/NAME"),
+    ("npipe:////./pipe/a/b", "npipe:////./pipe/NAME"),
 ])
 def test_parse_host_errors(value, message):
     with pytest.raises(InvalidParameter, match=message):
@@ -90,3 +92,7 @@ def test_daemon_json_tls_keys_and_group(tmp_path):
     path.write_text(json.dumps({"tls": "yes"}))
     with pytest.raises(InvalidParameter, match="invalid value for tls"):
         config.load(str(path), {})
+
+
+def test_a_named_pipe_is_its_windows_name():
+    assert hosts.parse_host("npipe:////./pipe/dockyard_engine").address == "\\\\.\\pipe\\dockyard_engine"

@@ -36,15 +36,17 @@ DEFAULT_SOCKET_GROUP = "docker"
 
 @dataclass(frozen=True)
 class Host:
-    """One parsed ``-H`` value: ``unix:///path`` or ``tcp://host:port``."""
+    """One parsed ``-H`` value: ``unix:///path``, ``tcp://host:port`` or ``npipe:////./pipe/name``."""
 
-    proto: str  # "unix" or "tcp"
-    address: str  # the socket path, or the host part of a TCP address
+    proto: str  # "unix", "tcp" or "npipe"
+    address: str  # the socket path, the host part of a TCP address, or the pipe's name (\\.\pipe\name)
     port: int = 0
 
     def __str__(self) -> str:
         if self.proto == "unix":
             return f"unix://{self.address}"
+        if self.proto == "npipe":
+            return "npipe://" + self.address.replace("\\", "/")
         host = f"[{self.address}]" if ":" in self.address else self.address
         return f"tcp://{host}:{self.port}"
 
@@ -64,7 +66,7 @@ class TLSSettings:
 
 
 def parse_host(value: str, tls: bool = False) -> Host:
-    """dockerd's ``-H``: ``unix:///p``, ``/p``, ``tcp://h:p``, ``tcp://:p``, ``tcp://h``."""
+    """dockerd's ``-H``: ``unix:///p``, ``/p``, ``tcp://h:p``, ``tcp://:p``, ``tcp://h``, ``npipe:////./pipe/n``."""
     text = value.strip()
     if not text:
         raise InvalidParameter("invalid empty host address")
@@ -80,6 +82,11 @@ def parse_host(value: str, tls: bool = False) -> Host:
         if not rest.startswith("/"):
             raise InvalidParameter(f"invalid bind address ({text}): the unix socket path must be absolute")
         return Host("unix", rest)
+    if proto == "npipe":  # dockerd's Windows form: npipe:////./pipe/docker_engine
+        name = rest.replace("\\", "/")
+        if not name.startswith("//./pipe/") or len(name) == len("//./pipe/") or "/" in name[len("//./pipe/"):]:
+            raise InvalidParameter(f"invalid bind address ({text}): a named pipe is npipe:////./pipe/NAME")
+        return Host("npipe", name.replace("/", "\\"))
     if proto == "fd":
         raise InvalidParameter(f"invalid bind address ({text}): fd:// (systemd socket activation) is not "
                                "supported; use unix:// or tcp://")

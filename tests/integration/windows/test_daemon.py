@@ -31,6 +31,7 @@ class WinDaemon:
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.output = b""
+        self.extra_args: list[str] = []  # more dockyardd flags for every start
 
     @property
     def data_root(self) -> pathlib.Path:
@@ -49,7 +50,7 @@ class WinDaemon:
 
     def start(self, timeout: float = 60) -> None:
         (self.root / "daemon.json").write_text("{}")
-        self.proc = subprocess.Popen(self.argv(), env=self.wine.env, stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(self.argv(*self.extra_args), env=self.wine.env, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         threading.Thread(target=self._drain, args=(self.proc,), daemon=True).start()
         deadline = time.monotonic() + timeout

@@ -24,7 +24,7 @@ def test_windows_config_has_only_the_job_runtime(tmp_path: pathlib.Path, monkeyp
     assert list(cfg.runtimes) == ["dockyard"] and cfg.default_runtime == "dockyard"
     assert cfg.runtimes["dockyard"].args == ["-m", "dockyard.runtime.windows.cli"]
     assert cfg.data_root == str(tmp_path / "d")
-    assert cfg.hosts == ["tcp://127.0.0.1:2375"]
+    assert cfg.hosts == ["npipe:////./pipe/dockyard_engine", "tcp://127.0.0.1:2375"]
 
 
 @pytest.mark.parametrize("overrides, message", [

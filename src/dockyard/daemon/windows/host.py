@@ -28,11 +28,12 @@ def program_data() -> str:
 
 
 def defaults() -> dict[str, Any]:
-    """dockerd's Windows layout, under ``%ProgramData%\\dockyard``; TCP on loopback
-    stands in for the named pipe (docs/windows.md says why)."""
+    """dockerd's Windows layout, under ``%ProgramData%\\dockyard``: its named pipe, and TCP on
+    loopback beside it (a Linux docker CLI reaching into Wine, or docker-py without pywin32)."""
     root = os.path.join(program_data(), "dockyard")
     return {"data-root": root, "exec-root": os.path.join(root, "exec"),
-            "pidfile": os.path.join(root, "dockyard.pid"), "hosts": ["tcp://127.0.0.1:2375"]}
+            "pidfile": os.path.join(root, "dockyard.pid"),
+            "hosts": ["npipe:////./pipe/dockyard_engine", "tcp://127.0.0.1:2375"]}
 
 
 def job_runtime() -> configmod.RuntimeConfig:
