@@ -96,9 +96,10 @@ def setup_logging(level: str) -> None:
               "error": logging.ERROR, "fatal": logging.CRITICAL}
     logging.basicConfig(level=levels.get(level, logging.INFO), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from dockyard.logdedup import RepeatFilter
+    from dockyard.logdedup import ClientHTTPErrorFilter, RepeatFilter
 
     for handler in logging.getLogger().handlers:
+        handler.addFilter(ClientHTTPErrorFilter())
         handler.addFilter(RepeatFilter())
 
 

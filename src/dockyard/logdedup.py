@@ -45,3 +45,24 @@ class RepeatFilter(logging.Filter):
         while len(self._seen) > MAX_KEYS:
             self._seen.popitem(last=False)
         return True
+
+
+class ClientHTTPErrorFilter(logging.Filter):
+    """A client's malformed HTTP (bad header bytes, a line too long) is the client's error, not ours.
+
+    aiohttp answers it with a 400 and logs ``Error handling request`` at ERROR with
+    a traceback, so any client could fill the daemon's log with tracebacks (the API
+    fuzz did).  dockerd's Go server answers the same 400 and logs nothing.  The
+    filter turns such a record into one DEBUG line naming the parse error.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and any(c.__name__ == "HttpProcessingError" for c in type(exc).__mro__):
+            record.msg = f"{record.getMessage()}: {' '.join(str(exc).split())}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True

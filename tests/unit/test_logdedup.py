@@ -26,3 +26,29 @@ def test_repeats_are_counted_and_reported_once_the_window_is_over():
     assert "repeated 1000 times" in rec.getMessage()
     assert f.filter(_record("debug line", level=logging.DEBUG))
     assert f.filter(_record("debug line", level=logging.DEBUG))
+
+
+def test_a_clients_malformed_http_is_one_debug_line_without_traceback():
+    from aiohttp.http_exceptions import BadHttpMessage
+
+    from dockyard.logdedup import ClientHTTPErrorFilter
+
+    try:
+        raise BadHttpMessage("Invalid header value char:\n\n  b'X: \\x00'\n")
+    except BadHttpMessage:
+        import sys
+        record = logging.LogRecord("aiohttp.server", logging.ERROR, __file__, 1, "Error handling request from %s",
+                                   ("127.0.0.1",), sys.exc_info())
+    logging.getLogger("aiohttp.server").setLevel(logging.DEBUG)
+    try:
+        assert ClientHTTPErrorFilter().filter(record)
+        assert record.levelno == logging.DEBUG and record.exc_info is None
+        assert record.getMessage().startswith("Error handling request from 127.0.0.1: 400, message: Invalid header")
+        logging.getLogger("aiohttp.server").setLevel(logging.INFO)
+        record.levelno, record.exc_info = logging.ERROR, (BadHttpMessage, BadHttpMessage("x"), None)
+        assert not ClientHTTPErrorFilter().filter(record)  # dropped below debug
+    finally:
+        logging.getLogger("aiohttp.server").setLevel(logging.NOTSET)
+    other = logging.LogRecord("aiohttp.server", logging.ERROR, __file__, 1, "Unhandled exception", None,
+                              (ValueError, ValueError("ours"), None))
+    assert ClientHTTPErrorFilter().filter(other) and other.levelno == logging.ERROR and other.exc_info
