@@ -15,10 +15,25 @@ from typing import Any
 DEFAULT_HOST = "unix:///run/dockyard.sock"
 
 
-def _client(host: str) -> Any:
+def _tls(a: argparse.Namespace) -> Any:
+    """The docker CLI's TLS switches: ``--tls``/``--tlsverify`` (or ``DOCKER_TLS_VERIFY``), and the
+    PEM files given or in ``DOCKER_CERT_PATH`` (default ``~/.docker``); None for plain TCP."""
     import docker
 
-    return docker.DockerClient(base_url=host, timeout=120)
+    verify = a.tlsverify or bool(os.environ.get("DOCKER_TLS_VERIFY"))
+    if not (a.tls or verify):
+        return None
+    base = os.environ.get("DOCKER_CERT_PATH") or os.path.join(os.path.expanduser("~"), ".docker")
+    ca, cert, key = (given or os.path.join(base, name) for given, name in
+                     ((a.tlscacert, "ca.pem"), (a.tlscert, "cert.pem"), (a.tlskey, "key.pem")))
+    client_cert = (cert, key) if os.path.exists(cert) and os.path.exists(key) else None
+    return docker.tls.TLSConfig(client_cert=client_cert, ca_cert=ca if verify else None, verify=verify)
+
+
+def _client(a: argparse.Namespace) -> Any:
+    import docker
+
+    return docker.DockerClient(base_url=a.host, timeout=120, tls=_tls(a) or False)
 
 
 def cmd_version(c: Any, a: argparse.Namespace) -> int:
@@ -94,6 +109,11 @@ def cmd_rm(c: Any, a: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dockyard", description="Client of a dockyard (or Docker) engine.")
     p.add_argument("-H", "--host", default=os.environ.get("DOCKER_HOST", DEFAULT_HOST))
+    p.add_argument("--tls", action="store_true", help="use TLS; implied by --tlsverify")
+    p.add_argument("--tlsverify", action="store_true", help="use TLS and verify the remote")
+    p.add_argument("--tlscacert", help="trust certs signed only by this CA")
+    p.add_argument("--tlscert", help="path to TLS certificate file")
+    p.add_argument("--tlskey", help="path to TLS key file")
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("version").set_defaults(fn=cmd_version)
     sub.add_parser("info").set_defaults(fn=cmd_info)
@@ -133,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(encoding="utf-8")
     try:
-        return a.fn(_client(a.host), a)
+        return a.fn(_client(a), a)
     except docker.errors.APIError as exc:
         print(f"Error response from daemon: {exc.explanation}", file=sys.stderr)
         return 125
