@@ -272,7 +272,9 @@ class Engine:
                 time.sleep(0.1)
 
     def teardown(self) -> None:
+        """The containers and the user network (a stopped dockerd leaves its networks' bridges behind)."""
         subprocess.run(["docker", "rm", "-f", "sink", "sender", "psink"], env=self.env, capture_output=True)
+        subprocess.run(["docker", "network", "rm", "benchnet"], env=self.env, capture_output=True)
 
 
 class Table:
@@ -427,7 +429,6 @@ def main() -> int:
     finally:
         for e in engines:
             e.teardown()
-            subprocess.run(["docker", "network", "rm", "benchnet"], env=e.env, capture_output=True)
         if ref is not None:
             if our_bridge and not args.unequal:
                 equalize(our_bridge, False)
