@@ -123,6 +123,33 @@ def test_detached_container_ps_logs_top_stats_and_stop(engine: WinDaemon) -> Non
     assert settled_count(engine.marker, 0) == 0  # type: ignore[attr-defined]
 
 
+def test_docker_py_runs_a_windows_container(engine: WinDaemon) -> None:
+    import docker
+
+    client = docker.DockerClient(base_url=f"tcp://127.0.0.1:{engine.port}", timeout=60)
+    try:
+        out = client.containers.run(IMAGE, py(engine, "print('from docker-py')"), remove=True)
+        assert out.strip() == b"from docker-py"
+        with pytest.raises(docker.errors.ContainerError) as err:
+            client.containers.run(IMAGE, py(engine, "import sys; sys.exit(5)"), remove=True)
+        assert err.value.exit_status == 5
+    finally:
+        client.close()
+
+
+def test_a_restart_policy_starts_the_job_again(engine: WinDaemon) -> None:
+    ok(engine.docker("run", "-d", "--name", "flaky", "--restart", "on-failure:2", IMAGE,
+                     *py(engine, "import sys; print('attempt'); sys.exit(1)")))
+
+    def done() -> bool:
+        state = json.loads(ok(engine.docker("inspect", "flaky")))[0]
+        return state["RestartCount"] == 2 and state["State"]["Status"] == "exited"
+
+    wait_for(done, timeout=60, what="two restarts")
+    assert ok(engine.docker("logs", "flaky")).split() == ["attempt"] * 3
+    ok(engine.docker("rm", "flaky"))
+
+
 def test_kill_ends_the_job_with_137(engine: WinDaemon) -> None:
     ok(engine.docker("run", "-d", "--name", "victim", IMAGE, *py(engine, "import time; time.sleep(120)")))
     ok(engine.docker("kill", "victim"))
