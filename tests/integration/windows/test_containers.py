@@ -213,3 +213,16 @@ def test_a_running_container_survives_a_daemon_restart(engine: WinDaemon) -> Non
     ok(engine.docker("stop", "survivor"))
     assert waiter.communicate(timeout=30)[0].strip() == "143"
     ok(engine.docker("rm", "survivor"))
+
+
+def test_an_exit_while_the_daemon_is_down_is_collected_at_start(engine: WinDaemon) -> None:
+    ok(engine.docker("run", "-d", "--name", "shortlived", IMAGE,
+                     *py(engine, "import sys, time; print('bye', flush=True); time.sleep(3); sys.exit(6)")))
+    assert engine.stop() == 0, engine.log()
+    assert settled_count(engine.marker, 0, timeout=30) == 0  # type: ignore[attr-defined]  # it ended meanwhile
+    engine.start()
+    info = json.loads(ok(engine.docker("inspect", "shortlived")))[0]
+    assert info["State"]["Status"] == "exited" and info["State"]["ExitCode"] == 6, info["State"]
+    assert ok(engine.docker("wait", "shortlived")).strip() == "6"
+    assert ok(engine.docker("logs", "shortlived")).strip() == "bye"
+    ok(engine.docker("rm", "shortlived"))
