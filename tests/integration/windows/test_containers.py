@@ -192,6 +192,11 @@ def test_image_operations_the_engine_cannot_do_are_400(engine: WinDaemon) -> Non
                        (["pause", cid], "pause"), (["update", "-m", "32m", cid], "update")):
         r = engine.docker(*args)
         assert r.returncode != 0 and f"{what} is not supported" in r.stderr, (args, r.stderr)
+    for args, what in ((["build", "-"], "build"), (["exec", cid, "python"], "exec"),
+                       (["cp", f"{cid}:/x", "-"], "copying files (docker cp)"), (["network", "ls"], "networks"),
+                       (["volume", "create"], "volumes"), (["export", cid], "export"), (["diff", cid], "diff")):
+        r = engine.docker(*args)
+        assert r.returncode != 0 and f"{what} is not supported by dockyard's Windows engine" in r.stderr, (args, r.stderr)
     for method, path in (("POST", "/images/create?fromImage=busybox&tag=latest"), ("POST", f"/commit?container={cid}"),
                          ("POST", f"/images/{IMAGE}/push"), ("POST", f"/containers/{cid}/pause")):
         assert engine.request(method, path)[0] == 400, path

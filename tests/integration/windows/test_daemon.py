@@ -134,9 +134,12 @@ def test_docker_version_and_info_say_windows(windaemon: WinDaemon) -> None:
 
 
 def test_linux_only_endpoints_are_not_served(windaemon: WinDaemon) -> None:
-    for path in ("/networks", "/volumes", "/build", "/swarm", "/plugins"):
+    for path in ("/swarm", "/plugins", "/containers/x/attach/ws"):
         status, _ = windaemon.request("GET", path)
         assert status == 404, path  # not composed on Windows: no service behind them
+    for method, path in (("GET", "/networks"), ("GET", "/volumes"), ("POST", "/build"), ("GET", "/networks/x")):
+        status, body = windaemon.request(method, path)
+        assert status == 400 and b"not supported by dockyard's Windows engine" in body["message"].encode(), path
     assert windaemon.request("GET", "/containers/json") == (200, [])
 
 

@@ -102,8 +102,9 @@ def build_backends(cfg: configmod.DaemonConfig) -> WindowsBackends:
 
 def route_modules() -> list[Any]:
     from dockyard.api import containers, distribution, images, system
+    from dockyard.daemon.windows import routes
 
-    return [system, images, distribution, containers]
+    return [system, images, distribution, containers, routes]
 
 
 def watch_stop(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> None:
