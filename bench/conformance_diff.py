@@ -8,7 +8,11 @@ API 1.41), so by default both engines are driven at API 1.41 (the CLI through
 DOCKER_API_VERSION, raw calls with a /v1.41 prefix); ``--api ''`` lets each
 negotiate its own.
 
-    python3 bench/conformance_diff.py [--only inspect,errors,...] [--api 1.41]
+    python3 bench/conformance_diff.py [--only inspect,errors,network,...] [--api 1.41]
+
+The groups beyond containers (network, volume, images, system, events, ps,
+runtime: port/top/stats/logs/exec/cp/export/save/load/update/wait/pause) are
+tables in bench/conformance_scenarios.py.
 
 Output: one section per scenario; lines start with missing/extra/type/value
 (shapes, see tests/support/reference.py) or show both answers side by side.
@@ -29,7 +33,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 
-from engine_bench import Dockerd  # noqa: E402
+from conformance_scenarios import API_CALLS, API_SHAPES, CLI_SHAPES, CLI_TEXT, SETUP  # noqa: E402
+from engine_bench import CGROUP_PARENT  # noqa: E402
+from private_dockerd import PrivateDockerd  # noqa: E402
 
 from tests.support.daemon import new_daemon  # noqa: E402
 from tests.support.reference import Engine, normalize, shape_diff  # noqa: E402
@@ -42,7 +48,13 @@ VOLATILE = frozenset({
     "NetworkSettings.SandboxKey", "HostConfig.Runtime", "Metadata.LastTagTime", "RootFS.Layers",
     "Size", "VirtualSize", "SharedSize", "SizeRw", "SizeRootFs", "time", "timeNano", "Status",
     "RunningFor", "CreatedAt", "CreatedSince", "HostConfig.ShmSize", "DockerVersion",
+    "Id", "Mountpoint", "EndpointID", "MacAddress", "read", "preread", "cpu_stats", "precpu_stats",
+    "memory_stats", "blkio_stats", "pids_stats", "ID", "CPUPerc", "MemUsage", "MemPerc", "PIDs", "BlockIO",
+    "NetIO", "UniqueSize", "CreatedBy",
 })
+
+# Each engine's own subnet prefix for {sub} (both engines share the kernel's routes).
+SUBNETS = {"dockerd": "10.233.71", "dockyard": "10.233.72"}
 
 CONTAINERS = {
     "cf-created": ["create", "--network", "none", "--name", "cf-created", "busybox", "sleep", "1000"],
@@ -148,11 +160,51 @@ def report(lines: list[str]) -> None:
 
 
 class Run:
-    def __init__(self, ours: Engine, ref: Engine, api: str) -> None:
-        self.ours, self.ref, self.api = ours, ref, api
+    def __init__(self, ours: Engine, ref: Engine, api: str, tmp: str) -> None:
+        self.ours, self.ref, self.api, self.tmp = ours, ref, api, tmp
+        self.vars: dict[str, dict[str, str]] = {
+            e.name: {"sub": SUBNETS[e.name], "tmp": os.path.join(tmp, e.name),
+                     "bbid": e.docker("image", "inspect", "--format", "{{.Id}}", "busybox").stdout.strip()}
+            for e in (ref, ours)}
 
     def both(self, fn: Callable[[Engine], Any]) -> tuple[Any, Any]:
         return fn(self.ref), fn(self.ours)
+
+    def fill(self, e: Engine, text: str) -> str:
+        """A scenario's placeholders with this engine's values ({now} is the current second)."""
+        for key, value in {**self.vars[e.name], "now": str(int(time.time()) + 1)}.items():
+            text = text.replace("{" + key + "}", value)
+        return text
+
+    def unfill(self, e: Engine, text: str) -> str:
+        """An answer with this engine's own values put back as placeholders."""
+        for key in ("tmp", "sub"):
+            text = text.replace(self.vars[e.name][key], "{" + key + "}")
+        return normalize(text)
+
+    def cli_row(self, argv: list[str]) -> None:
+        """One CLI scenario: exit code, stdout and stderr of both, normalized."""
+        section(f"docker {' '.join(argv)}")
+        got = []
+        for e in (self.ref, self.ours):
+            p = e.docker(*[self.fill(e, a) for a in argv])
+            got.append((p.returncode, self.unfill(e, p.stdout.strip()), self.unfill(e, p.stderr.strip())))
+        a, b = got
+        if a == b:
+            print(f"  same: exit {a[0]} out {_clip(a[1])!r} err {_clip(a[2])!r}")
+        else:
+            print(f"  docker: exit {a[0]}\n{_indent(a[1])}{_indent(a[2], 'err| ')}")
+            print(f"  ours:   exit {b[0]}\n{_indent(b[1])}{_indent(b[2], 'err| ')}")
+
+    def api_row(self, method: str, path: str, body: Any) -> None:
+        """One API scenario: status code and normalized body of both."""
+        section(f"API {method} {path}")
+        got = []
+        for e in (self.ref, self.ours):
+            status, answer = e.request(method, self.path(self.fill(e, path)), body)
+            got.append((status, self.unfill(e, _clip(str(answer), 400))))
+        a, b = got
+        print(f"  same: {a}" if a == b else f"  docker: {a}\n  ours:   {b}")
 
     def path(self, p: str) -> str:
         if p.startswith("!"):
@@ -190,6 +242,10 @@ class Run:
         report(shape_diff(ref[1], ours[1], values=values, ignore=ignore))
 
 
+def _clip(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _indent(text: str, prefix: str = "   | ") -> str:
     return "".join(f"    {prefix}{line}\n" for line in text.splitlines())
 
@@ -203,6 +259,16 @@ def setup(e: Engine, tar: str) -> None:
                              {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"NetworkMode": "none"}})
     if status != 201:
         raise RuntimeError(f"{e.name}: create cf-api: {status} {body}")
+    own = os.path.join(os.path.dirname(tar), e.name)
+    os.makedirs(own, exist_ok=True)
+    with open(os.path.join(own, "garbage.tar"), "wb") as f:
+        f.write(b"this is not a tar archive\n" * 40)
+    open(os.path.join(own, "empty"), "wb").close()
+    for argv in SETUP:
+        argv = [a.format(sub=SUBNETS[e.name]) for a in argv]
+        p = subprocess.run(["docker", *argv], env=e.env, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError(f"{e.name}: docker {' '.join(argv)}: {p.stderr}")
 
 
 def scenarios(r: Run, only: set[str] | None) -> None:
@@ -269,6 +335,19 @@ def scenarios(r: Run, only: set[str] | None) -> None:
                 for line in shape_diff(ref[key], ours[key], key, ignore=frozenset(
                         {f"{key}.time", f"{key}.timeNano"})):
                     print("  " + line)
+    for group in ("network", "volume", "images", "system", "events", "ps", "runtime", "containers"):
+        if not want(group):
+            continue
+        for argv in CLI_TEXT.get(group, []):
+            r.cli_row(argv)
+        for method, path, body in API_CALLS.get(group, []):
+            r.api_row(method, path, body)
+        for title, path in API_SHAPES:
+            if title == group:
+                r.api_json(path)
+        for title, argv, values, lines in CLI_SHAPES:
+            if title == group:
+                r.cli_json(title, *argv, values=values, lines=lines)
     if want("errors"):
         for label, argv in CLI_ERRORS:
             section(f"CLI error: {label}")
@@ -290,7 +369,8 @@ def scenarios(r: Run, only: set[str] | None) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="", help="comma list of: inspect,ps,system,api,events,errors")
+    ap.add_argument("--only", default="", help="comma list of: inspect,ps,system,api,events,errors,network,"
+                                                  "volume,images,runtime,containers")
     ap.add_argument("--api", default="1.41", help="API version for both ('' lets each negotiate)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="dyconf-")
@@ -298,7 +378,9 @@ def main() -> int:
     subprocess.run([os.path.join(ROOT, "scripts", "busybox-rootfs.sh"), "--tar", tar], check=True,
                    capture_output=True)
     daemon = new_daemon(extra_args=["--log-level", "warn"])
-    ref = Dockerd()
+    # a bridge of its own, so that dockerd has a "bridge" network as dockyard does (no iptables)
+    ref = PrivateDockerd("dyconf", bridge=(f"dyconf{os.getpid() % 10000}", "10.233.70.1/24"),
+                         cgroup_parent=CGROUP_PARENT)
     try:
         daemon.start()
         ref.start()
@@ -308,10 +390,10 @@ def main() -> int:
                                                 "DOCKER_CONFIG": os.path.join(tmp, "docker-config")})
         for e in (ref_e, ours_e):
             setup(e, tar)
-        scenarios(Run(ours_e, ref_e, args.api), set(filter(None, args.only.split(","))) or None)
+        scenarios(Run(ours_e, ref_e, args.api, tmp), set(filter(None, args.only.split(","))) or None)
     finally:
-        for e_env in (ref.env(),):
-            subprocess.run("docker rm -f $(docker ps -aq)", shell=True, env=e_env, capture_output=True)
+        subprocess.run("docker rm -f $(docker ps -aq)", shell=True, env=ref.env(), capture_output=True)
+        subprocess.run(["docker", "network", "prune", "-f"], env=ref.env(), capture_output=True)
         daemon.cleanup()
         ref.stop()
         shutil.rmtree(tmp, ignore_errors=True)

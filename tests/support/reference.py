@@ -48,8 +48,9 @@ def shape_diff(ref: Any, ours: Any, path: str = "", *, values: bool = True,
     """Differences between Docker's answer ``ref`` and ours, one line each.
 
     Compares key sets recursively, value types, and (with ``values``) the
-    normalized values of scalars. Paths in ``ignore`` (``State.Pid``) skip the
-    value check only. Lists are compared element-wise up to the shorter length.
+    normalized values of scalars. Paths in ``ignore`` (``State.Pid``; also below
+    a leading list index and for everything under them) skip the value check
+    only. Lists are compared element-wise up to the shorter length.
     """
     out: list[str] = []
     if isinstance(ref, dict) and isinstance(ours, dict):
@@ -65,17 +66,23 @@ def shape_diff(ref: Any, ours: Any, path: str = "", *, values: bool = True,
     if type_name(ref) != type_name(ours):
         return [f"type     {path}: docker {type_name(ref)} {_short(ref)} / ours {type_name(ours)} {_short(ours)}"]
     if isinstance(ref, list):
-        if values and len(ref) != len(ours) and path not in ignore:
+        if values and len(ref) != len(ours) and not ignored(path, ignore):
             out.append(f"length   {path}: docker {len(ref)} / ours {len(ours)}")
         for i, (a, b) in enumerate(zip(ref, ours)):
             out += shape_diff(a, b, f"{path}[{i}]", values=values, names=names, ignore=ignore)
         return out
-    if values and path not in ignore:
+    if values and not ignored(path, ignore):
         a = normalize(ref, names) if isinstance(ref, str) else ref
         b = normalize(ours, names) if isinstance(ours, str) else ours
         if a != b:
             out.append(f"value    {path}: docker {_short(ref)} / ours {_short(ours)}")
     return out
+
+
+def ignored(path: str, ignore: frozenset[str]) -> bool:
+    """``path`` or one of its parents is in ``ignore`` (a leading ``[N].`` of a list answer dropped)."""
+    parts = re.sub(r"^\[\d+\]\.?", "", path).split(".")
+    return any(".".join(parts[:i]) in ignore for i in range(1, len(parts) + 1))
 
 
 def _short(value: Any, limit: int = 90) -> str:

@@ -305,11 +305,16 @@ async def logs(request: web.Request) -> web.StreamResponse:
         tail = None
     since = query_time_ns(request, "since")
     until = query_time_ns(request, "until")
+    details = b""
+    if query_bool(request, "details"):
+        from dockyard.daemon.containers.logdetails import details_prefix, extra_attributes
+
+        details = details_prefix(extra_attributes(c.Config, c.HostConfig))
     resp = web.StreamResponse(status=200, headers={"Content-Type": _stream_content_type(request, tty)})
     await resp.prepare(request)
     async for entry in svc.logs(c.Id, stdout=stdout, stderr=stderr, since_ns=since, until_ns=until,
                                 tail=tail, follow=follow):
-        data = entry.data
+        data = details + entry.data
         if timestamps:
             data = _rfc3339_nano(entry.time_ns).encode() + b" " + data
         await resp.write(data if tty else frame(entry.stream, data))

@@ -64,6 +64,8 @@ async def events(request: web.Request) -> web.StreamResponse:
         raise InvalidParameter(f"invalid filter '{bad}'")
     since = query_time_ns(request, "since")
     until = query_time_ns(request, "until")
+    if since is not None and until is not None and since > until:
+        raise InvalidParameter(f"`since` time ({since // 10**9}) cannot be after `until` time ({until // 10**9})")
     resp = web.StreamResponse(headers={"Content-Type": "application/json"})
     await resp.prepare(request)
     queue = svc.subscribe()

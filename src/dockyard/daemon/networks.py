@@ -376,6 +376,7 @@ class NetworkService(EndpointOps):
                 continue
             self.remove(n["Id"])
             deleted.append(n["Name"])
+        self.events.emit("network", "prune", "", {})
         return {"NetworksDeleted": deleted or None}
 
     # -- connect / disconnect -----------------------------------------------------------
@@ -386,10 +387,17 @@ class NetworkService(EndpointOps):
         if mode.startswith("container:") or mode == "host":
             raise errors.Forbidden("container sharing network namespace with another container or host cannot be "
                                    "connected to any other network")
-        if n["Driver"] != "bridge" or mode == "none":
+        if n["Driver"] != "bridge" and n["Name"] != "none":
             raise errors.Forbidden("container cannot be disconnected from host network or connected to host "
                                    "network")
         nets = c.NetworkSettings.setdefault("Networks", {})
+        if "none" in (mode, n["Name"]):
+            if n["Name"] in nets:
+                return  # as dockerd: already there, nothing to do
+            raise errors.InvalidParameter("container cannot be connected to multiple networks with one of the "
+                                          "networks in private (none) mode")
+        if n["Name"] in nets and not c.State.Running:
+            return  # dockerd keeps the config it has for a container that is not running
         if n["Name"] in nets:
             raise errors.Forbidden(f"endpoint with name {c.Name} already exists in network {n['Name']}")
         ep = self.endpoint_config(n, endpoint, mode)
@@ -431,6 +439,8 @@ class NetworkService(EndpointOps):
         c = self.containers.get(container_ref)
         nets = c.NetworkSettings.get("Networks") or {}
         name = next((k for k, ep in nets.items() if ep.get("NetworkID") == n["Id"]), None)
+        if name is None and not c.State.Running:  # dockerd's words (and its 500) for a stopped container
+            raise errors.SystemError_(f"container {c.Id} is not connected to the network {n['Name']}")
         if name is None:
             raise errors.Forbidden(f"container {c.Id} is not connected to network {n['Name']}")
         if n["Driver"] != "bridge":

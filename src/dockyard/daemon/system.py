@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import time
+from collections.abc import Callable
 from typing import Any
 
 from dockyard import __version__
@@ -152,10 +153,11 @@ class SystemService:
             used: dict[str, int] = {}
             for c in containers:
                 used[c["ImageID"]] = used.get(c["ImageID"], 0) + 1
+            layers_size, shared = layer_sharing(self.images.store.all(), self.images.layers.get)
             for img in images:
                 img["Containers"] = used.get(img["Id"], 0)
-                img["SharedSize"] = 0
-            out["LayersSize"] = sum(img["Size"] for img in images)
+                img["SharedSize"] = shared.get(img["Id"], 0)
+            out["LayersSize"] = layers_size
             out["Images"] = images
         if "container" in wanted:
             out["Containers"] = containers
@@ -219,3 +221,16 @@ class SystemService:
             "SecurityOptions": ["name=seccomp,profile=builtin"] + (["name=cgroupns"] if cgv == "2" else []),
             "CDISpecDirs": [], "Warnings": self._warnings(),
         }
+
+
+def layer_sharing(images: list[Any], layer: Callable[[str], Any]) -> tuple[int, dict[str, int]]:
+    """What dockerd's disk usage counts: each layer once (LayersSize), and per image the size of
+    its layers that another image uses too (SharedSize) -- an image committed from another one
+    shares its base, and adding both sizes would count the base twice."""
+    refs: dict[str, int] = {}
+    for img in images:
+        for chain_id in dict.fromkeys(img.chain):
+            refs[chain_id] = refs.get(chain_id, 0) + 1
+    sizes = {chain_id: layer(chain_id).size for chain_id in refs}
+    shared = {img.id: sum(sizes[c] for c in dict.fromkeys(img.chain) if refs[c] > 1) for img in images}
+    return sum(sizes.values()), shared

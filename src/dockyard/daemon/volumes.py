@@ -97,10 +97,11 @@ class VolumeService:
                labels: dict[str, str] | None = None, *, anonymous: bool = False) -> dict[str, Any]:
         """``POST /volumes/create``: a new volume, or the existing one of that name."""
         driver = driver or "local"
-        if driver != "local":
-            raise errors.NotFound(f'error looking up volume plugin {driver}: plugin "{driver}" not found')
         if not name:
             name = new_id()
+        if driver != "local":  # dockerd's OpErr: "create NAME: ..."
+            raise errors.NotFound(f'create {name}: error looking up volume plugin {driver}: plugin "{driver}" '
+                                  "not found")
         try:
             local.check_name(name)
         except errors.InvalidParameter as exc:
@@ -199,7 +200,8 @@ class VolumeService:
             self._delete(name)
             deleted.append(name)
             reclaimed += size
-        return {"VolumesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+        self.events.emit("volume", "prune", "", {"reclaimed": str(reclaimed)})
+        return {"VolumesDeleted": deleted, "SpaceReclaimed": reclaimed}  # dockerd: [] when none
 
     def disk_usage(self) -> list[dict[str, Any]]:
         """The volumes of ``GET /system/df`` with UsageData (size on disk, containers using it)."""

@@ -168,7 +168,8 @@ def pids_stats(read: Reader, d: str) -> dict[str, int]:
 
 
 def blkio_v1(read: Reader, d: str) -> dict[str, Any]:
-    out: dict[str, Any] = {k: None for k in BLKIO_KEYS}
+    """blkio.throttle.* in moby's shape: on v1 every list is there, [] when empty (v2: null)."""
+    out: dict[str, Any] = {k: [] for k in BLKIO_KEYS}
     for key, name in (("io_service_bytes_recursive", "io_service_bytes"), ("io_serviced_recursive", "io_serviced")):
         text = read(f"{d}/blkio.throttle.{name}_recursive")
         if text is None:
@@ -179,7 +180,7 @@ def blkio_v1(read: Reader, d: str) -> dict[str, Any]:
             if len(parts) == 3 and ":" in parts[0]:
                 major, minor = parts[0].split(":", 1)
                 entries.append({"major": int(major), "minor": int(minor), "op": parts[1], "value": int(parts[2])})
-        out[key] = entries or None
+        out[key] = entries
     return out
 
 

@@ -250,7 +250,9 @@ class ContainerOps:
             "ps", *shlex.split(ps_args), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await proc.communicate()
         if proc.returncode != 0:
-            raise errors.SystemError_(f"Error running ps: {err.decode().strip()}")
+            # dockerd: "ps: " and the first line of ps's complaint (not its usage text)
+            first = err.decode(errors="replace").strip().split("\n", 1)[0]
+            raise errors.SystemError_(f"ps: {first or f'exit status {proc.returncode}'}")
         lines = out.decode().splitlines()
         header = lines[0].split()
         if "PID" not in header:

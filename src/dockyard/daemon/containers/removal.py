@@ -165,4 +165,5 @@ class ContainerRemoval:
             await self.remove(c.Id)
             deleted.append(c.Id)
             reclaimed += size
+        self.events.emit("container", "prune", "", {"reclaimed": str(reclaimed)})
         return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}

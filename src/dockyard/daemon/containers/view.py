@@ -78,8 +78,11 @@ def parse_until(values: list[str] | None) -> str | None:
 
 
 def command_line(c: Container) -> str:
-    argv = [c.Path, *c.Args] if c.Path else []
-    return " ".join(argv)
+    """The list's Command as dockerd builds it: the path, then the arguments with an argument
+    holding a space wrapped in single quotes (``sh -c 'echo a'``; no further escaping)."""
+    if not c.Path:
+        return ""
+    return " ".join([c.Path, *(f"'{a}'" if " " in a else a for a in c.Args)])
 
 
 def go_time(text: str) -> str:

@@ -1,0 +1,190 @@
+"""Divergences from dockerd found by bench/conformance_diff.py that belong to no feature issue.
+
+Each test pins what dockerd answers (the CLI's output, the API's status code,
+text or JSON shape) where dockyard answered otherwise; the side-by-side runs
+are in bench/conformance_diff.py's network, volume, images, system, events and
+runtime groups.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+
+import pytest
+
+from tests.support.daemon import docker
+
+
+@pytest.fixture
+def tag() -> str:
+    return "pa" + secrets.token_hex(3)
+
+
+@pytest.fixture
+def d(dockyard_daemon, busybox_image):
+    return dockyard_daemon
+
+
+def cleanup(d, *names: str, networks: tuple[str, ...] = (), volumes: tuple[str, ...] = ()) -> None:
+    docker(d, "rm", "-f", *names)
+    for n in networks:
+        docker(d, "network", "rm", n)
+    for v in volumes:
+        docker(d, "volume", "rm", "-f", v)
+
+
+# -- containers: list, logs, top, stats -----------------------------------------------------------
+
+def test_ps_command_quotes_an_argument_holding_a_space(d, tag):
+    """dockerd's list wraps an argument with a space in single quotes (``"sh -c 'echo a; echo b'"``)."""
+    name = f"{tag}-q"
+    try:
+        docker(d, "create", "--network", "none", "--name", name, "busybox", "sh", "-c", "echo a; echo b", check=True)
+        out = docker(d, "ps", "-a", "--no-trunc", "--filter", f"name={name}", "--format", "{{.Command}}",
+                     check=True).stdout.strip()
+        assert out == "\"sh -c 'echo a; echo b'\""
+        status, body = d.request("GET", f'/containers/json?all=1&filters={{"name":["{name}"]}}')
+        assert status == 200 and body[0]["Command"] == "sh -c 'echo a; echo b'"
+    finally:
+        cleanup(d, name)
+
+
+def test_logs_details_prints_the_log_attributes(d, tag):
+    """``logs --details``: the attributes picked by the labels/env log options, then a space, then the line."""
+    plain, rich = f"{tag}-plain", f"{tag}-rich"
+    try:
+        docker(d, "run", "--network", "none", "--name", plain, "busybox", "echo", "hi", check=True)
+        docker(d, "run", "--network", "none", "--name", rich, "--label", "team=a b", "-e", "STAGE=dev",
+               "--log-opt", "labels=team", "--log-opt", "env=STAGE", "busybox", "echo", "hi", check=True)
+        assert docker(d, "logs", "--details", plain, check=True).stdout == " hi\n"
+        assert docker(d, "logs", "--details", rich, check=True).stdout == "STAGE=dev,team=a+b hi\n"
+        assert docker(d, "logs", rich, check=True).stdout == "hi\n"
+    finally:
+        cleanup(d, plain, rich)
+
+
+def test_top_error_is_ps_first_line(d, tag):
+    """A ps that refuses its arguments: ``ps: <first line of its complaint>``, not its usage text."""
+    name = f"{tag}-top"
+    try:
+        docker(d, "run", "-d", "--network", "none", "--name", name, "busybox", "sleep", "100", check=True)
+        p = docker(d, "top", name, "-o", "bogus")
+        assert p.returncode == 1
+        assert p.stderr.strip() == 'Error response from daemon: ps: error: unknown user-defined format specifier ' \
+                                   '"bogus"'
+        status, body = d.request("GET", f"/containers/{name}/top?ps_args=bogus")
+        assert status == 500 and body["message"] == "ps: error: unsupported option (BSD syntax)"
+    finally:
+        cleanup(d, name)
+
+
+@pytest.mark.skipif(os.path.exists("/sys/fs/cgroup/cgroup.controllers"), reason="cgroup v2 host: lists are null")
+def test_stats_blkio_lists_on_cgroup_v1(d, tag):
+    """On cgroup v1 dockerd fills every blkio list, ``[]`` when empty (clients iterate them)."""
+    name = f"{tag}-st"
+    try:
+        docker(d, "run", "-d", "--network", "none", "--name", name, "busybox", "sleep", "100", check=True)
+        status, body = d.request("GET", f"/containers/{name}/stats?stream=false")
+        assert status == 200
+        assert {k: type(v) for k, v in body["blkio_stats"].items()} == {
+            k: list for k in ("io_service_bytes_recursive", "io_serviced_recursive", "io_queue_recursive",
+                              "io_service_time_recursive", "io_wait_time_recursive", "io_merged_recursive",
+                              "io_time_recursive", "sectors_recursive")}
+    finally:
+        cleanup(d, name)
+
+
+# -- events -----------------------------------------------------------------------------------
+
+def test_events_since_after_until_is_refused(d):
+    now = int(time.time())
+    p = docker(d, "events", "--since", str(now), "--until", "0")
+    assert p.returncode == 1
+    assert p.stderr.strip() == f"Error response from daemon: `since` time ({now}) cannot be after `until` time (0)"
+    status, body = d.request("GET", f"/events?since={now}&until={now - 10}")
+    assert status == 400 and "cannot be after `until` time" in body["message"]
+
+
+def test_prunes_are_events(d, tag):
+    """dockerd logs one ``prune`` event per container, volume and network prune (volumes/containers: reclaimed)."""
+    since = time.time()
+    for kind in ("container", "volume", "network"):
+        docker(d, kind, "prune", "-f", "--filter", f"label={tag}", check=True)
+    out = docker(d, "events", "--since", f"{since:.3f}", "--until", str(int(time.time()) + 1), "--filter",
+                 "event=prune", "--format", "{{.Type}} {{json .Actor.Attributes}}", check=True).stdout.splitlines()
+    assert out == ['container {"reclaimed":"0"}', 'volume {"reclaimed":"0"}', "network {}"]
+
+
+# -- networks ---------------------------------------------------------------------------------
+
+def test_network_connect_of_a_none_mode_container(d, tag):
+    """``--network none`` cannot join another network (dockerd's words, 400); joining none again is a no-op."""
+    name, net = f"{tag}-none", f"{tag}-net"
+    try:
+        docker(d, "network", "create", net, check=True)
+        docker(d, "create", "--network", "none", "--name", name, "busybox", "true", check=True)
+        p = docker(d, "network", "connect", net, name)
+        assert p.returncode == 1
+        assert p.stderr.strip() == ("Error response from daemon: container cannot be connected to multiple networks "
+                                    "with one of the networks in private (none) mode")
+        status, _ = d.request("POST", f"/networks/{net}/connect", {"Container": name})
+        assert status == 400
+        assert docker(d, "network", "connect", "none", name).returncode == 0
+    finally:
+        cleanup(d, name, networks=(net,))
+
+
+def test_network_connect_disconnect_of_a_stopped_container(d, tag):
+    """A stopped container: connecting twice keeps the config; disconnecting from a network it is not on
+    answers dockerd's 'is not connected to the network' (a 500 there)."""
+    name, net = f"{tag}-br", f"{tag}-net"
+    try:
+        docker(d, "network", "create", net, check=True)
+        docker(d, "create", "--name", name, "busybox", "true", check=True)
+        docker(d, "network", "connect", net, name, check=True)
+        assert docker(d, "network", "connect", net, name).returncode == 0
+        docker(d, "network", "disconnect", net, name, check=True)
+        p = docker(d, "network", "disconnect", net, name)
+        assert p.returncode == 1
+        cid = docker(d, "inspect", "--format", "{{.Id}}", name, check=True).stdout.strip()
+        assert p.stderr.strip() == f"Error response from daemon: container {cid} is not connected to the network {net}"
+        status, _ = d.request("POST", f"/networks/{net}/disconnect", {"Container": name})
+        assert status == 500
+    finally:
+        cleanup(d, name, networks=(net,))
+
+
+# -- volumes ----------------------------------------------------------------------------------
+
+def test_volume_create_unknown_driver_names_the_volume(d, tag):
+    p = docker(d, "volume", "create", "--driver", "nosuchdriver", f"{tag}-v")
+    assert p.returncode == 1
+    assert p.stderr.strip() == (f"Error response from daemon: create {tag}-v: error looking up volume plugin "
+                                'nosuchdriver: plugin "nosuchdriver" not found')
+
+
+def test_volume_prune_of_nothing_is_an_empty_list(d, tag):
+    status, body = d.request("POST", f'/volumes/prune?filters={{"label":["{tag}"]}}')
+    assert status == 200 and body == {"VolumesDeleted": [], "SpaceReclaimed": 0}
+
+
+# -- system df --------------------------------------------------------------------------------
+
+def test_system_df_counts_a_shared_layer_once(d, tag):
+    """An image committed from busybox shares its layer: LayersSize counts it once, SharedSize shows it."""
+    name, image = f"{tag}-c", f"{tag}-img:1"
+    try:
+        docker(d, "run", "--network", "none", "--name", name, "busybox", "true", check=True)
+        docker(d, "commit", name, image, check=True)
+        status, body = d.request("GET", "/system/df")
+        assert status == 200
+        by_tag = {t: img for img in body["Images"] for t in img.get("RepoTags") or []}
+        base, child = by_tag["busybox:latest"], by_tag[image]
+        assert base["SharedSize"] == base["Size"] and child["SharedSize"] >= base["Size"]
+        # the base layer is counted once: the images' Sizes add up to more than the layers
+        assert body["LayersSize"] <= sum(img["Size"] for img in body["Images"]) - base["Size"]
+    finally:
+        cleanup(d, name)
+        docker(d, "rmi", image)
