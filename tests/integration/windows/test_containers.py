@@ -74,6 +74,14 @@ def test_run_in_the_foreground_keeps_stdout_stderr_and_exit_code(engine: WinDaem
     assert "fg" not in engine.docker("ps", "-a").stdout  # --rm
 
 
+def test_a_program_that_is_not_there_is_127(engine: WinDaemon) -> None:
+    r = engine.docker("run", "--name", "missing", IMAGE, "no-such-program.exe")
+    assert r.returncode == 127 and "executable file not found" in r.stderr, r.stderr
+    info = json.loads(ok(engine.docker("inspect", "missing")))[0]
+    assert info["State"]["ExitCode"] == 127 and "executable file not found" in info["State"]["Error"]
+    ok(engine.docker("rm", "missing"))
+
+
 def test_create_start_wait_logs_inspect_rm(engine: WinDaemon) -> None:
     code = "import sys; print('to stdout'); print('to stderr', file=sys.stderr); sys.exit(0)"
     cid = ok(engine.docker("create", "--name", "cycle", IMAGE, *py(engine, code))).strip()

@@ -100,7 +100,9 @@ class WindowsContainers(ContainerService):
             timer.mark("RuntimeStart")
         except errors.DockyardError as exc:
             await self._release(c)
-            self._start_failed(c, exc, 128)
+            from dockyard.monitor.conmon import start_error_exit_code  # a pure helper: Docker's 126/127
+
+            self._start_failed(c, exc, start_error_exit_code(exc.message) or 128)
             raise
         except BaseException:
             await self._release(c)

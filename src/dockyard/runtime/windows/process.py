@@ -100,7 +100,9 @@ def spawn_suspended(
         )
         if not ok:
             err = w.last_error("CreateProcessW", command_line)
-            raise w.Win32Error(f"cannot run {command_line}: {err.reason} (CreateProcessW)", err.code, err.reason)
+            # Docker's words for a program that is not there (its CLI exits 127 on them)
+            what = "executable file not found: " if err.code in (w.ERROR_FILE_NOT_FOUND, w.ERROR_PATH_NOT_FOUND) else ""
+            raise w.Win32Error(f"cannot run {command_line}: {what}{err.reason} (CreateProcessW)", err.code, err.reason)
         return SuspendedProcess(kernel32, int(pi.hProcess), int(pi.hThread), int(pi.dwProcessId))
     finally:
         for h in stdio:
