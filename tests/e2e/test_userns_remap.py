@@ -144,6 +144,14 @@ def test_userns_host_opts_out(remapped):
     assert r.stdout.split() == ["0", str(_range()[0]), "65536"]
 
 
+def test_network_sysctls_without_ping_groups_in_a_user_namespace(remapped):
+    """As dockerd: low ports for everyone, but no ping_group_range, whose range maps to no group here."""
+    r = docker(remapped, "run", "--rm", "busybox", "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start",
+               "/proc/sys/net/ipv4/ping_group_range")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["0", "65534", "65534"]  # the host's "1 0", unmapped (dockerd shows the same)
+
+
 def test_privileged_needs_userns_host(remapped):
     r = docker(remapped, "run", "--rm", "--privileged", "busybox", "true")
     assert r.returncode != 0 and "privileged mode is incompatible with user namespaces" in r.stderr

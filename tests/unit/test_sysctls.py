@@ -37,3 +37,28 @@ def test_create_refuses_per_namespace_mode():
         check_security({"Sysctls": {"net.ipv4.ip_forward": "1"}, "NetworkMode": "host"})
     with pytest.raises(InvalidParameter, match="vm.swappiness"):
         check_security({"Sysctls": {"vm.swappiness": "1"}})
+
+
+@pytest.mark.parametrize("mode, ipv6, userns, want", [
+    ("bridge", False, False, {"net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ping_group_range": "0 2147483647",
+                              "net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1"}),
+    ("mynet", True, False, {"net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ping_group_range": "0 2147483647"}),
+    ("none", True, True, {"net.ipv4.ip_unprivileged_port_start": "0"}),
+    ("default", True, False, {"net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ping_group_range": "0 2147483647"}),
+    ("host", False, False, {}),
+    ("container:peer", False, False, {}),
+])
+def test_network_defaults_of_a_private_namespace(mode, ipv6, userns, want):
+    from dockyard.spec.network_sysctls import network_sysctls
+
+    assert network_sysctls(mode, ipv6=ipv6, user_namespace=userns) == want
+
+
+def test_the_requests_sysctls_override_the_defaults():
+    from dockyard.spec.bundle import SpecInput, build_spec
+
+    spec = build_spec(SpecInput(container_id="c" * 64, config={"Cmd": ["true"]}, rootfs="/nonexistent",
+                                host_config={"Sysctls": {"net.ipv4.ip_unprivileged_port_start": "1024"}},
+                                image_config={}, default_sysctls={"net.ipv4.ip_unprivileged_port_start": "0",
+                                                                  "net.ipv4.ping_group_range": "0 1"}))
+    assert spec["linux"]["sysctl"] == {"net.ipv4.ip_unprivileged_port_start": "1024", "net.ipv4.ping_group_range": "0 1"}

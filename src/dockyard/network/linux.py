@@ -13,6 +13,7 @@ import ctypes
 import errno
 import hashlib
 import os
+import shlex
 import socket
 import subprocess
 from dataclasses import dataclass
@@ -181,6 +182,8 @@ def setup_endpoint(ep: Endpoint, new_netns: bool = False) -> None:
     else:
         argv = ["nsenter", f"--net={ep.netns}", "ip", "-batch", "-"]
     try:
+        if not new_netns and (ep.address6 or any(":" in a for a in ep.link_local)):
+            enable_ipv6(ep.netns)
         _run(argv, inside)
         _run(["ip", "-batch", "-"], f"link set {ep.veth} master {ep.bridge}\n"
                                     f"link set dev {ep.veth} type bridge_slave hairpin on\n"
@@ -190,6 +193,31 @@ def setup_endpoint(ep: Endpoint, new_netns: bool = False) -> None:
         if new_netns:
             delete_netns(ep.netns)
         raise
+
+
+def enable_ipv6(netns: str) -> None:
+    """Turn IPv6 back on in a running container's namespace before an IPv6 endpoint joins it.
+
+    A container started with no IPv6 endpoint has ``disable_ipv6=1`` for all
+    and default (spec.network_sysctls, as Docker), so the new interface would take no
+    IPv6 address.  Writing ``all`` reaches the existing interfaces and loopback.
+    """
+    write_sysctls(netns, {"net.ipv6.conf.all.disable_ipv6": "0", "net.ipv6.conf.default.disable_ipv6": "0"})
+
+
+def write_sysctls(netns: str, values: dict[str, str]) -> None:
+    """Write ``net.*`` sysctls into a namespace file's network namespace, as the host's root.
+
+    For a namespace the engine made (owned by the host's user namespace) that a
+    container in a remapped user namespace joins: its root may not write them.
+    """
+    lines = []
+    for key, value in values.items():
+        if not key.startswith("net.") or not all(ch.isalnum() or ch in "._-" for ch in key):
+            raise SystemError_(f"not a network sysctl: {key!r}")
+        lines.append(f"printf '%s\\n' {shlex.quote(value)} > /proc/sys/{key.replace('.', '/')}")
+    if lines:
+        _run(["nsenter", f"--net={netns}", "sh", "-e", "-c", "\n".join(lines)])
 
 
 # -- ports -------------------------------------------------------------------------------

@@ -90,6 +90,7 @@ class SpecInput:
     readonly_mode: mnt.ReadOnlyMode = field(default_factory=mnt.ReadOnlyMode)  # ro vs rro binds
     # the container's mount points with their host sources (None: parse Binds and Mounts)
     mount_points: list[dict[str, Any]] | None = None
+    default_sysctls: dict[str, str] = field(default_factory=dict)  # spec.network_sysctls
 
 
 def process_args(config: dict[str, Any], image_config: dict[str, Any]) -> list[str]:
@@ -364,8 +365,9 @@ def build_spec(i: SpecInput) -> dict[str, Any]:
         linux["readonlyPaths"] = list(READONLY_PATHS if readonly is None else readonly)
     if seccomp:
         linux["seccomp"] = seccomp
-    if hc.get("Sysctls"):
-        linux["sysctl"] = dict(hc["Sysctls"])
+    sysctl = {**i.default_sysctls, **(hc.get("Sysctls") or {})}  # the request's win (as dockerd)
+    if sysctl:
+        linux["sysctl"] = sysctl
     spec: dict[str, Any] = {
         "ociVersion": "1.0.2",
         "process": process,

@@ -96,6 +96,15 @@ def share_network_files(c: Container, peer: Container) -> tuple[str, dict[str, s
     return hostname, {"/etc/hostname": c.HostnamePath, "/etc/hosts": c.HostsPath, "/etc/resolv.conf": c.ResolvConfPath}
 
 
+def has_ipv6(c: Container) -> bool:
+    """One of the container's endpoints has an IPv6 address (a network's or a link-local one)."""
+    for ep in (c.NetworkSettings.get("Networks") or {}).values():
+        link_local = (ep.get("IPAMConfig") or {}).get("LinkLocalIPs") or []
+        if ep.get("GlobalIPv6Address") or any(":" in a for a in link_local):
+            return True
+    return False
+
+
 def prepare_bundle(c: Container, cfg: DaemonConfig, net: Any = None, netns: str | None = None,
                    peers: dict[str, str] | None = None, net_peer: Container | None = None) -> dict[str, Any]:
     """Write config.json into the bundle; returns the spec.
@@ -108,6 +117,7 @@ def prepare_bundle(c: Container, cfg: DaemonConfig, net: Any = None, netns: str 
     from dockyard.spec.default_seccomp import default_profile
     from dockyard.spec.bundle import SpecInput, build_spec, resolve_user
     from dockyard.spec.mounts import ReadOnlyMode
+    from dockyard.spec.network_sysctls import network_sysctls
 
     if net_peer is not None:
         hostname, etc_files = share_network_files(c, net_peer)
@@ -118,8 +128,19 @@ def prepare_bundle(c: Container, cfg: DaemonConfig, net: Any = None, netns: str 
     config = c.Config
     if net is not None and c.HostConfig.get("Links"):  # legacy links' environment, never stored (moby)
         config = {**c.Config, "Env": list(c.Config.get("Env") or []) + net.link_env(c)}
+    maps = userns_maps(c, cfg)
+    sysctls = network_sysctls(c.HostConfig.get("NetworkMode") or "default", ipv6=has_ipv6(c),
+                              user_namespace=bool(maps))
+    host_config = c.HostConfig
+    if maps and netns:  # our namespace, owned by the host's user namespace: we write its sysctls
+        from dockyard.network.linux import write_sysctls
+
+        asked = host_config.get("Sysctls") or {}
+        write_sysctls(netns, {**sysctls, **{k: v for k, v in asked.items() if k.startswith("net.")}})
+        host_config = {**host_config, "Sysctls": {k: v for k, v in asked.items() if not k.startswith("net.")}}
+        sysctls = {}
     spec = build_spec(SpecInput(
-        container_id=c.Id, config=config, host_config=c.HostConfig, image_config={},
+        container_id=c.Id, config=config, host_config=host_config, image_config={},
         rootfs=c.rootfs, user=user, hostname=hostname, etc_files=etc_files,
         init_path=cfg.init_path if c.HostConfig.get("Init") else None,
         cgroups_path=cgroups_path(c, cfg), annotations=dict(c.HostConfig.get("Annotations") or {}), default_ulimits=list(cfg.default_ulimits.values()),
@@ -127,7 +148,7 @@ def prepare_bundle(c: Container, cfg: DaemonConfig, net: Any = None, netns: str 
         swap_limit=swap_accounting(), namespace_paths={**(peers or {}), **({"network": netns} if netns else {})},
         mount_points=c.MountPoints or None,
         readonly_mode=ReadOnlyMode(recursive_readonly_supported(), c.ro_non_recursive),
-        **userns_maps(c, cfg)))
+        default_sysctls=sysctls, **maps))
     path = os.path.join(c.bundle, "config.json")
     with open(path + ".tmp", "w", encoding="utf-8") as f:
         json.dump(spec, f)
