@@ -158,6 +158,25 @@ def test_a_restart_policy_starts_the_job_again(engine: WinDaemon) -> None:
     ok(engine.docker("rm", "flaky"))
 
 
+def test_restart_and_attach_to_a_running_container(engine: WinDaemon) -> None:
+    ok(engine.docker("run", "-d", "--name", "again", IMAGE, *py(engine, TICKER)))
+    ok(engine.docker("restart", "-t", "1", "again"))  # a new job in the same folder
+    info = json.loads(ok(engine.docker("inspect", "again")))[0]
+    assert info["State"]["Running"] and info["RestartCount"] == 0
+    attach = subprocess.Popen(["docker", "attach", "again"], env=engine.docker_env(), text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        assert attach.stdout is not None
+        assert attach.stdout.readline().startswith("tick ")  # the live output, from where the attach began
+        ok(engine.docker("kill", "again"))
+        attach.wait(timeout=30)  # the attach ends with the container
+    finally:
+        if attach.poll() is None:
+            attach.kill()
+            attach.wait()
+    ok(engine.docker("rm", "again"))
+
+
 def test_kill_ends_the_job_with_137(engine: WinDaemon) -> None:
     ok(engine.docker("run", "-d", "--name", "victim", IMAGE, *py(engine, "import time; time.sleep(120)")))
     ok(engine.docker("kill", "victim"))
