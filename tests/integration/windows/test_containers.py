@@ -116,8 +116,8 @@ def test_detached_container_ps_logs_top_stats_and_stop(engine: WinDaemon) -> Non
         stats = json.loads(ok(engine.docker("stats", "--no-stream", "--format", "{{json .}}", "ticker")))
         assert stats["Name"] == "ticker" and stats["PIDs"] == "1"  # the job's active process count
         started = time.monotonic()
-        ok(engine.docker("stop", "ticker"))
-        assert time.monotonic() - started < 10  # TERM ends the job at once: no signal to wait out
+        ok(engine.docker("stop", "-t", "2", "ticker"))
+        assert 2 <= time.monotonic() - started < 10  # the grace period, then the job is terminated
         follow.wait(timeout=30)  # logs -f ends with the container
         assert follow.returncode == 0
     finally:
@@ -242,9 +242,21 @@ def test_a_running_container_survives_a_daemon_restart(engine: WinDaemon) -> Non
     wait_for(lambda: len(engine.docker("logs", "survivor").stdout.splitlines()) > count, what="new ticks")
     waiter = subprocess.Popen(["docker", "wait", "survivor"], env=engine.docker_env(), text=True,
                               stdout=subprocess.PIPE)
-    ok(engine.docker("stop", "survivor"))
+    ok(engine.docker("stop", "-t", "1", "survivor"))
     assert waiter.communicate(timeout=30)[0].strip() == "143"
     ok(engine.docker("rm", "survivor"))
+
+
+def test_a_process_that_ends_within_the_stop_grace_period_keeps_its_exit_code(engine: WinDaemon) -> None:
+    ok(engine.docker("run", "-d", "--name", "finisher", IMAGE,
+                     *py(engine, "import sys, time; print('up', flush=True); time.sleep(2); sys.exit(5)")))
+    wait_for(lambda: "up" in engine.docker("logs", "finisher").stdout, what="start")
+    started = time.monotonic()
+    ok(engine.docker("stop", "-t", "60", "finisher"))
+    assert time.monotonic() - started < 30  # returned when the process ended, not after 60 s
+    info = json.loads(ok(engine.docker("inspect", "finisher")))[0]
+    assert info["State"]["ExitCode"] == 5 and not info["State"]["Running"]
+    ok(engine.docker("rm", "finisher"))
 
 
 def test_an_exit_while_the_daemon_is_down_is_collected_at_start(engine: WinDaemon) -> None:

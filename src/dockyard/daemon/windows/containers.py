@@ -157,6 +157,33 @@ class WindowsContainers(ContainerService):
         self.monitor.stop()
         await super().shutdown()
 
+    async def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> None:
+        """``docker stop`` on a job: the stop timeout is a grace period, then the job ends with 143.
+
+        No signal reaches a Windows process (it has no console for a Ctrl event either), so
+        there is nothing to send first: the process gets the timeout to end on its own (its own
+        exit code is then kept, as a Linux container that exits on SIGTERM keeps its), and after
+        it the runtime terminates the job with 143, what a Linux engine reports for SIGTERM.
+        """
+        c = self.get(ref)
+        if c.State.Running and not c.State.Restarting:
+            if timeout is None:
+                timeout = c.Config.get("StopTimeout")
+                timeout = 10 if timeout is None else int(timeout)
+            if timeout != 0:
+                self._stopped_by_user(c)  # an exit within the grace period restarts nothing
+                exited = self._wait_exit(c)
+                try:
+                    await asyncio.wait_for(asyncio.shield(exited), None if timeout < 0 else timeout)
+                    self.events.emit("container", "stop", c.Id, self._event_attrs(c))
+                    return
+                except asyncio.TimeoutError:
+                    pass
+                finally:
+                    if not exited.done():
+                        exited.cancel()
+        await super().stop(ref, timeout, sig)
+
     # -- what a job object does not do ----------------------------------------------------
     async def pause(self, ref: str) -> None:
         self.get(ref)
