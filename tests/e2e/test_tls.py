@@ -259,6 +259,47 @@ def test_a_stalled_handshake_holds_nobody_and_is_dropped(tls_daemon, pki):
             s.close()
 
 
+def test_run_it_and_exec_it_over_tls(tls_daemon, pki):
+    """A TTY session through the hijacked TLS stream: keystrokes in, echo and output back, exit code out."""
+    import pexpect
+
+    env = tls_env(tls_daemon, pki["client"])
+    p = pexpect.spawn("docker", ["run", "-it", "--rm", "--name", "tls-tty", "busybox", "sh"], env=env,
+                      dimensions=(30, 100), timeout=30)
+    try:
+        p.expect(r"# ")
+        p.sendline("echo tty-$((6*7))")
+        p.expect("tty-42")
+        e = pexpect.spawn("docker", ["exec", "-it", "tls-tty", "sh", "-c", "echo exec-$((2+3)); exit 3"], env=env,
+                          dimensions=(20, 70), timeout=30)
+        e.expect("exec-5")
+        e.expect(pexpect.EOF)
+        e.close()
+        assert e.exitstatus == 3
+        p.sendline("exit 5")
+        p.expect(pexpect.EOF)
+    finally:
+        p.close(force=True)
+        cli(tls_daemon, pki["client"], "rm", "-f", "tls-tty")
+    assert p.exitstatus == 5
+
+
+def test_tls12_client_with_certificate(tls_daemon, pki):
+    """Clients that stop at TLS 1.2 (older Go, curl builds) get dockerd's ECDHE suites and the same checks."""
+    ctx = client_ctx(pki["client"])
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    with socket.create_connection(("127.0.0.1", tls_daemon.port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            assert s.version() == "TLSv1.2" and s.cipher()[0].startswith("ECDHE-")
+            s.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert b"OK" in s.recv(1000)
+    nocert = ssl.create_default_context(cafile=f"{pki['nocert']}/ca.pem")
+    nocert.maximum_version = ssl.TLSVersion.TLSv1_2
+    with socket.create_connection(("127.0.0.1", tls_daemon.port), timeout=10) as raw:
+        with pytest.raises(ssl.SSLError, match="HANDSHAKE_FAILURE|CERTIFICATE_REQUIRED|handshake failure"):
+            nocert.wrap_socket(raw, server_hostname="localhost")
+
+
 def test_plain_http_on_the_tls_port_gets_nothing(tls_daemon):
     with socket.create_connection(("127.0.0.1", tls_daemon.port), timeout=10) as s:
         s.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -64,8 +64,8 @@ class TLSServerProtocol(asyncio.Protocol):
         self._eof = False  # the client's input ended (close_notify or FIN)
         self._keep_open = False  # ... and the application keeps writing after it
         self._closing = False
-        # OpenSSL's post-handshake output (TLS 1.3 NewSessionTicket) waits for the first
-        # response, so both leave in one segment (one send, one wake-up of the client).
+        # OpenSSL's post-handshake output under TLS 1.3 (a NewSessionTicket) waits for the
+        # first response, so both leave in one segment (one send, one wake-up of the client).
         self._hold_output = False
 
     # -- the socket's side ------------------------------------------------------------
@@ -141,7 +141,10 @@ class TLSServerProtocol(asyncio.Protocol):
             self._closing = True
             self._raw.close()
             return False
-        self._hold_output = True
+        if tls.get_protocol_version_name() == "TLSv1.3":
+            self._hold_output = True  # only a session ticket is left to send
+        else:
+            self._flush()  # TLS 1.2: our ChangeCipherSpec and Finished, which the client waits for
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
