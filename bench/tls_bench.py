@@ -62,6 +62,16 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tls_library() -> str:
+    """What terminates TLS in dockyardd: pyOpenSSL and the OpenSSL inside cryptography's wheel."""
+    try:
+        import OpenSSL
+        from OpenSSL import SSL
+    except ImportError:
+        return "pyOpenSSL missing"
+    return f"pyOpenSSL {OpenSSL.__version__} on {SSL.OpenSSL_version(SSL.OPENSSL_VERSION).decode()}"
+
+
 def run_ms(env: dict[str, str]) -> float:
     t0 = time.perf_counter()
     proc = subprocess.run(["docker", "run", "--rm", "--network", "none", "busybox", "true"], env=env,
@@ -123,7 +133,8 @@ def main() -> int:
         for _ in range(args.runs):
             for name in ("dockyard", "dockerd"):
                 runs[name].append(run_ms(envs[name]))
-        print(f"TCP + mutual TLS on 127.0.0.1, {args.handshakes} handshakes and {args.runs} runs each, interleaved")
+        print(f"TCP + mutual TLS on 127.0.0.1, {args.handshakes} handshakes and {args.runs} runs each, interleaved; "
+              f"load average {os.getloadavg()[0]:.2f}; dockyard's TLS: {tls_library()}; dockerd's: Go crypto/tls")
         line("TLS connect + handshake + GET /_ping", hs["dockyard", True], hs["dockerd", True])
         line("the same, client without TCP_NODELAY", hs["dockyard", False], hs["dockerd", False])
         line("server CPU per TLS connection (mean)", [per_conn["dockyard"]], [per_conn["dockerd"]])
