@@ -188,3 +188,27 @@ def test_system_df_counts_a_shared_layer_once(d, tag):
     finally:
         cleanup(d, name)
         docker(d, "rmi", image)
+
+
+# -- import / load / cp of something that is not a tar ----------------------------------------
+
+def test_not_a_tar_is_worded_as_dockerd(d, tag, tmp_path):
+    """dockerd's untar helper's words (the issue asks for ``load`` errors as dockerd's)."""
+    garbage = tmp_path / "garbage.tar"
+    garbage.write_bytes(b"this is not a tar archive\n" * 40)
+    want = "Error processing tar file(exit status 1): archive/tar: invalid tar header"
+    p = docker(d, "load", "-i", str(garbage))
+    assert p.returncode == 1 and p.stderr.strip() == want
+    p = docker(d, "import", str(garbage), f"{tag}-imp")
+    assert p.returncode == 1 and p.stderr.strip() == f"Error response from daemon: {want}"
+
+
+@pytest.mark.parametrize("rm", [[], ["--rm"]], ids=["keep", "rm"])
+def test_run_with_a_file_as_working_dir(d, tag, rm):
+    """dockerd's words for a working directory that is a file; the failed start's answer is all the
+    CLI prints (no error line from the attach stream, no "Error waiting for container" with --rm)."""
+    p = docker(d, "run", *rm, "--name", f"{tag}-wd", "--network", "none", "-w", "/etc/passwd", "busybox", "true")
+    assert p.returncode == 125
+    assert p.stderr == ("docker: Error response from daemon: Cannot mkdir: /etc/passwd is not a directory\n\n"
+                        "Run 'docker run --help' for more information\n")
+    cleanup(d, f"{tag}-wd")

@@ -241,6 +241,8 @@ async def attach(request: web.Request) -> web.StreamResponse:
                 if not waiter.done():
                     waiter.cancel()
             if not waiter.cancelled():
+                if waiter.exception() is not None:  # the start failed: its caller says why, as dockerd;
+                    return hj.finished_response()  # the attach stream just ends (finally closes it)
                 att = waiter.result()
                 await pump(stream, att, tty=tty, stdin=want_stdin and bool(c.Config.get("OpenStdin")),
                            stdout=want_out, stderr=want_err, detach_keys=keys,

@@ -354,10 +354,22 @@ def extract(stream: IO[bytes], destfd: int, *, no_overwrite_dir_non_dir: bool = 
                 ex.member(plain, ti)
                 count += 1
         ex.finish()
-    except tarfile.TarError as exc:
-        raise InvalidParameter(f"invalid tar archive: {exc}") from None
-    except EOFError as exc:
-        raise InvalidParameter(f"invalid tar archive: unexpected end of data ({exc})") from None
+    except (tarfile.TarError, EOFError) as exc:
+        raise tar_error(exc) from None
     finally:
         ex.close()  # the writer thread stopped, whatever happened
     return count
+
+
+# Python's tarfile complaints in the words of Go's archive/tar, which dockerd prints.
+_GO_TAR_WORDS = {"invalid header": "archive/tar: invalid tar header", "bad checksum": "archive/tar: invalid tar header",
+                 "truncated header": "unexpected EOF", "unexpected end of data": "unexpected EOF"}
+
+
+def tar_error(exc: BaseException) -> InvalidParameter:
+    """A bad tar stream (import, load, cp) as dockerd answers it: ``Error processing tar
+    file(exit status 1): archive/tar: invalid tar header`` -- the words of its untar helper, which
+    scripts and clients match on; a cut archive reads ``unexpected EOF`` there."""
+    text = str(exc)
+    words = "unexpected EOF" if isinstance(exc, EOFError) else _GO_TAR_WORDS.get(text, text)
+    return InvalidParameter(f"Error processing tar file(exit status 1): {words}")

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from dockyard.containerfs.extract import tar_error
 from dockyard.errors import InvalidParameter
 from dockyard.image import reference as refmod
 from dockyard.image.archive import open_layer_stream
@@ -155,7 +156,12 @@ def extract_archive(stream: BinaryIO, tmp_root: str) -> str:
     try:
         with tarfile.open(fileobj=stream, mode="r|*") as tf:  # type: ignore[call-overload]
             tf.extractall(tmp, filter="data")
-    except (tarfile.TarError, EOFError, OSError) as exc:
+    except (tarfile.TarError, EOFError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if str(exc) == "empty file":
+            raise InvalidParameter("invalid image archive: empty file") from None
+        raise tar_error(exc) from None
+    except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise InvalidParameter(f"invalid image archive: {exc}") from None
     except BaseException:

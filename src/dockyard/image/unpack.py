@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 from collections.abc import Callable
 
+from dockyard.containerfs.extract import tar_error
 from dockyard.errors import InvalidParameter
 from dockyard.securejoin import secure_join
 from dockyard.sparsefile import write_member
@@ -167,10 +168,8 @@ def _apply(stream: BinaryIO, root: str, recorder: Recorder | None, member: Membe
             for m in tf:
                 size += member(tf, m, root, dir_times, recorder)
         reader.drain()  # the end-of-archive blocks and padding belong to the DiffID too
-    except tarfile.TarError as exc:
-        raise InvalidParameter(f"invalid tar archive: {exc}") from None
-    except EOFError as exc:
-        raise InvalidParameter(f"invalid tar archive: unexpected end of data ({exc})") from None
+    except (tarfile.TarError, EOFError) as exc:
+        raise tar_error(exc) from None
     for path, m in reversed(dir_times):
         _set_time(path, m)
     return UnpackResult(reader.digest(), size)

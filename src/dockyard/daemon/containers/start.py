@@ -105,6 +105,19 @@ def has_ipv6(c: Container) -> bool:
     return False
 
 
+def check_working_dir(rootfs: str, workdir: str) -> None:
+    """dockerd's start error for a working directory that exists as a file in the image (the
+    runtime would only say that it cannot chdir); a missing one is created by the runtime."""
+    from dockyard import errors
+    from dockyard.securejoin import secure_join
+
+    if not workdir or not rootfs:
+        return
+    path = secure_join(rootfs, workdir)
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise errors.SystemError_(f"Cannot mkdir: {workdir} is not a directory")
+
+
 def prepare_bundle(c: Container, cfg: DaemonConfig, net: Any = None, netns: str | None = None,
                    peers: dict[str, str] | None = None, net_peer: Container | None = None) -> dict[str, Any]:
     """Write config.json into the bundle; returns the spec.
@@ -125,6 +138,7 @@ def prepare_bundle(c: Container, cfg: DaemonConfig, net: Any = None, netns: str 
         etc_files = write_etc_files(c, net)
         hostname = os.uname().nodename if c.HostConfig.get("NetworkMode") == "host" else hostname_of(c)
     user = resolve_user(c.rootfs, c.Config.get("User") or "", c.HostConfig.get("GroupAdd") or ())
+    check_working_dir(c.rootfs, c.Config.get("WorkingDir") or "")
     config = c.Config
     if net is not None and c.HostConfig.get("Links"):  # legacy links' environment, never stored (moby)
         config = {**c.Config, "Env": list(c.Config.get("Env") or []) + net.link_env(c)}

@@ -89,7 +89,9 @@ class ContainerWaits:
             if c.State.Running or condition == "next-exit":
                 await self._wait_exit(c)
             await ev.wait()
-            return self._wait_result(c)
+            # dockerd: a removed container's wait carries no start error (``run --rm`` whose start
+            # failed prints the start's answer alone, no "Error waiting for container")
+            return {**self._wait_result(c), "Error": None}
         if condition == "not-running" and not c.State.Running:
             return self._wait_result(c)
         await self._wait_exit(c)
