@@ -212,3 +212,22 @@ def test_run_with_a_file_as_working_dir(d, tag, rm):
     assert p.stderr == ("docker: Error response from daemon: Cannot mkdir: /etc/passwd is not a directory\n\n"
                         "Run 'docker run --help' for more information\n")
     cleanup(d, f"{tag}-wd")
+
+
+def test_image_size_counts_symlinks_as_dockerd(d, busybox_tar, tmp_path):
+    """dockerd's layer size walks the unpacked layer: every non-directory's lstat size once per inode,
+    so busybox's applet symlinks count (the SIZE column of ``docker images``)."""
+    import tarfile
+
+    with tarfile.open(busybox_tar) as tf:
+        tf.extractall(tmp_path / "root", filter="tar")
+    want, seen = 0, set()
+    for dirpath, dirnames, filenames in os.walk(tmp_path / "root"):
+        for name in dirnames + filenames:
+            st = os.lstat(os.path.join(dirpath, name))
+            if not os.path.isdir(os.path.join(dirpath, name)) or os.path.islink(os.path.join(dirpath, name)):
+                if st.st_ino not in seen:
+                    seen.add(st.st_ino)
+                    want += st.st_size
+    size = docker(d, "image", "inspect", "--format", "{{.Size}}", "busybox", check=True).stdout.strip()
+    assert int(size) == want

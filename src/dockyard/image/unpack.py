@@ -245,6 +245,7 @@ def _apply_member(tf: tarfile.TarFile, m: tarfile.TarInfo, root: str,
         size = m.size
     elif m.issym():
         os.symlink(m.linkname, path)
+        size = len(os.fsencode(m.linkname))  # dockerd's layer size counts a link as lstat does
     elif m.islnk():
         target_rel = _clean_name(m.linkname)
         target = secure_join(root, target_rel, follow_last=False)
