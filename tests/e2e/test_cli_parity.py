@@ -8,6 +8,7 @@ runtime groups.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import time
@@ -231,3 +232,24 @@ def test_image_size_counts_symlinks_as_dockerd(d, busybox_tar, tmp_path):
                     want += st.st_size
     size = docker(d, "image", "inspect", "--format", "{{.Size}}", "busybox", check=True).stdout.strip()
     assert int(size) == want
+
+
+def test_none_network_endpoint_events(d, tag):
+    """dockerd connects a ``--network none`` container to the none network on start (an EndpointID,
+    a ``network connect`` event of type null) and disconnects it when it stops."""
+    name = f"{tag}-nn"
+    since = time.time()
+    try:
+        docker(d, "run", "-d", "--network", "none", "--name", name, "busybox", "sleep", "100", check=True)
+        fmt = "{{.NetworkSettings.Networks.none.EndpointID}}"
+        assert len(docker(d, "inspect", "--format", fmt, name, check=True).stdout.strip()) == 64
+        docker(d, "stop", "-t", "0", name, check=True)
+        assert docker(d, "inspect", "--format", fmt, name, check=True).stdout.strip() == ""
+        cid = docker(d, "inspect", "--format", "{{.Id}}", name, check=True).stdout.strip()
+        out = docker(d, "events", "--since", f"{since:.3f}", "--until", str(int(time.time()) + 1), "--filter",
+                     "type=network", "--format", "{{.Action}} {{json .Actor.Attributes}}",
+                     check=True).stdout.splitlines()
+        attrs = json.dumps({"container": cid, "name": "none", "type": "null"}, separators=(",", ":"))
+        assert [line for line in out if cid in line] == [f"connect {attrs}", f"disconnect {attrs}"]
+    finally:
+        cleanup(d, name)

@@ -312,6 +312,7 @@ class EndpointOps:
         bridged = self._bridged(c)
         if not bridged:
             c.NetworkSettings.pop("_ports", None)
+            self._plain_endpoints(c, "connect")
             return None
         if bridged[0][1]["Name"] == "bridge":
             self._check_links_running(c)
@@ -406,8 +407,19 @@ class EndpointOps:
         ep.pop("_veth", None)
         ep.pop("_ifname", None)
 
+    def _plain_endpoints(self, c: Any, action: str) -> None:
+        """The none/host endpoint of a starting (``connect``) or stopped (``disconnect``) container:
+        dockerd gives it an EndpointID while the container runs and logs both events (type null/host)."""
+        for _name, ep in ((c.NetworkSettings or {}).get("Networks") or {}).items():
+            n = self._networks.get(ep.get("NetworkID", ""))
+            if n is None or n["Driver"] == "bridge" or (action == "disconnect" and not ep.get("EndpointID")):
+                continue
+            ep["EndpointID"] = hashlib.sha256(f"{c.Id}/{n['Id']}".encode()).hexdigest() if action == "connect" else ""
+            self.events.emit("network", action, n["Id"], {"container": c.Id, "name": n["Name"], "type": n["Driver"]})
+
     def detach(self, c: Any) -> None:
         """Undo ``attach``: veths, netns file, ports, DNS records (also after a failed start)."""
+        self._plain_endpoints(c, "disconnect")
         settings = c.NetworkSettings or {}
         veths = []
         for _name, n, ep in self._bridged(c):
