@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 
 from tests.e2e.test_network import d, run  # noqa: F401 (d: the fixture)
 from tests.support.daemon import docker, new_daemon
-from tests.support.dnsserver import DNSServer
+from tests.support.dnsserver import DNSServer, ask, bound_socket, frozen
 
 OUTSIDE = {"some.outside.name": "203.0.113.7"}
 
@@ -87,3 +88,77 @@ def test_a_dns_server_that_is_no_address_is_refused_at_create(d):
     api = dockerpy.APIClient(base_url=d.docker_host, version="1.41", timeout=60)
     with pytest.raises(dockerpy.errors.APIError, match="invalid DNS server address: bogus"):
         api.create_container("busybox", ["true"], host_config=api.create_host_config(dns=["bogus"]))
+
+
+def aardvark_pid(d) -> int:
+    """The PID of the test daemon's own aardvark-dns (checked against its command line)."""
+    config_dir = f"{d.exec_root}/{d.prefix}-net/aardvark"
+    with open(f"{config_dir}/aardvark.pid") as f:
+        pid = int(f.read())
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        assert config_dir.encode() in f.read()
+    return pid
+
+
+def address(d, container: str, network: str) -> str:
+    return json.loads(run(d, "inspect", container).stdout)[0]["NetworkSettings"]["Networks"][network]["IPAddress"]
+
+
+NX = (3, [])  # NXDOMAIN
+
+
+def test_names_are_served_when_the_command_returns_even_with_a_slow_dns(d):
+    """As with Docker's in-process DNS: once ``run -d`` (start, connect, ...) returns, the names resolve.
+
+    aardvark re-reads its files after a SIGHUP, in its own time; here it is made
+    slow on purpose (stopped for a second while the command runs).  Asked once
+    right after the command, from the host (aardvark answers the network's names
+    there too) and from a container, it must already know the change.
+    """
+    run(d, "network", "create", "sync")
+    gw = json.loads(run(d, "network", "inspect", "sync").stdout)[0]["IPAM"]["Config"][0]["Gateway"]
+    run(d, "run", "-d", "--name", "asker", "--network", "sync", "busybox", "sleep", "300")
+    pid = aardvark_pid(d)
+    with frozen(pid, 1.0):
+        web = run(d, "run", "-d", "--name", "web", "--network", "sync", "--network-alias", "www", "busybox",
+                  "sleep", "300").stdout.strip()
+    ip = address(d, "web", "sync")
+    assert ask(gw, "web") == ask(gw, "www") == ask(gw, web[:12]) == (0, [ip])
+    out = run(d, "exec", "asker", "ping", "-c1", "-W2", "web").stdout
+    assert f"({ip})" in out or ip in out
+    with frozen(pid, 1.0):
+        run(d, "stop", "-t", "0", "web")
+    assert ask(gw, "web") == ask(gw, "www") == NX
+    with frozen(pid, 1.0):
+        run(d, "start", "web")
+    assert ask(gw, "web") == (0, [address(d, "web", "sync")])
+    with frozen(pid, 1.0):
+        run(d, "restart", "-t", "0", "web")
+    assert ask(gw, "web") == (0, [address(d, "web", "sync")])
+    # network connect and disconnect of a running container
+    run(d, "network", "create", "sync2")
+    gw2 = json.loads(run(d, "network", "inspect", "sync2").stdout)[0]["IPAM"]["Config"][0]["Gateway"]
+    run(d, "run", "-d", "--name", "asker2", "--network", "sync2", "busybox", "sleep", "300")
+    with frozen(pid, 1.0):
+        run(d, "network", "connect", "--alias", "late", "sync2", "web")
+    assert ask(gw2, "late") == (0, [address(d, "web", "sync2")])
+    assert ask(gw, "late") == NX  # an alias is the network's own
+    with frozen(pid, 1.0):
+        run(d, "network", "disconnect", "sync2", "web")
+    assert ask(gw2, "late") == ask(gw2, "web") == NX
+    assert aardvark_pid(d) == pid  # reloaded each time, never restarted
+
+
+def test_a_start_elsewhere_does_not_reload_the_dns(d):
+    """A reload makes aardvark refuse queries for a moment: a start that changes no name sends none."""
+    run(d, "network", "create", "quiet")
+    gw = json.loads(run(d, "network", "inspect", "quiet").stdout)[0]["IPAM"]["Config"][0]["Gateway"]
+    run(d, "run", "-d", "--name", "stay", "--network", "quiet", "busybox", "sleep", "300")
+    before = bound_socket(gw, 53)
+    assert before is not None
+    run(d, "run", "--rm", "busybox", "true")  # the default bridge: no names changed
+    time.sleep(0.3)
+    assert bound_socket(gw, 53) == before  # a reload would have closed it and bound a new one
+    run(d, "run", "--rm", "--network", "quiet", "busybox", "true")
+    assert bound_socket(gw, 53) not in (before, None)
+    assert ask(gw, "stay") == (0, [address(d, "stay", "quiet")])

@@ -7,31 +7,22 @@ NXDOMAIN for the rest, and records every question it saw.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
 import struct
 import threading
+from collections.abc import Iterator
 from types import TracebackType
 
-
-def parse_question(packet: bytes) -> tuple[int, str, int]:
-    """(id, name, qtype) of a query's first question."""
-    qid = struct.unpack("!H", packet[:2])[0]
-    labels, pos = [], 12
-    while packet[pos]:
-        n = packet[pos]
-        labels.append(packet[pos + 1:pos + 1 + n].decode("ascii", "replace"))
-        pos += 1 + n
-    qtype = struct.unpack("!H", packet[pos + 1:pos + 3])[0]
-    return qid, ".".join(labels).lower(), qtype
+from dockyard.network.dnswire import parse_question, parse_reply, query
 
 
 def answer(packet: bytes, records: dict[str, str]) -> bytes:
     """The reply to ``packet``: A records from ``records``; NOERROR without answers for other types."""
-    qid, name, qtype = parse_question(packet)
-    end = 12
-    while packet[end]:
-        end += 1 + packet[end]
-    question = packet[12:end + 5]
+    qid, name, qtype, end = parse_question(packet)
+    question = packet[12:end]
     flags = packet[2] & 0x01  # keep RD
     if name not in records:
         return struct.pack("!HBBHHHH", qid, 0x84 | flags, 0x83, 1, 0, 0, 0) + question  # NXDOMAIN
@@ -39,6 +30,45 @@ def answer(packet: bytes, records: dict[str, str]) -> bytes:
     if qtype == 1:
         answers = struct.pack("!HHHIH", 0xC00C, 1, 1, 60, 4) + socket.inet_aton(records[name])
     return struct.pack("!HBBHHHH", qid, 0x84 | flags, 0x80, 1, 1 if answers else 0, 0, 0) + question + answers
+
+
+def ask(ip: str, name: str, port: int = 53, timeout: float = 3) -> tuple[int, list[str]] | str:
+    """One A question, asked once (no retry, unlike a resolver): (rcode, addresses), or what went wrong."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect((ip, port))
+        s.settimeout(timeout)
+        s.send(query(4242, name))
+        try:
+            _qid, rcode, addrs = parse_reply(s.recv(4096))
+        except OSError as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return rcode, addrs
+
+
+def bound_socket(ip: str, port: int) -> str | None:
+    """The inode of the UDP socket bound to ip:port (a reload closes it and binds a new one)."""
+    local = f"{socket.inet_aton(ip)[::-1].hex().upper()}:{port:04X}"
+    with open("/proc/net/udp") as f:
+        for line in f.read().splitlines()[1:]:
+            fields = line.split()
+            if fields[1] == local:
+                return fields[9]
+    return None
+
+
+@contextlib.contextmanager
+def frozen(pid: int, seconds: float) -> Iterator[None]:
+    """SIGSTOP ``pid`` (a process the test's own daemon started) for ``seconds``, as if it were very slow."""
+    os.kill(pid, signal.SIGSTOP)
+    thaw = threading.Timer(seconds, os.kill, (pid, signal.SIGCONT))
+    thaw.start()
+    try:
+        yield
+    except BaseException:
+        thaw.cancel()
+        os.kill(pid, signal.SIGCONT)
+        raise
+    thaw.join()
 
 
 class DNSServer:
