@@ -243,9 +243,12 @@ def test_none_network_endpoint_events(d, tag):
         docker(d, "run", "-d", "--network", "none", "--name", name, "busybox", "sleep", "100", check=True)
         fmt = "{{.NetworkSettings.Networks.none.EndpointID}}"
         assert len(docker(d, "inspect", "--format", fmt, name, check=True).stdout.strip()) == 64
+        listed = json.loads(docker(d, "network", "inspect", "--format", "{{json .Containers}}", "none",
+                                   check=True).stdout)
+        cid = docker(d, "inspect", "--format", "{{.Id}}", name, check=True).stdout.strip()
+        assert listed[cid]["Name"] == name and listed[cid]["IPv4Address"] == ""  # network inspect lists it
         docker(d, "stop", "-t", "0", name, check=True)
         assert docker(d, "inspect", "--format", fmt, name, check=True).stdout.strip() == ""
-        cid = docker(d, "inspect", "--format", "{{.Id}}", name, check=True).stdout.strip()
         out = docker(d, "events", "--since", f"{since:.3f}", "--until", str(int(time.time()) + 1), "--filter",
                      "type=network", "--format", "{{.Action}} {{json .Actor.Attributes}}",
                      check=True).stdout.splitlines()
@@ -253,3 +256,17 @@ def test_none_network_endpoint_events(d, tag):
         assert [line for line in out if cid in line] == [f"connect {attrs}", f"disconnect {attrs}"]
     finally:
         cleanup(d, name)
+
+
+def test_missing_program_is_quoted_as_runc_does(d, tag):
+    """runc's words: ``exec: "prog": executable file not found in $PATH`` (Go's %q quoting)."""
+    name = f"{tag}-run"
+    try:
+        p = docker(d, "run", "--name", name, "--network", "none", "busybox", "nosuchcmd")
+        assert p.returncode == 127
+        assert 'exec: "nosuchcmd": executable file not found in $PATH' in p.stderr
+        docker(d, "run", "-d", "--name", f"{tag}-ex", "--network", "none", "busybox", "sleep", "100", check=True)
+        p = docker(d, "exec", f"{tag}-ex", "nosuchcmd")
+        assert 'exec: "nosuchcmd": executable file not found in $PATH' in p.stdout + p.stderr
+    finally:
+        cleanup(d, name, f"{tag}-ex")

@@ -14,6 +14,7 @@ host's ``sys.path`` is gone once the container's root is ``/``.
 
 from __future__ import annotations
 
+import json
 import os
 
 from dockyard.errors import InvalidParameter, SystemError_
@@ -305,15 +306,20 @@ def lookup_executable(name: str, path: str) -> str:
     """Resolve ``name`` like execvp does, in the container's root; a clear error if absent."""
     if "/" in name:
         if not os.path.exists(name):
-            raise InvalidParameter(f"exec: {name!r}: no such file or directory")
+            raise InvalidParameter(f"exec: {go_quote(name)}: no such file or directory")
         if os.path.isdir(name) or not os.access(name, os.X_OK):
-            raise InvalidParameter(f"exec: {name!r}: permission denied")
+            raise InvalidParameter(f"exec: {go_quote(name)}: permission denied")
         return name
     for directory in (path or "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").split(":"):
         candidate = os.path.join(directory or ".", name)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
-    raise InvalidParameter(f"exec: {name!r}: executable file not found in $PATH")
+    raise InvalidParameter(f"exec: {go_quote(name)}: executable file not found in $PATH")
+
+
+def go_quote(text: str) -> str:
+    """Go's %q, as runc quotes the program in ``exec: "x": ...`` (scripts match on these words)."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _setgroups_denied() -> bool:
