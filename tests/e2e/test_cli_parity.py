@@ -270,3 +270,11 @@ def test_missing_program_is_quoted_as_runc_does(d, tag):
         assert 'exec: "nosuchcmd": executable file not found in $PATH' in p.stdout + p.stderr
     finally:
         cleanup(d, name, f"{tag}-ex")
+
+
+@pytest.mark.parametrize("key", ["before", "since"])
+def test_ps_before_since_unknown_container(d, key):
+    p = docker(d, "ps", "-a", "--filter", f"{key}=nosuchcontainer")
+    assert p.returncode == 1 and p.stderr.strip() == "Error response from daemon: no such container nosuchcontainer"
+    status, _ = d.request("GET", f'/containers/json?filters={{"{key}":["nosuchcontainer"]}}')
+    assert status == 404

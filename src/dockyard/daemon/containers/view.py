@@ -182,7 +182,10 @@ class ContainerViews:
     def _bound(self, refs: list[str] | None) -> str | None:
         if not refs:
             return None
-        return self.get(refs[0]).Created
+        try:
+            return self.get(refs[0]).Created
+        except errors.NotFound:  # moby's container view words it so for a list filter
+            raise errors.NotFound(f"no such container {refs[0]}") from None
 
     def _matches(self, c: Container, filters: dict[str, list[str]]) -> bool:
         if "id" in filters and not any(c.Id.startswith(v) for v in filters["id"]):
