@@ -143,6 +143,51 @@ def test_exec_it_shell_and_resize(d, sleeper):
         p.close(force=True)
 
 
+
+def _stty_size(d, *args: str, rows: int, cols: int) -> str:
+    """What ``stty size`` prints through the CLI run under a pty of ``rows`` x ``cols``."""
+    p = _spawn(d, *args, rows=rows, cols=cols)
+    try:
+        out = p.read().decode(errors="replace").strip()
+    finally:
+        p.close()
+    return out
+
+
+def test_exec_tty_has_the_client_size_before_the_process_runs(d, sleeper):
+    """Issue 15: the exec's pty has the size from ConsoleSize when the process starts.
+
+    A resize after the start lost the race against the process's first
+    TIOCGWINSZ about one time in four ("stty: standard input", rows 0); 48
+    execs, with -it and with -t alone, catch that nearly always."""
+    wrong = []
+    for i in range(48):
+        rows, cols = 20 + i % 7, 70 + i % 11
+        flags = "-it" if i % 3 else "-t"
+        out = _stty_size(d, "exec", flags, sleeper, "sh", "-c", "stty size", rows=rows, cols=cols)
+        if out != f"{rows} {cols}":
+            wrong.append((flags, rows, cols, out))
+    assert wrong == []
+
+
+def test_run_it_and_start_ai_have_the_client_size_at_start(d):
+    """``run -it`` and ``create -it`` + ``start -ai``: the container's pty has the size from
+    HostConfig.ConsoleSize when its process starts."""
+    wrong = []
+    for i in range(4):
+        rows, cols = 21 + i, 81 + i
+        out = _stty_size(d, "run", "-it", "--rm", "busybox", "stty", "size", rows=rows, cols=cols)
+        if out != f"{rows} {cols}":
+            wrong.append(("run", rows, cols, out))
+        cid = _stty_size(d, "create", "-it", "busybox", "stty", "size", rows=rows, cols=cols)
+        try:
+            out = _stty_size(d, "start", "-ai", cid, rows=rows, cols=cols)
+        finally:
+            docker(d, "rm", "-f", cid)
+        if out != f"{rows} {cols}":
+            wrong.append(("start -ai", rows, cols, out))
+    assert wrong == []
+
 def test_pipe_through_run_and_rm_waits_for_removal(d):
     name = _name("pipe")
     p = docker(d, "run", "--rm", "-i", "--name", name, "busybox", "cat", input="hi\n")

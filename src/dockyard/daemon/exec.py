@@ -227,6 +227,8 @@ class ExecService:
         self.containers.events.emit("container", f"exec_start: {' '.join(rec.Cmd)}", c.Id,
                                     self.containers._event_attrs(c, execID=rec.ID))
         if rec.ConsoleSize and rec.Tty:
+            # the runtime made the pty with process.consoleSize already (ours and runc in the
+            # child, before the exec); crun sets it only after releasing the process: again here
             await self._resize_session(rec, *rec.ConsoleSize)
         if not attach:
             self.collect(rec)

@@ -111,14 +111,16 @@ def test_exec_server_reports_errors_and_leaves_nothing(rt, running):
 
 def test_exec_server_sends_the_terminal_over_the_console_socket(rt, running):
     """Twice in a row: an exec's pty is its own, never bound on the container's /dev/console
-    (a second exec once failed on the first one's stale console mount)."""
+    (a second exec once failed on the first one's stale console mount), and it has
+    ``process.consoleSize`` before the process runs (issue 15: nobody resizes it here)."""
     server = Server(rt)
     try:
         for _ in range(2):
             mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            script = "tty; grep -c ' /dev/console ' /proc/self/mountinfo; echo typed:$(head -c 3)"
-            reply = server.request(running, dict(base_process(["sh", "-c", script]), terminal=True),
-                                   [theirs.fileno()])
+            script = "tty; stty size; grep -c ' /dev/console ' /proc/self/mountinfo; echo typed:$(head -c 3)"
+            process = dict(base_process(["sh", "-c", script]), terminal=True,
+                           consoleSize={"height": 27, "width": 91})
+            reply = server.request(running, process, [theirs.fileno()])
             theirs.close()
             mine.settimeout(30)
             fds = array.array("i")
@@ -136,7 +138,7 @@ def test_exec_server_sends_the_terminal_over_the_console_socket(rt, running):
             os.close(master)
             assert messages(reply)[-1] == {"exit": 0}
             lines = [line for line in out.decode().split("\r\n") if line != "abc"]  # the echo of our input
-            assert lines[:2] == ["/dev/pts/0", "0"] and "typed:abc" in lines
+            assert lines[:3] == ["/dev/pts/0", "27 91", "0"] and "typed:abc" in lines
     finally:
         server.close()
 

@@ -135,3 +135,24 @@ def test_recursive_options_become_mount_setattr_attrs_not_mount_data():
     assert mounts.recursive_attrs(["rro", "rnosuid"]) == (sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID, 0)
     assert mounts.recursive_attrs(["rro", "rrw"]) == (0, sc.MOUNT_ATTR_RDONLY)
     assert mounts.recursive_attrs(["ro", "rbind"]) == (0, 0)
+
+
+def test_console_size_is_set_on_the_pty_before_the_process_runs():
+    """Issue 15: ``process.consoleSize`` goes on the pty before its master leaves the runtime."""
+    import fcntl
+    import struct
+    import termios
+
+    from dockyard.runtime.native import terminal
+
+    assert terminal.window_size({"consoleSize": {"height": 27, "width": 91}}) == (27, 91)
+    assert terminal.window_size({"consoleSize": {"height": 0, "width": 91}}) is None
+    assert terminal.window_size({}) is None
+    master, slave = os.openpty()
+    try:
+        terminal.set_window_size(master, 27, 91)
+        rows, cols, _, _ = struct.unpack("HHHH", fcntl.ioctl(slave, termios.TIOCGWINSZ, b"\0" * 8))
+        assert (rows, cols) == (27, 91)
+    finally:
+        os.close(master)
+        os.close(slave)

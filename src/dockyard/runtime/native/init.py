@@ -116,7 +116,7 @@ def step_console(ctx: InitContext) -> None:
 
     user = ctx.process.get("user") or {}
     terminal.setup_console(ctx.sys, ctx.console_sock, user.get("uid", 0), user.get("gid", 0),
-                           mount_console=ctx.mount_console)
+                           mount_console=ctx.mount_console, size=terminal.window_size(ctx.process))
     os.close(ctx.console_sock)
     ctx.console_sock = None
 

@@ -10,6 +10,7 @@ controlling terminal.  ``_socket`` is used instead of ``socket`` to keep
 from __future__ import annotations
 
 import os
+import struct
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 TIOCGPTN = 0x80045430
 TIOCSPTLCK = 0x40045431
 TIOCSCTTY = 0x540E
+TIOCSWINSZ = 0x5414
 SOL_SOCKET = 1
 SCM_RIGHTS = 1
 
@@ -63,12 +65,35 @@ def open_pty(sys: Syscalls | None = None) -> tuple[int, int, str]:
     return master, slave, slave_path
 
 
-def setup_console(sys: Syscalls, console_sock: int, uid: int, gid: int, mount_console: bool = True) -> None:
-    """In the container: make a pty, send its master, make the slave our terminal and stdio."""
+def window_size(process: dict) -> tuple[int, int] | None:
+    """``process.consoleSize`` as (rows, columns), or None when absent or zero."""
+    size = process.get("consoleSize") or {}
+    rows, cols = int(size.get("height") or 0), int(size.get("width") or 0)
+    return (rows, cols) if rows and cols else None
+
+
+def set_window_size(fd: int, rows: int, cols: int) -> None:
+    """TIOCSWINSZ on a pty (either side): the size its process reads with TIOCGWINSZ."""
+    import fcntl
+
+    fcntl.ioctl(fd, TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+def setup_console(sys: Syscalls, console_sock: int, uid: int, gid: int, mount_console: bool = True,
+                  size: tuple[int, int] | None = None) -> None:
+    """In the container: make a pty, send its master, make the slave our terminal and stdio.
+
+    ``size`` (the client's terminal, ``process.consoleSize``) is set before the
+    master leaves and so before the process runs: a resize from the engine
+    would come after the process's first TIOCGWINSZ and ``stty size`` would
+    read 0 0 now and then (issue 15; runc's setupConsole does the same).
+    """
     import fcntl
 
     master, slave, slave_path = open_pty(sys)
     try:
+        if size is not None:
+            set_window_size(master, *size)
         os.fchown(slave, uid, gid)
         if mount_console and os.path.isdir("/dev"):
             console = "/dev/console"
