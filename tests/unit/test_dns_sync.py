@@ -74,3 +74,9 @@ def test_no_probe_without_a_changed_answer_or_an_address():
     assert probe(_net(WEB), _net(changed_upstream)) is None
     links = render_links("l" * 64, [("alias", WEB)])
     assert links.startswith(NO_LISTEN) and probe("", links) is None
+
+
+def test_probe_passes_over_names_no_question_can_carry():
+    odd = Record("c" * 64, "10.9.0.4", ("x" * 64, "web.", "wéb", "a..b", "ok.name"))
+    assert probe("", _net(odd)) == Probe("10.9.0.1", "ok.name", frozenset({"10.9.0.4"}))
+    assert probe("", _net(Record("c" * 64, "10.9.0.4", ("x" * 64,)))) is None

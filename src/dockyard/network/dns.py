@@ -37,6 +37,7 @@ from dockyard.network import dnswire
 log = logging.getLogger("dockyard.networks")
 
 _BAD_NAME = re.compile(r"[\s,]")
+_ASKABLE = re.compile(r"(?=.{1,253}$)[a-z0-9_-]{1,63}(\.[a-z0-9_-]{1,63})*")  # a name a DNS question can carry
 NO_LISTEN = "240.0.0.1"  # reserved (RFC 1112 class E): never a host's address
 AARDVARK_CANDIDATES = ("/usr/lib/podman/aardvark-dns", "/usr/libexec/podman/aardvark-dns")
 SERVE_TIMEOUT = 5.0  # seconds a change may take to be served (a client's resolver waits as long: glibc's default)
@@ -127,7 +128,9 @@ def probe(old: str, new: str) -> Probe | None:
     Every file is parsed in one go at a reload, so one name per file is enough:
     one whose answer differs, preferably a name that must now resolve.  A name
     that must stop resolving is only asked when it is a single label: aardvark
-    answers those itself (NXDOMAIN) and forwards the others.  None when no answer
+    answers those itself (NXDOMAIN) and forwards the others.  Names no question
+    can carry (a label over 63 bytes, a trailing dot: Docker allows both in
+    container names and aliases) are passed over.  None when no answer
     differs (only the upstream servers changed) or nobody can ask (a links file,
     which listens on no address).
     """
@@ -140,7 +143,7 @@ def probe(old: str, new: str) -> Probe | None:
     differ = sorted(n for n in set(old_names) | set(new_names) if old_names.get(n, empty) != new_names.get(n, empty))
     for name in sorted(differ, key=lambda n: (not new_names.get(n), "." in n)):
         want = new_names.get(name, empty)
-        if want or "." not in name:
+        if _ASKABLE.fullmatch(name) and (want or "." not in name):
             return Probe(listen, name, want, gone=not new)
     return None
 
