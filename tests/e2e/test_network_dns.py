@@ -162,3 +162,18 @@ def test_a_start_elsewhere_does_not_reload_the_dns(d):
     run(d, "run", "--rm", "--network", "quiet", "busybox", "true")
     assert bound_socket(gw, 53) not in (before, None)
     assert ask(gw, "stay") == (0, [address(d, "stay", "quiet")])
+
+
+def test_rename_of_a_running_container_moves_its_name(d):
+    """As dockerd (measured on 20.10): after ``docker rename``, the new name resolves and the old one is gone."""
+    run(d, "network", "create", "ren")
+    gw = json.loads(run(d, "network", "inspect", "ren").stdout)[0]["IPAM"]["Config"][0]["Gateway"]
+    run(d, "run", "-d", "--name", "oldname", "--network", "ren", "--network-alias", "al", "busybox", "sleep", "300")
+    ip = address(d, "oldname", "ren")
+    run(d, "rename", "oldname", "newname")
+    assert ask(gw, "newname") == ask(gw, "al") == (0, [ip])
+    assert ask(gw, "oldname") == NX
+    ep = json.loads(run(d, "inspect", "newname").stdout)[0]["NetworkSettings"]["Networks"]["ren"]
+    assert "newname" in ep["DNSNames"] and "oldname" not in ep["DNSNames"]
+    run(d, "restart", "-t", "0", "newname")  # and so it stays
+    assert ask(gw, "newname") == (0, [address(d, "newname", "ren")]) and ask(gw, "oldname") == NX

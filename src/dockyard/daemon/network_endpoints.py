@@ -395,8 +395,19 @@ class EndpointOps:
         if addr6 is not None and cfg6 is not None:
             ep.update({"GlobalIPv6Address": str(addr6), "GlobalIPv6PrefixLen": cfg6.subnet.prefixlen,
                        "IPv6Gateway": str(cfg6.gateway)})
+        self._plug_names(c, n, ep)
+
+    @staticmethod
+    def _plug_names(c: Any, n: dict[str, Any], ep: dict[str, Any]) -> None:
         if n["Name"] != "bridge":
             ep["DNSNames"] = list(dict.fromkeys([c.Name, c.Id[:12], *(ep.get("Aliases") or [])]))
+
+    def renamed(self, c: Any) -> None:
+        """``docker rename`` of a running container: its name on user networks follows at once, as dockerd's."""
+        for _name, n, ep in self._bridged(c):
+            if ep.get("IPAddress"):
+                self._plug_names(c, n, ep)
+        self.sync()
 
     @staticmethod
     def _unplug_record(ep: dict[str, Any]) -> None:

@@ -36,6 +36,7 @@ class ContainerRemoval:
 
     db: Any
     images: Any
+    networks: Any
     volumes: Any
     events: Any
     restarts: Any
@@ -142,9 +143,13 @@ class ContainerRemoval:
         old = c.Name
         c.Name = new_name
         try:
+            if self.networks is not None and c.State.Running:
+                self.networks.renamed(c)  # the DNS names follow (and go back below if the save fails)
             self._save(c)
         except Exception:
             c.Name = old
+            if self.networks is not None and c.State.Running:
+                self.networks.renamed(c)
             raise
         self.events.emit("container", "rename", c.Id, self._event_attrs(c, oldName=f"/{old}"))
 
