@@ -55,6 +55,8 @@ VOLATILE = frozenset({
 
 # Each engine's own subnet prefix for {sub} (both engines share the kernel's routes).
 SUBNETS = {"dockerd": "10.233.71", "dockyard": "10.233.72"}
+# ... and its own loopback host ports for {hport}/{hport2}
+HOST_PORTS = {"dockerd": ("41871", "41872"), "dockyard": ("41873", "41874")}
 
 CONTAINERS = {
     "cf-created": ["create", "--network", "none", "--name", "cf-created", "busybox", "sleep", "1000"],
@@ -167,7 +169,8 @@ class Run:
     def __init__(self, ours: Engine, ref: Engine, api: str, tmp: str) -> None:
         self.ours, self.ref, self.api, self.tmp = ours, ref, api, tmp
         self.vars: dict[str, dict[str, str]] = {
-            e.name: {"sub": SUBNETS[e.name], "tmp": os.path.join(tmp, e.name),
+            e.name: {"sub": SUBNETS[e.name], "tmp": os.path.join(tmp, e.name), "hport": HOST_PORTS[e.name][0],
+                     "hport2": HOST_PORTS[e.name][1],
                      "bbid": e.docker("image", "inspect", "--format", "{{.Id}}", "busybox").stdout.strip()}
             for e in (ref, ours)}
 
@@ -182,7 +185,7 @@ class Run:
 
     def unfill(self, e: Engine, text: str) -> str:
         """An answer with this engine's own values put back as placeholders."""
-        for key in ("tmp", "sub"):
+        for key in ("tmp", "sub", "hport2", "hport"):
             text = text.replace(self.vars[e.name][key], "{" + key + "}")
         return normalize(text)
 
@@ -269,7 +272,8 @@ def setup(e: Engine, tar: str) -> None:
         f.write(b"this is not a tar archive\n" * 40)
     open(os.path.join(own, "empty"), "wb").close()
     for argv in SETUP:
-        argv = [a.format(sub=SUBNETS[e.name]) for a in argv]
+        argv = [a.format(sub=SUBNETS[e.name], hport=HOST_PORTS[e.name][0], hport2=HOST_PORTS[e.name][1])
+                for a in argv]
         p = subprocess.run(["docker", *argv], env=e.env, capture_output=True, text=True)
         if p.returncode != 0:
             raise RuntimeError(f"{e.name}: docker {' '.join(argv)}: {p.stderr}")

@@ -8,7 +8,8 @@ later row looks at (``pause`` then ``exec`` on the paused container).
 
 Placeholders filled per engine: ``{sub}`` the first three octets of a subnet of
 the engine's own (both engines share the kernel, so their networks must not
-overlap; the answers are normalized back to ``{sub}``), ``{bbid}`` the busybox
+overlap; the answers are normalized back to ``{sub}``), ``{hport}``/``{hport2}``
+host ports of the engine's own (normalized back too), ``{bbid}`` the busybox
 image ID, ``{tmp}`` a scratch directory with ``garbage.tar`` (not a tar) and
 ``empty`` (an empty file).
 """
@@ -26,6 +27,8 @@ SETUP: list[list[str]] = [
     ["run", "--network", "none", "--name", "cf-logs", "busybox", "sh", "-c", "echo one; echo two >&2; echo three"],
     ["run", "-d", "--network", "none", "--name", "cf-pause", "busybox", "sleep", "1000"],
     ["create", "--name", "cf-br", "busybox", "true"],
+    ["run", "-d", "--name", "cf-ports", "-p", "127.0.0.1:{hport}:80", "-p", "127.0.0.1:{hport2}:53/udp",
+     "--expose", "8080", "busybox", "sleep", "1000"],
     ["tag", "busybox", "cf-tag:1"],
 ]
 
@@ -158,6 +161,14 @@ CLI_TEXT: dict[str, list[list[str]]] = {
         ["ps", "-a", "--no-trunc", "--format", "{{.Command}}"],
     ],
     "runtime": [
+        ["port", "cf-ports"],
+        ["port", "cf-ports", "80"],
+        ["port", "cf-ports", "53/udp"],
+        ["port", "cf-ports", "8080"],
+        ["ps", "--filter", "name=cf-ports", "--format", "{{.Ports}}"],
+        ["ps", "--filter", "publish=80", "--format", "{{.Names}}"],
+        ["ps", "--filter", "expose=8080", "--format", "{{.Names}}"],
+        ["inspect", "--format", "{{json .NetworkSettings.Ports}} {{json .HostConfig.PortBindings}}", "cf-ports"],
         ["port", "cf-running"],
         ["port", "cf-running", "80"],
         ["port", "cf-running", "80/bogus"],

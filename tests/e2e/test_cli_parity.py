@@ -116,6 +116,10 @@ def test_prunes_are_events(d, tag):
     out = docker(d, "events", "--since", f"{since:.3f}", "--until", str(int(time.time()) + 1), "--filter",
                  "event=prune", "--format", "{{.Type}} {{json .Actor.Attributes}}", check=True).stdout.splitlines()
     assert out == ['container {"reclaimed":"0"}', 'volume {"reclaimed":"0"}', "network {}"]
+    status, items = d.request("GET", f"/events?since={since:.3f}&until={int(time.time()) + 1}"
+                                     '&filters={"event":["prune"],"type":["container"]}')
+    first = items if isinstance(items, dict) else json.loads(items.splitlines()[0])
+    assert status == 200 and first["Action"] == "prune" and "id" not in first  # moby: id omitempty
 
 
 # -- networks ---------------------------------------------------------------------------------
@@ -141,12 +145,16 @@ def test_network_connect_disconnect_of_a_stopped_container(d, tag):
     """A stopped container: connecting twice keeps the config; disconnecting from a network it is not on
     answers dockerd's 'is not connected to the network' (a 500 there)."""
     name, net = f"{tag}-br", f"{tag}-net"
+    since = time.time()
     try:
         docker(d, "network", "create", net, check=True)
         docker(d, "create", "--name", name, "busybox", "true", check=True)
         docker(d, "network", "connect", net, name, check=True)
         assert docker(d, "network", "connect", net, name).returncode == 0
         docker(d, "network", "disconnect", net, name, check=True)
+        events = docker(d, "events", "--since", f"{since:.3f}", "--until", str(int(time.time()) + 1), "--filter",
+                        f"network={net}", "--format", "{{.Action}}", check=True).stdout.split()
+        assert events == ["create", "disconnect"]  # as dockerd: no connect event until a start
         p = docker(d, "network", "disconnect", net, name)
         assert p.returncode == 1
         cid = docker(d, "inspect", "--format", "{{.Id}}", name, check=True).stdout.strip()
@@ -164,6 +172,21 @@ def test_volume_create_unknown_driver_names_the_volume(d, tag):
     assert p.returncode == 1
     assert p.stderr.strip() == (f"Error response from daemon: create {tag}-v: error looking up volume plugin "
                                 'nosuchdriver: plugin "nosuchdriver" not found')
+
+
+def test_volume_create_of_an_existing_volume_is_an_event(d, tag):
+    """dockerd logs ``create`` for every create that succeeds (a container naming the volume too)."""
+    vol, name = f"{tag}-vol", f"{tag}-vc"
+    since = time.time()
+    try:
+        docker(d, "volume", "create", vol, check=True)
+        docker(d, "volume", "create", vol, check=True)
+        docker(d, "create", "--network", "none", "--name", name, "-v", f"{vol}:/data", "busybox", "true", check=True)
+        out = docker(d, "events", "--since", f"{since:.3f}", "--until", str(int(time.time()) + 1), "--filter",
+                     f"volume={vol}", "--filter", "event=create", "--format", "{{.Action}}", check=True).stdout
+        assert out.split() == ["create"] * 3
+    finally:
+        cleanup(d, name, volumes=(vol,))
 
 
 def test_volume_prune_of_nothing_is_an_empty_list(d, tag):

@@ -24,7 +24,8 @@ class EventService:
         }
         if type_ in ("container", "image"):  # the pre-1.22 fields clients still read (dockerd fills both)
             event["status"] = action
-            event["id"] = actor_id
+            if actor_id:  # omitempty in moby (a prune's actor has no ID)
+                event["id"] = actor_id
             if type_ == "container" and attributes and "image" in attributes:
                 event["from"] = attributes["image"]
         self._log.append(event)

@@ -449,8 +449,8 @@ class NetworkService(EndpointOps):
         ep = nets.pop(name)
         if ep.get("_veth"):
             netlinux.delete_link(ep["_veth"])
-            self.events.emit("network", "disconnect", n["Id"],
-                             {"container": c.Id, "name": n["Name"], "type": "bridge"})
+        # dockerd logs it for a stopped container too (its connect logs nothing until the start)
+        self.events.emit("network", "disconnect", n["Id"], {"container": c.Id, "name": n["Name"], "type": "bridge"})
         self.containers._save(c)
         self.sync()
         if c.State.Running:

@@ -107,7 +107,8 @@ class VolumeService:
         except errors.InvalidParameter as exc:
             raise errors.InvalidParameter(f"create {name}: {exc.message}") from None
         existing = self._volumes.get(name)
-        if existing is not None:
+        if existing is not None:  # dockerd logs a create for every create that succeeds, a found one too
+            self.events.emit("volume", "create", name, {"driver": existing.get("Driver") or "local"})
             return self._view(existing)
         opts = {str(k): str(v) for k, v in (opts or {}).items()}
         try:
@@ -236,6 +237,7 @@ class VolumeService:
         driver = mp.get("Driver") or "local"
         if mp["Name"] and mp["Name"] in self._volumes:
             created = False
+            self.events.emit("volume", "create", mp["Name"], {"driver": self._volumes[mp["Name"]]["Driver"]})
         else:
             mp["Name"] = self.create(mp["Name"], driver, mp.get("DriverOpts"), mp.get("Labels"),
                                      anonymous=not mp["Name"])["Name"]
