@@ -41,6 +41,7 @@ _ASKABLE = re.compile(r"(?=.{1,253}$)[a-z0-9_-]{1,63}(\.[a-z0-9_-]{1,63})*")  # 
 NO_LISTEN = "240.0.0.1"  # reserved (RFC 1112 class E): never a host's address
 AARDVARK_CANDIDATES = ("/usr/lib/podman/aardvark-dns", "/usr/libexec/podman/aardvark-dns")
 SERVE_TIMEOUT = 5.0  # seconds a change may take to be served (a client's resolver waits as long: glibc's default)
+UNANSWERED_TIMEOUT = 0.25  # the same, on an address whose last wait ran out: a stuck aardvark costs 5 s once
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ class Aardvark:
         self.binary = binary
         self.port = port
         self._lock = threading.Lock()  # one update at a time: each waits for the reload its SIGHUP asked for
+        self._unanswered: set[str] = set()  # listen addresses whose last wait ran out
 
     @property
     def pid_file(self) -> str:
@@ -202,7 +204,8 @@ class Aardvark:
         a moment).  Otherwise SIGHUP (or start it) and ask it, for each changed
         network, a name whose answer the change altered, until it answers as the
         new file says, for at most SERVE_TIMEOUT seconds (then a warning, and the
-        caller goes on: a slow DNS must not fail a container's start).
+        caller goes on: a slow DNS must not fail a container's start; until that
+        address answers again, later waits on it are UNANSWERED_TIMEOUT short).
         """
         os.makedirs(self.config_dir, mode=0o700, exist_ok=True)
         with self._lock:
@@ -246,17 +249,21 @@ class Aardvark:
 
     def _wait_served(self, probes: list[Probe]) -> None:
         start = time.monotonic()
-        deadline = start + SERVE_TIMEOUT
         for p in probes:
-            outcome = self._ask_until(p, deadline)
+            timeout = UNANSWERED_TIMEOUT if p.listen in self._unanswered else SERVE_TIMEOUT
+            outcome = self._ask_until(p, min(start + SERVE_TIMEOUT, time.monotonic() + timeout))
             if not outcome:
+                self._unanswered.discard(p.listen)
                 log.debug("aardvark-dns answers %r on %s as its new files say after %.1f ms", p.name, p.listen,
                           (time.monotonic() - start) * 1000)
+                continue
+            if p.listen not in self._unanswered:  # once: the next waits on it are short until it answers
+                log.warning("aardvark-dns (%s) did not answer %r on %s with %s within %gs (%s): containers may "
+                            "not resolve the change yet", self.config_dir, p.name, p.listen,
+                            sorted(p.want) or "NXDOMAIN", timeout, outcome)
             else:
-                log.warning("aardvark-dns (%s) did not answer %r on %s with %s within %gs (%s): "
-                            "containers may not resolve the change yet", self.config_dir, p.name, p.listen,
-                            sorted(p.want) or "NXDOMAIN", SERVE_TIMEOUT, outcome)
-                return
+                log.debug("aardvark-dns still does not answer on %s (%s)", p.listen, outcome)
+            self._unanswered.add(p.listen)
 
     def _ask_until(self, p: Probe, deadline: float) -> str:
         """Ask aardvark for ``p.name`` until it answers ``p.want``: "" once it does, else what it did last.
