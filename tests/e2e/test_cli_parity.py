@@ -301,3 +301,32 @@ def test_ps_before_since_unknown_container(d, key):
     assert p.returncode == 1 and p.stderr.strip() == "Error response from daemon: no such container nosuchcontainer"
     status, _ = d.request("GET", f'/containers/json?filters={{"{key}":["nosuchcontainer"]}}')
     assert status == 404
+
+
+@pytest.mark.parametrize("kind", ["container", "network"])
+def test_prune_with_an_unknown_filter_is_refused_and_prunes_nothing(d, tag, kind):
+    """A filter the prune does not know is an error (it used to be ignored: everything was pruned)."""
+    keep = f"{tag}-keep"
+    if kind == "container":
+        docker(d, "create", "--network", "none", "--name", keep, "busybox", "true", check=True)
+    else:
+        docker(d, "network", "create", keep, check=True)
+    try:
+        p = docker(d, kind, "prune", "-f", "--filter", "bogus=1")
+        assert p.returncode == 1 and p.stderr.strip() == "Error response from daemon: invalid filter 'bogus'"
+        status, _ = d.request("POST", f'/{kind}s/prune?filters={{"bogus":["1"]}}')
+        assert status == 400
+        assert docker(d, kind, "inspect", keep).returncode == 0
+    finally:
+        if kind == "container":
+            cleanup(d, keep)
+        else:
+            cleanup(d, networks=(keep,))
+
+
+def test_kill_unknown_container_is_wrapped(d):
+    p = docker(d, "kill", "nosuchcontainer")
+    assert p.returncode == 1
+    assert p.stderr.strip() == ("Error response from daemon: Cannot kill container: nosuchcontainer: "
+                                "No such container: nosuchcontainer")
+    assert d.request("POST", "/containers/nosuchcontainer/kill")[0] == 404

@@ -364,7 +364,9 @@ class NetworkService(EndpointOps):
 
     def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
         from dockyard.daemon.containers.view import parse_until
+        from dockyard.daemon.filters import PRUNE_FILTERS, check_accepted
 
+        check_accepted(filters, PRUNE_FILTERS)
         until = parse_until(filters.get("until"))
         deleted = []
         for n in list(self._networks.values()):

@@ -109,8 +109,11 @@ class ContainerOps:
         return True
 
     async def kill(self, ref: str, sig: str | int | None = None) -> None:
-        c = self.get(ref)
         signum = parse_signal(sig)
+        try:
+            c = self.get(ref)
+        except errors.NotFound as exc:  # moby's router wraps every kill error so
+            raise errors.NotFound(f"Cannot kill container: {ref}: {exc.message}") from None
         if c.State.Restarting:
             raise errors.Conflict(f"Cannot kill container: {ref}: Container {c.Id} is restarting, wait until "
                                   "the container is running")

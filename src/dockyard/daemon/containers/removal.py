@@ -155,7 +155,9 @@ class ContainerRemoval:
 
     async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
         from dockyard.daemon.containers.view import match_labels, parse_until
+        from dockyard.daemon.filters import PRUNE_FILTERS, check_accepted
 
+        check_accepted(filters, PRUNE_FILTERS)
         until = parse_until(filters.get("until"))
         deleted = []
         reclaimed = 0
