@@ -330,3 +330,15 @@ def test_kill_unknown_container_is_wrapped(d):
     assert p.stderr.strip() == ("Error response from daemon: Cannot kill container: nosuchcontainer: "
                                 "No such container: nosuchcontainer")
     assert d.request("POST", "/containers/nosuchcontainer/kill")[0] == 404
+
+
+def test_exec_in_a_missing_workdir_is_worded_as_runc(d, tag):
+    name = f"{tag}-wd2"
+    try:
+        docker(d, "run", "-d", "--network", "none", "--name", name, "busybox", "sleep", "100", check=True)
+        p = docker(d, "exec", "-w", "/nosuchdir", name, "true")
+        assert p.returncode != 0
+        assert 'chdir to cwd ("/nosuchdir") set in config.json failed: no such file or directory' in \
+            p.stdout + p.stderr
+    finally:
+        cleanup(d, name)

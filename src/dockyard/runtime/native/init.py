@@ -184,7 +184,9 @@ def step_user(ctx: InitContext) -> None:
     try:
         ctx.sys.chdir(cwd)
     except OSError as exc:
-        raise InvalidParameter(f"cannot change to process.cwd {cwd}: {exc.strerror}") from None
+        why = exc.strerror or str(exc)  # runc's words, Go's lower-case errno text
+        raise InvalidParameter(f"chdir to cwd ({go_quote(cwd)}) set in config.json failed: "
+                               f"{why[:1].lower() + why[1:]}") from None
 
 
 def step_close_fds(ctx: InitContext) -> None:
