@@ -343,7 +343,7 @@ def scenarios(r: Run, only: set[str] | None) -> None:
                 for line in shape_diff(ref[key], ours[key], key, ignore=frozenset(
                         {f"{key}.time", f"{key}.timeNano"})):
                     print("  " + line)
-    for group in ("network", "volume", "images", "system", "events", "ps", "runtime", "containers"):
+    for group in ("network", "volume", "images", "system", "events", "ps", "runtime", "containers", "create"):
         if not want(group):
             continue
         for argv in CLI_TEXT.get(group, []):
@@ -378,7 +378,7 @@ def scenarios(r: Run, only: set[str] | None) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="", help="comma list of: inspect,ps,system,api,events,errors,network,"
-                                                  "volume,images,runtime,containers")
+                                                  "volume,images,runtime,containers,create")
     ap.add_argument("--api", default="1.41", help="API version for both ('' lets each negotiate)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="dyconf-")

@@ -254,6 +254,43 @@ CLI_TEXT: dict[str, list[list[str]]] = {
     ],
 }
 
+CLI_TEXT["create"] = [
+    ["run", "-d", "-p", "127.0.0.1:{hport}:80", "busybox", "true"],
+    ["create", "--network", "none", "-v", "/a:/b:bogus", "busybox", "true"],
+    ["create", "--network", "none", "-v", "a:b", "busybox", "true"],
+    ["create", "--network", "none", "--mount", "type=volume,src=x,dst=/x,bogus=1", "busybox", "true"],
+    ["create", "--network", "none", "--mount", "type=bind,src=/nosuchdir,dst=/x", "busybox", "true"],
+    ["run", "--rm", "--network", "none", "-v", "/nosuchdir/sub:/x", "busybox", "true"],
+    ["create", "--network", "none", "--device", "/dev/nosuch", "busybox", "true"],
+    ["create", "--network", "none", "--cap-add", "BOGUS", "busybox", "true"],
+    ["create", "--network", "none", "--security-opt", "bogus", "busybox", "true"],
+    ["create", "--network", "none", "--security-opt", "seccomp=/nosuchfile", "busybox", "true"],
+    ["create", "--network", "none", "--ipc", "bogus", "busybox", "true"],
+    ["create", "--network", "none", "--pid", "container:nosuchcontainer", "busybox", "true"],
+    ["create", "--network", "container:nosuchcontainer", "busybox", "true"],
+    ["create", "--network", "nosuchnet", "busybox", "true"],
+    ["create", "--network", "none", "--cgroupns", "bogus", "busybox", "true"],
+    ["create", "--network", "none", "--sysctl", "kernel.bogus=1", "busybox", "true"],
+    ["create", "--network", "none", "--userns", "bogus", "busybox", "true"],
+    ["create", "--network", "none", "--uts", "bogus", "busybox", "true"],
+    ["create", "--network", "none", "--isolation", "hyperv", "busybox", "true"],
+    ["create", "--network", "none", "--platform", "linux/arm64", "busybox", "true"],
+    ["create", "--network", "none", "--runtime", "nosuchruntime", "busybox", "true"],
+    ["create", "--network", "none", "--memory-swap", "1m", "-m", "8m", "busybox", "true"],
+    ["create", "--network", "none", "--memory-reservation", "16m", "-m", "8m", "busybox", "true"],
+    ["create", "--network", "none", "--cpu-shares", "1", "busybox", "true"],
+    ["create", "--network", "none", "--blkio-weight", "5", "busybox", "true"],
+    ["create", "--network", "none", "--oom-score-adj", "5000", "busybox", "true"],
+    ["create", "--network", "none", "--ip", "1.2.3.4", "busybox", "true"],
+    ["create", "--network", "none", "--health-interval", "1ms", "--health-cmd", "true", "busybox", "true"],
+    ["run", "--rm", "--network", "none", "--sysctl", "net.ipv4.ip_forward=1", "busybox", "true"],
+    ["run", "--rm", "--network", "none", "-u", "1000:1000", "busybox", "id"],
+    ["run", "--rm", "--network", "none", "-w", "/new/dir", "busybox", "pwd"],
+    ["run", "--rm", "--network", "none", "--entrypoint", "", "busybox", "echo", "hi"],
+    ["run", "--rm", "--network", "none", "busybox", "sh", "-c", "exit 42"],
+    ["run", "--rm", "--network", "none", "--read-only", "busybox", "touch", "/x"],
+]
+
 # group -> rows of (method, path, body): status code and normalized body compared.
 API_CALLS: dict[str, list[tuple[str, str, Any]]] = {
     "network": [

@@ -342,3 +342,31 @@ def test_exec_in_a_missing_workdir_is_worded_as_runc(d, tag):
             p.stdout + p.stderr
     finally:
         cleanup(d, name)
+
+
+def test_create_checks_capability_names(d, tag):
+    p = docker(d, "create", "--network", "none", "--name", f"{tag}-cap", "--cap-add", "BOGUS", "busybox", "true")
+    assert p.returncode == 1
+    assert p.stderr.strip() == 'Error response from daemon: invalid CapAdd: unknown capability: "CAP_BOGUS"'
+    p = docker(d, "create", "--network", "none", "--name", f"{tag}-cap", "--cap-drop", "nope", "busybox", "true")
+    assert p.stderr.strip() == 'Error response from daemon: invalid CapDrop: unknown capability: "CAP_NOPE"'
+    assert docker(d, "inspect", f"{tag}-cap").returncode == 1  # nothing created
+
+
+def test_create_platform_of_another_architecture(d, tag):
+    """``--platform`` is checked against the local image (never ignored): another one is moby's NotFound."""
+    import platform as host
+
+    other = "linux/arm64" if host.machine() == "x86_64" else "linux/amd64"
+    status, body = d.request("POST", f"/containers/create?name={tag}-pf&platform={other}",
+                             {"Image": "busybox", "Cmd": ["true"]})
+    assert status == 404
+    assert body["message"].startswith(f"image with reference busybox was found but does not match the specified "
+                                      f"platform: wanted {other}, actual: linux/")
+    assert docker(d, "create", "--network", "none", "--platform", other, "busybox", "true").returncode != 0
+    assert docker(d, "inspect", f"{tag}-pf").returncode == 1
+    own = "linux/amd64" if host.machine() == "x86_64" else "linux/arm64"
+    status, body = d.request("POST", f"/containers/create?name={tag}-pf&platform={own}",
+                             {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"NetworkMode": "none"}})
+    assert status == 201, body
+    cleanup(d, f"{tag}-pf")

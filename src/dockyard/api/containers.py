@@ -66,12 +66,32 @@ async def create(request: web.Request) -> web.Response:
     host_config = body.pop("HostConfig", None) or {}
     networking = body.pop("NetworkingConfig", None) or {}
     name = request.query.get("name") or None
+    if request.query.get("platform"):
+        _check_platform(request, str(body.get("Image") or ""), request.query["platform"])
     legacy_ro = version_less_than(request, "1.44")
     if legacy_ro:
         _legacy_bind_options(host_config)
     c = await _svc(request).create(name, body, host_config, ro_non_recursive=legacy_ro,
                                     networking_config=networking)
     return json_response({"Id": c.Id, "Warnings": getattr(c, "warnings", [])}, status=201)
+
+
+def _check_platform(request: web.Request, ref: str, wanted: str) -> None:
+    """``create --platform``: the local image must be of that platform, else moby's NotFound (the
+    CLI then tries a pull of that platform); never accepted and ignored."""
+    from dockyard.image.archive import parse_platform
+
+    os_, arch, variant = parse_platform(wanted)
+    try:
+        img = request.app["backends"].images.resolve(ref)
+    except errors.NotFound:
+        return  # the create itself answers for a missing image
+    cfg = img.config
+    have = (cfg.get("os") or "", cfg.get("architecture") or "", cfg.get("variant") or "")
+    if have[:2] != (os_, arch) or (variant and have[2] and variant != have[2]):
+        actual = "/".join(p for p in have if p)
+        raise errors.NotFound(f"image with reference {ref} was found but does not match the specified platform: "
+                              f"wanted {'/'.join(p for p in (os_, arch, variant) if p)}, actual: {actual}")
 
 
 async def list_(request: web.Request) -> web.Response:

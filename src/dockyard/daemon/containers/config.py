@@ -150,6 +150,21 @@ def validate_config(config: dict[str, Any]) -> None:
     validate_healthcheck(config.get("Healthcheck"))
 
 
+def _check_capabilities(hc: dict[str, Any]) -> None:
+    """moby's create-time check: every ``--cap-add``/``--cap-drop`` is a Linux capability (or ALL)."""
+    from dockyard.capabilities import cap_number, normalize_name
+
+    for key in ("CapAdd", "CapDrop"):
+        for cap in hc.get(key) or []:
+            name = normalize_name(str(cap))
+            if name == "CAP_ALL":
+                continue
+            try:
+                cap_number(name)
+            except InvalidParameter:
+                raise InvalidParameter(f'invalid {key}: unknown capability: "{name}"') from None
+
+
 def validate_host_config(hc: dict[str, Any], host: SysInfo | None = None) -> None:
     """Docker's create-time checks on resources and mounts (HTTP 400 on failure).
 
@@ -167,6 +182,7 @@ def validate_host_config(hc: dict[str, Any], host: SysInfo | None = None) -> Non
         for device in hc.get(key) or []:
             block_device(device.get("Path", ""))
     _check_platform(hc)
+    _check_capabilities(hc)
     from dockyard.daemon.containers.security import check_security
 
     check_security(hc)
