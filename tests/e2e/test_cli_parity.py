@@ -370,3 +370,13 @@ def test_create_platform_of_another_architecture(d, tag):
                              {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"NetworkMode": "none"}})
     assert status == 201, body
     cleanup(d, f"{tag}-pf")
+
+
+def test_create_pid_of_an_unknown_container(d, tag):
+    p = docker(d, "create", "--network", "none", "--name", f"{tag}-pid", "--pid", "container:nosuchcontainer",
+               "busybox", "true")
+    assert p.returncode == 1 and p.stderr.strip() == "Error response from daemon: No such container: nosuchcontainer"
+    assert docker(d, "inspect", f"{tag}-pid").returncode == 1
+    status, _ = d.request("POST", "/containers/create", {"Image": "busybox", "HostConfig": {
+        "PidMode": "container:nosuchcontainer"}})
+    assert status == 400

@@ -162,6 +162,11 @@ class ContainerService(ContainerWaits, ContainerRemoval, ContainerStartup, Conta
         config, host_config = normalize(config, host_config, image.config.get("config") or {}, self.cfg)
         runtime = host_config.get("Runtime") or self.cfg.default_runtime
         self.cfg.runtime(runtime)  # unknown runtime → 400 before anything is made
+        if (host_config.get("PidMode") or "").startswith("container:"):  # dockerd: at create, and a 400
+            try:  # (a 404 would send the CLI pulling the image)
+                self.get(host_config["PidMode"].split(":", 1)[1])
+            except errors.NotFound as exc:
+                raise errors.InvalidParameter(exc.message) from None
         endpoints, warnings = self.networks.configure(config, host_config, networking_config) if self.networks else ({}, [])
         if name:
             name = check_name(name)
