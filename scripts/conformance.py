@@ -19,7 +19,9 @@ repository and check it out anywhere.  The script
   leaving out Swarm (swarm, services, secrets, configs, nodes, plugins: a Swarm
   clone is out of scope);
 - writes per-test outcomes (JUnit XML and a JSON summary) per engine, and with
-  ``--write-doc`` regenerates docs/conformance.md from them.
+  ``--write-doc`` regenerates docs/conformance.md from them (``--engines ""
+  --write-doc``: from the runs already in ``--out``, e.g. a new dockyard run
+  beside an earlier dockerd one).
 
 The dockerd reference runs with a bridge of its own (``dyconf0``) and without
 iptables (``--iptables=false``: no rules in the host's firewall; published
@@ -248,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     py = make_venv(args.out, tree)
     files = test_files(tree, args.only.split(",") if args.only else None)
     engines: dict[str, type[Engine]] = {"dockyard": DockyardEngine, "dockerd": DockerdEngine}
-    for name in args.engines.split(","):
+    for name in filter(None, args.engines.split(",")):  # --engines "" --write-doc: the doc from stored runs
         if name == "dockerd" and not shutil.which("dockerd"):
             print("dockerd is not installed: skipping the reference run", file=sys.stderr)
             continue
