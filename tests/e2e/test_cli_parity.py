@@ -380,3 +380,22 @@ def test_create_pid_of_an_unknown_container(d, tag):
     status, _ = d.request("POST", "/containers/create", {"Image": "busybox", "HostConfig": {
         "PidMode": "container:nosuchcontainer"}})
     assert status == 400
+
+
+def test_port_already_allocated_names_the_endpoint_and_its_id(d, tag):
+    import re
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    names = [f"{tag}-p1", f"{tag}-p2"]
+    try:
+        docker(d, "run", "-d", "--name", names[0], "-p", f"127.0.0.1:{port}:80", "busybox", "sleep", "30",
+               check=True)
+        p = docker(d, "run", "-d", "--name", names[1], "-p", f"127.0.0.1:{port}:80", "busybox", "sleep", "30")
+        assert p.returncode == 125
+        assert re.search(rf"driver failed programming external connectivity on endpoint {names[1]} \([0-9a-f]{{64}}\): "
+                         rf"Bind for 127.0.0.1:{port} failed: port is already allocated", p.stderr), p.stderr
+    finally:
+        cleanup(d, *names)

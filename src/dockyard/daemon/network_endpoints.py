@@ -290,9 +290,10 @@ class EndpointOps:
                 else:
                     port = next((p for p in candidates if not self._port_taken(taken, host_ip, p, proto)), 0)
                     if not port:
+                        eid = self._endpoint_id(c, self._bridged(c)[0][1])  # dockerd names it with its ID
                         raise errors.SystemError_(f"driver failed programming external connectivity on endpoint "
-                                                  f"{c.Name}: Bind for {shown}:{candidates[0]} failed: port is "
-                                                  "already allocated")
+                                                  f"{c.Name} ({eid}): Bind for {shown}:{candidates[0]} failed: "
+                                                  "port is already allocated")
                 taken.add((host_ip, port, proto))
                 rules.append([host_ip, port, proto, cport])
         return rules
@@ -389,7 +390,7 @@ class EndpointOps:
             link_local=tuple(f"{a}/{64 if ':' in a else 16}"
                              for a in (ep.get("IPAMConfig") or {}).get("LinkLocalIPs") or [])),
             new_netns=new_netns)
-        ep.update({"EndpointID": hashlib.sha256(f"{c.Id}/{n['Id']}/{veth}".encode()).hexdigest(),
+        ep.update({"EndpointID": self._endpoint_id(c, n),
                    "Gateway": str(cfg.gateway), "IPAddress": str(addr), "IPPrefixLen": cfg.subnet.prefixlen,
                    "MacAddress": mac, "_veth": veth, "_ifname": ifname})
         if addr6 is not None and cfg6 is not None:
@@ -408,6 +409,11 @@ class EndpointOps:
             if ep.get("IPAddress"):
                 self._plug_names(c, n, ep)
         self.sync()
+
+    def _endpoint_id(self, c: Any, n: dict[str, Any]) -> str:
+        """The container's endpoint on bridge network ``n`` (stable: a restart keeps it)."""
+        veth = netlinux.veth_name(self.stem, c.Id, n["Id"])
+        return hashlib.sha256(f"{c.Id}/{n['Id']}/{veth}".encode()).hexdigest()
 
     @staticmethod
     def _unplug_record(ep: dict[str, Any]) -> None:
