@@ -24,6 +24,7 @@ from typing import IO, Any
 
 from dockyard.containerfs.resolve import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2
 from dockyard.errors import InvalidParameter
+from dockyard.tarerrors import tar_error
 from dockyard.containerfs.filewriter import SMALL, FileWriter
 from dockyard.sparsefile import write_member
 
@@ -359,17 +360,3 @@ def extract(stream: IO[bytes], destfd: int, *, no_overwrite_dir_non_dir: bool = 
     finally:
         ex.close()  # the writer thread stopped, whatever happened
     return count
-
-
-# Python's tarfile complaints in the words of Go's archive/tar, which dockerd prints.
-_GO_TAR_WORDS = {"invalid header": "archive/tar: invalid tar header", "bad checksum": "archive/tar: invalid tar header",
-                 "truncated header": "unexpected EOF", "unexpected end of data": "unexpected EOF"}
-
-
-def tar_error(exc: BaseException) -> InvalidParameter:
-    """A bad tar stream (import, load, cp) as dockerd answers it: ``Error processing tar
-    file(exit status 1): archive/tar: invalid tar header`` -- the words of its untar helper, which
-    scripts and clients match on; a cut archive reads ``unexpected EOF`` there."""
-    text = str(exc)
-    words = "unexpected EOF" if isinstance(exc, EOFError) else _GO_TAR_WORDS.get(text, text)
-    return InvalidParameter(f"Error processing tar file(exit status 1): {words}")

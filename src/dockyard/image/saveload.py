@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from dockyard.containerfs.extract import tar_error
+from dockyard.tarerrors import tar_error
 from dockyard.errors import InvalidParameter
 from dockyard.image import reference as refmod
 from dockyard.image.archive import open_layer_stream

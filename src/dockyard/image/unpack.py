@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 from collections.abc import Callable
 
-from dockyard.containerfs.extract import tar_error
+from dockyard.tarerrors import tar_error
 from dockyard.errors import InvalidParameter
 from dockyard.securejoin import secure_join
 from dockyard.sparsefile import write_member
