@@ -48,6 +48,20 @@ def test_user_network_forwards_to_the_containers_dns(d):
     assert "203.0.113.7" not in nslookup(d, "--network", "fwd", "--dns", ip, tries=1)
 
 
+def test_an_internal_network_forwards_no_question(d):
+    """As Docker, whose resolver forwards from the container's namespace, where an --internal
+    network has no way out: container names answer, outside names fail, and no question leaves."""
+    ip = f"127.53.{secrets.randbelow(250) + 1}.{secrets.randbelow(250) + 1}"
+    run(d, "network", "create", "--internal", "closed")
+    run(d, "run", "-d", "--name", "insider", "--network", "closed", "busybox", "sleep", "300")
+    with DNSServer(ip, OUTSIDE) as server:
+        out = nslookup(d, "--network", "closed", "--dns", ip, tries=2)
+        assert "203.0.113.7" not in out, out
+        p = run(d, "run", "--rm", "--network", "closed", "--dns", ip, "busybox", "nslookup", "insider")
+        assert "Address: " in p.stdout, p.stdout
+        assert server.seen == []
+
+
 def test_default_bridge_uses_the_servers_directly(d):
     run(d, "run", "-d", "--name", "first", "busybox", "sleep", "300")  # the default bridge exists from here
     gw = json.loads(run(d, "network", "inspect", "bridge").stdout)[0]["IPAM"]["Config"][0]["Gateway"]

@@ -19,7 +19,7 @@ from typing import Any
 from dockyard import errors
 from dockyard.network import etcfiles, firewall, ipam
 from dockyard.network import linux as netlinux
-from dockyard.network.dns import Record, find_record, render_links, render_network
+from dockyard.network.dns import NO_UPSTREAM, Record, find_record, render_links, render_network
 from dockyard.network.links import parse_link
 
 log = logging.getLogger("dockyard.networks")
@@ -491,7 +491,7 @@ class EndpointOps:
         """aardvark's files for user network ``n``: its own, and one per container with links on it."""
         live = [(c, ep) for c, ep in self._endpoints_of(n) if ep.get("IPAddress")]
         records = [Record(c.Id, ep["IPAddress"], tuple(ep.get("DNSNames") or ()), ep.get("GlobalIPv6Address") or "",
-                          tuple(self.dns_servers(c))) for c, ep in live]
+                          NO_UPSTREAM if n["Internal"] else tuple(self.dns_servers(c))) for c, ep in live]
         if not records:
             return {}
         gateway = n["IPAM"]["Config"][0]["Gateway"]

@@ -39,6 +39,10 @@ log = logging.getLogger("dockyard.networks")
 _BAD_NAME = re.compile(r"[\s,]")
 _ASKABLE = re.compile(r"(?=.{1,253}$)[a-z0-9_-]{1,63}(\.[a-z0-9_-]{1,63})*")  # a name a DNS question can carry
 NO_LISTEN = "240.0.0.1"  # reserved (RFC 1112 class E): never a host's address
+# the upstream of a container on an --internal network: no route leads there, so aardvark's
+# forward fails at once (SERVFAIL) and no question leaves the machine (as Docker's resolver,
+# which forwards from the container's own namespace, where an internal network has no way out)
+NO_UPSTREAM = (NO_LISTEN,)
 AARDVARK_CANDIDATES = ("/usr/lib/podman/aardvark-dns", "/usr/libexec/podman/aardvark-dns")
 SERVE_TIMEOUT = 5.0  # seconds a change may take to be served (a client's resolver waits as long: glibc's default)
 UNANSWERED_TIMEOUT = 0.25  # the same, on an address whose last wait ran out: a stuck aardvark costs 5 s once
