@@ -97,6 +97,14 @@ class ContainerOps:
             c.HasBeenManuallyStopped = True
             self._save(c)
 
+    @staticmethod
+    def _stop_timeout(c: Container, asked: int | None) -> int:
+        """The stop's timeout: the request's, else the container's ``StopTimeout``, else 10 s."""
+        if asked is not None:
+            return asked
+        own = c.Config.get("StopTimeout")
+        return 10 if own is None else int(own)
+
     def _end_restarting(self, c: Container) -> bool:
         """Stop a container whose restart is pending: it stays exited. True if it was restarting."""
         if not c.State.Restarting:
@@ -144,9 +152,7 @@ class ContainerOps:
         if not c.State.Running:
             raise errors.NotModified("container already stopped")
         self._stopped_by_user(c)
-        if timeout is None:
-            timeout = c.Config.get("StopTimeout")
-            timeout = 10 if timeout is None else int(timeout)
+        timeout = self._stop_timeout(c, timeout)
         signum = parse_signal(sig or c.Config.get("StopSignal") or "SIGTERM")
         runtime = self.runtime_for(c)
         exited = asyncio.ensure_future(self._wait_exit(c))

@@ -137,17 +137,22 @@ def _runs_command(pid: int, program: str) -> bool:
     return False
 
 
+async def delete_runtime_state(runtime: Any, container_id: str) -> None:
+    """``runtime delete --force`` of a container the runtime still has state for; a failure is
+    logged, not raised (what is left is retried at the next release or start-up)."""
+    if os.path.exists(os.path.join(runtime.root, container_id)):
+        try:
+            await runtime.delete(container_id, force=True)
+        except errors.DockyardError as exc:
+            log.warning("runtime delete %s: %s", container_id, exc)
+
+
 async def release(svc: Any, c: Container) -> None:
     """Undo everything kernel-side of a container that is not (or no longer) recorded as running:
     the init and its runtime state, conmon and its files, cgroups, the overlay mount.  Idempotent."""
     from dockyard.monitor.conmon import is_conmon_of
 
-    runtime = svc.runtime_for(c)
-    if os.path.exists(os.path.join(runtime.root, c.Id)):
-        try:
-            await runtime.delete(c.Id, force=True)
-        except errors.DockyardError as exc:
-            log.warning("runtime delete %s: %s", c.Id, exc)
+    await delete_runtime_state(svc.runtime_for(c), c.Id)
     pid = svc.monitor.conmon_pid(c.Id)
     if pid and is_conmon_of(pid, c.Id):
         loop = asyncio.get_running_loop()

@@ -29,6 +29,7 @@ from typing import Any
 
 from dockyard import errors
 from dockyard.daemon.containers.model import ZERO_TIME, Container, now_rfc3339
+from dockyard.daemon.containers.reconcile import delete_runtime_state
 from dockyard.daemon.containers.service import ContainerService
 from dockyard.daemon.windows import bundle as bundlemod
 from dockyard.daemon.windows import refused
@@ -112,12 +113,7 @@ class WindowsContainers(ContainerService):
     async def _release(self, c: Container) -> None:
         """The runtime forgets the container: its job ended, its supervisor gone, its state removed."""
         self.monitor.forget(c.Id)
-        runtime = self.runtime_for(c)
-        if os.path.exists(os.path.join(runtime.root, c.Id)):
-            try:
-                await runtime.delete(c.Id, force=True)
-            except errors.DockyardError as exc:
-                log.warning("runtime delete %s: %s", c.Id, exc)
+        await delete_runtime_state(self.runtime_for(c), c.Id)
 
     # -- start-up / shutdown ------------------------------------------------------------------
     async def startup(self) -> None:
@@ -167,9 +163,7 @@ class WindowsContainers(ContainerService):
         """
         c = self.get(ref)
         if c.State.Running and not c.State.Restarting:
-            if timeout is None:
-                timeout = c.Config.get("StopTimeout")
-                timeout = 10 if timeout is None else int(timeout)
+            timeout = self._stop_timeout(c, timeout)
             if timeout != 0:
                 self._stopped_by_user(c)  # an exit within the grace period restarts nothing
                 exited = self._wait_exit(c)
