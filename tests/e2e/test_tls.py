@@ -300,6 +300,57 @@ def test_tls12_client_with_certificate(tls_daemon, pki):
             nocert.wrap_socket(raw, server_hostname="localhost")
 
 
+def _sent_chain(port: int, cert_dir: str) -> list[str]:
+    """The common names of the certificates the server sends (pyOpenSSL's client shows them as sent)."""
+    from OpenSSL import SSL
+
+    ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    ctx.load_verify_locations(f"{cert_dir}/ca.pem")
+    ctx.use_certificate_chain_file(f"{cert_dir}/cert.pem")
+    ctx.use_privatekey_file(f"{cert_dir}/key.pem")
+    ctx.set_verify(SSL.VERIFY_PEER, lambda *args: args[-1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        raw.settimeout(None)  # pyOpenSSL reads the descriptor itself: a blocking one
+        conn = SSL.Connection(ctx, raw)
+        conn.set_tlsext_host_name(b"localhost")
+        conn.set_connect_state()
+        conn.do_handshake()
+        chain = [c.subject.rfc4514_string().removeprefix("CN=")
+                 for c in conn.get_peer_cert_chain(as_cryptography=True)]
+        conn.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert b"OK" in conn.recv(1000)
+    return chain
+
+
+def test_the_server_sends_the_certificates_of_its_cert_file_only(tls_daemon, pki, tmp_path):
+    # As Go's server: the CA the client holds is not appended from the verify store
+    # (OpenSSL's auto-chain, which also cost a chain verification per handshake).
+    assert _sent_chain(tls_daemon.port, pki["client"]) == ["localhost"]
+    # An intermediate in the cert file goes along, and the client needs only the root.
+    root = CA("dockyard root CA")
+    inter = CA("dockyard intermediate CA", parent=root)
+    server = write_cert_dir(str(tmp_path / "server"), root, None)
+    leaf = inter.issue("localhost", server=True)
+    with open(f"{server}/cert.pem", "wb") as f:
+        f.write(leaf.cert_pem + inter.pem)
+    with open(f"{server}/key.pem", "wb") as f:
+        f.write(leaf.key_pem)
+    client = write_cert_dir(str(tmp_path / "client"), root, inter.issue("client", server=False))
+    with open(f"{client}/cert.pem", "ab") as f:  # the client's intermediate too, as the server needs it
+        f.write(inter.pem)
+    port = free_port()
+    d = new_daemon(extra_args=["-H", f"tcp://127.0.0.1:{port}", "--tlsverify", "--tlscacert", f"{server}/ca.pem",
+                               "--tlscert", f"{server}/cert.pem", "--tlskey", f"{server}/key.pem"])
+    d.port = port  # type: ignore[attr-defined]
+    d.start()
+    try:
+        assert _sent_chain(port, client) == ["localhost", "dockyard intermediate CA"]
+        proc = cli(d, client, "version", "--format", "{{.Server.Os}}")
+        assert proc.returncode == 0 and proc.stdout.strip() == "linux", proc.stderr
+    finally:
+        d.cleanup()
+
+
 def test_plain_http_on_the_tls_port_gets_nothing(tls_daemon):
     with socket.create_connection(("127.0.0.1", tls_daemon.port), timeout=10) as s:
         s.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
