@@ -351,6 +351,41 @@ def test_the_server_sends_the_certificates_of_its_cert_file_only(tls_daemon, pki
         d.cleanup()
 
 
+def test_a_client_hello_in_pieces_and_many_clients_at_once(tls_daemon, pki):
+    """The accept path answers a ClientHello that comes in several segments, and a burst of clients."""
+    ctx = client_ctx(pki["client"])
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    with socket.create_connection(("127.0.0.1", tls_daemon.port), timeout=10) as s:
+        with pytest.raises(ssl.SSLWantReadError):
+            obj.do_handshake()
+        hello = outgoing.read()
+        for i in range(0, len(hello), 100):
+            s.sendall(hello[i:i + 100])
+            time.sleep(0.05)
+        while True:
+            incoming.write(s.recv(65536))
+            try:
+                obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                s.sendall(outgoing.read())
+        obj.write(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.sendall(outgoing.read())
+        answer = b""
+        while b"OK" not in answer:
+            incoming.write(s.recv(65536))
+            try:
+                answer += obj.read(65536)
+            except ssl.SSLWantReadError:
+                pass
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(64) as pool:
+        answers = list(pool.map(lambda _: ping(tls_daemon.port, ctx), range(200)))
+    assert all(a.startswith(b"HTTP/1.1 200") and a.endswith(b"OK") for a in answers)
+
+
 def test_plain_http_on_the_tls_port_gets_nothing(tls_daemon):
     with socket.create_connection(("127.0.0.1", tls_daemon.port), timeout=10) as s:
         s.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")

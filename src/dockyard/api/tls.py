@@ -50,12 +50,16 @@ class TLSServerProtocol(asyncio.Protocol):
     """One TLS server connection: the socket's protocol, and the application's transport's owner."""
 
     def __init__(self, ctx: SSL.Context, app_factory: Callable[[], asyncio.BaseProtocol],
-                 handshake_timeout: float = HANDSHAKE_TIMEOUT) -> None:
+                 handshake_timeout: float = HANDSHAKE_TIMEOUT, tls: SSL.Connection | None = None,
+                 unsent: bytes = b"") -> None:
+        """``tls``: a handshake :class:`FirstFlight` began (our first flight is out, but for
+        ``unsent``); the rest of it, and the connection, continue here."""
         self._ctx = ctx
         self._app_factory = app_factory
         self._handshake_timeout = handshake_timeout
         self._raw: asyncio.Transport | None = None
-        self._tls: SSL.Connection | None = None
+        self._tls: SSL.Connection | None = tls
+        self._unsent = unsent
         self._timer: asyncio.TimerHandle | None = None
         self._app: Any = None  # the application's protocol, made once our first flight went out
         self._ready = False  # the handshake completed: the application's bytes flow
@@ -71,9 +75,20 @@ class TLSServerProtocol(asyncio.Protocol):
     # -- the socket's side ------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._raw = transport  # type: ignore[assignment]
-        self._tls = SSL.Connection(self._ctx, None)
-        self._tls.set_accept_state()
         self._timer = asyncio.get_running_loop().call_later(self._handshake_timeout, self._handshake_timed_out)
+        if self._tls is None:
+            self._tls = SSL.Connection(self._ctx, None)
+            self._tls.set_accept_state()
+            return
+        if self._unsent:
+            self._raw.write(self._unsent)
+            self._unsent = b""
+        self._make_app()
+
+    def _make_app(self) -> None:
+        self._app_transport = AppTransport(self)
+        self._app = self._app_factory()
+        self._app.connection_made(self._app_transport)
 
     def data_received(self, data: bytes) -> None:
         tls = self._tls
@@ -129,9 +144,7 @@ class TLSServerProtocol(asyncio.Protocol):
                 # Our flight is out; the client now spends a millisecond or so checking it.
                 # Setting up the application's protocol meanwhile takes that work off the
                 # path of the first request.  No plaintext reaches it before the handshake ends.
-                self._app_transport = AppTransport(self)
-                self._app = self._app_factory()
-                self._app.connection_made(self._app_transport)
+                self._make_app()
             return False
         except SSL.Error as exc:
             # OpenSSL wrote its alert (certificate required, unknown ca, ...) into the write
@@ -151,9 +164,7 @@ class TLSServerProtocol(asyncio.Protocol):
         ack_now(self._raw)
         self._ready = True
         if self._app is None:
-            self._app_transport = AppTransport(self)
-            self._app = self._app_factory()
-            self._app.connection_made(self._app_transport)
+            self._make_app()
         return True
 
     def _handshake_timed_out(self) -> None:
@@ -357,6 +368,184 @@ def ack_now(transport: asyncio.BaseTransport | None) -> None:
         except OSError:
             pass
 
+ACCEPT_BATCH = 32  # connections taken from the backlog per wake-up, as asyncio's accept loop
+ACCEPT_RETRY_DELAY = 1.0  # seconds accepting pauses when the process is out of descriptors
+FIRST_READ = 64 * 1024  # a ClientHello is a few hundred bytes; with post-quantum key shares ~2 KB
+
+
+class TLSAcceptor:
+    """Accepts on a listening socket and sends each client our first flight itself.
+
+    asyncio's own accept path costs a new connection three turns of the event
+    loop before its ClientHello is even read (the accept, a task that builds
+    the transport, then ``connection_made`` and the reader), ~0.1 ms of the
+    ~2.5 ms a client waits for a TLS connection.  Here the accept registers
+    a reader on the new socket at once, and the ClientHello is answered from
+    that reader (:class:`FirstFlight`); only then is the asyncio transport
+    made (``connect_accepted_socket``), while the client checks our
+    certificate, and :class:`TLSServerProtocol` carries the rest.  An
+    ``SSL.Connection`` is kept ready for the next client for the same
+    reason.  Loops without ``add_reader`` (Windows' proactor) accept through
+    ``create_server`` instead (:meth:`TLSSite.start`).
+    """
+
+    def __init__(self, lsock: socket.socket, ctx: SSL.Context,
+                 protocol_factory: Callable[[SSL.Connection, bytes, float], asyncio.BaseProtocol],
+                 handshake_timeout: float) -> None:
+        self._lsock = lsock
+        self._ctx = ctx
+        self._protocol_factory = protocol_factory
+        self._timeout = handshake_timeout
+        self._loop = asyncio.get_running_loop()
+        self._pending: set[FirstFlight] = set()
+        self._spare: SSL.Connection | None = None
+        self._closed = False
+
+    def start(self) -> None:
+        self._loop.add_reader(self._lsock.fileno(), self._accept)
+
+    def close(self) -> None:
+        """Stop accepting; connections still before their first flight are dropped."""
+        if self._closed:
+            return
+        self._closed = True
+        self._loop.remove_reader(self._lsock.fileno())
+        self._lsock.close()
+        for flight in list(self._pending):
+            flight.drop()
+
+    def new_tls(self) -> SSL.Connection:
+        tls, self._spare = self._spare, None
+        if tls is None:
+            tls = SSL.Connection(self._ctx, None)
+            tls.set_accept_state()
+        return tls
+
+    def make_spare(self) -> None:
+        if self._spare is None and not self._closed:
+            self._spare = SSL.Connection(self._ctx, None)
+            self._spare.set_accept_state()
+
+    def _accept(self) -> None:
+        for _ in range(ACCEPT_BATCH):
+            try:
+                conn, _addr = self._lsock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionAbortedError:
+                continue
+            except OSError as exc:  # EMFILE, ENFILE, ENOBUFS, ENOMEM: wait, as asyncio's server does
+                log.error("accepting an API connection failed: %s; retrying in %.0f s", exc, ACCEPT_RETRY_DELAY)
+                self._loop.remove_reader(self._lsock.fileno())
+                self._loop.call_later(ACCEPT_RETRY_DELAY, self._resume)
+                return
+            conn.setblocking(False)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._pending.add(FirstFlight(self, conn))
+
+    def _resume(self) -> None:
+        if not self._closed:
+            self._loop.add_reader(self._lsock.fileno(), self._accept)
+
+    def hand_over(self, flight: FirstFlight, unsent: bytes) -> None:
+        """The first flight is out: the asyncio transport and :class:`TLSServerProtocol` take over."""
+        self._pending.discard(flight)
+        remaining = max(flight.deadline - self._loop.time(), 0.0)
+        protocol = self._protocol_factory(flight.tls, unsent, remaining)
+        task = self._loop.create_task(self._loop.connect_accepted_socket(lambda: protocol, flight.sock))
+        task.add_done_callback(_log_failed_hand_over)
+        self.make_spare()
+
+    def forget(self, flight: FirstFlight) -> None:
+        self._pending.discard(flight)
+
+
+def _log_failed_hand_over(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("TLS connection lost at hand-over: %s", task.exception())
+
+
+class FirstFlight:
+    """One new connection until our first flight is sent: read the ClientHello, answer it."""
+
+    __slots__ = ("acceptor", "sock", "fd", "tls", "deadline", "timer")
+
+    def __init__(self, acceptor: TLSAcceptor, sock: socket.socket) -> None:
+        self.acceptor = acceptor
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.tls = acceptor.new_tls()
+        loop = acceptor._loop
+        self.deadline = loop.time() + acceptor._timeout
+        self.timer = loop.call_at(self.deadline, self._timed_out)
+        loop.add_reader(self.fd, self._readable)
+
+    def _readable(self) -> None:
+        try:
+            data = self.sock.recv(FIRST_READ)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:  # the client left before its ClientHello
+            self.drop()
+            return
+        tls = self.tls
+        tls.bio_write(data)
+        try:
+            tls.do_handshake()
+        except SSL.WantReadError:
+            pass
+        except SSL.Error as exc:
+            # garbage, or a hello we refuse: OpenSSL's alert goes out before the close
+            log.debug("TLS handshake with %s failed: %s", _peer(self.sock), exc)
+            self._send(self._output())
+            self.drop()
+            return
+        out = self._output()
+        if not out:
+            return  # a ClientHello split across segments: wait for the rest
+        self._stop_reading()
+        self.acceptor.hand_over(self, self._send(out))
+
+    def _output(self) -> bytes:
+        chunks = []
+        while True:
+            try:
+                chunks.append(self.tls.bio_read(READ_CHUNK))
+            except SSL.WantReadError:
+                return b"".join(chunks)
+
+    def _send(self, out: bytes) -> bytes:
+        """Send what the socket takes now; the rest (rare: a full buffer) is returned."""
+        try:
+            sent = self.sock.send(out) if out else 0
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            return b""
+        return out[sent:]
+
+    def _stop_reading(self) -> None:
+        self.acceptor._loop.remove_reader(self.fd)
+        self.timer.cancel()
+
+    def _timed_out(self) -> None:
+        log.debug("TLS handshake with %s timed out", _peer(self.sock))
+        self.drop()
+
+    def drop(self) -> None:
+        self._stop_reading()
+        self.acceptor.forget(self)
+        self.sock.close()
+
+
+def _peer(sock: socket.socket) -> Any:
+    try:
+        return sock.getpeername()
+    except OSError:
+        return None
+
 
 class TLSSite(web.TCPSite):
     """aiohttp's TCP site with :class:`TLSServerProtocol` between the socket and the app."""
@@ -365,6 +554,7 @@ class TLSSite(web.TCPSite):
                  reuse_address: bool = True) -> None:
         super().__init__(runner, host, port, reuse_address=reuse_address)
         self._tls_context = tls_context
+        self._acceptors: list[TLSAcceptor] = []
 
     @property
     def name(self) -> str:
@@ -381,5 +571,28 @@ class TLSSite(web.TCPSite):
         def factory() -> TLSServerProtocol:
             return TLSServerProtocol(ctx, server, timeout)
 
+        def adopt(tls: SSL.Connection, unsent: bytes, remaining: float) -> TLSServerProtocol:
+            return TLSServerProtocol(ctx, server, remaining, tls=tls, unsent=unsent)
+
+        # The listening sockets come from create_server (its address resolution, dual stack and
+        # socket options); accepting is the TLSAcceptor's, on duplicates of them.
         self._server = await loop.create_server(factory, self._host, self._port, backlog=self._backlog,
-                                                reuse_address=self._reuse_address)
+                                                reuse_address=self._reuse_address, start_serving=False)
+        for tsock in self._server.sockets:
+            dup = socket.socket(tsock.family, tsock.type, tsock.proto, fileno=os.dup(tsock.fileno()))
+            dup.setblocking(False)
+            dup.listen(self._backlog)
+            acceptor = TLSAcceptor(dup, ctx, adopt, timeout)
+            try:
+                acceptor.start()
+            except NotImplementedError:  # no add_reader: the proactor loop on Windows
+                dup.close()
+                await self._server.start_serving()
+                break
+            self._acceptors.append(acceptor)
+
+    async def stop(self) -> None:
+        for acceptor in self._acceptors:
+            acceptor.close()
+        self._acceptors = []
+        await super().stop()
