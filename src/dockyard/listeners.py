@@ -39,7 +39,7 @@ def server_ssl_context(tls: hostsmod.TLSSettings) -> SSL.Context:
     not the ``ssl`` module: see api/tls.py and docs/decisions.md.
 
     No stateless TLS 1.3 session tickets (``OP_NO_TICKET``; with the session
-    cache off the stateful ticket OpenSSL sends instead is a few bytes that
+    cache off the two stateful tickets OpenSSL sends instead are a few bytes that
     resume nothing): no API client resumes (the docker CLI's Go client has no
     ``ClientSessionCache``, docker-py's urllib3 keeps none), and OpenSSL spends
     ~0.35 ms of server CPU per connection on its two default ones, each a copy

@@ -135,7 +135,7 @@ def _first_ping(port: int, ctx: ssl.SSLContext) -> tuple[float, ssl.SSLSocket]:
 
 def test_no_resumable_tickets_and_no_delayed_ack_on_the_first_request(tls_daemon, pki):
     # No stateless TLS 1.3 ticket (no API client resumes; OpenSSL spends ~0.35 ms making
-    # two): the stateful one OpenSSL sends instead resumes nothing, with the cache off.
+    # two): the two stateful ones OpenSSL sends instead resume nothing, with the cache off.
     # It waits for the first response, so the ACK of the client's Finished goes out at
     # once: a Nagle client's first request would otherwise wait for the 40 ms delayed ACK.
     ctx = ssl.create_default_context(cafile=f"{pki['client']}/ca.pem")

@@ -9,7 +9,9 @@ new API connection cost twice the daemon CPU of dockerd's; see
 docs/decisions.md.  :class:`TLSServerProtocol` is the small layer that
 replaces it: bytes from the socket go into the TLS object's read BIO, what it
 decrypts goes to aiohttp's protocol, what aiohttp writes is encrypted and the
-write BIO's bytes go to the socket.
+write BIO's bytes go to the socket.  Before it, :class:`TLSAcceptor` accepts
+and answers the ClientHello without asyncio's transport machinery, which it
+makes only while the client checks our certificate.
 
 What this layer must carry, each covered by tests/e2e/test_tls.py:
 
