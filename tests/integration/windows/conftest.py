@@ -175,7 +175,7 @@ class WinRuntime:
 
     def job_exists(self, cid: str) -> bool:
         """Whether the container's job object exists, asked from inside Wine."""
-        code = ("import ctypes,sys; from dockyard.runtime.windows.state import object_name; "
+        code = ("import ctypes,sys; from dockyard.jobobject import object_name; "
                 "k=ctypes.WinDLL('kernel32'); k.OpenJobObjectW.restype=ctypes.c_void_p; "
                 "h=k.OpenJobObjectW(0x1F003F, 0, object_name(sys.argv[1], sys.argv[2], 'job')); "
                 "print('yes' if h else 'no')")

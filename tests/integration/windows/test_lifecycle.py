@@ -137,7 +137,7 @@ def test_a_dead_supervisor_takes_the_container_with_it(winrt: WinRuntime) -> Non
 def test_a_job_name_in_use_is_refused(wine: winelib.Wine) -> None:
     """Two containers never share a job: creating an existing name fails."""
     code = ("import uuid\nfrom dockyard.errors import InvalidParameter\n"
-            "from dockyard.runtime.windows.job import Job\nfrom dockyard.runtime.windows.win32 import Kernel32\n"
+            "from dockyard.runtime.windows.job import Job\nfrom dockyard.win32 import Kernel32\n"
             "k = Kernel32(); name = 'Local\\\\dytest-' + uuid.uuid4().hex\n"
             "first = Job.create(k, name)\n"
             "try:\n    Job.create(k, name)\nexcept InvalidParameter as e:\n    print('refused:', e)\n"

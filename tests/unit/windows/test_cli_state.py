@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dockyard.errors import InvalidParameter
+from dockyard.jobobject import object_name
 from dockyard.runtime.windows import cli
 from dockyard.runtime.windows import state as st
 
@@ -46,9 +47,9 @@ def test_bad_ids_are_refused(cid: str) -> None:
 
 
 def test_object_names_are_per_root_and_per_id() -> None:
-    a = st.object_name("/r1", "c1", "job")
+    a = object_name("/r1", "c1", "job")
     assert a.startswith("Local\\dockyard-") and a.endswith("-c1-job")
     assert "\\" not in a[len("Local\\"):]  # one level below Local\
-    assert a != st.object_name("/r2", "c1", "job")
-    assert a != st.object_name("/r1", "c2", "job")
-    assert st.object_name("/r1", "c1", "start") != a
+    assert a != object_name("/r2", "c1", "job")
+    assert a != object_name("/r1", "c2", "job")
+    assert object_name("/r1", "c1", "start") != a

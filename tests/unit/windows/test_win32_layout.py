@@ -16,7 +16,7 @@ import ctypes
 import json
 import sys
 
-from dockyard.runtime.windows import win32
+from dockyard import win32
 
 # name -> (sizeof, {field: offset})
 EXPECTED: dict[str, tuple[int, dict[str, int]]] = {

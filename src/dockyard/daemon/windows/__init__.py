@@ -2,5 +2,6 @@
 
 No overlayfs, conmon, cgroups, seccomp, user namespaces or Linux networking
 here: those modules are simply not composed on Windows.  Containers run on job
-objects through ``dockyard.runtime.windows`` (docs/windows.md).
+objects through the job-object runtime's command line (``python -m
+dockyard.runtime.windows.cli``, docs/windows.md), never by importing it.
 """

@@ -27,7 +27,7 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-from dockyard import errors
+from dockyard import errors, jobobject
 from dockyard.daemon.containers.model import ZERO_TIME, Container, now_rfc3339
 from dockyard.daemon.containers.reconcile import delete_runtime_state
 from dockyard.daemon.containers.service import ContainerService
@@ -43,13 +43,10 @@ STATS_INTERVAL = 1.0
 def job_accounting(runtime_root: str, cid: str) -> dict[str, Any]:
     """The job's accounting, read here rather than through ``runtime events --stats``: the job is
     a named kernel object, and each runtime command is one more Windows CPython start (about half a
-    second under Wine; the docker CLI gives ``stats`` two seconds for its first sample)."""
-    from dockyard.runtime.windows import state as runtime_state
-    from dockyard.runtime.windows import win32
-    from dockyard.runtime.windows.job import Job
-
-    with Job.open(win32.Kernel32(), runtime_state.object_name(runtime_root, cid, "job")) as job:
-        return job.accounting()
+    second under Wine; the docker CLI gives ``stats`` two seconds for its first sample).  The name
+    and the reader are the leaf :mod:`dockyard.jobobject`'s, shared with the runtime as a cgroup
+    path is on Linux: the engine imports nothing of the runtime's package."""
+    return jobobject.read_accounting(jobobject.object_name(runtime_root, cid, "job"))
 
 
 class ModuleRuntime(OCIRuntime):

@@ -34,10 +34,11 @@ import sys
 import time
 from typing import Any
 
+from dockyard import win32 as w
 from dockyard.errors import Conflict, DockyardError, InvalidParameter, NotFound
+from dockyard.jobobject import object_name
 from dockyard.runtime.windows import state as st
 from dockyard.runtime.windows import sync
-from dockyard.runtime.windows import win32 as w
 from dockyard.runtime.windows.job import Job
 from dockyard.runtime.windows.spec import load_config, parse_config
 
@@ -66,7 +67,7 @@ class Runtime:
 
     # --- helpers ----------------------------------------------------------------
     def _name(self, cid: str, kind: str) -> str:
-        return st.object_name(self.root, cid, kind)
+        return object_name(self.root, cid, kind)
 
     def _open_process(self, pid: int, access: int) -> int:
         return int(self.k.OpenProcess(access, False, pid) or 0)

@@ -4,8 +4,11 @@ A job object is to a Windows process tree what a cgroup is to a Linux one:
 every process created by a process in the job is in the job too (no
 breakaway is allowed), the job's limits bind them all, the job counts their
 CPU time and processes, and ``TerminateJobObject`` ends them all at once.
-Jobs are named (``Local\\dockyard-…``) so that ``state``/``kill``/``ps``, run
-as separate programs, open the supervisor's job with ``OpenJobObjectW``.
+Jobs are named (``Local\\dockyard-…``, :func:`dockyard.jobobject.object_name`)
+so that ``state``/``kill``/``ps``, run as separate programs, open the
+supervisor's job with ``OpenJobObjectW``.  Opening by name and reading the
+accounting live in the leaf :mod:`dockyard.jobobject`, which the engine reads
+too (``docker stats``) without importing this package.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import ctypes
 from ctypes import byref, sizeof
 from typing import Any
 
-from dockyard.errors import InvalidParameter, NotFound
-from dockyard.runtime.windows import win32 as w
+from dockyard import jobobject
+from dockyard import win32 as w
+from dockyard.errors import InvalidParameter
 from dockyard.runtime.windows.spec import JobLimits
 
 _ALWAYS = w.JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE | w.JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION
@@ -49,13 +53,7 @@ class Job:
     @classmethod
     def open(cls, kernel32: w.Kernel32, name: str) -> "Job":
         """Open an existing job by name, or raise NotFound."""
-        handle = kernel32.OpenJobObjectW(w.JOB_OBJECT_ALL_ACCESS, False, name)
-        if not handle:
-            err = w.last_error("OpenJobObjectW", name)
-            if err.code == w.ERROR_FILE_NOT_FOUND:
-                raise NotFound(f"no job object {name}: the container has stopped")
-            raise err
-        return cls(kernel32, handle, name)
+        return cls(kernel32, jobobject.open_job(kernel32, name, w.JOB_OBJECT_ALL_ACCESS), name)
 
     def close(self) -> None:
         if self.handle:
@@ -134,50 +132,5 @@ class Job:
 
     # --- accounting ---------------------------------------------------------------
     def accounting(self) -> dict[str, Any]:
-        """CPU times (ns), process counts, I/O and peak memory of the job,
-        straight from QueryInformationJobObject."""
-        acct = w.JOBOBJECT_BASIC_AND_IO_ACCOUNTING_INFORMATION()
-        has_io = bool(self._k.QueryInformationJobObject(
-            self.handle, w.JobObjectBasicAndIoAccountingInformation, byref(acct), sizeof(acct), None
-        ))
-        if not has_io:  # Wine 8 knows only the basic class
-            if not self._k.QueryInformationJobObject(
-                self.handle, w.JobObjectBasicAccountingInformation, byref(acct.BasicInfo),
-                sizeof(acct.BasicInfo), None,
-            ):
-                raise w.last_error("QueryInformationJobObject(BasicAccountingInformation)", self.name)
-        ext = w.JOBOBJECT_EXTENDED_LIMIT_INFORMATION()
-        if not self._k.QueryInformationJobObject(
-            self.handle, w.JobObjectExtendedLimitInformation, byref(ext), sizeof(ext), None
-        ):
-            raise w.last_error("QueryInformationJobObject(ExtendedLimitInformation)", self.name)
-        basic = acct.BasicInfo
-        io = acct.IoInfo
-        return {
-            "cpu": {
-                "user_ns": basic.TotalUserTime * 100,
-                "kernel_ns": basic.TotalKernelTime * 100,
-                "total_ns": (basic.TotalUserTime + basic.TotalKernelTime) * 100,
-            },
-            "processes": {
-                "active": basic.ActiveProcesses,
-                "total": basic.TotalProcesses,
-                "terminated": basic.TotalTerminatedProcesses,
-                "limit": ext.BasicLimitInformation.ActiveProcessLimit,
-            },
-            "page_faults": basic.TotalPageFaultCount,
-            "memory": {
-                "limit": ext.JobMemoryLimit,
-                "peak_job": ext.PeakJobMemoryUsed,
-                "peak_process": ext.PeakProcessMemoryUsed,
-            },
-            "io": {
-                "read_ops": io.ReadOperationCount,
-                "write_ops": io.WriteOperationCount,
-                "other_ops": io.OtherOperationCount,
-                "read_bytes": io.ReadTransferCount,
-                "write_bytes": io.WriteTransferCount,
-                "other_bytes": io.OtherTransferCount,
-            } if has_io else None,
-            "limit_flags": ext.BasicLimitInformation.LimitFlags,
-        }
+        """CPU times (ns), process counts, I/O and peak memory of the job (the shared reader)."""
+        return jobobject.accounting(self._k, self.handle, self.name)

@@ -13,7 +13,7 @@ import ctypes
 from ctypes import byref, sizeof
 from dataclasses import dataclass
 
-from dockyard.runtime.windows import win32 as w
+from dockyard import win32 as w
 
 CREATION_FLAGS = (
     w.CREATE_SUSPENDED

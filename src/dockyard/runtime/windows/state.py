@@ -9,12 +9,13 @@
 - ``error``: why the supervisor could not create the container.
 
 Kernel objects are named ``Local\\dockyard-<hash of root>-<id>-<kind>`` so
-two runtime roots (two engines, two test runs) never share a name.
+two runtime roots (two engines, two test runs) never share a name; the
+function is :func:`dockyard.jobobject.object_name`, a leaf module, because
+the engine opens the job by that name too (``docker stats``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -37,12 +38,6 @@ def check_id(container_id: str) -> str:
             f"invalid container id {container_id!r}: use letters, digits, '_', '.', '-' (at most 128)"
         )
     return container_id
-
-
-def object_name(root: str, container_id: str, kind: str) -> str:
-    """The name of one of the container's kernel objects (job, events)."""
-    key = hashlib.sha256(os.path.normcase(os.path.abspath(root)).encode()).hexdigest()[:12]
-    return f"Local\\dockyard-{key}-{container_id}-{kind}"
 
 
 def container_dir(root: str, container_id: str) -> str:

@@ -34,10 +34,11 @@ import getpass
 import os
 import sys
 
+from dockyard import win32 as w
 from dockyard.errors import DockyardError
+from dockyard.jobobject import object_name
 from dockyard.runtime.windows import state as st
 from dockyard.runtime.windows import sync
-from dockyard.runtime.windows import win32 as w
 from dockyard.runtime.windows.job import Job
 from dockyard.runtime.windows.process import SuspendedProcess, spawn_suspended
 from dockyard.runtime.windows.spec import load_config, parse_config
@@ -47,7 +48,7 @@ from dockyard.runtime.windows.stdlog import ContainerLog
 def _create(k: w.Kernel32, root: str, cid: str, bundle: str,
             std_handles: tuple[int, int, int] | None) -> tuple[Job, SuspendedProcess]:
     spec = parse_config(load_config(bundle), bundle, dict(os.environ), os.cpu_count() or 1, getpass.getuser())
-    job = Job.create(k, st.object_name(root, cid, "job"))
+    job = Job.create(k, object_name(root, cid, "job"))
     try:
         job.apply_limits(spec.limits)
         proc = spawn_suspended(k, spec.command_line, spec.env_block(), spec.cwd, std_handles)
@@ -70,9 +71,9 @@ def _create(k: w.Kernel32, root: str, cid: str, bundle: str,
 def supervise(root: str, cid: str, bundle: str, log_path: str | None = None) -> int:
     k = w.Kernel32()
     cdir = st.container_dir(root, cid)
-    ready = sync.open_event(k, st.object_name(root, cid, "ready"))
-    start = sync.create_event(k, st.object_name(root, cid, "start"))
-    started = sync.create_event(k, st.object_name(root, cid, "started"))
+    ready = sync.open_event(k, object_name(root, cid, "ready"))
+    start = sync.create_event(k, object_name(root, cid, "start"))
+    started = sync.create_event(k, object_name(root, cid, "started"))
     log = None
     try:
         log = ContainerLog(log_path) if log_path else None

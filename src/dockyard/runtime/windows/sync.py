@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import ctypes
 
+from dockyard import win32 as w
 from dockyard.errors import NotFound
-from dockyard.runtime.windows import win32 as w
 
 
 def create_event(kernel32: w.Kernel32, name: str) -> int:

@@ -10,6 +10,11 @@ tests check them on both.
 
 Only the structures are usable on Linux; :class:`Kernel32` binds the functions
 and needs ``ctypes.WinDLL`` (Windows, or CPython for Windows under Wine).
+
+A leaf module, not part of ``runtime/windows/``: the declarations are the
+Win32 API's, nothing of the runtime's, and the Windows engine needs some of
+them too (it reads a job's accounting itself for ``docker stats``, see
+:mod:`dockyard.jobobject`) without importing the runtime program's package.
 """
 
 from __future__ import annotations
