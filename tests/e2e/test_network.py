@@ -199,6 +199,22 @@ def test_publish_all_uses_expose(d):
     assert f"hello-from-{cid[:12]}" in fetch("127.0.0.1", int(tcp[0].rsplit(":", 1)[1]))
 
 
+def test_host_port_zero_is_a_free_port(d):
+    """-p 0:80 is -p 80, as dockerd's allocator has it (it was "Bind for 0.0.0.0:0 failed")."""
+    cid = run(d, "run", "-d", "-p", "0:80", "-p", "127.0.0.1:0:80", "-p", "0:8125/udp", "busybox", "sh", "-c",
+              HTTPD).stdout.strip()
+    lines = run(d, "port", cid).stdout.splitlines()
+    any_ip = [ln for ln in lines if ln.startswith("80/tcp -> 0.0.0.0:")]
+    local = [ln for ln in lines if ln.startswith("80/tcp -> 127.0.0.1:")]
+    udp = [ln for ln in lines if ln.startswith("8125/udp -> 0.0.0.0:")]
+    assert any_ip and local and udp, lines
+    assert all(int(ln.rsplit(":", 1)[1]) > 0 for ln in any_ip + local + udp), lines
+    assert f"hello-from-{cid[:12]}" in fetch("127.0.0.1", int(local[0].rsplit(":", 1)[1]))
+    c = json.loads(run(d, "inspect", cid).stdout)[0]
+    assert c["HostConfig"]["PortBindings"]["80/tcp"][0]["HostPort"] == "0"  # kept as asked, as dockerd
+    run(d, "rm", "-f", cid)
+
+
 def test_port_already_allocated(d):
     port = free_port()
     holder = socket.socket()

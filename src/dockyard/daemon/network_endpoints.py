@@ -277,6 +277,8 @@ class EndpointOps:
                 if ":" in host_ip:
                     raise errors.InvalidParameter(f"IPv6 host addresses are not supported yet: {host_ip}")
                 raw = str((b or {}).get("HostPort") or "")
+                if raw == "0":  # -p 0:80 is -p 80: a port the kernel picks, as dockerd's allocator
+                    raw = ""
                 if "-" in raw:
                     lo, _, hi = raw.partition("-")
                     candidates = list(range(int(lo), int(hi) + 1))
