@@ -208,8 +208,10 @@ async def tag(request: web.Request) -> web.Response:
 
 
 async def remove(request: web.Request) -> web.Response:
-    records = _svc(request).delete(request.match_info["name"], force=query_bool(request, "force"),
-                                   noprune=query_bool(request, "noprune"))
+    """``docker rmi`` on a worker thread: deleting a big image's layers takes seconds (as prune)."""
+    svc, name = _svc(request), request.match_info["name"]
+    force, noprune = query_bool(request, "force"), query_bool(request, "noprune")
+    records = await asyncio.get_running_loop().run_in_executor(None, lambda: svc.delete(name, force, noprune))
     return json_response(records)
 
 

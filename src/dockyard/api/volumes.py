@@ -50,7 +50,7 @@ async def inspect(request: web.Request) -> web.Response:
 
 
 async def remove(request: web.Request) -> web.Response:
-    _svc(request).remove(request.match_info["name"], force=query_bool(request, "force"))
+    await _svc(request).remove_async(request.match_info["name"], force=query_bool(request, "force"))
     return web.Response(status=204)
 
 

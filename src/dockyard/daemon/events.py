@@ -13,7 +13,8 @@ class EventService:
 
     def __init__(self, keep: int = 1024) -> None:
         self._log: collections.deque[dict[str, Any]] = collections.deque(maxlen=keep)
-        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        # each subscriber's queue, with the loop that reads it
+        self._subscribers: dict[asyncio.Queue[dict[str, Any]], asyncio.AbstractEventLoop] = {}
 
     def emit(self, type_: str, action: str, actor_id: str, attributes: dict[str, str] | None = None) -> None:
         now = time.time_ns()
@@ -29,15 +30,25 @@ class EventService:
             if type_ == "container" and attributes and "image" in attributes:
                 event["from"] = attributes["image"]
         self._log.append(event)
-        for q in list(self._subscribers):
-            q.put_nowait(event)
+        try:
+            here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # a worker thread: image delete and prune run there
+            here = None
+        for q, loop in list(self._subscribers.items()):
+            if loop is here:
+                q.put_nowait(event)
+            else:  # asyncio queues are not thread-safe: hand the event to the reader's loop
+                try:
+                    loop.call_soon_threadsafe(q.put_nowait, event)
+                except RuntimeError:  # that loop has closed (shutdown)
+                    pass
 
     def since(self, since_ns: int, until_ns: int | None = None) -> list[dict[str, Any]]:
         return [e for e in self._log if e["timeNano"] >= since_ns and (until_ns is None or e["timeNano"] <= until_ns)]
 
     def subscribe(self) -> asyncio.Queue[dict[str, Any]]:
         q: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._subscribers.add(q)
+        self._subscribers[q] = asyncio.get_running_loop()
         return q
 
     def listeners(self) -> int:
@@ -45,4 +56,4 @@ class EventService:
         return len(self._subscribers)
 
     def unsubscribe(self, q: asyncio.Queue[dict[str, Any]]) -> None:
-        self._subscribers.discard(q)
+        self._subscribers.pop(q, None)

@@ -11,6 +11,7 @@ is what ``rm -v``, ``--rm`` and a plain ``volume prune`` remove.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -137,8 +138,11 @@ class VolumeService:
         return [cid for cid, mps in self.container_mounts()
                 if any(mp.get("Type") == "volume" and mp.get("Name") == name for mp in mps)]
 
-    def remove(self, name: str, force: bool = False) -> None:
-        """``DELETE /volumes/{name}``; refused while a container uses it, even with force (as Docker)."""
+    def remove(self, name: str, force: bool = False, discard: Callable[[str], None] | None = None) -> None:
+        """``DELETE /volumes/{name}``; refused while a container uses it, even with force (as Docker).
+
+        ``discard`` gets the renamed-away data directory to delete (default: deleted
+        here); :meth:`remove_async` deletes it on a worker thread."""
         if name not in self._volumes:
             if force:
                 return
@@ -146,16 +150,27 @@ class VolumeService:
         users = self.users(name)
         if users or self._pending.get(name):
             raise errors.Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
-        self._delete(name)
+        self._delete(name, discard)
 
-    def _delete(self, name: str) -> None:
+    async def remove_async(self, name: str, force: bool = False) -> None:
+        """:meth:`remove` with the data deleted on a worker thread, so a big volume holds no other client."""
+        gone: list[str] = []
+        self.remove(name, force, gone.append)
+        await self.discard_async(gone)
+
+    async def discard_async(self, retired: list[str]) -> None:
+        """Delete retired volume directories on a worker thread (the caller waits, the event loop does not)."""
+        if retired:
+            await asyncio.get_running_loop().run_in_executor(None, lambda: [self.driver.discard(g) for g in retired])
+
+    def _delete(self, name: str, discard: Callable[[str], None] | None = None) -> None:
         self.driver.unmount(name)
         with self.db.tx() as cur:
             cur.execute("DELETE FROM volumes WHERE name = ?", (name,))
             gone = self.driver.retire(name)
         del self._volumes[name]
         if gone:
-            self.driver.discard(gone)
+            (discard or self.driver.discard)(gone)
         self.events.emit("volume", "destroy", name, {"driver": "local"})
 
     # -- list / prune / df ----------------------------------------------------------------
@@ -302,13 +317,13 @@ class VolumeService:
             if mp.get("Type") == "volume" and mp.get("Name") in self._volumes:
                 self._mounted.setdefault(mp["Name"], set()).add(cid)
 
-    def remove_anonymous(self, mps: list[dict[str, Any]]) -> None:
+    def remove_anonymous(self, mps: list[dict[str, Any]], discard: Callable[[str], None] | None = None) -> None:
         """``rm -v`` / ``--rm``: the container's anonymous volumes nobody else uses; never named ones."""
         for mp in mps:
             name = mp.get("Name")
             if mp.get("Type") != "volume" or not self.is_anonymous(name or ""):
                 continue
             try:
-                self.remove(name or "")
+                self.remove(name or "", discard=discard)
             except errors.DockyardError as exc:
                 log.info("keeping volume %s: %s", name, exc)

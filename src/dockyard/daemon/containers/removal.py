@@ -90,11 +90,10 @@ class ContainerRemoval:
                 self._save(c)
                 try:
                     await self._release(c)
-                    try:
-                        self.images.layers.get_rw(c.Id).remove()
-                    except errors.NotFound:
-                        pass
-                    shutil.rmtree(c.bundle, ignore_errors=True)
+                    # A worker thread deletes the files: a container that wrote many
+                    # (a package install, a build step) takes seconds to delete, and the
+                    # event loop serves every other client meanwhile.
+                    await asyncio.get_running_loop().run_in_executor(None, self._delete_files, c)
                     with self.db.tx() as cur:
                         cur.execute("DELETE FROM containers WHERE id = ?", (c.Id,))
                 except BaseException:
@@ -103,13 +102,23 @@ class ContainerRemoval:
                     raise
                 del self._containers[c.Id]
                 if volumes:
-                    self.volumes.remove_anonymous(c.MountPoints)
+                    retired: list[str] = []
+                    self.volumes.remove_anonymous(c.MountPoints, discard=retired.append)
+                    await self.volumes.discard_async(retired)
             break
         self._locks.pop(c.Id, None)
         self.events.emit("container", "destroy", c.Id, self._event_attrs(c))
         ev = self._removed.pop(c.Id, None)
         if ev is not None:
             ev.set()
+
+    def _delete_files(self, c: Container) -> None:
+        """The container's RW layer (unmounted, its image layers released) and its bundle directory."""
+        try:
+            self.images.layers.get_rw(c.Id).remove()
+        except errors.NotFound:
+            pass
+        shutil.rmtree(c.bundle, ignore_errors=True)
 
     async def _kill_for_removal(self, c: Container) -> None:
         """``rm -f`` of a running container: SIGKILL everything in it and wait for the exit."""
