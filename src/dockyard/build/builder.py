@@ -29,6 +29,7 @@ from dockyard.build import instructions as inst
 from dockyard.build.context import Context
 from dockyard.build.dockerfile import Dockerfile, Instruction, Stage, parse
 from dockyard.build.shell import env_map, process_word
+from dockyard.spec.bundle import DEFAULT_PATH
 
 PROXY_ARGS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
               "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy")
@@ -136,7 +137,7 @@ class Builder:
 
     # -- planning -------------------------------------------------------------------------
     def read_dockerfile(self, text: str) -> Dockerfile:
-        return parse(text)
+        return parse(text, self.opts.dockerfile)
 
     def needed_stages(self, df: Dockerfile, target: int) -> list[int]:
         """The target and the stages it reads from (FROM stage, COPY --from=stage), in order."""
@@ -239,6 +240,8 @@ class Builder:
             image_id, full = self.b.image(base)
             config = full.get("config") or {}
         st = StageState(image_id, copy.deepcopy(config))
+        if "PATH" not in env_map(st.config.get("Env") or []):  # dockerd's setDefaultPath at each stage's start
+            st.config["Env"] = list(st.config.get("Env") or []) + [f"PATH={DEFAULT_PATH}"]
         if config.get("Shell"):
             st.extra["shell"] = list(config["Shell"])
         triggers = list(config.get("OnBuild") or [])
@@ -294,12 +297,16 @@ class Builder:
     def arg_prefix(self, st: StageState) -> str:
         """``|2 A=1 B=2 `` before a RUN's command in history, as dockerd writes it."""
         pairs = sorted(f"{k}={v}" for k, v in st.args.items() if v is not None)
-        return f"|{len(pairs)} {' '.join(pairs)} " if pairs else ""
+        if pairs:
+            return f"|{len(pairs)} {' '.join(pairs)} "
+        # a proxy arg given but not declared: in the RUN's env, not in the text, yet dockerd writes "|0 "
+        return "|0 " if any(self.opts.buildargs.get(p) is not None for p in PROXY_ARGS) else ""
 
     async def dispatch(self, df: Dockerfile, st: StageState, ins: Instruction, meta: dict[str, str]) -> None:
         env = self.env_for(st)
         if ins.cmd == "ARG":
-            for name, default in self._arg_pairs(ins, env, df.escape):
+            pairs = self._arg_pairs(ins, env, df.escape)
+            for name, default in pairs:
                 self.consumed.add(name)
                 given = self.opts.buildargs.get(name)
                 if given is not None:
@@ -308,10 +315,11 @@ class Builder:
                     st.args[name] = default
                 else:
                     st.args[name] = meta.get(name)
-            await self.config_step(st, st.config, ins, inst.history_text(ins, st.config))
+            text = "ARG " + " ".join(n if d is None else f"{n}={d}" for n, d in pairs)
+            await self.config_step(st, st.config, ins, " ".join([*st.extra["shell"], "#(nop) ", text]))
         elif ins.cmd in CONFIG_ONLY:
             config = inst.apply(st.config, ins, env, df.escape, st.extra)
-            await self.config_step(st, config, ins, inst.history_text(ins, config))
+            await self.config_step(st, config, ins, inst.history_text(ins, config, env, df.escape, st.extra["shell"]))
         elif ins.cmd == "RUN":
             await self.run_step(st, ins)
         elif ins.cmd in ("COPY", "ADD"):
@@ -449,7 +457,8 @@ class Builder:
         def work(rootfs: str, roots: dict[str, str]) -> None:
             Copier(rootfs, None, None).mkdirs(wd)
 
-        await self._layer_step(st, ins, config, inst.history_text(ins, config), "", work, container_lines=True)
+        await self._layer_step(st, ins, config, inst.history_text(ins, config, env, df.escape, st.extra["shell"]), "",
+                               work, container_lines=True)
 
     async def copy_step(self, df: Dockerfile, st: StageState, ins: Instruction, env: dict[str, str]) -> None:
         from dockyard.build import copy as cp
@@ -467,6 +476,7 @@ class Builder:
             dest = posixpath.join(wd, dest) + ("/" if dest.endswith("/") or dest in (".", "./") else "")
         chmod = cp.parse_chmod(ins.flag("chmod"))
         chown = ins.flag("chown")
+        chown = pw(chown, env, df.escape) if chown else chown
         from_ref = ins.flag("from")
         cmd = ins.cmd
         if from_ref is None:
@@ -483,7 +493,9 @@ class Builder:
             origin = src_image
         count = len(sources) if from_ref is None else len(srcs)
         kind = "multi" if count > 1 else "dir" if sources and os.path.isdir(sources[0].path) else "file"
-        created_by = f"/bin/sh -c #(nop) {cmd} {kind}:{digest} in {dest} "
+        # dockerd: "<shell> #(nop) COPY --chown=u:gfile:<hash> in /dest " (no space after the chown)
+        chown_text = f"--chown={chown}" if chown else ""
+        created_by = " ".join([*st.extra["shell"], f"#(nop) {cmd} {chown_text}{kind}:{digest} in {dest} "])
         extra = json.dumps([origin, digest, chown, chmod, dest])
 
         def work(rootfs: str, roots: dict[str, str]) -> None:

@@ -119,6 +119,8 @@ def _check_args(ins: Instruction) -> None:
                    f"{ins.cmd} requires at least two arguments")
     if ins.cmd in ("USER", "WORKDIR", "STOPSIGNAL") and n > 1:
         raise perr(f"{ins.cmd} requires exactly one argument")
+    if ins.cmd == "ARG" and any(a.partition("=")[0] == "" for a in ins.args):
+        raise perr("ARG names can not be blank")
     if ins.cmd == "SHELL" and not ins.json:
         raise perr("SHELL requires the arguments to be in JSON form")
     if ins.cmd == "ONBUILD" and ins.sub_cmd in ("ONBUILD", "FROM", "MAINTAINER"):
@@ -142,11 +144,11 @@ def _check_args(ins: Instruction) -> None:
         raise perr("FROM requires either one or three arguments")
 
 
-def parse(text: str) -> Dockerfile:
-    """Parse and check a whole Dockerfile; raises InvalidParameter with Docker's message."""
+def parse(text: str, name: str = "Dockerfile") -> Dockerfile:
+    """Parse and check a whole Dockerfile (``name``: its file name, for the messages); raises InvalidParameter."""
     escape = _escape_of(text)
     if not text.strip():
-        raise errors.InvalidParameter("the Dockerfile cannot be empty")
+        raise errors.InvalidParameter(f"the Dockerfile ({name}) cannot be empty")
     try:
         commands = _gop.parse_string(text)
     except _gop.GoParseError as exc:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 import json
 import posixpath
+import re
+import signal
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,8 +39,15 @@ def pairs(ins: Instruction, env: Mapping[str, str], escape: str) -> list[tuple[s
 
 
 def set_env(config: dict[str, Any], key: str, value: str) -> None:
-    items = [e for e in (config.get("Env") or []) if e.partition("=")[0] != key]
-    config["Env"] = items + [f"{key}={value}"]
+    """Set one variable: a variable already there is replaced where it stands (dockerd), a new one appended."""
+    items = list(config.get("Env") or [])
+    for i, e in enumerate(items):
+        if e.partition("=")[0] == key:
+            items[i] = f"{key}={value}"
+            break
+    else:
+        items.append(f"{key}={value}")
+    config["Env"] = items
 
 
 def command_form(ins: Instruction, shell: list[str]) -> list[str]:
@@ -104,7 +113,7 @@ def apply(config: dict[str, Any], ins: Instruction, env: Mapping[str, str], esca
             volumes[v.strip()] = {}
         cfg["Volumes"] = volumes
     elif cmd == "STOPSIGNAL":
-        cfg["StopSignal"] = process_word(ins.args[0], env, escape)
+        cfg["StopSignal"] = check_signal(process_word(ins.args[0], env, escape))
     elif cmd == "HEALTHCHECK":
         rest = ins.original.split(None, 1)[1] if len(ins.original.split(None, 1)) > 1 else ""
         cfg["Healthcheck"] = _healthcheck(rest)
@@ -121,10 +130,101 @@ def apply(config: dict[str, Any], ins: Instruction, env: Mapping[str, str], esca
     return cfg
 
 
-def history_text(ins: Instruction, config: dict[str, Any]) -> str:
-    """What ``docker history`` shows for a config-only step (``#(nop)`` form, as dockerd)."""
-    if ins.cmd in ("CMD", "ENTRYPOINT"):
-        value = config.get("Cmd" if ins.cmd == "CMD" else "Entrypoint") or []
-        quoted = " ".join(json.dumps(v, ensure_ascii=False) for v in value)
-        return f"/bin/sh -c #(nop)  {ins.cmd} [{quoted}]"
-    return f"/bin/sh -c #(nop)  {ins.original}"
+def check_signal(text: str) -> str:
+    """STOPSIGNAL's check (moby's signal.ParseSignal): a non-zero number or a known name, else its error."""
+    name = text.upper().removeprefix("SIG")
+    try:
+        if int(text) != 0:
+            return text
+    except ValueError:
+        if "SIG" + name in signal.Signals.__members__ or re.fullmatch(r"RT(MIN|MAX)([+-]\d+)?", name):
+            return text
+    raise errors.InvalidParameter(f"Invalid signal: {text}")
+
+
+def history_text(ins: Instruction, config: dict[str, Any], env: Mapping[str, str], escape: str,
+                 shell: list[str]) -> str:
+    """What ``docker history`` shows for a config-only step, as dockerd's classic builder writes it.
+
+    dockerd commits ``<SHELL> #(nop)  <comment>`` (the shell in force, then
+    the comment it builds from the *expanded* values: ``ENV A=a``, ``LABEL
+    k=v w``, ``USER a``, ``VOLUME [/a /b]``, ``HEALTHCHECK`` as Go's ``%q`` of
+    the struct); WORKDIR joins ``#(nop) WORKDIR /path`` with one space.
+    """
+    text = _comment(ins, config, env, escape, shell)
+    if ins.cmd == "WORKDIR":
+        return " ".join([*shell, "#(nop) " + text])
+    return " ".join([*shell, "#(nop) ", text])
+
+
+def _comment(ins: Instruction, config: dict[str, Any], env: Mapping[str, str], escape: str,
+             shell: list[str]) -> str:
+    cmd = ins.cmd
+    if cmd in ("CMD", "ENTRYPOINT"):
+        value = config.get("Cmd" if cmd == "CMD" else "Entrypoint") or []
+        return f"{cmd} [{' '.join(go_quote(v) for v in value)}]"
+    if cmd in ("ENV", "LABEL"):
+        return cmd + "".join(f" {k}={v}" for k, v in pairs(ins, env, escape))
+    if cmd == "USER":
+        return f"USER {config.get('User') or ''}"
+    if cmd == "WORKDIR":
+        return f"WORKDIR {config.get('WorkingDir') or ''}"
+    if cmd == "STOPSIGNAL":
+        return f"STOPSIGNAL {config.get('StopSignal') or ''}"
+    if cmd == "EXPOSE":
+        return "EXPOSE " + " ".join(w for a in ins.args for w in process_words(a, env, escape))
+    if cmd == "VOLUME":
+        vols = list(ins.args) if ins.json else [w for a in ins.args for w in process_words(a, env, escape)]
+        return f"VOLUME [{' '.join(vols)}]"
+    if cmd == "SHELL":
+        return f"SHELL [{' '.join(shell)}]"
+    if cmd == "HEALTHCHECK":
+        return "HEALTHCHECK " + go_healthcheck(config.get("Healthcheck") or {})
+    return ins.original
+
+
+def go_quote(text: str) -> str:
+    """Go's strconv.Quote for the texts a Dockerfile holds (JSON's escapes, non-ASCII kept)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def go_duration(ns: int) -> str:
+    """Go's time.Duration.String (``1m30s``, ``1.5ms``, ``0s``)."""
+    if ns == 0:
+        return "0s"
+    sign, u = ("-" if ns < 0 else ""), abs(ns)
+
+    def frac(value: int, scale: int) -> str:
+        whole, rest = divmod(value, scale)
+        digits = f"{rest:0{len(str(scale)) - 1}d}".rstrip("0") if rest else ""
+        return f"{whole}.{digits}" if digits else str(whole)
+
+    if u < 1000:
+        return f"{sign}{u}ns"
+    if u < 1_000_000:
+        return f"{sign}{frac(u, 1000)}µs"
+    if u < 1_000_000_000:
+        return f"{sign}{frac(u, 1_000_000)}ms"
+    hours, rem = divmod(u, 3_600_000_000_000)
+    minutes, rem = divmod(rem, 60_000_000_000)
+    out = (f"{hours}h" if hours else "") + (f"{minutes}m" if hours or minutes else "")
+    return f"{sign}{out}{frac(rem, 1_000_000_000)}s"
+
+
+def _go_rune(n: int) -> str:
+    """Go's ``%q`` of an int: a quoted rune literal (``'\\x02'``, ``'A'``)."""
+    special = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r", 39: "\\'",
+               92: "\\\\"}
+    if n in special:
+        return f"'{special[n]}'"
+    if 32 <= n < 127:
+        return f"'{chr(n)}'"
+    return f"'\\x{n:02x}'" if n < 128 else f"'\\u{n:04x}'"
+
+
+def go_healthcheck(hc: dict[str, Any]) -> str:
+    """Go's ``%q`` of moby 28's *HealthConfig (Test, Interval, Timeout, StartPeriod, StartInterval, Retries)."""
+    test = " ".join(go_quote(t) for t in hc.get("Test") or [])
+    durations = " ".join(go_quote(go_duration(int(hc.get(k) or 0)))
+                         for k in ("Interval", "Timeout", "StartPeriod", "StartInterval"))
+    return f"&{{[{test}] {durations} {_go_rune(int(hc.get('Retries') or 0))}}}"

@@ -1,0 +1,128 @@
+"""``docker build`` as dockerd's classic builder does it: what bench/conformance_diff.py ``--only build`` found.
+
+Each test holds one difference the diff showed between dockyard and dockerd
+(docs/conformance-diff.md lists them): the real docker CLI with
+DOCKER_BUILDKIT=0 against the session's dockyardd, base images made from the
+local busybox rootfs.
+"""
+
+from __future__ import annotations
+
+import re
+import pytest
+
+from tests.e2e.test_build_cli import build, d, inspect, name, write  # noqa: F401 (d, name: fixtures)
+from tests.support.daemon import docker
+
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def history(d, ref: str) -> list[str]:
+    """CreatedBy of each step, oldest first."""
+    out = docker(d, "history", "--no-trunc", "--format", "{{.CreatedBy}}", ref, check=True).stdout
+    return list(reversed(out.splitlines()))
+
+
+def test_each_stage_gets_the_default_path_as_dockerd(d, name, tmp_path):
+    # the busybox base image has no Env: dockerd's builder adds PATH when a stage starts
+    write(tmp_path, {"Dockerfile": "FROM busybox AS one\nLABEL a=1\nFROM busybox\nENV A=1\n"})
+    p = build(d, tmp_path, "-t", name, "--target", "one")
+    assert p.returncode == 0, p.stderr
+    assert inspect(d, name)["Config"]["Env"] == [DEFAULT_PATH]
+    p = build(d, tmp_path, "-t", f"{name}:2")
+    assert p.returncode == 0, p.stderr
+    assert inspect(d, f"{name}:2")["Config"]["Env"] == [DEFAULT_PATH, "A=1"]
+    # an image that has its own PATH keeps it and gets none added
+    write(tmp_path, {"Dockerfile": f"FROM {name}:2 AS one\nENV PATH=/x:/y\nFROM {name}:3\nLABEL b=2\n"})
+    assert build(d, tmp_path, "-t", f"{name}:3", "--target", "one").returncode == 0
+    p = build(d, tmp_path, "-t", f"{name}:4")
+    assert p.returncode == 0, p.stderr
+    assert inspect(d, f"{name}:4")["Config"]["Env"] == ["PATH=/x:/y", "A=1"]
+
+
+def test_history_of_config_steps_shows_the_expanded_values(d, name, tmp_path):
+    write(tmp_path, {"Dockerfile": (
+        "FROM busybox\n"
+        "ARG B=bdef\n"
+        "ARG C=${B}c\n"
+        "ENV A=a V=\"x y\" W=${NOPE:-dflt} G=\\$A\n"
+        "LABEL l1=$A \"q k\"=\"${V}\"\n"
+        "USER ${A:-root}\n"
+        "WORKDIR /w/$A\n"
+        "WORKDIR sub\n"
+        "VOLUME /v1 /v$A\n"
+        "VOLUME [\"/j 1\"]\n"
+        "STOPSIGNAL SIGUSR1\n"
+        "HEALTHCHECK --interval=5s --retries=2 CMD true\n"
+        "EXPOSE 80 53/udp\n"
+        "COPY --chown=1:2 f /f\n"
+        "SHELL [\"/bin/sh\", \"-xc\"]\n"
+        "CMD echo cmd\n"
+        "USER root\n"), "f": "f"})
+    p = build(d, tmp_path, "-t", name)
+    assert p.returncode == 0, p.stderr
+    steps = history(d, name)[1:]
+    steps = [re.sub(r"file:[0-9a-f]{64}", "file:<hash>", s) for s in steps]
+    assert steps == [
+        "/bin/sh -c #(nop)  ARG B=bdef",
+        "/bin/sh -c #(nop)  ARG C=bdefc",
+        "/bin/sh -c #(nop)  ENV A=a V=x y W=dflt G=$A",
+        "/bin/sh -c #(nop)  LABEL l1=a q k=x y",
+        "/bin/sh -c #(nop)  USER a",
+        "/bin/sh -c #(nop) WORKDIR /w/a",
+        "/bin/sh -c #(nop) WORKDIR /w/a/sub",
+        "/bin/sh -c #(nop)  VOLUME [/v1 /va]",
+        "/bin/sh -c #(nop)  VOLUME [/j 1]",
+        "/bin/sh -c #(nop)  STOPSIGNAL SIGUSR1",
+        # Go's %q of moby 28's HealthConfig (Test, Interval, Timeout, StartPeriod, StartInterval, Retries)
+        "/bin/sh -c #(nop)  HEALTHCHECK &{[\"CMD-SHELL\" \"true\"] \"5s\" \"0s\" \"0s\" \"0s\" '\\x02'}",
+        "/bin/sh -c #(nop)  EXPOSE 80 53/udp",
+        "/bin/sh -c #(nop) COPY --chown=1:2file:<hash> in /f ",
+        "/bin/sh -xc #(nop)  SHELL [/bin/sh -xc]",
+        "/bin/sh -xc #(nop)  CMD [\"/bin/sh\" \"-xc\" \"echo cmd\"]",
+        "/bin/sh -xc #(nop)  USER root",
+    ]
+
+
+def test_run_history_prefix_for_a_proxy_build_arg(d, name, tmp_path):
+    # a predefined proxy arg is in the RUN's environment but not in its history text: "|0 " all the same
+    write(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo \"[$HTTP_PROXY]\" > /p\n"})
+    p = build(d, tmp_path, "-t", name, "--build-arg", "HTTP_PROXY=http://p:1")
+    assert p.returncode == 0, p.stderr
+    assert history(d, name)[-1] == "|0 /bin/sh -c echo \"[$HTTP_PROXY]\" > /p"
+    assert docker(d, "run", "--rm", name, "cat", "/p", check=True).stdout == "[http://p:1]\n"
+
+
+@pytest.mark.parametrize("sig,ok", [("SIGUSR1", True), ("9", True), ("rtmin+2", True), ("BOGUS", False),
+                                    ("0", False)])
+def test_stopsignal_is_checked(d, name, tmp_path, sig, ok):
+    write(tmp_path, {"Dockerfile": f"FROM busybox\nSTOPSIGNAL {sig}\n"})
+    p = build(d, tmp_path, "-t", name)
+    if ok:
+        assert p.returncode == 0, p.stderr
+        assert inspect(d, name)["Config"]["StopSignal"] == sig
+    else:
+        assert p.returncode == 1
+        assert p.stderr.strip().splitlines()[-1] == f"Invalid signal: {sig}"
+        assert docker(d, "image", "inspect", name).returncode == 1
+
+
+def test_arg_with_a_blank_name_is_a_parse_error(d, name, tmp_path):
+    write(tmp_path, {"Dockerfile": "FROM busybox\nARG =x\n"})
+    p = build(d, tmp_path, "-t", name)
+    assert p.returncode == 1
+    assert p.stderr.strip().splitlines()[-1] == \
+        "Error response from daemon: dockerfile parse error line 2: ARG names can not be blank"
+    assert "Step 1/" not in p.stdout
+
+
+def test_empty_dockerfile_names_the_file(d, name, tmp_path):
+    write(tmp_path, {"Dockerfile": "", "other.df": ""})
+    p = build(d, tmp_path, "-t", name)
+    assert p.returncode == 1
+    assert p.stderr.strip().splitlines()[-1] == \
+        "Error response from daemon: the Dockerfile (Dockerfile) cannot be empty"
+    p = build(d, tmp_path, "-t", name, "-f", str(tmp_path / "other.df"))
+    assert p.stderr.strip().splitlines()[-1] == \
+        "Error response from daemon: the Dockerfile (other.df) cannot be empty"
+
