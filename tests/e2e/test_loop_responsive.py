@@ -60,7 +60,7 @@ def many_files(d, name: str, *run_args: str, path: str = "/d") -> None:
            f"mkdir -p {path} && cd {path} && seq 1 {FILES} | xargs touch", check=True, timeout=300)
 
 
-@pytest.mark.parametrize("what", ["container", "image", "volume"])
+@pytest.mark.parametrize("what", ["container", "image", "volume", "volume prune"])
 def test_deleting_many_files_holds_no_other_request(dockyard_daemon, busybox_image, what):
     d = dockyard_daemon
     name = f"loopresp-{what}"
@@ -73,13 +73,18 @@ def test_deleting_many_files_holds_no_other_request(dockyard_daemon, busybox_ima
         docker(d, "rm", name, check=True)
         argv = ["rmi", f"{name}:1"]
     else:
+        name = name.replace(" ", "-")
+        docker(d, "volume", "create", "--label", name, name, check=True)
         many_files(d, name, "-v", f"{name}:/vol", path="/vol/d")
         docker(d, "rm", name, check=True)
-        argv = ["volume", "rm", name]
+        argv = (["volume", "rm", name] if what == "volume"
+                else ["volume", "prune", "--force", "--all", "--filter", f"label={name}"])
     with ping_stalls(d) as lat:
         t0 = time.monotonic()
         docker(d, *argv, check=True, timeout=300)
         took = time.monotonic() - t0
     assert lat, "no ping got through"
+    if what == "volume prune":
+        assert docker(d, "volume", "ls", "-q", "--filter", f"name={name}").stdout.strip() == ""
     assert max(lat) < MAX_STALL_MS, (f"a /_ping waited {max(lat):.0f} ms while `docker {' '.join(argv)}` "
                                      f"took {took:.2f} s")

@@ -59,4 +59,4 @@ async def prune(request: web.Request) -> web.Response:
     filters = query_filters(request)
     if version_less_than(request, "1.42"):
         filters["all"] = ["true"]
-    return json_response(_svc(request).prune(filters))
+    return json_response(await _svc(request).prune(filters))

@@ -198,26 +198,38 @@ class VolumeService:
         names = {mp.get("Name") for _, mps in self.container_mounts() for mp in mps if mp.get("Type") == "volume"}
         return {n for n in names if n} | {n for n, count in self._pending.items() if count}
 
-    def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
-        """``POST /volumes/prune``: unused anonymous volumes, or every unused one with ``all``."""
+    async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
+        """``POST /volumes/prune``: unused anonymous volumes, or every unused one with ``all``.
+
+        Sizing and deleting walk whole trees: both run on a worker thread, so a big
+        volume holds no other client; a volume a container took meanwhile is kept."""
         for key in filters:
             if key not in PRUNE_FILTERS:
                 raise errors.InvalidParameter(f"invalid filter '{key}'")
         every = _bool_filter("all", filters["all"]) if filters.get("all") else False
+        loop = asyncio.get_running_loop()
+        deleted, reclaimed, retired = [], 0, []
+        for name in self._prunable(every, filters):
+            size = await loop.run_in_executor(None, dir_size, self.driver.mountpoint(name))
+            if name not in self._volumes or name in self._used_names():
+                continue
+            self._delete(name, retired.append)
+            deleted.append(name)
+            reclaimed += size
+        await self.discard_async(retired)
+        self.events.emit("volume", "prune", "", {"reclaimed": str(reclaimed)})
+        return {"VolumesDeleted": deleted, "SpaceReclaimed": reclaimed}  # dockerd: [] when none
+
+    def _prunable(self, every: bool, filters: dict[str, list[str]]) -> list[str]:
         used = self._used_names()
-        deleted, reclaimed = [], 0
+        names = []
         for name, v in sorted(self._volumes.items()):
             labels = v.get("Labels") or {}
             if name in used or (not every and ANONYMOUS_LABEL not in labels):
                 continue
-            if not labels_match(labels, filters):
-                continue
-            size = dir_size(self.driver.mountpoint(name))
-            self._delete(name)
-            deleted.append(name)
-            reclaimed += size
-        self.events.emit("volume", "prune", "", {"reclaimed": str(reclaimed)})
-        return {"VolumesDeleted": deleted, "SpaceReclaimed": reclaimed}  # dockerd: [] when none
+            if labels_match(labels, filters):
+                names.append(name)
+        return names
 
     def disk_usage(self) -> list[dict[str, Any]]:
         """The volumes of ``GET /system/df`` with UsageData (size on disk, containers using it)."""
