@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -95,14 +96,26 @@ def _check_platform(request: web.Request, ref: str, wanted: str) -> None:
 
 
 async def list_(request: web.Request) -> web.Response:
-    items = _svc(request).list_containers(
-        all_=query_bool(request, "all"), limit=query_int(request, "limit"),
-        size=query_bool(request, "size"), filters=query_filters(request))
-    return json_response(items)
+    svc, size = _svc(request), query_bool(request, "size")
+    all_, limit, filters = query_bool(request, "all"), query_int(request, "limit"), query_filters(request)
+
+    def listing() -> Any:
+        return svc.list_containers(all_=all_, limit=limit, size=size, filters=filters)
+
+    return json_response(await _walking(size, listing))
 
 
 async def inspect(request: web.Request) -> web.Response:
-    return json_response(_svc(request).inspect(request.match_info["id"], size=query_bool(request, "size")))
+    svc, ref, size = _svc(request), request.match_info["id"], query_bool(request, "size")
+    return json_response(await _walking(size, lambda: svc.inspect(ref, size=size)))
+
+
+async def _walking(size: bool, answer: Callable[[], Any]) -> Any:
+    """``size=1`` (``ps -s``, ``inspect -s``) walks every file of the writable layers: on a worker
+    thread then, so a container with many files holds no other client; without it, at once."""
+    if not size:
+        return answer()
+    return await asyncio.get_running_loop().run_in_executor(None, answer)
 
 
 async def start(request: web.Request) -> web.Response:

@@ -177,7 +177,10 @@ class ContainerRemoval:
                 continue
             if until is not None and c.Created > until:
                 continue
-            size = self._size_rw(c)  # the writable layer is what removal frees, as dockerd counts
+            # the writable layer is what removal frees, as dockerd counts; a walk of all its files
+            size = await asyncio.get_running_loop().run_in_executor(None, self._size_rw, c)
+            if c.Id not in self._containers or c.State.Running:  # removed or started meanwhile
+                continue
             await self.remove(c.Id)
             deleted.append(c.Id)
             reclaimed += size
