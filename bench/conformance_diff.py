@@ -258,8 +258,11 @@ def _indent(text: str, prefix: str = "   | ") -> str:
     return "".join(f"    {prefix}{line}\n" for line in text.splitlines())
 
 
-def setup(e: Engine, tar: str) -> None:
+def setup(e: Engine, tar: str, image_only: bool = False) -> None:
     subprocess.run(["docker", "import", tar, "busybox:latest"], env=e.env, check=True, capture_output=True)
+    os.makedirs(os.path.join(os.path.dirname(tar), e.name), exist_ok=True)
+    if image_only:  # --only build: no containers, networks or host ports (another run may hold those)
+        return
     for argv in CONTAINERS.values():
         subprocess.run(["docker", *argv], env=e.env, check=True, capture_output=True)
     # What an API client such as docker-py sends: no HostConfig defaults filled by a CLI.
@@ -401,7 +404,7 @@ def main() -> int:
         ref_e = Engine("dockerd", ref.socket, {**ref.env(), **extra,
                                                 "DOCKER_CONFIG": os.path.join(tmp, "docker-config")})
         for e in (ref_e, ours_e):
-            setup(e, tar)
+            setup(e, tar, image_only=args.only == "build")
         scenarios(Run(ours_e, ref_e, args.api, tmp), set(filter(None, args.only.split(","))) or None)
     finally:
         subprocess.run("docker rm -f $(docker ps -aq)", shell=True, env=ref.env(), capture_output=True)
