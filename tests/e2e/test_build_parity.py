@@ -8,7 +8,10 @@ local busybox rootfs.
 
 from __future__ import annotations
 
+import io
 import re
+import subprocess
+import tarfile
 import pytest
 
 from tests.e2e.test_build_cli import build, d, inspect, name, write  # noqa: F401 (d, name: fixtures)
@@ -126,3 +129,45 @@ def test_empty_dockerfile_names_the_file(d, name, tmp_path):
     assert p.stderr.strip().splitlines()[-1] == \
         "Error response from daemon: the Dockerfile (other.df) cannot be empty"
 
+
+
+def test_history_of_copy_from_a_stage_names_a_directory_as_dir(d, name, tmp_path):
+    write(tmp_path, {"Dockerfile": "FROM busybox AS one\nRUN mkdir -p /o && echo 1 > /o/f\n"
+                                   "FROM busybox\nCOPY --from=one /o /dir\nCOPY --from=one /o/f /file\n"})
+    p = build(d, tmp_path, "-t", name)
+    assert p.returncode == 0, p.stderr
+    steps = [re.sub(r":[0-9a-f]{64} ", ":<hash> ", s) for s in history(d, name)[-2:]]
+    assert steps == ["/bin/sh -c #(nop) COPY dir:<hash> in /dir ", "/bin/sh -c #(nop) COPY file:<hash> in /file "]
+    assert docker(d, "run", "--rm", name, "cat", "/dir/f", "/file", check=True).stdout == "1\n1\n"
+
+
+def test_shell_form_cmd_does_not_set_args_escaped(d, name, tmp_path):
+    # ArgsEscaped is for Windows; dockerd's classic builder leaves it out on Linux for either form
+    write(tmp_path, {"Dockerfile": "FROM busybox\nENTRYPOINT [\"echo\"]\nCMD hi there\n"})
+    p = build(d, tmp_path, "-t", name)
+    assert p.returncode == 0, p.stderr
+    assert not inspect(d, name)["Config"].get("ArgsEscaped")
+    assert docker(d, "run", "--rm", name, check=True).stdout == "/bin/sh -c hi there\n"
+
+
+def test_copy_to_etc_hosts_and_hostname_stays_in_the_image(d, name, tmp_path):
+    # only a container has an init layer; a COPY's layer keeps /etc/hosts, /etc/hostname (dockerd)
+    write(tmp_path, {"Dockerfile": "FROM busybox\nCOPY h /etc/hostname\nCOPY h /etc/hosts\nRUN true\n", "h": "mine\n"})
+    p = build(d, tmp_path, "-t", name)
+    assert p.returncode == 0, p.stderr
+    sizes = docker(d, "history", "--format", "{{.Size}}", name, check=True).stdout.split()
+    assert sizes[1:3] == ["5B", "5B"], sizes
+    raw = subprocess.run(["docker", "save", name], env=d.env(), capture_output=True, check=True).stdout
+    found = {}
+    with tarfile.open(fileobj=io.BytesIO(raw)) as image:
+        for member in image.getmembers():
+            if member.isfile() and member.size < 100_000:
+                data = image.extractfile(member).read()
+                try:
+                    with tarfile.open(fileobj=io.BytesIO(data)) as layer:
+                        for rel in ("etc/hostname", "etc/hosts"):
+                            if rel in layer.getnames():
+                                found[rel] = layer.extractfile(rel).read()
+                except tarfile.TarError:
+                    continue
+    assert found == {"etc/hostname": b"mine\n", "etc/hosts": b"mine\n"}

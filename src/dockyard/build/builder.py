@@ -64,7 +64,7 @@ class BuildBackend(Protocol):
     async def with_layer(self, image_id: str, work: Callable[[str, dict[str, str]], None],
                          sources: tuple[str, ...] = ()) -> str: ...
     async def commit(self, rw_name: str | None, parent: str, config: dict[str, Any], created_by: str,
-                     author: str = "", discard: list[str] | None = None) -> str: ...
+                     author: str = "", discard: list[str] | None = None, keep_init_files: bool = False) -> str: ...
     def cache_get(self, key: str) -> str | None: ...
     def cache_put(self, key: str, image_id: str) -> None: ...
     def cache_from(self, images: list[str], parent: str, created_by: str, config: dict[str, Any]) -> str | None: ...
@@ -431,7 +431,9 @@ class Builder:
 
     async def _layer_step(self, st: StageState, ins: Instruction, config: dict[str, Any], created_by: str,
                           extra: str, work: Callable[[str, dict[str, str]], None],
-                          sources: tuple[str, ...] = (), container_lines: bool = False) -> None:
+                          sources: tuple[str, ...] = (), container_lines: bool = False,
+                          describe: Callable[[], str] | None = None) -> None:
+        """One step that writes a layer; ``describe`` (if given) gives the history text once ``work`` ran."""
         key = self._key(st, created_by, config, extra)
         if await self._cached(st, key, created_by, config):
             return
@@ -439,7 +441,9 @@ class Builder:
         if container_lines:  # WORKDIR: dockerd makes the directory in a container it does not start
             await self.out(f" ---> Running in {rw[len(rw) - 64:][:12]}\n")
         try:
-            image_id = await self.b.commit(rw, st.image_id, config, created_by, st.extra.get("author", ""))
+            # no container ran on this layer: a COPY to /etc/hosts stays in the image (dockerd)
+            image_id = await self.b.commit(rw, st.image_id, config, describe() if describe else created_by,
+                                           st.extra.get("author", ""), keep_init_files=True)
         except BaseException:
             await self.b.drop_layer(rw)
             raise
@@ -495,8 +499,15 @@ class Builder:
         kind = "multi" if count > 1 else "dir" if sources and os.path.isdir(sources[0].path) else "file"
         # dockerd: "<shell> #(nop) COPY --chown=u:gfile:<hash> in /dest " (no space after the chown)
         chown_text = f"--chown={chown}" if chown else ""
-        created_by = " ".join([*st.extra["shell"], f"#(nop) {cmd} {chown_text}{kind}:{digest} in {dest} "])
+        shell = list(st.extra["shell"])
+
+        def text_of(what: str) -> str:
+            return " ".join([*shell, f"#(nop) {cmd} {chown_text}{what}:{digest} in {dest} "])
+
+        created_by = text_of(kind)
         extra = json.dumps([origin, digest, chown, chmod, dest])
+
+        found = {"kind": kind}
 
         def work(rootfs: str, roots: dict[str, str]) -> None:
             owner = cp.lookup_owner(rootfs, chown) if chown else None
@@ -504,10 +515,15 @@ class Builder:
             if from_ref is None:
                 copier.copy(sources, dest, cmd, add=cmd == "ADD")
             else:
-                copier.copy(cp.resolve_sources(roots[origin], srcs, cmd, from_context=False), dest, cmd)
+                picked = cp.resolve_sources(roots[origin], srcs, cmd, from_context=False)
+                # what dockerd's history says of the sources: known only once the stage's files are at hand
+                found["kind"] = "multi" if len(picked) > 1 else "dir" if picked and os.path.isdir(
+                    picked[0].path) else "file"
+                copier.copy(picked, dest, cmd)
 
         await self._layer_step(st, ins, st.config, created_by, extra, work,
-                               (origin,) if from_ref is not None else ())
+                               (origin,) if from_ref is not None else (),
+                               describe=lambda: text_of(found["kind"]))
 
     async def _extra_sources(self, ins: Instruction, srcs: list[str]) -> list[tuple[Any, str]]:
         """Heredoc sources (``COPY <<EOF /f``) and ADD's URLs, as files of their own with content hashes."""

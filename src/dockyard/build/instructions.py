@@ -66,6 +66,13 @@ def workdir(config: dict[str, Any], ins: Instruction, env: Mapping[str, str], es
     return posixpath.normpath(wd) if wd != "/" else "/"
 
 
+def _args_escaped(cfg: dict[str, Any], ins: Instruction) -> None:
+    """CMD/ENTRYPOINT clear ArgsEscaped on Linux, either form (dockerd's resolveCmdLine; only Windows
+    escapes); an empty ``CMD []`` keeps what the base said."""
+    if ins.args:
+        cfg.pop("ArgsEscaped", None)
+
+
 def apply(config: dict[str, Any], ins: Instruction, env: Mapping[str, str], escape: str,
           state: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``config`` with the instruction applied.
@@ -88,10 +95,11 @@ def apply(config: dict[str, Any], ins: Instruction, env: Mapping[str, str], esca
         state["author"] = ins.args[0]
     elif cmd == "CMD":
         cfg["Cmd"] = command_form(ins, state["shell"])
-        cfg["ArgsEscaped"] = not ins.json or None
+        _args_escaped(cfg, ins)
         state["cmd_set"] = True
     elif cmd == "ENTRYPOINT":
         cfg["Entrypoint"] = command_form(ins, state["shell"])
+        _args_escaped(cfg, ins)
         if not state.get("cmd_set"):
             cfg["Cmd"] = None
     elif cmd == "EXPOSE":

@@ -338,7 +338,7 @@ class _Backend:
         await in_thread(lambda: self.svc.images.layers.get_rw(name).remove())
 
     async def commit(self, rw_name: str | None, parent: str, config: dict[str, Any], created_by: str,
-                     author: str = "", discard: list[str] | None = None) -> str:
+                     author: str = "", discard: list[str] | None = None, keep_init_files: bool = False) -> str:
         def go() -> str:
             if rw_name:
                 rw = self.svc.images.layers.get_rw(rw_name)
@@ -346,7 +346,8 @@ class _Backend:
                 if discard:
                     _discard_below(rw.upper, discard)
             return self.svc.images.commit(rw_name, parent or None, config, container_id=rw_name or "",
-                                          author=author, created_by=created_by, move_upper=bool(rw_name))
+                                          author=author, created_by=created_by, move_upper=bool(rw_name),
+                                          keep_init_files=keep_init_files)
 
         return await in_thread(go)
 

@@ -399,7 +399,7 @@ class ImageService:
     def commit(self, rw_name: str | None, image_id: str | None, container_config: dict[str, Any], *,
                container_id: str, repo: str | None = None, tag: str | None = None, comment: str = "",
                author: str = "", changes: list[str] | None = None, created_by: str | None = None,
-               move_upper: bool = False) -> str:
+               move_upper: bool = False, keep_init_files: bool = False) -> str:
         """``docker commit``: the RW layer ``rw_name`` on top of ``image_id`` as a new image.
 
         Without ``rw_name`` (a build's config-only step) the image has no new layer.
@@ -427,8 +427,10 @@ class ImageService:
                 diff_id = None
                 size = parent.size if parent else 0
                 if move_upper and rw is not None:
-                    drop_init_layer_files(rw.upper)
-                    layer = self.layers.register_dir(rw.upper, top, lambda sink: write_diff_tar(rw.upper, sink, sink))
+                    if not keep_init_files:
+                        drop_init_layer_files(rw.upper)
+                    layer = self.layers.register_dir(rw.upper, top, lambda sink: write_diff_tar(
+                        rw.upper, sink, sink, keep_init_files))
                     if layer is not None:
                         chain.append(layer.chain_id)
                         diff_id, size = layer.diff_id, size + layer.size

@@ -82,12 +82,15 @@ def drop_init_layer_files(upper: str) -> None:
             os.unlink(path)
 
 
-def write_diff_tar(upper: str, out: IO[bytes], sink: TarSink | None = None) -> int:
+def write_diff_tar(upper: str, out: IO[bytes], sink: TarSink | None = None, keep_init_files: bool = False) -> int:
     """Write the changes in ``upper`` as a layer tar to ``out``; returns the number of entries.
 
     With ``sink`` (``out`` is that sink) each file's payload is marked in the
     sink's tar-split recorder, so the directory itself can become the layer.
+    ``keep_init_files``: a layer no container ran on (a build's COPY/ADD/WORKDIR)
+    keeps /etc/hosts etc., as dockerd's does (only a container has an init layer).
     """
+    skip = set() if keep_init_files else INIT_LAYER_FILES
     count = 0
     links: dict[tuple[int, int], str] = {}
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
@@ -102,7 +105,7 @@ def write_diff_tar(upper: str, out: IO[bytes], sink: TarSink | None = None) -> i
             for name in sorted(dirnames + filenames):
                 path = os.path.join(dirpath, name)
                 rel = f"{rel_dir}/{name}" if rel_dir else name
-                if rel in INIT_LAYER_FILES:
+                if rel in skip:
                     continue
                 st = os.lstat(path)
                 if _is_whiteout(st):
