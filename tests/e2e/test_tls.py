@@ -386,6 +386,36 @@ def test_a_client_hello_in_pieces_and_many_clients_at_once(tls_daemon, pki):
     assert all(a.startswith(b"HTTP/1.1 200") and a.endswith(b"OK") for a in answers)
 
 
+def _rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+def test_idle_connections_cost_no_tls_state(tls_daemon, pki):
+    """Connections that never send a ClientHello hold a socket, not an OpenSSL connection (~9 KB each)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    n = 2000
+    if hard < n + 200:
+        pytest.skip(f"RLIMIT_NOFILE hard limit {hard} is below {n + 200}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, n + 200), hard))
+    ctx = client_ctx(pki["client"])
+    assert ping(tls_daemon.port, ctx).endswith(b"OK")
+    before = _rss_kb(tls_daemon.proc.pid)
+    idle = []
+    try:
+        for _ in range(n):
+            idle.append(socket.create_connection(("127.0.0.1", tls_daemon.port), timeout=10))
+        assert ping(tls_daemon.port, ctx).endswith(b"OK")  # accepted after all of them
+        grown = _rss_kb(tls_daemon.proc.pid) - before
+    finally:
+        for s in idle:
+            s.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert grown < 8 * 1024, f"{n} idle connections grew the daemon by {grown} kB"
+
+
 def test_plain_http_on_the_tls_port_gets_nothing(tls_daemon):
     with socket.create_connection(("127.0.0.1", tls_daemon.port), timeout=10) as s:
         s.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")

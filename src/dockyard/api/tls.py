@@ -452,6 +452,7 @@ class TLSAcceptor:
     def hand_over(self, flight: FirstFlight, unsent: bytes) -> None:
         """The first flight is out: the asyncio transport and :class:`TLSServerProtocol` take over."""
         self._pending.discard(flight)
+        assert flight.tls is not None
         remaining = max(flight.deadline - self._loop.time(), 0.0)
         protocol = self._protocol_factory(flight.tls, unsent, remaining)
         task = self._loop.create_task(self._loop.connect_accepted_socket(lambda: protocol, flight.sock))
@@ -476,7 +477,8 @@ class FirstFlight:
         self.acceptor = acceptor
         self.sock = sock
         self.fd = sock.fileno()
-        self.tls = acceptor.new_tls()
+        # made when the ClientHello comes: a connection that sends nothing costs no TLS state
+        self.tls: SSL.Connection | None = None
         loop = acceptor._loop
         self.deadline = loop.time() + acceptor._timeout
         self.timer = loop.call_at(self.deadline, self._timed_out)
@@ -492,6 +494,8 @@ class FirstFlight:
         if not data:  # the client left before its ClientHello
             self.drop()
             return
+        if self.tls is None:
+            self.tls = self.acceptor.new_tls()
         tls = self.tls
         tls.bio_write(data)
         try:
@@ -512,6 +516,7 @@ class FirstFlight:
 
     def _output(self) -> bytes:
         chunks = []
+        assert self.tls is not None
         while True:
             try:
                 chunks.append(self.tls.bio_read(READ_CHUNK))
