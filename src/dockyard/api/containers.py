@@ -335,7 +335,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
     timestamps = query_bool(request, "timestamps")
     tail_raw = request.query.get("tail", "all")
     try:
-        tail = None if tail_raw in ("", "all") else max(0, int(tail_raw))
+        tail = None if tail_raw in ("", "all") or int(tail_raw) < 0 else int(tail_raw)  # moby: < 0 is all
     except ValueError:
         tail = None
     since = query_time_ns(request, "since")
