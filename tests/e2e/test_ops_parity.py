@@ -36,3 +36,20 @@ def test_logs_negative_tail_is_all(d, tag):
         assert docker(d, "logs", "--tail", "1", name, check=True).stdout == "3\n"
     finally:
         docker(d, "rm", "-f", name)
+
+
+def test_logs_of_the_none_driver_cannot_be_read(d, tag):
+    """``--log-driver none``: ``docker logs`` fails as dockerd's (501), it does not print the output."""
+    name = f"{tag}-nolog"
+    try:
+        docker(d, "run", "--network", "none", "--log-driver", "none", "--name", name, "busybox", "echo", "hi",
+               check=True)
+        for args in (["logs", name], ["logs", "-f", name]):
+            p = docker(d, *args)
+            assert p.returncode == 1 and p.stdout == ""
+            assert p.stderr.strip() == "Error response from daemon: configured logging driver does not support " \
+                                       "reading"
+        status, body = d.request("GET", f"/containers/{name}/logs?stdout=1")
+        assert status == 501 and body["message"] == "configured logging driver does not support reading"
+    finally:
+        docker(d, "rm", "-f", name)

@@ -330,6 +330,8 @@ async def logs(request: web.Request) -> web.StreamResponse:
     stdout, stderr = query_bool(request, "stdout"), query_bool(request, "stderr")
     if not (stdout or stderr):
         raise errors.InvalidParameter("Bad parameters: you must choose at least one stream")
+    if (c.HostConfig.get("LogConfig") or {}).get("Type") == "none":  # moby's ErrReadLogsNotSupported
+        raise errors.NotImplementedYet("configured logging driver does not support reading")
     tty = bool(c.Config.get("Tty"))
     follow = query_bool(request, "follow")
     timestamps = query_bool(request, "timestamps")
