@@ -53,3 +53,17 @@ def test_logs_of_the_none_driver_cannot_be_read(d, tag):
         assert status == 501 and body["message"] == "configured logging driver does not support reading"
     finally:
         docker(d, "rm", "-f", name)
+
+
+def test_ps_exited_filter_does_not_imply_all(d, tag):
+    """``ps --filter exited=0`` without ``-a`` lists nothing (moby: only ``status`` implies --all)."""
+    name = f"{tag}-ex"
+    try:
+        docker(d, "run", "--network", "none", "--name", name, "busybox", "true", check=True)
+        assert docker(d, "ps", "--filter", "exited=0", "--filter", f"name={name}", "-q", check=True).stdout == ""
+        assert docker(d, "ps", "-a", "--filter", "exited=0", "--filter", f"name={name}", "--format",
+                      "{{.Names}}", check=True).stdout == f"{name}\n"
+        assert docker(d, "ps", "--filter", "status=exited", "--filter", f"name={name}", "--format",
+                      "{{.Names}}", check=True).stdout == f"{name}\n"
+    finally:
+        docker(d, "rm", "-f", name)

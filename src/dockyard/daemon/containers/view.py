@@ -160,7 +160,7 @@ class ContainerViews:
         items = sorted(self.all(), key=lambda c: c.Created, reverse=True)
         if limit is not None and limit > 0:
             all_ = True
-        if "status" in filters or "exited" in filters:
+        if "status" in filters:  # moby: status implies --all; exited does not (it filters running ones)
             all_ = True
         before = self._bound(filters.get("before"))
         since = self._bound(filters.get("since"))
