@@ -67,3 +67,34 @@ def test_ps_exited_filter_does_not_imply_all(d, tag):
                       "{{.Names}}", check=True).stdout == f"{name}\n"
     finally:
         docker(d, "rm", "-f", name)
+
+
+def _tree(top: str) -> list[str]:
+    out = []
+    for dirpath, dirnames, filenames in os.walk(top):
+        for n in dirnames + filenames:
+            out.append(os.path.relpath(os.path.join(dirpath, n), top))
+    return sorted(out)
+
+
+def test_cp_of_a_directory_with_a_trailing_slash(d, tag, tmp_path):
+    """``docker cp ctr:/dir/ out/`` copies the directory as ``out`` (named after it, as moby: only ``/dir/.``
+    is its contents), also through a symlink to a directory; it failed with 'cannot overwrite non-directory'."""
+    name = f"{tag}-cp"
+    try:
+        docker(d, "run", "--network", "none", "--name", name, "busybox", "sh", "-c",
+               "mkdir -p /d/sub /d/empty && echo a > /d/f && echo b > /d/sub/g && ln -s /d /dlink", check=True)
+        for src, dest in (("/d/", "c1/"), ("/d/", "c2"), ("/dlink/", "c3")):
+            p = docker(d, "cp", f"{name}:{src}", str(tmp_path / dest))
+            assert p.returncode == 0, p.stderr
+            assert _tree(str(tmp_path / dest.rstrip("/"))) == ["empty", "f", "sub", "sub/g"]
+        (tmp_path / "c4").mkdir()
+        docker(d, "cp", f"{name}:/d/", str(tmp_path / "c4"), check=True)
+        assert _tree(str(tmp_path / "c4")) == ["d", "d/empty", "d/f", "d/sub", "d/sub/g"]
+        tar = subprocess.run(["sh", "-c", f"docker cp {name}:/dlink/ - | tar -tf -"], env=d.env(),
+                             capture_output=True, text=True, check=True).stdout.split()
+        assert sorted(tar) == ["dlink/", "dlink/empty/", "dlink/f", "dlink/sub/", "dlink/sub/g"]
+        status, _ = d.request("GET", f"/containers/{name}/archive?path=/d/.")
+        assert status == 200
+    finally:
+        docker(d, "rm", "-f", name)

@@ -80,7 +80,9 @@ def stat_path(rootfd: int, path: str, name: str) -> tuple[int, str, dict[str, An
             raise not_found(path, name) from None
         raise errors.os_error("stat", path, exc) from None
     absolute = "/" + path.lstrip("/")
-    shown = posixpath.basename(absolute.rstrip("/")) if base != "." else "."
+    # moby names the entry after the path asked for: ``/d/`` (a symlink to a directory too) is
+    # ``d``, only ``/d/.`` is ``.`` (the CLI then copies the contents)
+    shown = "." if absolute.endswith("/.") else posixpath.basename(absolute.rstrip("/"))
     if absolute.rstrip("/") == "":
         shown = "/"
     link = ""
