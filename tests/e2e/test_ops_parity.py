@@ -98,3 +98,24 @@ def test_cp_of_a_directory_with_a_trailing_slash(d, tag, tmp_path):
         assert status == 200
     finally:
         docker(d, "rm", "-f", name)
+
+
+def test_container_prune_until_takes_dates_and_durations(d, tag):
+    """``container prune --filter until=`` reads a date, an RFC 3339 time, a Go duration or unix seconds
+    (moby's GetTimestamp); a date was refused as an invalid filter."""
+    name = f"{tag}-pr"
+    try:
+        docker(d, "create", "--network", "none", "--name", name, "-l", f"{tag}=1", "busybox", "true", check=True)
+        for until in ("2000-01-01T00:00:00Z", "2000-01-01", "1h30m", "946684800"):
+            p = docker(d, "container", "prune", "-f", "--filter", f"until={until}", "--filter", f"label={tag}")
+            assert p.returncode == 0, (until, p.stderr)
+            assert p.stdout.strip() == "Total reclaimed space: 0B"
+        p = docker(d, "container", "prune", "-f", "--filter", "until=bogus")
+        assert p.returncode == 1
+        assert p.stderr.strip() == 'Error response from daemon: failed to parse value as time or duration: "bogus"'
+        p = docker(d, "container", "prune", "-f", "--filter", "until=2999-01-01T00:00:00Z", "--filter",
+                   f"label={tag}")
+        assert p.returncode == 0 and "Deleted Containers:" in p.stdout
+        assert docker(d, "ps", "-aq", "--filter", f"name={name}").stdout == ""
+    finally:
+        docker(d, "rm", "-f", name)

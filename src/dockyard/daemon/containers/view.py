@@ -62,18 +62,12 @@ def match_labels(c: Container, filters: dict[str, list[str]]) -> bool:
 
 
 def parse_until(values: list[str] | None) -> str | None:
-    """``until`` of prune as an RFC3339 string bound (unix seconds or a duration like 10m)."""
+    """``until`` of prune as an RFC3339 string bound (moby's GetTimestamp: a duration, a date, unix seconds)."""
     if not values:
         return None
-    raw = values[0]
-    units = {"s": 1, "m": 60, "h": 3600}
-    if raw[-1:] in units and raw[:-1].isdigit():
-        ts = time.time() - int(raw[:-1]) * units[raw[-1]]
-    else:
-        try:
-            ts = float(raw)
-        except ValueError:
-            raise errors.InvalidParameter(f"invalid filter 'until={raw}'") from None
+    from dockyard.daemon.timestamps import get_timestamp
+
+    ts = get_timestamp(values[0], time.time(), time.localtime().tm_gmtoff)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts))
 
 
