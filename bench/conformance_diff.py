@@ -35,6 +35,7 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 
 from conformance_build_scenarios import run_builds, run_image_commands  # noqa: E402
 from conformance_ops_scenarios import run_ops  # noqa: E402
+from conformance_run_scenarios import run_parity  # noqa: E402
 from conformance_scenarios import API_CALLS, API_SHAPES, CLI_SHAPES, CLI_TEXT, SETUP  # noqa: E402
 from engine_bench import CGROUP_PARENT  # noqa: E402
 from private_dockerd import PrivateDockerd  # noqa: E402
@@ -366,6 +367,8 @@ def scenarios(r: Run, only: set[str] | None) -> None:
         run_image_commands(r.ref, r.ours, r.tmp, section)
     if want("ops"):  # bench/conformance_ops_scenarios.py
         run_ops(r.ref, r.ours, r.fill, r.unfill, section)
+    if want("run"):
+        run_parity(r, section, _indent)
     if want("errors"):
         for label, argv in CLI_ERRORS:
             section(f"CLI error: {label}")
@@ -388,7 +391,7 @@ def scenarios(r: Run, only: set[str] | None) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="", help="comma list of: inspect,ps,system,api,events,errors,network,"
-                                                  "volume,images,runtime,containers,create,build,ops")
+                                                  "volume,images,runtime,containers,create,build,ops,run")
     ap.add_argument("--api", default="1.41", help="API version for both ('' lets each negotiate)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="dyconf-")
