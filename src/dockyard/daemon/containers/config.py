@@ -70,6 +70,12 @@ def with_defaults(data: dict[str, Any], defaults: dict[str, Any], omitempty: tup
     return out
 
 
+def clean_path(path: str) -> str:
+    """Go's ``filepath.Clean`` of an absolute path (normpath keeps a leading ``//``; Clean does not)."""
+    cleaned = os.path.normpath(path)
+    return "/" + cleaned.lstrip("/") if cleaned.startswith("//") else cleaned
+
+
 def _env_key(entry: str) -> str:
     return entry.split("=", 1)[0]
 
@@ -245,6 +251,10 @@ def normalize(config: dict[str, Any], host_config: dict[str, Any], image_config:
     """
     hc = host_config
     merged = merge_image_config(config, image_config)
+    if merged.get("Entrypoint") == [""]:  # moby: ``--entrypoint ''`` is reset after the merge (inspect: null)
+        merged["Entrypoint"] = None
+    if merged.get("WorkingDir"):  # moby stores filepath.Clean of it: /tmp/ and /tmp/../etc read /tmp and /etc
+        merged["WorkingDir"] = clean_path(merged["WorkingDir"])
     if not merged.get("Entrypoint") and not merged.get("Cmd"):
         raise InvalidParameter("No command specified")
     _check_log_config(hc.get("LogConfig") or {})

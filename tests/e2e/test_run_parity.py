@@ -1,0 +1,58 @@
+"""`docker run`/`create` flag variants that answered differently from dockerd (bench/conformance_run_scenarios.py).
+
+Each test names what dockerd does; the real docker CLI drives a real dockyardd.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support.daemon import docker
+
+
+@pytest.fixture
+def d(dockyard_daemon, busybox_image):
+    return dockyard_daemon
+
+
+def inspect(d, name: str, fmt: str) -> str:
+    return docker(d, "inspect", "--format", fmt, name, check=True).stdout.strip()
+
+
+@pytest.fixture
+def names(d):
+    made: list[str] = []
+    yield made
+    if made:
+        docker(d, "rm", "-f", *made)
+
+
+def test_working_dir_is_stored_clean(d, names):
+    """dockerd stores filepath.Clean of -w: ``/tmp/`` is ``/tmp``, ``/tmp/../etc`` is ``/etc``."""
+    for n, (given, want) in enumerate((("/tmp/", "/tmp"), ("/tmp/../etc", "/etc"), ("//x//y/", "/x/y"))):
+        name = f"rp-wd{n}"
+        names.append(name)
+        docker(d, "create", "--network", "none", "--name", name, "-w", given, "busybox", "pwd", check=True)
+        assert inspect(d, name, "{{.Config.WorkingDir}}") == want
+        assert docker(d, "start", "-a", name).stdout.strip() == want
+
+
+def test_empty_entrypoint_is_null_and_takes_no_image_cmd(d, names):
+    """``--entrypoint ''``: inspect shows Entrypoint null; the image's CMD is not used (no command → refused)."""
+    names += ["rp-ep", "rp-ep-base"]
+    docker(d, "create", "--name", "rp-ep-base", "busybox", "true", check=True)
+    docker(d, "commit", "-c", 'CMD ["echo", "imagecmd"]', "-c", 'ENTRYPOINT ["echo", "ep"]', "rp-ep-base",
+           "rp-epimg", check=True)
+    try:
+        docker(d, "create", "--network", "none", "--name", "rp-ep", "--entrypoint", "", "rp-epimg", "echo", "hi",
+               check=True)
+        assert inspect(d, "rp-ep", "{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{.Path}} {{json .Args}}") \
+            == 'null ["echo","hi"] echo ["hi"]'
+        assert docker(d, "start", "-a", "rp-ep").stdout == "hi\n"
+        p = docker(d, "run", "--rm", "--network", "none", "--entrypoint", "", "rp-epimg")
+        assert p.returncode == 125 and "Error response from daemon: No command specified" in p.stderr, p.stderr
+    finally:
+        docker(d, "rm", "-f", "rp-ep")
+        docker(d, "rmi", "rp-epimg")
