@@ -56,3 +56,23 @@ def test_empty_entrypoint_is_null_and_takes_no_image_cmd(d, names):
     finally:
         docker(d, "rm", "-f", "rp-ep")
         docker(d, "rmi", "rp-epimg")
+
+
+def test_volumes_from_unknown_container_is_refused_without_a_pull(d):
+    p = docker(d, "run", "--rm", "--network", "none", "--volumes-from", "nosuchcontainer", "busybox", "true")
+    assert p.returncode == 125
+    assert "Unable to find image" not in p.stderr
+    assert "Error response from daemon: No such container: nosuchcontainer" in p.stderr
+
+
+@pytest.mark.parametrize("argv,message", [
+    pytest.param(["-v", "/tmp:/x:nocopy"], "invalid volume specification: '/tmp:/x:nocopy': invalid mount config "
+                 'for type "bind": field VolumeOptions must not be specified', id="bind-nocopy"),
+    pytest.param(["--tmpfs", "/x", "-v", "/tmp:/x"], "Duplicate mount point: /x", id="tmpfs-and-bind"),
+    pytest.param(["--tmpfs", "rel"], "invalid mount path: 'rel' mount path must be absolute", id="tmpfs-relative"),
+])
+def test_create_refuses_as_dockerd(d, argv, message):
+    p = docker(d, "create", "--network", "none", "--name", "rp-refused", *argv, "busybox", "true")
+    assert p.returncode == 1, p.stdout
+    assert p.stderr.strip() == f"Error response from daemon: {message}"
+    assert docker(d, "inspect", "rp-refused").returncode == 1  # nothing made

@@ -83,6 +83,9 @@ def parse_bind(spec: str) -> dict[str, Any]:
     propagation = next((o for o in opts if o in PROPAGATIONS), "")
     if src.startswith("/"):
         dest = check_target("bind", dst, spec)
+        if "nocopy" in opts:  # moby: nocopy is a volume option
+            raise InvalidParameter(f"invalid volume specification: '{spec}': invalid mount config for type "
+                                   '"bind": field VolumeOptions must not be specified')
         return mount_point("bind", dest, Source=posixpath.normpath(src), Mode=mode, RW=rw,
                            Propagation=propagation or "rprivate", CopyData=False, CreateSource=True)
     if propagation:
@@ -177,10 +180,12 @@ def host_mount_points(hc: dict[str, Any], exists: Callable[[str], bool]) -> list
     out = [parse_bind(b) for b in hc.get("Binds") or []]
     out += [parse_mount(m, exists) for m in hc.get("Mounts") or []]
     seen: set[str] = set()
-    for mp in out:
-        if mp["Destination"] in seen:
-            raise InvalidParameter(f"Duplicate mount point: {mp['Destination']}")
-        seen.add(mp["Destination"])
+    # --tmpfs paths count too: dockerd refuses ``--tmpfs /x -v /h:/x`` at create, not at start
+    tmpfs = [posixpath.normpath(p) for p in hc.get("Tmpfs") or {} if isinstance(p, str) and p.startswith("/")]
+    for dest in [mp["Destination"] for mp in out] + tmpfs:
+        if dest in seen:
+            raise InvalidParameter(f"Duplicate mount point: {dest}")
+        seen.add(dest)
     return out
 
 

@@ -195,8 +195,7 @@ def validate_host_config(hc: dict[str, Any], host: SysInfo | None = None) -> Non
     host_mount_points(hc, os.path.exists)  # -v and --mount: Docker's messages, before anything is made
     for path in (hc.get("Tmpfs") or {}):
         if not path.startswith("/"):
-            raise InvalidParameter(f"invalid mount config for type \"tmpfs\": invalid mount path: '{path}' "
-                                   "mount path must be absolute")
+            raise InvalidParameter(f"invalid mount path: '{path}' mount path must be absolute")  # moby's words
 
 
 NAMESPACE_MODES = {"IpcMode": ("invalid IPC mode", ("", "private", "shareable", "host")),

@@ -28,7 +28,10 @@ def plan_mount_points(containers: Any, config: dict[str, Any], hc: dict[str, Any
     by_dest: dict[str, dict[str, Any]] = {}
     for entry in hc.get("VolumesFrom") or []:
         ref, mode = mpmod.parse_volumes_from(entry)
-        other = containers.get(ref)
+        try:
+            other = containers.get(ref)
+        except errors.NotFound as exc:  # dockerd: a 400 (a 404 would send the CLI pulling the image)
+            raise errors.InvalidParameter(exc.message) from None
         for mp in other.MountPoints:
             by_dest[mp["Destination"]] = mpmod.inherited(mp, mode)
     for mp in mpmod.host_mount_points(hc, os.path.exists):
