@@ -70,9 +70,29 @@ def test_volumes_from_unknown_container_is_refused_without_a_pull(d):
                  'for type "bind": field VolumeOptions must not be specified', id="bind-nocopy"),
     pytest.param(["--tmpfs", "/x", "-v", "/tmp:/x"], "Duplicate mount point: /x", id="tmpfs-and-bind"),
     pytest.param(["--tmpfs", "rel"], "invalid mount path: 'rel' mount path must be absolute", id="tmpfs-relative"),
+    pytest.param(["--security-opt", "no-new-privileges:bogus"], 'invalid --security-opt 2: "no-new-privileges:bogus"',
+                 id="nnp-bogus"),
 ])
 def test_create_refuses_as_dockerd(d, argv, message):
     p = docker(d, "create", "--network", "none", "--name", "rp-refused", *argv, "busybox", "true")
     assert p.returncode == 1, p.stdout
     assert p.stderr.strip() == f"Error response from daemon: {message}"
     assert docker(d, "inspect", "rp-refused").returncode == 1  # nothing made
+
+
+def test_no_new_privileges_takes_go_booleans(d):
+    for value, want in (("true", "1"), ("1", "1"), ("T", "1"), ("false", "0"), ("0", "0")):
+        p = docker(d, "run", "--rm", "--network", "none", "--security-opt", f"no-new-privileges={value}",
+                   "busybox", "sh", "-c", "grep NoNewPrivs /proc/self/status")
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.split() == ["NoNewPrivs:", want], value
+
+
+@pytest.mark.parametrize("argv", [["--privileged"], ["--ipc", "host"], ["--pid", "host"]])
+def test_host_sharing_containers_get_label_disable(d, names, argv):
+    """moby's generateSecurityOpt: SecurityOpt gains ``label=disable`` (after the user's own)."""
+    names.append("rp-label")
+    docker(d, "create", "--network", "none", "--name", "rp-label", "--security-opt", "no-new-privileges", *argv,
+           "busybox", "true", check=True)
+    assert json.loads(inspect(d, "rp-label", "{{json .HostConfig.SecurityOpt}}")) == \
+        ["no-new-privileges", "label=disable"]

@@ -270,7 +270,7 @@ def _security(i: SpecInput, caps: list[str]) -> tuple[bool, dict[str, Any] | Non
     for opt in i.host_config.get("SecurityOpt") or []:
         key, sep, val = opt.partition("=" if "=" in opt else ":")
         if key == "no-new-privileges":
-            no_new_privs = (val or "true").lower() in ("true", "1", "") if sep else True
+            no_new_privs = val in ("1", "t", "T", "TRUE", "true", "True") if sep else True  # Go's ParseBool
         elif key == "seccomp":
             if val == "unconfined":
                 seccomp = None

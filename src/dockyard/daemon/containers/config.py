@@ -322,3 +322,6 @@ def _fill_host_defaults(hc: dict[str, Any], cfg: DaemonConfig) -> None:
             hc["ReadonlyPaths"] = list(READONLY_PATHS)
     if not hc.get("Runtime"):
         hc["Runtime"] = cfg.default_runtime
+    if hc.get("Privileged") or hc.get("IpcMode") == "host" or hc.get("PidMode") == "host":
+        # moby's generateSecurityOpt: no SELinux label for a container sharing the host's view
+        hc["SecurityOpt"] = [*(hc.get("SecurityOpt") or []), "label=disable"]

@@ -21,9 +21,23 @@ def private_namespaces(hc: dict[str, Any]) -> set[str]:
     return private
 
 
+# Go's strconv.ParseBool: what moby takes as the value of ``no-new-privileges=``
+GO_TRUE = ("1", "t", "T", "TRUE", "true", "True")
+GO_FALSE = ("0", "f", "F", "FALSE", "false", "False")
+
+
+def check_no_new_privileges(opts: list[str]) -> None:
+    """moby's ``parseSecurityOpt``: ``no-new-privileges[=|:]VALUE`` needs a Go bool, at create."""
+    for opt in opts:
+        key, sep, value = opt.partition("=" if "=" in opt else ":")
+        if key == "no-new-privileges" and sep and value not in GO_TRUE + GO_FALSE:
+            raise InvalidParameter(f'invalid --security-opt 2: "{opt}"')
+
+
 def check_security(hc: dict[str, Any]) -> None:
     """A 400 for a sysctl outside the container's own namespaces (it would change the host),
     or a user namespace mode other than the daemon's (``""``) or the host's."""
+    check_no_new_privileges([str(o) for o in hc.get("SecurityOpt") or []])
     userns = hc.get("UsernsMode") or ""
     if userns not in ("", "host"):
         raise InvalidParameter(f"invalid USER mode: {userns}")
