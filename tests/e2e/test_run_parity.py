@@ -72,6 +72,8 @@ def test_volumes_from_unknown_container_is_refused_without_a_pull(d):
     pytest.param(["--tmpfs", "rel"], "invalid mount path: 'rel' mount path must be absolute", id="tmpfs-relative"),
     pytest.param(["--security-opt", "no-new-privileges:bogus"], 'invalid --security-opt 2: "no-new-privileges:bogus"',
                  id="nnp-bogus"),
+    pytest.param(["--ip", "10.0.0.2"], "user specified IP address is supported on user defined networks only",
+                 id="ip-on-none"),
 ])
 def test_create_refuses_as_dockerd(d, argv, message):
     p = docker(d, "create", "--network", "none", "--name", "rp-refused", *argv, "busybox", "true")

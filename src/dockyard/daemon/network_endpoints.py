@@ -166,6 +166,10 @@ class EndpointOps:
             for name, raw in eps.items():
                 if name != mode and (raw or {}).get("IPAMConfig"):
                     raise errors.InvalidParameter(USER_IP_ONLY_WITH_SUBNET)
+                ipam_cfg = (raw or {}).get("IPAMConfig") or {}
+                if ipam_cfg.get("IPv4Address") or ipam_cfg.get("IPv6Address"):  # --ip with host/none: never kept
+                    raise errors.InvalidParameter("user specified IP address is supported on user defined "
+                                                  "networks only")
             self._check_link_targets(hc.get("Links") or [])
             n = self.get(mode)
             return {mode: empty_endpoint(n["Id"])}, warnings
