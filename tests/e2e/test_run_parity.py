@@ -74,6 +74,7 @@ def test_volumes_from_unknown_container_is_refused_without_a_pull(d):
                  id="nnp-bogus"),
     pytest.param(["--ip", "10.0.0.2"], "user specified IP address is supported on user defined networks only",
                  id="ip-on-none"),
+    pytest.param(["--log-opt", "mode=bogus"], "logger: logging mode not supported: bogus", id="log-mode"),
 ])
 def test_create_refuses_as_dockerd(d, argv, message):
     p = docker(d, "create", "--network", "none", "--name", "rp-refused", *argv, "busybox", "true")
@@ -98,3 +99,27 @@ def test_host_sharing_containers_get_label_disable(d, names, argv):
            "busybox", "true", check=True)
     assert json.loads(inspect(d, "rp-label", "{{json .HostConfig.SecurityOpt}}")) == \
         ["no-new-privileges", "label=disable"]
+
+
+@pytest.mark.parametrize("opts,message", [
+    (["max-file=0"], "max-file cannot be less than 1"),
+    (["max-size=0"], "max-size must be a positive number"),
+    (["max-size=bogus"], "invalid size: 'bogus'"),
+    (["compress=true"], "compress cannot be true when max-file is less than 2 or max-size is not set"),
+    (["compress=true", "max-size=10k"], "compress cannot be true when max-file is less than 2 or max-size is not set"),
+], ids=["max-file", "max-size", "size-bogus", "compress", "compress-one-file"])
+def test_log_opt_values_fail_the_start(d, names, opts, message):
+    """dockerd checks the values when the log driver starts: create succeeds, start fails, nothing runs."""
+    names.append("rp-log")
+    argv = [a for o in opts for a in ("--log-opt", o)]
+    docker(d, "create", "--network", "none", "--name", "rp-log", *argv, "busybox", "true", check=True)
+    p = docker(d, "start", "rp-log")
+    assert p.returncode == 1
+    assert f"Error response from daemon: failed to initialize logging driver: {message}" in p.stderr
+    assert inspect(d, "rp-log", "{{.State.Running}}") == "false"
+
+
+def test_log_opts_that_rotate_still_run(d):
+    p = docker(d, "run", "--rm", "--network", "none", "--log-opt", "max-size=10k", "--log-opt", "max-file=2",
+               "--log-opt", "compress=true", "busybox", "echo", "ok")
+    assert p.returncode == 0 and p.stdout == "ok\n", p.stderr

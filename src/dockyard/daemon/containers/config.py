@@ -279,6 +279,9 @@ def _check_log_config(log_config: dict[str, Any]) -> None:
     driver = log_config.get("Type") or "json-file"
     if driver not in LOG_DRIVER_OPTS:
         raise InvalidParameter(f'error looking up logging plugin {driver}: plugin "{driver}" not found')
+    mode = (log_config.get("Config") or {}).get("mode")
+    if mode is not None and mode not in ("blocking", "non-blocking"):
+        raise InvalidParameter(f"logger: logging mode not supported: {mode}")
     for key in sorted(log_config.get("Config") or {}):
         if key in BUILTIN_LOG_OPTS or key in LOG_DRIVER_OPTS[driver]:
             continue

@@ -364,8 +364,11 @@ class ContainerService(ContainerWaits, ContainerRemoval, ContainerStartup, Conta
         """``--log-opt max-size`` of the container, else of daemon.json's log-opts."""
         from dockyard.daemon.config import parse_size
 
+        from dockyard.daemon.containers.logopts import check_log_values
+
         opts = dict(self.cfg.log_opts)
         opts.update((c.HostConfig.get("LogConfig") or {}).get("Config") or {})
+        check_log_values((c.HostConfig.get("LogConfig") or {}).get("Type") or "json-file", opts)
         raw = opts.get("max-size")
         return parse_size(raw) if raw else None
 
