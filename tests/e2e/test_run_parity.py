@@ -123,3 +123,13 @@ def test_log_opts_that_rotate_still_run(d):
     p = docker(d, "run", "--rm", "--network", "none", "--log-opt", "max-size=10k", "--log-opt", "max-file=2",
                "--log-opt", "compress=true", "busybox", "echo", "ok")
     assert p.returncode == 0 and p.stdout == "ok\n", p.stderr
+
+
+def test_stop_signal_may_name_a_realtime_signal(d, names):
+    """``--stop-signal RTMIN+3`` (signal 37) is accepted and is what ``docker stop`` sends."""
+    names.append("rp-rt")
+    docker(d, "run", "-d", "--network", "none", "--name", "rp-rt", "--stop-signal", "RTMIN+3", "busybox", "sh",
+           "-c", "trap 'exit 7' 37; while true; do sleep 0.1; done", check=True)
+    assert inspect(d, "rp-rt", "{{.Config.StopSignal}}") == "RTMIN+3"
+    docker(d, "stop", "-t", "20", "rp-rt", check=True)
+    assert inspect(d, "rp-rt", "{{.State.ExitCode}}") == "7"
