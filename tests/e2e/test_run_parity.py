@@ -133,3 +133,17 @@ def test_stop_signal_may_name_a_realtime_signal(d, names):
     assert inspect(d, "rp-rt", "{{.Config.StopSignal}}") == "RTMIN+3"
     docker(d, "stop", "-t", "20", "rp-rt", check=True)
     assert inspect(d, "rp-rt", "{{.State.ExitCode}}") == "7"
+
+
+def test_oom_kill_disable_without_memory_limit_warns(d, names):
+    names.append("rp-oom")
+    p = docker(d, "create", "--network", "none", "--name", "rp-oom", "--oom-kill-disable", "busybox", "true")
+    if p.returncode != 0 and "does not support OomKillDisable" in p.stderr:
+        pytest.skip("this kernel cannot disable the OOM killer (memory.oom_control absent)")
+    assert p.returncode == 0, p.stderr
+    assert ("WARNING: OOM killer is disabled for the container, but no memory limit is set, this can result in "
+            "the system running out of resources.") in p.stderr
+    names.append("rp-oom2")
+    p = docker(d, "create", "--network", "none", "--name", "rp-oom2", "--oom-kill-disable", "-m", "64m",
+               "busybox", "true")
+    assert p.returncode == 0 and "WARNING" not in p.stderr, p.stderr

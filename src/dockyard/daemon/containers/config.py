@@ -223,6 +223,14 @@ def _check_platform(hc: dict[str, Any]) -> None:
                                "mount option")
 
 
+def create_warnings(hc: dict[str, Any]) -> list[str]:
+    """The warnings moby's ``verifyPlatformContainerResources`` returns for an accepted HostConfig."""
+    if hc.get("OomKillDisable") and not hc.get("Memory"):
+        return ["OOM killer is disabled for the container, but no memory limit is set, this can result in the "
+                "system running out of resources."]
+    return []
+
+
 def validate_request(config: dict[str, Any], host_config: dict[str, Any] | None) -> dict[str, Any]:
     """The checks dockerd makes before it looks the image up (``verifyContainerSettings``).
 

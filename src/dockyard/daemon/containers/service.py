@@ -147,7 +147,7 @@ class ContainerService(ContainerWaits, ContainerRemoval, ContainerStartup, Conta
     async def create(self, name: str | None, config: dict[str, Any], host_config: dict[str, Any],
                      ro_non_recursive: bool = False,
                      networking_config: dict[str, Any] | None = None) -> Container:
-        from dockyard.daemon.containers.config import normalize, validate_request
+        from dockyard.daemon.containers.config import create_warnings, normalize, validate_request
         from dockyard.daemon.containers.refused import check_refused
         from dockyard.spec.mounts import check_bind_options
         from dockyard.daemon.containers.mounts import create_mount_points
@@ -168,6 +168,7 @@ class ContainerService(ContainerWaits, ContainerRemoval, ContainerStartup, Conta
             except errors.NotFound as exc:
                 raise errors.InvalidParameter(exc.message) from None
         endpoints, warnings = self.networks.configure(config, host_config, networking_config) if self.networks else ({}, [])
+        warnings = [*create_warnings(host_config), *warnings]
         if name:
             name = check_name(name)
             self._check_name_free(name)
