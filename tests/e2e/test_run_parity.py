@@ -147,3 +147,24 @@ def test_oom_kill_disable_without_memory_limit_warns(d, names):
     p = docker(d, "create", "--network", "none", "--name", "rp-oom2", "--oom-kill-disable", "-m", "64m",
                "busybox", "true")
     assert p.returncode == 0 and "WARNING" not in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("mode,flag,kind", [
+    ("rshared", ["-v", "{src}:/x:rshared"], "shared"),
+    ("rslave", ["--mount", "type=bind,src={src},dst=/x,bind-propagation=rslave"], "shared or slave"),
+])
+def test_bind_propagation_needs_a_propagating_source(d, names, tmp_path, mode, flag, kind):
+    """dockerd refuses the start when the source's host mount is private (the propagation would not be there)."""
+    from dockyard.spec.propagation import source_mount
+
+    src = str(tmp_path)
+    with open("/proc/self/mountinfo") as f:
+        point, fields = source_mount(src, f.read())
+    if any(x.startswith(("shared:", "master:") if mode == "rslave" else ("shared:",)) for x in fields):
+        pytest.skip(f"{point} is a {fields} mount here: the propagation is possible")
+    names.append("rp-prop")
+    docker(d, "create", "--network", "none", "--name", "rp-prop", *[a.format(src=src) for a in flag], "busybox",
+           "true", check=True)
+    p = docker(d, "start", "rp-prop")
+    assert p.returncode == 1
+    assert f"Error response from daemon: path {src} is mounted on {point} but it is not a {kind} mount" in p.stderr

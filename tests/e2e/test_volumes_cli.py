@@ -171,7 +171,8 @@ def test_mount_flag_types_and_inspect(d, tmp_path):
     host.mkdir()
     vol = uniq("mv")
     cid = ok(d, "run", "-d", "--mount", f"type=volume,source={vol},target=/v,readonly",
-             "--mount", f"type=bind,source={host},target=/b,bind-propagation=rslave",
+             # private: a slave/shared propagation needs a shared host mount (see test_run_parity.py)
+             "--mount", f"type=bind,source={host},target=/b,bind-propagation=private",
              "--mount", "type=tmpfs,target=/t,tmpfs-size=2m,tmpfs-mode=1770",
              "--mount", f"type=volume,source={uniq('opt')},target=/o,volume-opt=type=tmpfs,volume-opt=device=tmpfs",
              "busybox", "sh", "-c", "grep -E ' /(v|b|t|o) ' /proc/mounts; stat -c %a /t; touch /b/made; sleep 30").strip()
@@ -181,7 +182,7 @@ def test_mount_flag_types_and_inspect(d, tmp_path):
         assert mounts["/v"] == {"Type": "volume", "Name": vol, "Source": os.path.join(d.data_root, "volumes", vol, "_data"),
                                 "Destination": "/v", "Driver": "local", "Mode": "z", "RW": False, "Propagation": ""}
         assert mounts["/b"] == {"Type": "bind", "Source": str(host), "Destination": "/b", "Mode": "", "RW": True,
-                                "Propagation": "rslave"}
+                                "Propagation": "private"}
         assert mounts["/t"] == {"Type": "tmpfs", "Source": "", "Destination": "/t", "Mode": "", "RW": True,
                                 "Propagation": ""}
         hc = json.loads(ok(d, "inspect", cid))[0]["HostConfig"]

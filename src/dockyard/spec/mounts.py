@@ -134,6 +134,10 @@ def oci_mount(mp: dict[str, Any], exists: Callable[[str], bool], makedirs: Calla
                                "volumes are created by the daemon before the spec is built")
     if mp["Type"] == "bind" and mp.get("CreateSource") and not exists(src):
         makedirs(src)
+    if mp["Type"] == "bind":
+        from dockyard.spec.propagation import check_host_propagation
+
+        check_host_propagation(src, mp.get("Propagation") or "")
     ro_mode = ro_mode or ReadOnlyMode()
     bo = mp.get("BindOptions")
     ro_option = "ro"
