@@ -177,6 +177,50 @@ BUILDS: list[Scenario] = [
     ("-f outside context", {"Dockerfile": "FROM busybox\n", "../bp-outside.Dockerfile": "FROM busybox\nENV OUT=1\n",
                             "a": "a"}, ["-f", "{ctx}/../bp-outside.Dockerfile"], []),
     ("-f missing", {"a": "a"}, ["-f", "{ctx}/nosuch.Dockerfile"], []),
+    ("env path extension", {"Dockerfile": "FROM busybox\nENV PATH=/opt/bin:$PATH\nENV A=\"\" B= C=x\n"
+                                          "LABEL empty=\n"}, [], [sh("echo $PATH; env | grep -E '^[ABC]=' | sort")]),
+    ("arg global redeclared in stages", {"Dockerfile": "ARG V=global\nARG S=one\nFROM busybox AS one\nARG V\n"
+                                                      "RUN echo \"one=$V\" > /o\nFROM busybox\nARG V=local\nARG S\n"
+                                                      "COPY --from=${S} /o /o\nRUN echo \"two=$V\" >> /o\n"},
+     ["--build-arg", "V=cli"], [run("cat", "/o")]),
+    ("cmd json not expanded", {"Dockerfile": "FROM busybox\nENV X=1\nCMD [\"echo\", \"$X\", \"${X}\"]\n"}, [],
+     [run()]),
+    ("entrypoint in child clears parent cmd", {"Dockerfile": "FROM busybox AS p\nCMD [\"parent\"]\n"
+                                                             "FROM p\nENTRYPOINT [\"echo\"]\n"}, [], [run()]),
+    ("copy --chown into new nested dirs", {"Dockerfile": "FROM busybox\nCOPY --chown=77:88 a /new/deep/a\n"
+                                                         "COPY --chown=77:88 d /new2/deep/\nWORKDIR /wd/x\n"
+                                                         "COPY a rel/\nCOPY a .\n",
+                                           "a": "a", "d/f": "f"},
+     [], [sh(LS.format(p="/new /new2 /wd"))]),
+    ("modes and owners from the context", {"Dockerfile": "FROM busybox\nCOPY . /c/\n",
+                                           "x": ("mode", "x", 0o4755), "ro": ("mode", "r", 0o400),
+                                           "priv/f": ("mode", "f", 0o600), "emptydir/.keep": "", "hl": "h"},
+     [], [sh(LS.format(p="/c"))]),
+    ("add tar with --chown and to existing dir", {"Dockerfile": "FROM busybox\nADD --chown=7:8 t.tar /t/\n"
+                                                                "ADD t.tar /etc/\n",
+                                                  "t.tar": ("tar", {"in/one": "1", "passwd2": "2"})},
+     [], [sh(LS.format(p="/t /etc/in /etc/passwd2"))]),
+    ("copy to a file with trailing slash", {"Dockerfile": "FROM busybox\nCOPY a /etc/passwd/\n", "a": "a"}, [], []),
+    ("copy onto a symlinked dir", {"Dockerfile": "FROM busybox\nRUN mkdir /real && ln -s /real /link\n"
+                                                 "COPY a /link/\nCOPY a /link/b\n", "a": "a"},
+     [], [sh(LS.format(p="/real /link"))]),
+    ("target name case", {"Dockerfile": "FROM busybox AS Build\nRUN echo b > /b\nFROM busybox\n"},
+     ["--target", "BUILD"], [run("cat", "/b")]),
+    ("workdir as non-root user", {"Dockerfile": "FROM busybox\nUSER 1000:1000\nWORKDIR /made/by/user\n"
+                                                "RUN touch f 2>&1 || echo denied\n"}, [],
+     [sh(LS.format(p="/made"))]),
+    ("run with env and arg of same name", {"Dockerfile": "FROM busybox\nARG X=arg\nENV X=env\n"
+                                                         "RUN echo \"$X\" > /x\nARG Y=arg2\nENV Y=${Y}-env\n"},
+     ["--build-arg", "X=cli"], [sh("cat /x; echo $Y")]),
+    ("workdir on a file", {"Dockerfile": "FROM busybox\nWORKDIR /etc/passwd\n"}, [], []),
+    ("workdir below a file", {"Dockerfile": "FROM busybox\nWORKDIR /etc/passwd/x\n"}, [], []),
+    ("copy below a file", {"Dockerfile": "FROM busybox\nCOPY a /etc/passwd/x\n", "a": "a"}, [], []),
+    ("copy dir onto a file", {"Dockerfile": "FROM busybox\nCOPY d /etc/passwd\n", "d/f": "f"}, [], []),
+    ("copy file onto a dir", {"Dockerfile": "FROM busybox\nRUN mkdir -p /x/sub\nCOPY a /x\n", "a": "a"}, [],
+     [sh(LS.format(p="/x"))]),
+    ("setgid and sticky", {"Dockerfile": "FROM busybox\nCOPY . /c/\nCOPY d /d\n",
+                           "g": ("mode", "g", 0o2755), "gn": ("mode", "g", 0o2644), "d/s": ("mode", "s", 0o1777)},
+     [], [sh(LS.format(p="/c /d"))]),
     ("-f relative name in context", {"sub/My.df": "FROM busybox\nCOPY a /a\n", "a": "a"}, ["-f", "sub/My.df"], []),
 ]
 
@@ -271,8 +315,12 @@ def config_of(e: Engine, img: str) -> dict[str, Any]:
 
 def run_builds(ref: Engine, ours: Engine, tmp: str, section: Callable[[str], None],
                only_names: set[str] | None = None) -> None:
-    """Every scenario of BUILDS on both engines, differences printed (``same`` when none)."""
+    """Every scenario of BUILDS on both engines, differences printed (``same`` when none).
+
+    ``only_names`` (or BP_ONLY=name,name in the environment) runs just those.
+    """
     for i, (name, files, options, checks) in enumerate(BUILDS):
+        only_names = only_names or set(filter(None, os.environ.get("BP_ONLY", "").split(",")))
         if only_names and name not in only_names:
             continue
         section(f"build: {name}")

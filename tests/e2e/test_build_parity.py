@@ -171,3 +171,87 @@ def test_copy_to_etc_hosts_and_hostname_stays_in_the_image(d, name, tmp_path):
                 except tarfile.TarError:
                     continue
     assert found == {"etc/hostname": b"mine\n", "etc/hosts": b"mine\n"}
+
+
+def _ls(d, ref: str, *paths: str) -> list[str]:
+    script = f"find {' '.join(paths)} -print0 | xargs -0 stat -c '%n %a %u:%g' | sort"
+    return docker(d, "run", "--rm", "--entrypoint", "sh", ref, "-c", script, check=True).stdout.splitlines()
+
+
+def test_copy_drops_setuid_as_dockerds_chown_does(d, name, tmp_path):
+    # dockerd chowns every copied file, and the kernel then clears set-user-ID (and set-group-ID with
+    # group execute); an archive ADD unpacks is not chowned and keeps them
+    write(tmp_path, {"Dockerfile": "FROM busybox\nCOPY . /c/\nADD t.tar /t/\n", "u": "u", "g": "g", "gn": "g",
+                     "s/x": "x"})
+    for rel, mode in (("u", 0o4755), ("g", 0o2755), ("gn", 0o2644), ("s", 0o1777)):
+        (tmp_path / rel).chmod(mode)
+    with tarfile.open(tmp_path / "t.tar", "w") as tar:
+        info = tarfile.TarInfo("suid")
+        info.mode = 0o4755
+        tar.addfile(info, io.BytesIO(b""))
+    p = build(d, tmp_path, "-t", name)
+    assert p.returncode == 0, p.stderr
+    modes = dict(line.split()[:2] for line in _ls(d, name, "/c/u", "/c/g", "/c/gn", "/c/s", "/t/suid")
+                 if line.count("/") == 2)
+    assert modes == {"/c/u": "755", "/c/g": "755", "/c/gn": "2644", "/c/s": "1777", "/t/suid": "4755"}
+
+
+def test_copy_of_a_directory_owns_only_what_it_makes(d, name, tmp_path):
+    write(tmp_path, {"Dockerfile": "FROM busybox\nCOPY --chown=77:88 a /new/deep/a\nCOPY --chown=77:88 d /new2/deep/\n"
+                                   "COPY d /bin/\nCOPY . /c/\nADD --chown=7:8 t.tar /t/\n",
+                     "a": "a", "d/f": "f"})
+    (tmp_path / "d").chmod(0o700)
+    with tarfile.open(tmp_path / "t.tar", "w") as tar:
+        tar.addfile(tarfile.TarInfo("in"), io.BytesIO(b""))
+    p = build(d, tmp_path, "-t", name)
+    assert p.returncode == 0, p.stderr
+    # a file's missing parents get the owner; a directory's parents are root's, the directory the owner's,
+    # made 0755 whatever the source directory's mode; an existing directory keeps its mode and owner; an
+    # archive's destination is root's
+    assert _ls(d, name, "/new", "/new2", "/bin", "/c", "/t")[:1] + [
+        line for line in _ls(d, name, "/new", "/new2", "/c", "/t") if line.count("/") <= 3] == [
+        "/bin 755 0:0",
+        "/c 755 0:0", "/c/Dockerfile 644 0:0", "/c/a 644 0:0", "/c/d 700 0:0", "/c/d/f 644 0:0", "/c/t.tar 644 0:0",
+        "/new 755 77:88", "/new/deep 755 77:88", "/new/deep/a 644 77:88",
+        "/new2 755 0:0", "/new2/deep 755 77:88", "/new2/deep/f 644 77:88",
+        "/t 755 0:0", "/t/in 644 0:0"]
+
+
+def test_copy_to_a_file_with_a_slash_fails_and_keeps_the_file(d, name, tmp_path):
+    write(tmp_path, {"Dockerfile": "FROM busybox\nCOPY a /etc/passwd/\n", "a": "a"})
+    p = build(d, tmp_path, "-t", name)
+    assert p.returncode == 1
+    assert p.stderr.strip().splitlines()[-1] == \
+        "failed to copy files: failed to create new directory: mkdir /etc/passwd: not a directory"
+
+
+def test_run_history_leaves_out_an_arg_an_env_hides(d, name, tmp_path):
+    write(tmp_path, {"Dockerfile": "FROM busybox\nARG X=arg\nARG Z=z\nENV X=env\nRUN echo \"$X\" > /x\n"})
+    p = build(d, tmp_path, "-t", name, "--build-arg", "X=cli")
+    assert p.returncode == 0, p.stderr
+    assert history(d, name)[-1] == "|1 Z=z /bin/sh -c echo \"$X\" > /x"
+    assert docker(d, "run", "--rm", name, "cat", "/x", check=True).stdout == "env\n"
+
+
+def test_copy_from_a_stage_named_by_an_arg(d, name, tmp_path):
+    write(tmp_path, {"Dockerfile": "ARG S=one\nFROM busybox AS one\nRUN echo 1 > /o\nFROM busybox\nARG S\n"
+                                   "WORKDIR /w\nCOPY --from=${S} /o rel/\n"})
+    p = build(d, tmp_path, "-t", name)
+    assert p.returncode == 0, p.stderr
+    assert docker(d, "run", "--rm", name, "cat", "/w/rel/o", check=True).stdout == "1\n"
+    # the destination as written, not resolved against WORKDIR
+    assert re.sub(r":[0-9a-f]{64} ", ":<hash> ", history(d, name)[-1]) == \
+        "/bin/sh -c #(nop) COPY file:<hash> in rel/ "
+
+
+@pytest.mark.parametrize("step,error", [
+    ("COPY a /etc/passwd/x", "failed to copy files: lstat /etc/passwd/x: not a directory"),
+    ("COPY d /etc/passwd", "failed to copy files: failed to copy directory: mkdir /etc/passwd: not a directory"),
+    ("WORKDIR /etc/passwd", "Cannot mkdir: /etc/passwd is not a directory"),
+    ("WORKDIR /etc/passwd/x", "lstat /etc/passwd/x: not a directory"),
+])
+def test_a_file_in_the_way_is_an_error_worded_as_dockerd(d, name, tmp_path, step, error):
+    write(tmp_path, {"Dockerfile": f"FROM busybox\n{step}\n", "a": "a", "d/f": "f"})
+    p = build(d, tmp_path, "-t", name)
+    assert p.returncode == 1
+    assert p.stderr.strip().splitlines()[-1] == error

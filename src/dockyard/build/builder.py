@@ -156,6 +156,9 @@ class Builder:
                 src = ins.flag("from") if ins.cmd in ("COPY", "ADD") else None
                 if src is None:
                     continue
+                if "$" in src:  # COPY --from=${STAGE}: known only when the step runs; every earlier stage
+                    todo.extend(range(i))
+                    continue
                 dep = df.stage_index(src)
                 if dep is None and src.isdigit() and int(src) < i:
                     dep = int(src)
@@ -296,7 +299,9 @@ class Builder:
 
     def arg_prefix(self, st: StageState) -> str:
         """``|2 A=1 B=2 `` before a RUN's command in history, as dockerd writes it."""
-        pairs = sorted(f"{k}={v}" for k, v in st.args.items() if v is not None)
+        # an ARG that an ENV of the same name hides is not in the text (dockerd's FilterAllowed)
+        env = {e.partition("=")[0] for e in st.config.get("Env") or []}
+        pairs = sorted(f"{k}={v}" for k, v in st.args.items() if v is not None and k not in env)
         if pairs:
             return f"|{len(pairs)} {' '.join(pairs)} "
         # a proxy arg given but not declared: in the RUN's env, not in the text, yet dockerd writes "|0 "
@@ -459,7 +464,12 @@ class Builder:
         wd = config["WorkingDir"]
 
         def work(rootfs: str, roots: dict[str, str]) -> None:
-            Copier(rootfs, None, None).mkdirs(wd)
+            copier = Copier(rootfs, None, None)
+            bad = copier.first_non_dir(wd)
+            if bad is not None:  # dockerd's words (it names its host path where we name the image's)
+                raise errors.InvalidParameter(f"Cannot mkdir: {wd} is not a directory" if bad == wd else
+                                              f"lstat {wd}: not a directory")
+            copier.mkdirs(wd)
 
         await self._layer_step(st, ins, config, inst.history_text(ins, config, env, df.escape, st.extra["shell"]), "",
                                work, container_lines=True)
@@ -473,6 +483,7 @@ class Builder:
             raise errors.InvalidParameter(f"{ins.cmd} --link is not supported by the classic builder")
         words = [pw(a, env, df.escape) for a in ins.args]
         srcs, dest = words[:-1], words[-1]
+        shown_dest = dest  # history shows the destination as written (expanded), not resolved
         extra_sources = await self._extra_sources(ins, srcs)
         srcs = [s for s in srcs if not (s.startswith("<<") or s.startswith(("http://", "https://")))]
         if not dest.startswith("/"):
@@ -502,7 +513,7 @@ class Builder:
         shell = list(st.extra["shell"])
 
         def text_of(what: str) -> str:
-            return " ".join([*shell, f"#(nop) {cmd} {chown_text}{what}:{digest} in {dest} "])
+            return " ".join([*shell, f"#(nop) {cmd} {chown_text}{what}:{digest} in {shown_dest} "])
 
         created_by = text_of(kind)
         extra = json.dumps([origin, digest, chown, chmod, dest])

@@ -147,11 +147,17 @@ class Copier:
     def _finish(self, path: str, st: os.stat_result) -> None:
         os.lchown(path, self.owner.uid, self.owner.gid)
         if not stat.S_ISLNK(st.st_mode):
-            os.chmod(path, self.chmod if self.chmod is not None else stat.S_IMODE(st.st_mode))
+            os.chmod(path, self.chmod if self.chmod is not None else _mode_after_chown(st.st_mode))
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
 
-    def mkdirs(self, dest: str) -> str:
-        """Create the directory ``dest`` (rootfs-absolute) and its parents; returns its host path."""
+    def mkdirs(self, dest: str, owned: bool = True) -> str:
+        """Create the directory ``dest`` (rootfs-absolute) and its parents; returns its host path.
+
+        New directories are 0755, owned by the ``--chown`` owner when ``owned``
+        (a file's parents, as dockerd), else by root (a directory's parents, an
+        archive's destination). Something not a directory in the way is an error,
+        as dockerd's MkdirAll: it is never replaced.
+        """
         path = secure_join(self.rootfs, dest)
         if os.path.isdir(path):
             return path
@@ -163,9 +169,11 @@ class Copier:
         for d in reversed(missing):
             p = secure_join(self.rootfs, d)
             if os.path.lexists(p):
-                os.unlink(p)
+                raise errors.InvalidParameter(
+                    f"failed to copy files: failed to create new directory: mkdir {d}: not a directory")
             os.mkdir(p, 0o755)
-            os.lchown(p, self.owner.uid, self.owner.gid)
+            owner = self.owner if owned else Owner(0, 0)
+            os.lchown(p, owner.uid, owner.gid)
         return path
 
     def _replace(self, target: str) -> None:
@@ -190,9 +198,15 @@ class Copier:
         self._finish(target, st)
 
     def copy_tree(self, src: str, dest_dir: str) -> None:
-        """The contents of the directory ``src`` into ``dest_dir`` (rootfs-absolute)."""
-        top = self.mkdirs(dest_dir)
-        self._finish(top, os.stat(src))
+        """The contents of the directory ``src`` into ``dest_dir`` (rootfs-absolute).
+
+        dockerd copies what is *in* ``src``: a new ``dest_dir`` is 0755 and gets
+        the owner (its parents root's), an existing one keeps its mode and owner.
+        """
+        top = secure_join(self.rootfs, dest_dir)
+        if not os.path.isdir(top):
+            self.mkdirs(posixpath.dirname(dest_dir.rstrip("/")) or "/", owned=False)
+            top = self.mkdirs(dest_dir)
         for dirpath, dirnames, filenames in os.walk(src):
             rel = os.path.relpath(dirpath, src)
             here = top if rel == "." else os.path.join(top, rel)
@@ -210,18 +224,38 @@ class Copier:
             for name in filenames:
                 self.copy_file(os.path.join(dirpath, name), os.path.join(here, name))
 
+    def first_non_dir(self, path: str) -> str | None:
+        """The first of ``path`` and its parents that is there but is not a directory."""
+        cur = ""
+        for part in [p for p in path.split("/") if p and p != "."]:
+            cur += "/" + part
+            host = secure_join(self.rootfs, cur)
+            if not os.path.lexists(host):
+                return None
+            if not os.path.isdir(host):
+                return cur
+        return None
+
     def copy(self, sources: list[Source], dest: str, cmd: str, *, add: bool = False) -> None:
         """Copy ``sources`` to ``dest`` (rootfs-absolute; a trailing ``/`` marks a directory)."""
         is_dir_dest = dest.endswith("/") or dest.endswith("/.")
         if len(sources) > 1 and not is_dir_dest:
             raise errors.InvalidParameter(f"When using {cmd} with more than one source file, "
                                           "the destination must be a directory and end with a /")
+        bad = self.first_non_dir(dest)
+        if bad is not None and sources:  # dockerd's words (with its host path where we give the image's)
+            whole = posixpath.normpath(dest)
+            if bad != whole:
+                raise errors.InvalidParameter(f"failed to copy files: lstat {whole}: not a directory")
+            if os.path.isdir(sources[0].path):
+                raise errors.InvalidParameter(
+                    f"failed to copy files: failed to copy directory: mkdir {bad}: not a directory")
         for src in sources:
             if os.path.isdir(src.path):
                 self.copy_tree(src.path, dest)
                 continue
             if add and not src.remote and is_archive(src.path):
-                extract_archive(src.path, self.mkdirs(dest), self.rootfs)
+                extract_archive(src.path, self.mkdirs(dest, owned=False), self.rootfs)
                 continue
             dest_host = secure_join(self.rootfs, dest)
             if is_dir_dest or os.path.isdir(dest_host):
@@ -230,6 +264,18 @@ class Copier:
                 parent = posixpath.dirname(dest.rstrip("/")) or "/"
                 target = os.path.join(self.mkdirs(parent), posixpath.basename(dest.rstrip("/")))
             self.copy_file(src.path, target)
+
+
+def _mode_after_chown(mode: int) -> int:
+    """A copied file's mode once dockerd has chowned it: the kernel drops set-user-ID (and
+    set-group-ID with group execute) of a file whose owner is set, so COPY never keeps them."""
+    bits = stat.S_IMODE(mode)
+    if stat.S_ISDIR(mode):
+        return bits
+    bits &= ~stat.S_ISUID
+    if bits & stat.S_IXGRP:
+        bits &= ~stat.S_ISGID
+    return bits
 
 
 def is_archive(path: str) -> bool:
