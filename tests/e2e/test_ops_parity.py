@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
+import time
 
 import pytest
 
@@ -117,5 +118,33 @@ def test_container_prune_until_takes_dates_and_durations(d, tag):
                    f"label={tag}")
         assert p.returncode == 0 and "Deleted Containers:" in p.stdout
         assert docker(d, "ps", "-aq", "--filter", f"name={name}").stdout == ""
+    finally:
+        docker(d, "rm", "-f", name)
+
+
+def test_kill_signal_names_and_numbers_as_dockerd(d, tag):
+    """``kill -s SIGRTMIN+3`` (systemd's stop signal) is sent; a number Linux lacks is dockerd's
+    'The linux daemon does not support signal N' (both were 'Invalid signal')."""
+    name = f"{tag}-sig"
+    try:
+        docker(d, "run", "-d", "--network", "none", "--name", name, "busybox", "sh", "-c",
+               "trap 'echo rt; exit 5' 37; trap 'echo usr2; exit 6' USR2; while true; do sleep 0.1; done",
+               check=True)
+        time.sleep(0.5)
+        assert docker(d, "kill", "-s", "SIGRTMIN+3", name, check=True).stdout.strip() == name
+        assert docker(d, "wait", name, check=True).stdout.strip() == "5"
+        assert docker(d, "logs", name, check=True).stdout == "rt\n"
+        docker(d, "start", name, check=True)
+        time.sleep(0.5)
+        for number in ("65", "32", "-1"):
+            p = docker(d, "kill", "-s", number, name)
+            shown = "18446744073709551615" if number == "-1" else number
+            assert p.returncode == 1 and p.stderr.strip() == (
+                f"Error response from daemon: Cannot kill container: {name}: The linux daemon does not support "
+                f"signal {shown}")
+        assert docker(d, "kill", "-s", "12", name, check=True).stdout.strip() == name
+        assert docker(d, "wait", name, check=True).stdout.strip() == "6"
+        p = docker(d, "kill", "-s", "RTMIN+16", name)
+        assert p.returncode == 1 and "Invalid signal: RTMIN+16" in p.stderr
     finally:
         docker(d, "rm", "-f", name)

@@ -44,7 +44,21 @@ def parse_signal(value: str | int | None, default: int = SIGKILL) -> int:
     text = text[3:] if text.startswith("SIG") else text
     if text in SIGNALS:
         return SIGNALS[text]
+    base, plus, offset = text.partition("+") if "+" in text else text.partition("-")
+    if plus and offset.isdigit() and 1 <= int(offset) <= 15 and (base, plus) in (("RTMIN", "+"), ("RTMAX", "-")):
+        return SIGNALS[base] + int(offset) * (1 if plus == "+" else -1)  # moby's RTMIN+1..15, RTMAX-14..1
     raise errors.InvalidParameter(f"Invalid signal: {value}")
+
+
+def check_kill_number(ref: str, value: str | int | None) -> None:
+    """A signal number Linux does not have (0 aside, which parse_signal refuses): dockerd's words for kill."""
+    text = str(value or "")
+    if not text.lstrip("-").isdigit() or int(text) == 0:
+        return
+    num = int(text)
+    if not 1 <= num <= 64 or num in (32, 33):  # 32 and 33 are the C library's own (moby's table skips them)
+        raise errors.InvalidParameter(f"Cannot kill container: {ref}: The linux daemon does not support signal "
+                                      f"{num % 2 ** 64}")
 
 
 class ContainerOps:
@@ -119,6 +133,7 @@ class ContainerOps:
         return True
 
     async def kill(self, ref: str, sig: str | int | None = None) -> None:
+        check_kill_number(ref, sig)
         signum = parse_signal(sig)
         try:
             c = self.get(ref)
