@@ -148,3 +148,18 @@ def test_kill_signal_names_and_numbers_as_dockerd(d, tag):
         assert p.returncode == 1 and "Invalid signal: RTMIN+16" in p.stderr
     finally:
         docker(d, "rm", "-f", name)
+
+
+def test_update_pids_limit_unlimited_reads_zero(d, tag):
+    """``update --pids-limit -1`` (or 0) shows PidsLimit 0 in inspect, as moby's update stores it (was null)."""
+    name = f"{tag}-pids"
+    try:
+        docker(d, "run", "-d", "--network", "none", "--pids-limit", "20", "--name", name, "busybox", "sleep", "100",
+               check=True)
+        for value in ("-1", "0"):
+            docker(d, "update", "--pids-limit", value, name, check=True)
+            assert docker(d, "inspect", "--format", "{{json .HostConfig.PidsLimit}}", name,
+                          check=True).stdout.strip() == "0"
+        docker(d, "exec", name, "sh", "-c", "for i in $(seq 30); do sleep 5 & done", check=True)
+    finally:
+        docker(d, "rm", "-f", name)

@@ -63,7 +63,8 @@ def merged_host_config(c: Container, body: dict[str, Any]) -> dict[str, Any]:
     if swap > 0 and memory > swap:
         raise errors.InvalidParameter("Minimum memoryswap limit should be larger than memory limit, see usage")
     if resources.get("PidsLimit") is not None:
-        merged["PidsLimit"] = resources["PidsLimit"] if resources["PidsLimit"] > 0 else None
+        # moby's update stores 0 for "unlimited" (-1 and 0 alike); create stores null
+        merged["PidsLimit"] = resources["PidsLimit"] if resources["PidsLimit"] > 0 else 0
     policy = body.get("RestartPolicy") or {}
     if policy.get("Name"):
         if c.HostConfig.get("AutoRemove") and policy["Name"] != "no":
