@@ -163,3 +163,47 @@ def test_update_pids_limit_unlimited_reads_zero(d, tag):
         docker(d, "exec", name, "sh", "-c", "for i in $(seq 30); do sleep 5 & done", check=True)
     finally:
         docker(d, "rm", "-f", name)
+
+
+def _layer_names(d, image: str, tmp_path) -> set[str]:
+    """Every path in every layer of ``image`` (from ``docker save``)."""
+    import tarfile
+
+    out = tmp_path / "img.tar"
+    docker(d, "save", "-o", str(out), image, check=True)
+    names: set[str] = set()
+    with tarfile.open(out) as outer:
+        for member in outer.getmembers():
+            if member.isfile() and (member.name.endswith("layer.tar") or member.name.startswith("blobs/")):
+                try:
+                    with tarfile.open(fileobj=outer.extractfile(member)) as layer:
+                        names |= set(layer.getnames())
+                except tarfile.ReadError:
+                    continue
+    return names
+
+
+def test_dockerenv_is_in_every_container_and_in_no_image(d, tag, tmp_path):
+    """``/.dockerenv`` (an empty 0755 file) is there in a container, as dockerd's init layer puts it: scripts
+    test for it. ``docker diff`` and a commit leave it out, ``docker export`` has it."""
+    name = f"{tag}-env"
+    try:
+        out = docker(d, "run", "--network", "none", "--name", name, "busybox", "stat", "-c", "%A %s %u:%g",
+                     "/.dockerenv", check=True).stdout
+        assert out == "-rwxr-xr-x 0 0:0\n"
+        assert docker(d, "diff", name, check=True).stdout == ""
+        listing = subprocess.run(["sh", "-c", f"docker export {name} | tar -tf -"], env=d.env(), capture_output=True,
+                                 text=True, check=True).stdout.split()
+        assert ".dockerenv" in listing
+        docker(d, "commit", name, f"{tag}-img", check=True)
+        assert not {n for n in _layer_names(d, f"{tag}-img", tmp_path) if n.lstrip("./") == ".dockerenv"}
+        ctx = tmp_path / "ctx"
+        ctx.mkdir()
+        (ctx / "Dockerfile").write_text("FROM busybox\nRUN test -f /.dockerenv && echo x > /built\n")
+        subprocess.run(["docker", "build", "-q", "-t", f"{tag}-built", str(ctx)],
+                       env={**d.env(), "DOCKER_BUILDKIT": "0"}, capture_output=True, check=True)
+        names = {n.lstrip("./") for n in _layer_names(d, f"{tag}-built", tmp_path)}
+        assert "built" in names and ".dockerenv" not in names
+    finally:
+        docker(d, "rm", "-f", name)
+        docker(d, "rmi", f"{tag}-img", f"{tag}-built")

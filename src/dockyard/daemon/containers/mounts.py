@@ -85,3 +85,16 @@ async def create_mount_points(containers: Any, volumes: Any, c: Any, rw: Any) ->
         raise
     finally:
         volumes.unhold(held)
+
+
+def write_dockerenv(upper: str, remap: Any = None) -> None:
+    """The empty ``/.dockerenv`` of dockerd's init layer, in the container's own layer: scripts test
+    for it to know they run in a container. Commit and ``docker diff`` leave it out, export has it."""
+    path = os.path.join(upper, ".dockerenv")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o755)
+    try:
+        os.fchmod(fd, 0o755)
+        if remap is not None:
+            os.fchown(fd, remap.root_uid, remap.root_gid)
+    finally:
+        os.close(fd)

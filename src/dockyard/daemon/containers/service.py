@@ -150,7 +150,8 @@ class ContainerService(ContainerWaits, ContainerRemoval, ContainerStartup, Conta
         from dockyard.daemon.containers.config import create_warnings, normalize, validate_request
         from dockyard.daemon.containers.refused import check_refused
         from dockyard.spec.mounts import check_bind_options
-        from dockyard.daemon.containers.mounts import create_mount_points
+        from dockyard.daemon.containers.mounts import create_mount_points, write_dockerenv
+        from dockyard.daemon.userns import remap_of
 
         image_ref = config.get("Image") or ""
         if not image_ref:
@@ -186,6 +187,7 @@ class ContainerService(ContainerWaits, ContainerRemoval, ContainerStartup, Conta
             os.makedirs(bundle, mode=0o710)
             rw = self.images.layers.create_rw(cid, image.id)
             c.rootfs = rw.merged
+            write_dockerenv(rw.upper, remap_of(c, self.cfg))
             await create_mount_points(self, self.volumes, c, rw)
             self._save(c, new=True)
         except BaseException:
