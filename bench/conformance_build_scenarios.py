@@ -221,6 +221,35 @@ BUILDS: list[Scenario] = [
     ("setgid and sticky", {"Dockerfile": "FROM busybox\nCOPY . /c/\nCOPY d /d\n",
                            "g": ("mode", "g", 0o2755), "gn": ("mode", "g", 0o2644), "d/s": ("mode", "s", 0o1777)},
      [], [sh(LS.format(p="/c /d"))]),
+    ("dockerignore advanced", {"Dockerfile": "FROM busybox\nCOPY . /c/\n",
+                               ".dockerignore": "./lead\ntrail/\n**/deep/**\nkeepdir\n!keepdir/yes\n*/temp*\ntemp?\n"
+                                                "a/**/z\n#notcomment\n  spaced  \n",
+                               "lead": "l", "trail/f": "t", "x/deep/y/f": "d", "deep/f": "d2", "keepdir/yes": "y",
+                               "keepdir/no": "n", "s/temp1": "t", "s/sub/temp2": "t", "temp3": "t", "temp33": "t",
+                               "a/z": "z", "a/b/c/z": "z", "a/b/zz": "z", "#notcomment": "n", "spaced": "s"},
+     [], [sh("cd /c && find . | sort")]),
+    ("add compressed and fake archives", {"Dockerfile": "FROM busybox\nADD t.tar.gz t.tar.bz2 t.tar.xz fake.tar /a/\n",
+                                          "t.tar.gz": ("tgz", {"gz": "g"}), "t.tar.bz2": ("tbz", {"bz": "b"}),
+                                          "t.tar.xz": ("txz", {"xz": "x"}), "fake.tar": "not a tar"},
+     [], [sh(LS.format(p="/a"))]),
+    ("scratch stage with copy from", {"Dockerfile": "FROM busybox AS b\nRUN echo hi > /hi\nFROM scratch\n"
+                                                    "COPY --from=b /hi /hi\nCOPY --from=b /bin/busybox /bin/sh\n"
+                                                    "CMD [\"/bin/sh\", \"-c\", \"cat /hi\"]\n"}, [], [run()]),
+    ("from with arg defaults", {"Dockerfile": "ARG IMG=busy\nARG TAG\nFROM ${IMG}box${TAG:+:$TAG}\n"
+                                              "RUN echo ok > /ok\n"}, [], [run("cat", "/ok")]),
+    ("env continuation and comments", {"Dockerfile": "FROM busybox\nENV A=1 \\\n# inner comment\n    B=2 \\\n"
+                                                     "    C=\"three words\"\n"}, [], [sh("echo $A $B $C")]),
+    ("user names from passwd", {"Dockerfile": "FROM busybox\nRUN echo 'app:x:1234:2345::/home/app:/bin/sh' >> "
+                                              "/etc/passwd && echo 'grp:x:2345:' >> /etc/group && "
+                                              "echo 'other:x:999:' >> /etc/group\nUSER app\nRUN id > /tmp/id1\n"
+                                              "USER app:other\nRUN id > /tmp/id2\nUSER 1234\n"},
+     [], [sh("cat /tmp/id1 /tmp/id2; id; echo $HOME")]),
+    ("inherited healthcheck and labels", {"Dockerfile": "FROM busybox AS p\nHEALTHCHECK CMD true\nLABEL a=1 b=2\n"
+                                                        "FROM p\nHEALTHCHECK NONE\nLABEL a=3\n"}, [], []),
+    ("copy into a volume path", {"Dockerfile": "FROM busybox\nVOLUME /v\nCOPY a /v/a\nRUN echo r > /v/r\n"
+                                               "ADD a /v/b\n", "a": "a"}, [], [sh("ls /v")]),
+    ("onbuild copy in child", {"Dockerfile": "FROM busybox AS p\nONBUILD COPY . /app/\nONBUILD WORKDIR /app\n"
+                                             "FROM p\nRUN ls\n", "f": "f"}, [], [sh("pwd; ls /app")]),
     ("-f relative name in context", {"sub/My.df": "FROM busybox\nCOPY a /a\n", "a": "a"}, ["-f", "sub/My.df"], []),
 ]
 
@@ -235,6 +264,10 @@ IMAGE_COMMANDS: list[list[str]] = [
     ["images", "--filter", "reference=bp-l1:other", "--format", "{{.Repository}}:{{.Tag}}"],
     ["images", "--filter", "before=bp-l1", "--filter", "reference=bp-*", "--format", "{{.Repository}}"],
     ["images", "--filter", "since=busybox", "--filter", "reference=bp-l1", "--format", "{{.Repository}}:{{.Tag}}"],
+    ["image", "inspect", "--format", "{{.Parent}}|{{.Comment}}|{{.Author}}|{{json .Config.Image}}|"
+     "{{json .RepoTags}}|{{json .RepoDigests}}|{{.Os}}|{{.Architecture}}|{{json .GraphDriver.Name}}", "bp-l1"],
+    ["images", "-a", "--filter", "label=bp=1", "--format", "{{.Repository}}:{{.Tag}}"],
+    ["history", "--format", "{{.ID}} {{.CreatedBy}} {{.Size}} {{.Comment}}", "bp-l1"],
     ["images", "--filter", "before=nosuch"],
     ["images", "--filter", "dangling=maybe"],
     ["images", "--filter", "bogus=1"],
@@ -246,6 +279,11 @@ IMAGE_COMMANDS: list[list[str]] = [
     ["rmi", "bp-alias"],
     ["build", "-q", "-t", "bp-dangle", "{ctx0}"],
     ["build", "-q", "-t", "bp-dangle", "--label", "v=2", "{ctx0}"],
+    ["build", "-q", "-t", "bp-dangle", "--label", "v=3", "{ctx0}"],
+    ["images", "--filter", "dangling=true", "--format", "{{.Repository}}:{{.Tag}}"],
+    ["images", "--filter", "dangling=false", "--filter", "reference=bp-dangle", "--format", "{{.Repository}}:{{.Tag}}"],
+    ["image", "prune", "-f"],
+    ["images", "--filter", "dangling=true", "--format", "{{.Repository}}:{{.Tag}}"],
     ["images", "--filter", "dangling=true", "--filter", "label=bp=dangle", "--format", "{{.Repository}}:{{.Tag}}"],
     ["image", "prune", "-f", "--filter", "label=nosuch"],
     ["image", "prune", "-f", "--filter", "bogus=1"],
@@ -279,8 +317,9 @@ def write_context(root: str, files: dict[str, Any]) -> None:
                 f.write(content)
         elif content[0] == "link":
             os.symlink(content[1], path)
-        elif content[0] in ("tar", "tgz"):
-            with tarfile.open(path, "w:gz" if content[0] == "tgz" else "w") as tar:
+        elif content[0] in ("tar", "tgz", "tbz", "txz"):
+            mode = {"tar": "w", "tgz": "w:gz", "tbz": "w:bz2", "txz": "w:xz"}[content[0]]
+            with tarfile.open(path, mode) as tar:
                 for name, text in content[1].items():
                     data = text.encode()
                     info = tarfile.TarInfo(name)

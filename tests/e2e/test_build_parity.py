@@ -16,6 +16,7 @@ import pytest
 
 from tests.e2e.test_build_cli import build, d, inspect, name, write  # noqa: F401 (d, name: fixtures)
 from tests.support.daemon import docker
+from tests.support.reference import Engine
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -255,3 +256,25 @@ def test_a_file_in_the_way_is_an_error_worded_as_dockerd(d, name, tmp_path, step
     p = build(d, tmp_path, "-t", name)
     assert p.returncode == 1
     assert p.stderr.strip().splitlines()[-1] == error
+
+
+def test_history_names_each_intermediate_image_and_config_image_the_parent(d, name, tmp_path):
+    write(tmp_path, {"Dockerfile": "FROM busybox\nLABEL a=1\nRUN echo x > /x\nHEALTHCHECK CMD true\n"
+                                   "HEALTHCHECK NONE\n"})
+    p = build(d, tmp_path, "-t", name)
+    assert p.returncode == 0, p.stderr
+    # dockerd's note when a HEALTHCHECK replaces one
+    assert "Step 5/5 : HEALTHCHECK NONE\nNote: overriding previous HEALTHCHECK: [CMD-SHELL true]\n" in p.stdout
+    rows = docker(d, "history", "--no-trunc", "--format", "{{.ID}}", name, check=True).stdout.split()
+    bb = docker(d, "image", "inspect", "--format", "{{.Id}}", "busybox", check=True).stdout.strip()
+    assert "<missing>" not in rows and len(set(rows)) == 5 and rows[-1] == bb
+    for child, parent in zip(rows, rows[1:]):
+        assert inspect(d, child)["Parent"] == parent
+        assert inspect(d, child)["Config"]["Image"] == parent  # the classic builder's Config.Image
+    status, items = Engine("dockyard", d.socket, d.env()).request("GET", f"/images/{name}/history")
+    assert status == 200
+    assert [i["Tags"] for i in items] == [[f"{name}:latest"], None, None, None, ["busybox:latest"]]
+    # a rebuild from the cache gives the same image
+    p = build(d, tmp_path, "-t", name)
+    assert p.returncode == 0 and p.stdout.count("Using cache") == 4, p.stdout
+    assert docker(d, "history", "--no-trunc", "--format", "{{.ID}}", name, check=True).stdout.split() == rows

@@ -100,6 +100,18 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
+def _with_image(config: dict[str, Any], parent: str) -> dict[str, Any]:
+    """The config a step commits: ``Image`` names the step's parent image, as dockerd's classic builder
+    writes it (kept out of the stage's running config, so that cache keys do not depend on it)."""
+    return {**config, "Image": parent}
+
+
+def _without_image(config: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(config)
+    out.pop("Image", None)
+    return out
+
+
 def short(image_id: str) -> str:
     return image_id.split(":", 1)[-1][:12]
 
@@ -242,7 +254,7 @@ class Builder:
                 await self._pull(base)
             image_id, full = self.b.image(base)
             config = full.get("config") or {}
-        st = StageState(image_id, copy.deepcopy(config))
+        st = StageState(image_id, _without_image(config))
         if "PATH" not in env_map(st.config.get("Env") or []):  # dockerd's setDefaultPath at each stage's start
             st.config["Env"] = list(st.config.get("Env") or []) + [f"PATH={DEFAULT_PATH}"]
         if config.get("Shell"):
@@ -323,6 +335,9 @@ class Builder:
             text = "ARG " + " ".join(n if d is None else f"{n}={d}" for n, d in pairs)
             await self.config_step(st, st.config, ins, " ".join([*st.extra["shell"], "#(nop) ", text]))
         elif ins.cmd in CONFIG_ONLY:
+            old = (st.config.get("Healthcheck") or {}).get("Test") or []
+            if ins.cmd == "HEALTHCHECK" and old and old[0] != "NONE":  # dockerd's note (Go's %v of the list)
+                await self.out(f"Note: overriding previous HEALTHCHECK: [{' '.join(old)}]\n")
             config = inst.apply(st.config, ins, env, df.escape, st.extra)
             await self.config_step(st, config, ins, inst.history_text(ins, config, env, df.escape, st.extra["shell"]))
         elif ins.cmd == "RUN":
@@ -344,7 +359,7 @@ class Builder:
         if self.opts.cache_from:
             # dockerd's rule: with --cache-from, only those images (and their parents) are a
             # cache; a local build of the same steps that they do not descend from is not
-            hit = self.b.cache_from(self.opts.cache_from, st.image_id, created_by, config)
+            hit = self.b.cache_from(self.opts.cache_from, st.image_id, created_by, _with_image(config, st.image_id))
         else:
             hit = self.b.cache_get(key)
         if hit is None:
@@ -353,7 +368,7 @@ class Builder:
         if not self._quiet_ids:
             await self.out(f" ---> {short(hit)}\n")
         st.image_id = hit
-        st.config = copy.deepcopy(self.b.image(hit)[1].get("config") or {})
+        st.config = _without_image(self.b.image(hit)[1].get("config") or {})
         st.config["OnBuild"] = st.config.get("OnBuild") or None
         return True
 
@@ -371,7 +386,8 @@ class Builder:
         # dockerd commits these from a container it never starts; the step commits the config alone
         cid = self.b.new_id()
         await self.out(f" ---> Running in {cid[:12]}\n")
-        image_id = await self.b.commit(None, st.image_id, config, created_by, st.extra.get("author", ""))
+        image_id = await self.b.commit(None, st.image_id, _with_image(config, st.image_id), created_by,
+                                       st.extra.get("author", ""))
         if self.opts.rm or self.opts.forcerm:
             await self.out(f"Removing intermediate container {cid[:12]}\n")
         await self._done(st, key, image_id, config)
@@ -408,7 +424,8 @@ class Builder:
             if code != 0:
                 shown = " ".join(argv)
                 raise StepFailed(f"The command '{shown}' returned a non-zero code: {code}", code)
-            image_id = await self.b.commit(cid, st.image_id, st.config, created_by, st.extra.get("author", ""),
+            image_id = await self.b.commit(cid, st.image_id, _with_image(st.config, st.image_id), created_by,
+                                           st.extra.get("author", ""),
                                            discard=volumes)
             ok = True
         finally:
@@ -447,7 +464,8 @@ class Builder:
             await self.out(f" ---> Running in {rw[len(rw) - 64:][:12]}\n")
         try:
             # no container ran on this layer: a COPY to /etc/hosts stays in the image (dockerd)
-            image_id = await self.b.commit(rw, st.image_id, config, describe() if describe else created_by,
+            image_id = await self.b.commit(rw, st.image_id, _with_image(config, st.image_id),
+                                           describe() if describe else created_by,
                                            st.extra.get("author", ""), keep_init_files=True)
         except BaseException:
             await self.b.drop_layer(rw)

@@ -261,9 +261,15 @@ class ImageService:
                         size = 0
             entries.append({"Comment": h.get("comment", ""), "Created": _created_unix(h.get("created", "")),
                             "CreatedBy": h.get("created_by", ""), "Id": "<missing>", "Size": size, "Tags": None})
-        if entries:
-            entries[0]["Id"] = img.id
-            entries[0]["Tags"] = list(img.repo_tags) or None
+        # each row, newest first, is the image of that step while its parents are here (a build's
+        # intermediate images, a commit's base), as dockerd walks .Parent; the rest stay <missing>
+        cur: Any = img
+        for entry in entries:
+            entry["Id"] = cur.id
+            entry["Tags"] = list(cur.repo_tags) or None
+            cur = self.store.get(cur.parent) if cur.parent else None
+            if cur is None:
+                break
         return entries
 
     # -- tag / delete / prune -------------------------------------------------------------
