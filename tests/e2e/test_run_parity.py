@@ -168,3 +168,12 @@ def test_bind_propagation_needs_a_propagating_source(d, names, tmp_path, mode, f
     p = docker(d, "start", "rp-prop")
     assert p.returncode == 1
     assert f"Error response from daemon: path {src} is mounted on {point} but it is not a {kind} mount" in p.stderr
+
+
+def test_unknown_group_words_as_dockerd(d):
+    """--group-add is looked up by dockerd itself ("Unable …"), -u's group by runc ("unable …")."""
+    p = docker(d, "run", "--rm", "--network", "none", "--group-add", "nosuchgroup", "busybox", "true")
+    assert "Error response from daemon: Unable to find group nosuchgroup: no matching entries in group file" \
+        in p.stderr, p.stderr
+    p = docker(d, "run", "--rm", "--network", "none", "-u", "root:nosuchgroup", "busybox", "true")
+    assert "unable to find group nosuchgroup: no matching entries in group file" in p.stderr, p.stderr

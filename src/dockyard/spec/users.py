@@ -101,14 +101,14 @@ def _check_range(kind: str, value: int) -> int:
     return value
 
 
-def _find_group(groups: list[GroupEntry], spec: str) -> int:
+def _find_group(groups: list[GroupEntry], spec: str, word: str = "unable") -> int:
     for g in groups:
         if g.name == spec:
             return g.gid
     num = _int_or_none(spec)
     if num is not None:
         return _check_range("uid", num)
-    raise InvalidParameter(f"unable to find group {spec}: no matching entries in group file")
+    raise InvalidParameter(f"{word} to find group {spec}: no matching entries in group file")
 
 
 def lookup_user(user: str, passwd: str | None, group: str | None,
@@ -145,8 +145,8 @@ def lookup_user(user: str, passwd: str | None, group: str | None,
             if name in g.members and g.gid not in seen:
                 seen.add(g.gid)
                 res.additional_gids.append(g.gid)
-    for extra in group_add:
-        gid = _find_group(groups, extra)
+    for extra in group_add:  # moby looks these up itself (GetAdditionalGroups: "Unable …"); -u's group is runc's
+        gid = _find_group(groups, extra, "Unable")
         if gid not in res.additional_gids:
             res.additional_gids.append(gid)
     # dockerd puts the primary group first in the supplementary list (``id`` shows groups=65534(nogroup))
