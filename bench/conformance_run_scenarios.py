@@ -47,15 +47,17 @@ class Row:
 
     opts: list[str]
     probe: str = "true"
-    kind: str = "start"  # start: start -a and compare output; port: start -d, compare port answers
+    kind: str = "start"  # start: start -a and compare output; port: start -d, compare port answers;
+    # state: start -d, wait ``wait`` seconds, compare State (Health, RestartCount…) and `docker stop`'s effect
     image: str = "busybox"
     cmd: list[str] | None = None  # the command instead of sh -c PROBE
     env: dict[str, str] = field(default_factory=dict)
+    wait: float = 0
 
 
 def R(*opts: str, probe: str = "true", kind: str = "start", image: str = "busybox",
-      cmd: list[str] | None = None) -> Row:
-    return Row(list(opts), probe, kind, image, cmd)
+      cmd: list[str] | None = None, wait: float = 0) -> Row:
+    return Row(list(opts), probe, kind, image, cmd, wait=wait)
 
 
 STATUS = "grep -E '^(CapEff|CapBnd|CapPrm|NoNewPrivs|Seccomp):' /proc/self/status"
@@ -352,6 +354,57 @@ RUN_ROWS: list[Row] = [
     R("--expose", "80-bogus"),
 ]
 
+# Rows that watch a container over time: health checks, restart policies, stop.
+RUN_ROWS += [
+    R("--health-cmd", "exit 1", "--health-interval", "1s", "--health-retries", "2", probe="sleep 1000",
+      kind="state", wait=4),
+    R("--health-cmd", "echo ok", "--health-interval", "1s", probe="sleep 1000", kind="state", wait=3),
+    R("--health-cmd", "sleep 5", "--health-interval", "1s", "--health-timeout", "1s", "--health-retries", "1",
+      probe="sleep 1000", kind="state", wait=4),
+    R("--health-cmd", "exit 1", "--health-interval", "1s", "--health-start-period", "30s", probe="sleep 1000",
+      kind="state", wait=3),
+    R("--health-cmd", "exit 3", "--health-interval", "1s", "--health-retries", "1", probe="sleep 1000",
+      kind="state", wait=3),
+    R("--health-cmd", "echo -n 0123456789; exit 1", "--health-interval", "1s", "--health-retries", "5",
+      probe="sleep 1000", kind="state", wait=3),
+    R("--restart", "on-failure:2", probe="exit 3", kind="state", wait=5),
+    R("--restart", "on-failure", probe="exit 0", kind="state", wait=2),
+    R("--restart", "always", probe="exit 0", kind="state", wait=3),
+    R("--restart", "unless-stopped", probe="exit 1", kind="state", wait=3),
+    R("--stop-timeout", "1", probe="trap '' TERM; sleep 1000 & wait", kind="state", wait=1),
+    R("--stop-signal", "USR1", probe="trap 'exit 9' USR1; while true; do sleep 0.1; done", kind="state", wait=1),
+    R("--init", probe="sleep 1000", kind="state", wait=1),
+    R("--rm", probe="sleep 1", kind="state", wait=3),
+    R("-t", probe="sleep 1000", kind="state", wait=1),
+]
+
+STATE_FORMAT = ("{{.State.Status}} running={{.State.Running}} restarting={{.State.Restarting}} "
+                "exit={{.State.ExitCode}} oom={{.State.OOMKilled}} restarts={{.RestartCount}} "
+                "health={{if .State.Health}}{{.State.Health.Status}} streak={{.State.Health.FailingStreak}} "
+                "log={{len .State.Health.Log}}{{range $i, $l := .State.Health.Log}}{{if lt $i 2}} [{{$l.ExitCode}} "
+                "{{printf \"%q\" $l.Output}}]{{end}}{{end}}{{else}}none{{end}}")
+
+
+def observe_state(e: Any, name: str, wait: float) -> tuple[Any, ...]:
+    """start -d, wait, the State line; then docker stop (its exit and how long it took) and the State again."""
+    import time
+
+    s = e.docker("start", name)
+    time.sleep(wait)
+    before = e.docker("inspect", "--format", STATE_FORMAT, name)
+    t0 = time.monotonic()
+    stop = e.docker("stop", name)
+    took = round(time.monotonic() - t0)
+    after = e.docker("inspect", "--format", "{{.State.Status}} exit={{.State.ExitCode}}", name)
+    return (s.returncode, s.stderr.strip(), _health_log(before.stdout.strip() or before.stderr.strip()),
+            stop.returncode, took, after.stdout.strip() or after.stderr.strip())
+
+
+def _health_log(text: str) -> str:
+    """Health log counts depend on timing within a second: keep the first three entries' shape."""
+    return re.sub(r"log=(\d+)", lambda m: "log=" + ("3+" if int(m.group(1)) >= 3 else m.group(1)), text)
+
+
 _EPHEMERAL = re.compile(r"(?<![\d{])(3[2-9]\d{3}|[4-5]\d{4}|60\d{3})(?![\d}])")
 
 
@@ -428,7 +481,9 @@ def run_parity(r: Any, section: Any, indent: Any) -> None:
             if p.returncode == 0:
                 doc = json.loads(e.docker("inspect", cname).stdout)[0]
                 out["inspect"] = json.loads(r.unfill(e, json.dumps(inspect_view(doc))))
-                if row.kind == "port":
+                if row.kind == "state":
+                    out["run"] = observe_state(e, cname, row.wait)
+                elif row.kind == "port":
                     s = e.docker("start", cname)
                     q = e.docker("port", cname)
                     ports = e.docker("inspect", "--format", "{{json .NetworkSettings.Ports}}", cname)
