@@ -207,3 +207,23 @@ def test_dockerenv_is_in_every_container_and_in_no_image(d, tag, tmp_path):
     finally:
         docker(d, "rm", "-f", name)
         docker(d, "rmi", f"{tag}-img", f"{tag}-built")
+
+
+def test_container_processes_lead_a_session_of_their_own(d, tag):
+    """The container's process and each exec lead their own session and process group, as runc makes them
+    (``docker top`` STAT ``Ss``): ``kill 0`` in the container signals only the container's group (the
+    monitor outside got it too and passed it back: the trap ran twice)."""
+    name = f"{tag}-sid"
+    try:
+        out = docker(d, "run", "--network", "none", "--name", name, "busybox", "sh", "-c",
+                     "trap 'echo got' TERM; cut -d' ' -f1,5,6 /proc/1/stat; kill -TERM 0; sleep 0.5; echo end",
+                     check=True).stdout
+        assert out == "1 1 1\ngot\nend\n"
+        docker(d, "rm", name, check=True)
+        docker(d, "run", "-d", "--network", "none", "--name", name, "busybox", "sleep", "100", check=True)
+        pid, pgid, sid = docker(d, "exec", name, "sh", "-c", "cut -d' ' -f1,5,6 /proc/$$/stat",
+                                check=True).stdout.split()
+        assert pid == pgid == sid
+        assert "Ss" in docker(d, "top", name, "aux", check=True).stdout
+    finally:
+        docker(d, "rm", "-f", name)

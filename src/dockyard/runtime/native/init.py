@@ -109,6 +109,12 @@ def step_rootfs(ctx: InitContext) -> None:
 
 def step_console(ctx: InitContext) -> None:
     if not ctx.process.get("terminal"):
+        # a session (and process group) of its own, as runc's: else ``kill 0`` in the container
+        # signals the monitor outside it, and ps shows no session leader (the terminal case below)
+        try:
+            os.setsid()
+        except PermissionError:  # already a group leader
+            pass
         return
     if ctx.console_sock is None:
         raise InvalidParameter("process.terminal is true but no --console-socket was given")
