@@ -23,9 +23,7 @@ SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "IOT":
            "KILL": 9, "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16,
            "CHLD": 17, "CLD": 17, "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23,
            "XCPU": 24, "XFSZ": 25, "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "POLL": 29, "PWR": 30,
-           "SYS": 31, "RTMIN": 34, "RTMAX": 64,
-           # moby's signal table names the real-time signals as RTMIN+1…RTMIN+15 and RTMAX-14…RTMAX-1
-           **{f"RTMIN+{n}": 34 + n for n in range(1, 16)}, **{f"RTMAX-{n}": 64 - n for n in range(1, 15)}}
+           "SYS": 31, "RTMIN": 34, "RTMAX": 64}
 SIGKILL = SIGNALS["KILL"]
 
 
