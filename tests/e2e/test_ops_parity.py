@@ -227,3 +227,25 @@ def test_container_processes_lead_a_session_of_their_own(d, tag):
         assert "Ss" in docker(d, "top", name, "aux", check=True).stdout
     finally:
         docker(d, "rm", "-f", name)
+
+
+def test_kill_of_a_paused_container(d, tag):
+    """``docker kill`` of a paused container kills it (it stayed paused, its SIGKILL pending in the frozen
+    cgroup); another signal is delivered and the container resumed, as dockerd does for a container without
+    a stop signal (it was refused: 'is paused. Unpause the container before stopping or killing')."""
+    name = f"{tag}-pk"
+    try:
+        docker(d, "run", "-d", "--network", "none", "--name", name, "busybox", "sh", "-c",
+               "trap 'echo got' USR1; while true; do sleep 0.1; done", check=True)
+        time.sleep(0.5)
+        docker(d, "pause", name, check=True)
+        assert docker(d, "kill", "-s", "USR1", name, check=True).stdout.strip() == name
+        state = "{{.State.Status}} {{.State.Paused}} {{.State.ExitCode}}"
+        assert docker(d, "inspect", "--format", state, name, check=True).stdout.strip() == "running false 0"
+        time.sleep(0.5)
+        assert docker(d, "logs", name, check=True).stdout == "got\n"
+        docker(d, "pause", name, check=True)
+        assert docker(d, "kill", name, check=True).stdout.strip() == name
+        assert docker(d, "inspect", "--format", state, name, check=True).stdout.strip() == "exited false 137"
+    finally:
+        docker(d, "rm", "-f", name)

@@ -142,13 +142,17 @@ class ContainerOps:
                                   "the container is running")
         if not c.State.Running:
             raise errors.Conflict(f"Cannot kill container: {ref}: Container {c.Id} is not running")
-        if c.State.Paused and signum != SIGKILL:
-            raise errors.Conflict(f"Cannot kill container: {ref}: Container {c.Id} is paused. Unpause the container before stopping or killing")
+        # moby: a paused container gets the signal, and is resumed after it when the signal is one that
+        # ends it (SIGKILL, its stop signal, or any when it has none): a frozen process cannot die
+        stop_signal = c.Config.get("StopSignal")
+        resume = c.State.Paused and (signum == SIGKILL or not stop_signal or parse_signal(stop_signal) == signum)
         self._stopped_by_user(c)
         exited = asyncio.ensure_future(self._wait_exit(c)) if signum == SIGKILL else None
         try:
             self.events.emit("container", "kill", c.Id, self._event_attrs(c, signal=str(signum)))
             await self.runtime_for(c).kill(c.Id, signum, all_processes=False)
+            if resume:
+                await self._resume_after_kill(c)
             if exited is not None:
                 # dockerd's Kill returns once the container is no longer running, so a client
                 # that inspects right after sees the exit (docker-py's test_kill_* rely on it)
@@ -158,6 +162,20 @@ class ContainerOps:
         finally:
             if exited is not None and not exited.done():
                 exited.cancel()
+
+    async def _resume_after_kill(self, c: Container) -> None:
+        """Thaw a paused container that was just signalled (its exit, if it dies, then follows)."""
+        try:
+            await self.runtime_for(c).resume(c.Id)
+        except errors.DockyardError as exc:  # it may be gone already
+            log.info("container %s: resume after kill: %s", c.Id, exc.message)
+            return
+        if c.State.Paused:
+            c.State.Paused = False
+            if c.State.Running:
+                c.State.Status = "running"
+            self._save(c)
+            self.events.emit("container", "unpause", c.Id, self._event_attrs(c))
 
     async def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> None:
         c = self.get(ref)
