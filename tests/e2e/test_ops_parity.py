@@ -249,3 +249,9 @@ def test_kill_of_a_paused_container(d, tag):
         assert docker(d, "inspect", "--format", state, name, check=True).stdout.strip() == "exited false 137"
     finally:
         docker(d, "rm", "-f", name)
+
+
+def test_ps_is_task_bad_value_is_worded_as_dockerd(d):
+    p = docker(d, "ps", "-a", "--filter", "is-task=bogus")
+    assert p.returncode == 1
+    assert p.stderr.strip() == "Error response from daemon: Invalid filter 'is-task=[bogus]'"

@@ -157,7 +157,7 @@ def test_ps_filters_health_publish_expose_is_task(dockyard_daemon, busybox_image
         # a container that never ran has no ports in ps, as with dockerd
         assert not found({"publish": ["80"]}) and not found({"expose": ["80/tcp"]})
         for bad, text in (({"health": ["fine"]}, "Unrecognised filter value for health: fine"),
-                          ({"is-task": ["maybe"]}, "Invalid filter 'is-task=maybe'"),
+                          ({"is-task": ["maybe"]}, "Invalid filter 'is-task=[maybe]'"),
                           ({"publish": ["http"]}, "invalid port filter: 'http'")):
             status, answer = ps(bad)
             assert status == 400 and answer["message"] == text

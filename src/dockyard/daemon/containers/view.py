@@ -25,8 +25,6 @@ HEALTH_VALUES = ("starting", "healthy", "unhealthy", "none")
 def match_is_task(c: Container, filters: dict[str, list[str]]) -> bool:
     """moby's ``is-task`` filter: a task is a container swarm made (never one here, but the label says)."""
     for value in filters.get("is-task", []):
-        if value not in ("true", "false"):
-            raise errors.InvalidParameter(f"Invalid filter 'is-task={value}'")
         is_task = "com.docker.swarm.task.id" in (c.Config.get("Labels") or {})
         if is_task != (value == "true"):
             return False
@@ -151,6 +149,9 @@ class ContainerViews:
                 raise errors.InvalidParameter(
                     f"invalid filter 'status={status}': invalid value for state ({status}): must be one of "
                     "created, running, paused, restarting, removing, exited, dead")
+        if any(v not in ("true", "false") for v in filters.get("is-task", [])):
+            # checked before any container is looked at; the values as Go's %s of a []string
+            raise errors.InvalidParameter(f"Invalid filter 'is-task=[{' '.join(filters['is-task'])}]'")
         items = sorted(self.all(), key=lambda c: c.Created, reverse=True)
         if limit is not None and limit > 0:
             all_ = True
