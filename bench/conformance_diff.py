@@ -410,7 +410,7 @@ def main() -> int:
         ref_e = Engine("dockerd", ref.socket, {**ref.env(), **extra,
                                                 "DOCKER_CONFIG": os.path.join(tmp, "docker-config")})
         for e in (ref_e, ours_e):
-            setup(e, tar, image_only=args.only == "build")
+            setup(e, tar, image_only=args.only in ("build", "ops"))
         scenarios(Run(ours_e, ref_e, args.api, tmp), set(filter(None, args.only.split(","))) or None)
     finally:
         subprocess.run("docker rm -f $(docker ps -aq)", shell=True, env=ref.env(), capture_output=True)
