@@ -250,6 +250,16 @@ BUILDS: list[Scenario] = [
                                                "ADD a /v/b\n", "a": "a"}, [], [sh("ls /v")]),
     ("onbuild copy in child", {"Dockerfile": "FROM busybox AS p\nONBUILD COPY . /app/\nONBUILD WORKDIR /app\n"
                                              "FROM p\nRUN ls\n", "f": "f"}, [], [sh("pwd; ls /app")]),
+    ("symlinked dir hardlinks mtimes", {"Dockerfile": "FROM busybox\nCOPY linkdir /ld/\nCOPY linkdir /ld2\n"
+                                                                  "COPY hard /h/\nADD m /m\nCOPY m d /t/\n"
+                                                                  "COPY hard/a hard/b /two/\n",
+                                                    "real/f": "f", "linkdir": ("link", "real"), "hard/a": "h",
+                                                    "hard/b": ("hardlink", "hard/a"), "m": ("mtime", "m", 1000000000),
+                                                    "d/n": ("mtime", "n", 1200000000)},
+     [], [sh("find /ld /ld2 /h /m /t /two -print0 | xargs -0 stat -c '%n %A %h %N' | sort; "
+             "stat -c '%n %Y' /m /t/m /t/n /h /t")]),
+    ("json form with spaces", {"Dockerfile": "FROM busybox\nCOPY [\"a b\", \"/dst dir/\"]\nADD [\"a b\", \"/x y\"]\n",
+                               "a b": "ab"}, [], [sh(LS.format(p="'/dst dir' '/x y'"))]),
     ("-f relative name in context", {"sub/My.df": "FROM busybox\nCOPY a /a\n", "a": "a"}, ["-f", "sub/My.df"], []),
 ]
 
@@ -325,6 +335,12 @@ def write_context(root: str, files: dict[str, Any]) -> None:
                     info = tarfile.TarInfo(name)
                     info.size, info.mode, info.uid, info.gid = len(data), 0o640, 5, 6
                     tar.addfile(info, io.BytesIO(data))
+        elif content[0] == "hardlink":
+            os.link(os.path.join(root, content[1]), path)
+        elif content[0] == "mtime":
+            with open(path, "w") as f:
+                f.write(content[1])
+            os.utime(path, (content[2], content[2]))
         elif content[0] == "mode":
             with open(path, "w") as f:
                 f.write(content[1])

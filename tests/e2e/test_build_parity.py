@@ -278,3 +278,15 @@ def test_history_names_each_intermediate_image_and_config_image_the_parent(d, na
     p = build(d, tmp_path, "-t", name)
     assert p.returncode == 0 and p.stdout.count("Using cache") == 4, p.stdout
     assert docker(d, "history", "--no-trunc", "--format", "{{.ID}}", name, check=True).stdout.split() == rows
+
+
+def test_copy_of_a_directory_keeps_its_hard_links(d, name, tmp_path):
+    write(tmp_path, {"Dockerfile": "FROM busybox\nCOPY hard /h/\nCOPY hard/a hard/b /two/\n", "hard/a": "h"})
+    (tmp_path / "hard" / "b").hardlink_to(tmp_path / "hard" / "a")
+    p = build(d, tmp_path, "-t", name)
+    assert p.returncode == 0, p.stderr
+    out = docker(d, "run", "--rm", name, "stat", "-c", "%n %h %i", "/h/a", "/h/b", "/two/a", "/two/b",
+                 check=True).stdout.split("\n")
+    rows = [line.split() for line in out if line]
+    assert [r[1] for r in rows] == ["2", "2", "1", "1"]  # linked within a directory's copy only (dockerd)
+    assert rows[0][2] == rows[1][2]

@@ -183,12 +183,18 @@ class Copier:
             else:
                 os.unlink(target)
 
-    def copy_file(self, src: str, target: str) -> None:
+    def copy_file(self, src: str, target: str, links: dict[tuple[int, int], str] | None = None) -> None:
+        """One file, symlink or (with ``links``, a directory's copy) hard link to a file copied before."""
         st = os.lstat(src)
         if os.path.isdir(target) and not os.path.islink(target):
             shutil.rmtree(target)
         elif os.path.lexists(target):
             os.unlink(target)
+        if links is not None and st.st_nlink > 1 and stat.S_ISREG(st.st_mode):
+            first = links.setdefault((st.st_dev, st.st_ino), target)
+            if first != target:  # dockerd copies a directory as a tar: hard links stay links
+                os.link(first, target)
+                return
         if stat.S_ISLNK(st.st_mode):
             os.symlink(os.readlink(src), target)
         elif stat.S_ISREG(st.st_mode):
@@ -207,6 +213,7 @@ class Copier:
         if not os.path.isdir(top):
             self.mkdirs(posixpath.dirname(dest_dir.rstrip("/")) or "/", owned=False)
             top = self.mkdirs(dest_dir)
+        links: dict[tuple[int, int], str] = {}
         for dirpath, dirnames, filenames in os.walk(src):
             rel = os.path.relpath(dirpath, src)
             here = top if rel == "." else os.path.join(top, rel)
@@ -222,7 +229,7 @@ class Copier:
                 self._finish(t, os.lstat(s))
             dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
             for name in filenames:
-                self.copy_file(os.path.join(dirpath, name), os.path.join(here, name))
+                self.copy_file(os.path.join(dirpath, name), os.path.join(here, name), links)
 
     def first_non_dir(self, path: str) -> str | None:
         """The first of ``path`` and its parents that is there but is not a directory."""
