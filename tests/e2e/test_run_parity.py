@@ -177,3 +177,11 @@ def test_unknown_group_words_as_dockerd(d):
         in p.stderr, p.stderr
     p = docker(d, "run", "--rm", "--network", "none", "-u", "root:nosuchgroup", "busybox", "true")
     assert "unable to find group nosuchgroup: no matching entries in group file" in p.stderr, p.stderr
+
+
+def test_hostname_with_host_uts_is_refused(d):
+    p = docker(d, "create", "--network", "none", "--name", "rp-uts", "--uts", "host", "-h", "x", "busybox", "true")
+    assert p.returncode == 1
+    assert p.stderr.strip() == "Error response from daemon: conflicting options: hostname and the UTS mode"
+    assert docker(d, "inspect", "rp-uts").returncode == 1
+

@@ -245,6 +245,8 @@ def validate_request(config: dict[str, Any], host_config: dict[str, Any] | None)
     hc["RestartPolicy"] = policy
     validate_config(config)
     validate_host_config(hc)
+    if hc.get("UTSMode") == "host" and config.get("Hostname"):  # the host's name would be kept: say so
+        raise InvalidParameter("conflicting options: hostname and the UTS mode")
     return hc
 
 
