@@ -185,3 +185,16 @@ def test_hostname_with_host_uts_is_refused(d):
     assert p.stderr.strip() == "Error response from daemon: conflicting options: hostname and the UTS mode"
     assert docker(d, "inspect", "rp-uts").returncode == 1
 
+
+def test_port_on_all_addresses_conflicts_with_one_address(d, names):
+    """A host port one container publishes on 127.0.0.1 is not free on 0.0.0.0 for another (dockerd: the start
+    fails), whichever way round and however 0.0.0.0 is written."""
+    from tests.support.registry import free_port
+
+    port = free_port()
+    names += ["rp-p1", "rp-p2", "rp-p3"]
+    docker(d, "run", "-d", "--name", "rp-p1", "-p", f"127.0.0.1:{port}:80", "busybox", "sleep", "1000", check=True)
+    for name, spec in (("rp-p2", f"0.0.0.0:{port}:80"), ("rp-p3", f"{port}:80")):
+        p = docker(d, "run", "-d", "--name", name, "-p", spec, "busybox", "sleep", "1000")
+        assert p.returncode == 125, spec
+        assert f"Bind for 0.0.0.0:{port} failed: port is already allocated" in p.stderr, p.stderr

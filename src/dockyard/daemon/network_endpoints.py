@@ -306,8 +306,9 @@ class EndpointOps:
 
     @staticmethod
     def _port_taken(taken: set[tuple[str, int, str]], host_ip: str, port: int, proto: str) -> bool:
+        wildcard = ("", "0.0.0.0", "::")  # -p 0.0.0.0:P:80 takes P on every address, as -p P:80 does
         for ip, p, pr in taken:
-            if p == port and pr == proto and (not ip or not host_ip or ip == host_ip):
+            if p == port and pr == proto and (ip in wildcard or host_ip in wildcard or ip == host_ip):
                 return True
         return netlinux.port_in_use(host_ip, port, proto)
 
