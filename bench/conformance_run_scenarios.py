@@ -378,6 +378,55 @@ RUN_ROWS += [
     R("-t", probe="sleep 1000", kind="state", wait=1),
 ]
 
+# More syntax users type: attach/cidfile/pull, mount variants, namespace sharing, odd names and values.
+RUN_ROWS += [
+    R("--cidfile", "{tmp}/cid", probe="true"),
+    R("--cidfile", "{tmp}/dir/f"),
+    R("--pull", "never"),
+    R("--pull", "missing"),
+    R("-a", "stdout", "-a", "stderr", probe="echo out; echo err >&2"),
+    R("-a", "bogus"),
+    R("--sig-proxy=false", probe="true"),
+    R("--detach-keys", "bogus"),
+    R("--mount", "type=volume,src=rp-svol,dst=/x,volume-subpath=sub"),
+    R("--mount", "type=bind,src={tmp}/dir,dst=/x,bind-nonrecursive", probe=MOUNTS),
+    R("--mount", "type=bind,src={tmp}/dir,dst=/x,bind-recursive=disabled", probe=MOUNTS),
+    R("--mount", "type=bind,src={tmp}/dir,dst=/x,readonly,bind-recursive=writable", probe=MOUNTS),
+    R("--mount", "type=tmpfs,dst=/x,tmpfs-mode=bogus"),
+    R("--mount", "type=tmpfs,dst=/x,tmpfs-size=-1"),
+    R("--mount", "type=volume,src=UPPER_case.vol-1,dst=/x"),
+    R("--mount", "type=volume,src=bad/name,dst=/x"),
+    R("-v", "bad/name:/x"),
+    R("-v", "{tmp}/dir:/x:ro", "-v", "rp-v2:/x/sub", probe=MOUNTS),
+    R("-v", "{tmp}/dir/f:/etc/hostname", probe="cat /etc/hostname"),
+    R("-v", "{tmp}/dir/f:/x/f", probe="cat /x/f"),
+    R("-v", "{tmp}/dir:/x", "--read-only", probe="touch /x/ok && echo ok"),
+    R("-l", "=x"),
+    R("-l", "a=b=c", "-l", "a=d"),
+    R("-e", "A=1", "-e", "A=2", probe="echo $A"),
+    R("-h", "a" * 64),
+    R("-h", "a" * 63, probe="hostname | wc -c"),
+    R("--uts", "host", "-h", "x"),
+    R("--ulimit", "rtprio=5", probe="ulimit -r"),
+    R("--ulimit", "memlock=-1:-1", probe="ulimit -l"),
+    R("--memory-reservation", "32m", probe="cat /sys/fs/cgroup/memory/memory.soft_limit_in_bytes"),
+    R("--cpu-rt-runtime", "1000"),
+    R("--network-alias", "x"),
+    R("--link", "a:b"),
+    R("--dns-option", "bogus", probe="cat /etc/resolv.conf"),
+    R("--dns", "::1", probe="cat /etc/resolv.conf"),
+    R("--add-host", "a:::1", "--add-host", "a:1.2.3.4", probe="grep -w a /etc/hosts"),
+    R("--add-host", "-bad:1.2.3.4"),
+    R("--env-file", "{tmp}/dir"),
+    R("--expose", "80/udp", "--expose", "90-91", kind="port"),
+    R("-p", "127.0.0.1:{hport}:80", "--expose", "80", kind="port"),
+    R("-p", "127.0.0.1:{hport}:80/tcp", "-p", "127.0.0.1:{hport}:80/udp", kind="port"),
+    R("-p", "0.0.0.0:{hport}:80", kind="port"),
+    R("-p", ":{hport}:80"),
+    R("-p", "127.0.0.1:{hport}:"),
+    R("-p", "127.0.0.1:{hport}-{hport2}:80-82"),
+]
+
 STATE_FORMAT = ("{{.State.Status}} running={{.State.Running}} restarting={{.State.Restarting}} "
                 "exit={{.State.ExitCode}} oom={{.State.OOMKilled}} restarts={{.RestartCount}} "
                 "health={{if .State.Health}}{{.State.Health.Status}} streak={{.State.Health.FailingStreak}} "
@@ -469,7 +518,10 @@ def run_parity(r: Any, section: Any, indent: Any) -> None:
         e.docker("rm", "-f", "rp-base")
     known = set(shape_diff(base["dockerd"], base["dockyard"], ignore=RUN_VOLATILE))
     same = 0
+    lo, _, hi = os.environ.get("RUN_ROWS", "").partition("-")  # RUN_ROWS=290-: only some rows
     for n, row in enumerate(RUN_ROWS):
+        if (lo and n < int(lo)) or (hi and n > int(hi)):
+            continue
         name = f"rp-{n}"
         lines: list[str] = []
         got: dict[str, Any] = {}
@@ -512,6 +564,7 @@ def run_parity(r: Any, section: Any, indent: Any) -> None:
         else:
             same += 1
     for e in (r.ref, r.ours):
-        for vol in ("rp-vol", "rp-vol2", "rp-vol3", "rp-vol4", "rp-mvol", "rp-mvol2", "rp-mvol3", "rp-mvol4"):
+        for vol in ("rp-vol", "rp-vol2", "rp-vol3", "rp-vol4", "rp-mvol", "rp-mvol2", "rp-mvol3", "rp-mvol4",
+                    "rp-svol", "UPPER_case.vol-1", "rp-v2"):
             e.docker("volume", "rm", "-f", vol)
     section(f"run: {same} of {len(RUN_ROWS)} rows the same")
