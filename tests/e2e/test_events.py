@@ -41,7 +41,7 @@ def test_lifecycle_events_in_dockerds_shape(d):
     docker(d, "rm", cid, check=True)
     evs = events(d, t0, f"container={cid[:12]}")
     actions = [e["Action"] for e in evs]
-    expected = ["create", "start", "exec_create: true", "exec_start: true", "exec_die", "pause", "unpause",
+    expected = ["create", "start", "exec_create: true ", "exec_start: true ", "exec_die", "pause", "unpause",
                 "update", "rename", "kill", "die", "start", "kill", "kill", "die", "stop", "start", "restart",
                 "kill", "kill", "die", "stop", "destroy"]
     assert [a for a in actions if a != "attach"] == expected, " ".join(actions)

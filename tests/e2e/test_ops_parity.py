@@ -255,3 +255,20 @@ def test_ps_is_task_bad_value_is_worded_as_dockerd(d):
     p = docker(d, "ps", "-a", "--filter", "is-task=bogus")
     assert p.returncode == 1
     assert p.stderr.strip() == "Error response from daemon: Invalid filter 'is-task=[bogus]'"
+
+
+def test_exec_events_name_the_command_as_moby(d, tag):
+    """An exec event's action is the entrypoint, a space and the arguments: ``exec_create: hostname `` ends
+    with a space when there are none (tools split on it)."""
+    name = f"{tag}-exev"
+    try:
+        since = str(int(time.time()) - 1)
+        docker(d, "run", "-d", "--network", "none", "--name", name, "busybox", "sleep", "100", check=True)
+        docker(d, "exec", name, "hostname", check=True)
+        docker(d, "exec", name, "sh", "-c", "exit 0", check=True)
+        out = docker(d, "events", "--since", since, "--until", str(int(time.time()) + 1), "--filter",
+                     f"container={name}", "--filter", "event=exec_create", "--format", "[{{.Action}}]",
+                     check=True).stdout
+        assert out == "[exec_create: hostname ]\n[exec_create: sh -c exit 0]\n"
+    finally:
+        docker(d, "rm", "-f", name)

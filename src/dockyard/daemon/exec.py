@@ -29,6 +29,12 @@ from dockyard.monitor.conmon import ContainerStartError, start_error_exit_code
 log = logging.getLogger("dockyard.exec")
 
 
+def event_command(cmd: list[str]) -> str:
+    """The command in an exec event's action: moby's entrypoint, a space, then the arguments joined
+    (so a command without arguments ends with a space: ``exec_create: hostname ``)."""
+    return f"{cmd[0]} {' '.join(cmd[1:])}" if cmd else " "
+
+
 @dataclass
 class ExecRecord:
     """One exec instance, in the shape of ``GET /exec/{id}/json``."""
@@ -181,7 +187,7 @@ class ExecService:
             ConsoleSize=_console_size(body.get("ConsoleSize")))
         self._forget_orphans()
         self._execs[rec.ID] = rec
-        self.containers.events.emit("container", f"exec_create: {' '.join(rec.Cmd)}", c.Id,
+        self.containers.events.emit("container", f"exec_create: {event_command(rec.Cmd)}", c.Id,
                                     self.containers._event_attrs(c, execID=rec.ID))
         return rec.ID
 
@@ -224,7 +230,7 @@ class ExecService:
             raise
         rec.session, rec.Pid, rec.Running = session, session.pid, True
         c = self.containers.get(rec.ContainerID)
-        self.containers.events.emit("container", f"exec_start: {' '.join(rec.Cmd)}", c.Id,
+        self.containers.events.emit("container", f"exec_start: {event_command(rec.Cmd)}", c.Id,
                                     self.containers._event_attrs(c, execID=rec.ID))
         if rec.ConsoleSize and rec.Tty:
             # the runtime made the pty with process.consoleSize already (ours and runc in the
