@@ -272,3 +272,16 @@ def test_exec_events_name_the_command_as_moby(d, tag):
         assert out == "[exec_create: hostname ]\n[exec_create: sh -c exit 0]\n"
     finally:
         docker(d, "rm", "-f", name)
+
+
+def test_update_restart_policy_of_an_autoremove_container_is_wrapped(d, tag):
+    name = f"{tag}-arm"
+    try:
+        cid = docker(d, "create", "--network", "none", "--rm", "--name", name, "busybox", "true",
+                     check=True).stdout.strip()
+        p = docker(d, "update", "--restart", "always", name)
+        assert p.returncode == 1
+        assert p.stderr.strip() == f"Error response from daemon: Cannot update container {cid}: Restart policy " \
+                                   "cannot be updated because AutoRemove is enabled for the container"
+    finally:
+        docker(d, "rm", "-f", name)

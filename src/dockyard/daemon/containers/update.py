@@ -69,7 +69,8 @@ def merged_host_config(c: Container, body: dict[str, Any]) -> dict[str, Any]:
     if policy.get("Name"):
         if c.HostConfig.get("AutoRemove") and policy["Name"] != "no":
             raise errors.InvalidParameter(
-                "Restart policy cannot be updated because AutoRemove is enabled for the container")
+                f"Cannot update container {c.Id}: Restart policy cannot be updated because AutoRemove is enabled "
+                "for the container")
         policy = {"Name": policy["Name"], "MaximumRetryCount": int(policy.get("MaximumRetryCount") or 0)}
         validate_restart_policy(policy)
         merged["RestartPolicy"] = policy
