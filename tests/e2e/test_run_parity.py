@@ -198,3 +198,15 @@ def test_port_on_all_addresses_conflicts_with_one_address(d, names):
         p = docker(d, "run", "-d", "--name", name, "-p", spec, "busybox", "sleep", "1000")
         assert p.returncode == 125, spec
         assert f"Bind for 0.0.0.0:{port} failed: port is already allocated" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("flag", [["--tmpfs", "/x:ro"], ["--mount", "type=tmpfs,dst=/x,readonly"]])
+def test_read_only_tmpfs_is_a_read_only_mount_of_a_writable_tmpfs(d, flag):
+    """As runc: the mount is read-only, its superblock is not (mountinfo: ``ro,…`` then ``- tmpfs tmpfs rw``)."""
+    p = docker(d, "run", "--rm", "--network", "none", *flag, "busybox", "sh", "-c",
+               "grep ' /x ' /proc/self/mountinfo; touch /x/f")
+    line = p.stdout.strip()
+    mount_opts, _, super_part = line.partition(" - ")
+    assert mount_opts.split()[5].split(",")[0] == "ro", line
+    assert super_part.split()[2].split(",")[0] == "rw", line
+    assert "Read-only file system" in p.stderr

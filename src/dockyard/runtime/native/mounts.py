@@ -168,6 +168,11 @@ class RootfsBuilder:
                 self._mount_or_bind(m.get("source") or "sysfs", dest, kind, flags, data, "/sys")
             elif kind == "mqueue":
                 self._mount_or_bind(m.get("source") or "mqueue", dest, kind, flags, data, "/dev/mqueue")
+            elif kind == "tmpfs" and flags & sc.MS_RDONLY:
+                # as runc: a writable tmpfs made read-only by a bind remount, so only this mount is
+                # read-only (mountinfo's super options read rw, as under dockerd)
+                self.sys.mount(m.get("source") or kind, dest, kind, flags & ~sc.MS_RDONLY, data or None)
+                remount_readonly(self.sys, dest)
             else:
                 self.sys.mount(m.get("source") or kind, dest, kind or None, flags, data or None)
         if propagation:
