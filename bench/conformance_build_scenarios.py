@@ -23,7 +23,7 @@ import subprocess
 import tarfile
 from typing import Any, Callable
 
-from tests.support.reference import Engine, normalize
+from tests.support.reference import Engine, normalize, shape_diff
 
 CONFIG_KEYS = ("Env", "Cmd", "Entrypoint", "WorkingDir", "User", "ExposedPorts", "Volumes", "Labels",
                "StopSignal", "Healthcheck", "Shell", "OnBuild", "ArgsEscaped")
@@ -411,6 +411,21 @@ def run_builds(ref: Engine, ours: Engine, tmp: str, section: Callable[[str], Non
                 print(f"  {key}:\n    docker: {_indent(va)}\n    ours:   {_indent(vb)}")
         if len(a) != len(b):
             print(f"  rows: docker {[k for k, _ in a]} / ours {[k for k, _ in b]}")
+
+
+def inspect_shapes(ref: Engine, ours: Engine, section: Callable[[str], None], images: list[str]) -> None:
+    """The whole ``docker image inspect`` of built images: keys, types and values (IDs, times, sizes aside)."""
+    ignore = frozenset({"Id", "Created", "Size", "VirtualSize", "RootFS.Layers", "Metadata.LastTagTime",
+                        "GraphDriver.Data", "Parent", "Config.Image", "ContainerConfig.Image", "Container",
+                        "ContainerConfig.Hostname", "Config.Hostname", "DockerVersion"})
+    for img in images:
+        section(f"docker image inspect {img} (shape)")
+        got = []
+        for e in (ref, ours):
+            p = e.docker("image", "inspect", img)
+            got.append(json.loads(p.stdout)[0] if p.returncode == 0 else {"error": p.stderr})
+        for line in shape_diff(got[0], got[1], ignore=ignore) or ["same"]:
+            print("  " + line)
 
 
 def run_image_commands(ref: Engine, ours: Engine, tmp: str, section: Callable[[str], None]) -> None:

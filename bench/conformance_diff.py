@@ -33,7 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 
-from conformance_build_scenarios import run_builds, run_image_commands  # noqa: E402
+from conformance_build_scenarios import inspect_shapes, run_builds, run_image_commands  # noqa: E402
 from conformance_ops_scenarios import run_ops  # noqa: E402
 from conformance_run_scenarios import run_parity  # noqa: E402
 from conformance_scenarios import API_CALLS, API_SHAPES, CLI_SHAPES, CLI_TEXT, SETUP  # noqa: E402
@@ -364,6 +364,7 @@ def scenarios(r: Run, only: set[str] | None) -> None:
                 r.cli_json(title, *argv, values=values, lines=lines)
     if want("build"):  # bench/conformance_build_scenarios.py
         run_builds(r.ref, r.ours, r.tmp, section)
+        inspect_shapes(r.ref, r.ours, section, ["bp-3", "bp-8", "bp-30"])
         run_image_commands(r.ref, r.ours, r.tmp, section)
     if want("ops"):  # bench/conformance_ops_scenarios.py
         run_ops(r.ref, r.ours, r.fill, r.unfill, section)

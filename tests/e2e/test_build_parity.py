@@ -290,3 +290,29 @@ def test_copy_of_a_directory_keeps_its_hard_links(d, name, tmp_path):
     rows = [line.split() for line in out if line]
     assert [r[1] for r in rows] == ["2", "2", "1", "1"]  # linked within a directory's copy only (dockerd)
     assert rows[0][2] == rows[1][2]
+
+
+def test_a_run_that_changes_nothing_adds_no_layer(d, name, tmp_path):
+    # dockerd: an empty diff is an empty_layer history entry, no layer (its /etc/hosts etc. are elsewhere)
+    write(tmp_path, {"Dockerfile": "FROM busybox\nRUN true\nRUN touch /etc/x\nRUN chmod 700 /etc && rm /etc/x\n"})
+    p = build(d, tmp_path, "-t", name)
+    assert p.returncode == 0, p.stderr
+    base = len(inspect(d, "busybox")["RootFS"]["Layers"])
+    assert len(inspect(d, name)["RootFS"]["Layers"]) == base + 2
+    sizes = docker(d, "history", "--format", "{{.Size}}", name, check=True).stdout.split()
+    assert sizes[2] == "0B"
+    out = docker(d, "run", "--rm", name, "stat", "-c", "%a", "/etc", check=True).stdout
+    assert out == "700\n"
+
+
+def test_commit_of_an_unchanged_container_adds_no_layer(d, name):
+    cid = docker(d, "run", "-d", "busybox", "true", check=True).stdout.strip()
+    try:
+        docker(d, "wait", cid, check=True)
+        docker(d, "commit", cid, name, check=True)
+    finally:
+        docker(d, "rm", "-f", cid)
+    assert inspect(d, name)["RootFS"]["Layers"] == inspect(d, "busybox")["RootFS"]["Layers"]
+    # so rmi deletes just the image (dockerd: one Deleted line)
+    out = docker(d, "rmi", name, check=True).stdout.splitlines()
+    assert [line.split(":")[0] for line in out] == ["Untagged", "Deleted"]

@@ -423,7 +423,10 @@ class ImageService:
         os.makedirs(self._tmp_dir, exist_ok=True)
         chain: list[str] = []
         with tempfile.TemporaryFile(dir=self._tmp_dir) as tmp:
-            entries = write_diff_tar(rw.upper, tmp) if rw is not None and not move_upper else 0
+            # the image's layer dirs, top first: what overlay copied up only is left out of the diff
+            lowers = [os.path.join(self.layers.root, self.layers.get(c).cache_id, "diff")
+                      for c in reversed(parent.chain if parent else [])]
+            entries = write_diff_tar(rw.upper, tmp, lowers=lowers) if rw is not None and not move_upper else 0
             tmp.seek(0)
             top = parent.chain[-1] if parent and parent.chain else None
             if top is not None:
@@ -434,9 +437,9 @@ class ImageService:
                 size = parent.size if parent else 0
                 if move_upper and rw is not None:
                     if not keep_init_files:
-                        drop_init_layer_files(rw.upper)
+                        drop_init_layer_files(rw.upper, lowers)
                     layer = self.layers.register_dir(rw.upper, top, lambda sink: write_diff_tar(
-                        rw.upper, sink, sink, keep_init_files))
+                        rw.upper, sink, sink, keep_init_files, lowers))
                     if layer is not None:
                         chain.append(layer.chain_id)
                         diff_id, size = layer.diff_id, size + layer.size

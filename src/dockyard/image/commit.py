@@ -19,6 +19,7 @@ import copy
 import hashlib
 import json
 import os
+import posixpath
 import stat
 import tarfile
 from typing import IO, Any
@@ -74,23 +75,57 @@ class TarSink:
         return len(data)
 
 
-def drop_init_layer_files(upper: str) -> None:
+def drop_init_layer_files(upper: str, lowers: list[str] | None = None) -> None:
     """Remove what ``write_diff_tar`` leaves out, before ``upper`` becomes a layer directory."""
     for rel in INIT_LAYER_FILES:
         path = os.path.join(upper, rel)
         if os.path.lexists(path) and not os.path.isdir(path):
             os.unlink(path)
+    for rel in copied_up_only(upper, lowers or []):
+        os.rmdir(os.path.join(upper, rel))
 
 
-def write_diff_tar(upper: str, out: IO[bytes], sink: TarSink | None = None, keep_init_files: bool = False) -> int:
+def copied_up_only(upper: str, lowers: list[str]) -> list[str]:
+    """The parents of the init-layer files that overlay only copied up for them (relative paths).
+
+    dockerd keeps /etc/hosts etc. in an init layer, so a RUN (or a container
+    committed) that changes nothing has an empty diff: no layer at all. Here
+    those files are made in the container's upper dir, which copies /etc up:
+    an /etc that holds nothing else, is not opaque and has the mode, owner and
+    xattrs of the image's (``lowers``: its layer dirs, top first) is that
+    copy-up only.
+    """
+    out = []
+    for rel in sorted({posixpath.dirname(r) for r in INIT_LAYER_FILES} - {""}):
+        path = os.path.join(upper, rel)
+        if not os.path.isdir(path) or os.path.islink(path) or _is_opaque(path):
+            continue
+        if any(f"{rel}/{name}" not in INIT_LAYER_FILES for name in os.listdir(path)):
+            continue
+        st = os.lstat(path)
+        for lower in lowers:
+            below = os.path.join(lower, rel)
+            if os.path.lexists(below):
+                lst = os.lstat(below)
+                if (lst.st_mode, lst.st_uid, lst.st_gid) == (st.st_mode, st.st_uid, st.st_gid) and \
+                        _xattrs(below) == _xattrs(path):
+                    out.append(rel)
+                break
+    return out
+
+
+def write_diff_tar(upper: str, out: IO[bytes], sink: TarSink | None = None, keep_init_files: bool = False,
+                   lowers: list[str] | None = None) -> int:
     """Write the changes in ``upper`` as a layer tar to ``out``; returns the number of entries.
 
     With ``sink`` (``out`` is that sink) each file's payload is marked in the
     sink's tar-split recorder, so the directory itself can become the layer.
     ``keep_init_files``: a layer no container ran on (a build's COPY/ADD/WORKDIR)
-    keeps /etc/hosts etc., as dockerd's does (only a container has an init layer).
+    keeps /etc/hosts etc., as dockerd's does (only a container has an init layer);
+    otherwise the directories overlay copied up for them only are left out too
+    (``copied_up_only`` against ``lowers``).
     """
-    skip = set() if keep_init_files else INIT_LAYER_FILES
+    skip = set() if keep_init_files else INIT_LAYER_FILES | set(copied_up_only(upper, lowers or []))
     count = 0
     links: dict[tuple[int, int], str] = {}
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
