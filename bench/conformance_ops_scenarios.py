@@ -400,6 +400,19 @@ OPS_ROWS: list[Any] = [
      "i=0; while [ $i -lt 300 ]; do echo line $i; i=$((i+1)); done"],
     ("sh", "docker logs --tail 3 op-big; docker logs op-big | wc -l; docker logs -n 0 op-big | wc -l"),
     ["rm", "-f", "op-big"],
+    # -- logs of odd output ------------------------------------------------------------------------------
+    ["run", "--network", "none", "--name", "op-odd", "busybox", "sh", "-c",
+     "head -c 40000 /dev/zero | tr '\\0' a; echo; printf 'a\\rb\\r\\n'; printf 'x\\0y\\n'; printf '\\377\\376\\n';"
+     " printf 'tail'; sleep 0.2; printf 'more\\n' >&2"],
+    ("sh", "docker logs op-odd 2>&1 | od -c | tail -8"),
+    ("sh", "docker logs op-odd 2>/dev/null | wc -c; docker logs op-odd 2>&1 >/dev/null | wc -c"),
+    ("sh", "docker logs --tail 2 op-odd 2>&1 | od -c | tail -3"),
+    ("sh", "docker logs -t op-odd 2>&1 | cut -c1-40 | sed 's/^[0-9T:.-]*Z/TS/'"),
+    ["inspect", "--format", "{{range .State.Health.Log}}{{.ExitCode}} {{printf \"%q\" .Output}} {{end}}",
+     "op-sick"],
+    ["inspect", "--format", "{{.State.Health.Status}} {{.State.Health.FailingStreak}} {{len .State.Health.Log}}",
+     "op-sick"],
+    ["inspect", "--format", "{{json .Config.Healthcheck}}", "op-sick"],
     # -- prune ---------------------------------------------------------------------------------------------
     ["create", "--network", "none", "--name", "op-p1", "-l", "prune=yes", "busybox", "true"],
     ["create", "--network", "none", "--name", "op-p2", "busybox", "true"],
