@@ -285,3 +285,21 @@ def test_update_restart_policy_of_an_autoremove_container_is_wrapped(d, tag):
                                    "cannot be updated because AutoRemove is enabled for the container"
     finally:
         docker(d, "rm", "-f", name)
+
+
+def test_pause_and_unpause_twice_at_once(d, tag):
+    """``docker unpause X X`` (the CLI sends both at once): one resumes, the other is dockerd's 'Container ID
+    is not paused' (the runtime's 'cannot resume … it is running' leaked when both passed the check)."""
+    name = f"{tag}-pp"
+    try:
+        cid = docker(d, "run", "-d", "--network", "none", "--name", name, "busybox", "sleep", "100",
+                     check=True).stdout.strip()
+        for _ in range(3):
+            p = docker(d, "pause", name, name)
+            assert p.returncode == 1 and p.stdout.strip() == name
+            assert p.stderr.strip() == f"Error response from daemon: Container {cid} is already paused"
+            p = docker(d, "unpause", name, name)
+            assert p.returncode == 1 and p.stdout.strip() == name
+            assert p.stderr.strip() == f"Error response from daemon: Container {cid} is not paused"
+    finally:
+        docker(d, "rm", "-f", name)

@@ -226,22 +226,24 @@ class ContainerOps:
 
     async def pause(self, ref: str) -> None:
         c = self.get(ref)
-        if not c.State.Running:
-            raise errors.Conflict(f"Container {c.Id} is not running")
-        if c.State.Paused:
-            raise errors.Conflict(f"Container {c.Id} is already paused")
-        await self.runtime_for(c).pause(c.Id)
-        c.State.Paused, c.State.Status = True, "paused"
-        self._save(c)
+        async with self._lock(c.Id):  # two at once (docker pause X X runs them in parallel): one wins
+            if not c.State.Running:
+                raise errors.Conflict(f"Container {c.Id} is not running")
+            if c.State.Paused:
+                raise errors.Conflict(f"Container {c.Id} is already paused")
+            await self.runtime_for(c).pause(c.Id)
+            c.State.Paused, c.State.Status = True, "paused"
+            self._save(c)
         self.events.emit("container", "pause", c.Id, self._event_attrs(c))
 
     async def unpause(self, ref: str) -> None:
         c = self.get(ref)
-        if not c.State.Paused:  # dockerd answers this one with a plain error: HTTP 500
-            raise errors.SystemError_(f"Container {c.Id} is not paused")
-        await self.runtime_for(c).resume(c.Id)
-        c.State.Paused, c.State.Status = False, "running"
-        self._save(c)
+        async with self._lock(c.Id):
+            if not c.State.Paused:  # dockerd answers this one with a plain error: HTTP 500
+                raise errors.SystemError_(f"Container {c.Id} is not paused")
+            await self.runtime_for(c).resume(c.Id)
+            c.State.Paused, c.State.Status = False, "running"
+            self._save(c)
         self.events.emit("container", "unpause", c.Id, self._event_attrs(c))
 
     _containers: dict[str, Container]
