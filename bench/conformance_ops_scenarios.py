@@ -400,6 +400,22 @@ OPS_ROWS: list[Any] = [
      "i=0; while [ $i -lt 300 ]; do echo line $i; i=$((i+1)); done"],
     ("sh", "docker logs --tail 3 op-big; docker logs op-big | wc -l; docker logs -n 0 op-big | wc -l"),
     ["rm", "-f", "op-big"],
+    # -- follow and attach to a running container ------------------------------------------------------
+    ["run", "-d", "--network", "none", "--name", "op-fol", "busybox", "sh", "-c",
+     "echo one; sleep 1; echo two >&2; sleep 0.5; exit 6"],
+    ["logs", "-f", "op-fol"],
+    ["wait", "op-fol"],
+    ["start", "op-fol"],
+    ["attach", "--no-stdin", "op-fol"],
+    ["start", "op-fol"],
+    ["logs", "-f", "--tail", "1", "--since", "1s", "op-fol"],
+    ["start", "op-fol"],
+    ("in", "", ["attach", "op-fol"]),
+    ["start", "op-fol"],
+    ["attach", "--sig-proxy=false", "--no-stdin", "op-fol"],
+    ["run", "-d", "--network", "none", "--name", "op-tfol", "-t", "busybox", "sh", "-c", "echo t1; sleep 1; echo t2"],
+    ["logs", "-f", "op-tfol"],
+    ["start", "-a", "op-tfol"],
     # -- logs of odd output ------------------------------------------------------------------------------
     ["run", "--network", "none", "--name", "op-odd", "busybox", "sh", "-c",
      "head -c 40000 /dev/zero | tr '\\0' a; echo; printf 'a\\rb\\r\\n'; printf 'x\\0y\\n'; printf '\\377\\376\\n';"
