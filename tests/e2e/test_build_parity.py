@@ -316,3 +316,17 @@ def test_commit_of_an_unchanged_container_adds_no_layer(d, name):
     # so rmi deletes just the image (dockerd: one Deleted line)
     out = docker(d, "rmi", name, check=True).stdout.splitlines()
     assert [line.split(":")[0] for line in out] == ["Untagged", "Deleted"]
+
+
+@pytest.mark.parametrize("option,error", [
+    (["--security-opt", "seccomp=unconfined"],
+     "The daemon on this platform does not support setting security options on build"),
+    (["--isolation", "hyperv"], 'Unsupported isolation: "hyperv"'),
+])
+def test_build_options_dockerd_refuses(d, name, tmp_path, option, error):
+    # --security-opt was accepted and ignored; dockerd refuses it on Linux
+    write(tmp_path, {"Dockerfile": "FROM busybox\nRUN true\n"})
+    p = build(d, tmp_path, "-t", name, *option)
+    assert p.returncode == 1
+    assert p.stderr.strip().splitlines()[-1] == f"Error response from daemon: {error}"
+    assert build(d, tmp_path, "-t", name, "--isolation", "default").returncode == 0

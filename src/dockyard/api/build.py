@@ -64,8 +64,10 @@ def parse_request(request: web.Request) -> BuildRequest:
         raise errors.InvalidParameter("session: BuildKit sessions are not supported")
     if q.get("outputs") not in (None, "", "[]", "null"):
         raise errors.InvalidParameter("outputs: build outputs need BuildKit, which dockyard does not have")
-    if q.get("isolation") not in (None, "", "default"):
-        raise errors.InvalidParameter(f"isolation: {q['isolation']} is not supported on Linux")
+    if (q.get("isolation") or "default").lower() != "default":  # moby's words; only the default on Linux
+        raise errors.InvalidParameter(f"Unsupported isolation: {json.dumps(q['isolation'])}")
+    if q.getall("securityopt", []):
+        raise errors.InvalidParameter("The daemon on this platform does not support setting security options on build")
     platform = q.get("platform", "")
     if platform and platform not in ("linux/amd64", "linux", "amd64"):
         raise errors.InvalidParameter(f"platform: only linux/amd64 can be built here, not {platform!r}")
