@@ -210,3 +210,31 @@ def test_read_only_tmpfs_is_a_read_only_mount_of_a_writable_tmpfs(d, flag):
     assert mount_opts.split()[5].split(",")[0] == "ro", line
     assert super_part.split()[2].split(",")[0] == "rw", line
     assert "Read-only file system" in p.stderr
+
+
+def test_a_container_whose_first_start_failed_is_still_created(d, names, tmp_path):
+    """dockerd: Status follows StartedAt, so a never-started container stays ``created`` (ps: Created) with its
+    exit code and error, FinishedAt zero; one that ran before is ``exited``."""
+    names += ["rp-never", "rp-ran"]
+    docker(d, "create", "--network", "none", "--name", "rp-never", "busybox", "nosuchcmd", check=True)
+    assert docker(d, "start", "rp-never").returncode == 1
+    state = json.loads(inspect(d, "rp-never", "{{json .State}}"))
+    assert (state["Status"], state["ExitCode"], state["StartedAt"], state["FinishedAt"]) == \
+        ("created", 127, "0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z")
+    assert 'exec: "nosuchcmd": executable file not found in $PATH' in state["Error"]
+    ps = docker(d, "ps", "-a", "--filter", "name=rp-never", "--format", "{{.Status}}", check=True).stdout.strip()
+    assert ps == "Created"
+    created = docker(d, "ps", "-a", "-q", "--filter", "status=created", "--filter", "name=rp-never", check=True)
+    assert created.stdout.strip()
+    src = tmp_path / "src"
+    src.mkdir()
+    docker(d, "run", "--network", "none", "--name", "rp-ran", "--mount", f"type=bind,src={src},dst=/x", "busybox",
+           "true", check=True)
+    finished = inspect(d, "rp-ran", "{{.State.FinishedAt}}")
+    src.rmdir()
+    p = docker(d, "start", "rp-ran")  # its bind source is gone: checked before the start, the state untouched
+    assert p.returncode == 1
+    assert (f'Error response from daemon: invalid mount config for type "bind": bind source path does not exist: '
+            f"{src}") in p.stderr
+    state = json.loads(inspect(d, "rp-ran", "{{json .State}}"))
+    assert (state["Status"], state["ExitCode"], state["Error"], state["FinishedAt"]) == ("exited", 0, "", finished)

@@ -89,7 +89,8 @@ def test_failed_start_leaves_nothing(fresh):
     p = docker(d, "run", "--name", "broken", "busybox", "/does/not/exist")
     assert p.returncode == 127
     st = json.loads(docker(d, "inspect", "broken").stdout)[0]["State"]
-    assert st["Status"] == "exited" and st["ExitCode"] == 127 and "/does/not/exist" in st["Error"]
+    # as dockerd: a container that never started stays "created", with the exit code and error
+    assert st["Status"] == "created" and st["ExitCode"] == 127 and "/does/not/exist" in st["Error"]
     assert d.leftovers() == []
     docker(d, "rm", "broken", check=True)
 

@@ -52,6 +52,15 @@ class State:
         self.Pid, self.ExitCode, self.OOMKilled, self.Error = 0, code, oom, error
         self.FinishedAt = now_rfc3339()
 
+    def set_start_failed(self, code: int, error: str) -> None:
+        """A start that never ran the process: moby keeps a never-started container "created"
+        (its state string follows StartedAt) and leaves FinishedAt alone."""
+        finished = self.FinishedAt
+        self.set_exited(code, error=error)
+        self.FinishedAt = finished
+        if self.StartedAt == ZERO_TIME:
+            self.Status = "created"
+
     def set_restarting(self) -> None:
         """Exited, and a restart policy will start it again: dockerd shows Restarting (and Running) true."""
         self.Status, self.Restarting = "restarting", True

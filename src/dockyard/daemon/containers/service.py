@@ -232,6 +232,11 @@ class ContainerService(ContainerWaits, ContainerRemoval, ContainerStartup, Conta
                 raise errors.NotModified("container already started")
             if c.State.Status in ("removing", "dead"):
                 raise errors.Conflict(f"container {c.Id} is marked for removal and cannot be started")
+            # moby re-checks the settings before a start: a --mount source gone since the create
+            # is a 400 that leaves the container's state as it was
+            from dockyard.volume.mountpoints import host_mount_points
+
+            host_mount_points(c.HostConfig, os.path.exists)
             self._reset_restart_loop(c)
             await self._start_locked(c)
 
@@ -328,7 +333,7 @@ class ContainerService(ContainerWaits, ContainerRemoval, ContainerStartup, Conta
 
     def _start_failed(self, c: Container, exc: errors.DockyardError, code: int) -> None:
         """Record a start that failed (its kernel side already undone)."""
-        c.State.set_exited(code, error=exc.message)
+        c.State.set_start_failed(code, exc.message)
         self._save(c)
         self._fail_pending_attachers(c, exc)
         self.events.emit("container", "die", c.Id, self._event_attrs(c, exitCode=str(code)))
