@@ -238,3 +238,15 @@ def test_a_container_whose_first_start_failed_is_still_created(d, names, tmp_pat
             f"{src}") in p.stderr
     state = json.loads(inspect(d, "rp-ran", "{{json .State}}"))
     assert (state["Status"], state["ExitCode"], state["Error"], state["FinishedAt"]) == ("exited", 0, "", finished)
+
+
+def test_a_failed_start_is_no_die_event(d, names):
+    """dockerd logs create and attach for ``docker run nosuchcmd``, but no die: no process ran."""
+    import time
+
+    names.append("rp-nodie")
+    since = int(time.time())
+    assert docker(d, "run", "--network", "none", "--name", "rp-nodie", "busybox", "nosuchcmd").returncode == 127
+    p = docker(d, "events", "--since", str(since), "--until", str(int(time.time()) + 1), "--filter",
+               "container=rp-nodie", "--format", "{{.Action}}", check=True)
+    assert p.stdout.split() == ["create", "attach"]

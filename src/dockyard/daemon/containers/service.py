@@ -336,8 +336,8 @@ class ContainerService(ContainerWaits, ContainerRemoval, ContainerStartup, Conta
         c.State.set_start_failed(code, exc.message)
         self._save(c)
         self._fail_pending_attachers(c, exc)
-        self.events.emit("container", "die", c.Id, self._event_attrs(c, exitCode=str(code)))
-        # As dockerd: a failed start wakes no `wait` (the start call itself reports it).
+        # As dockerd: no die event (only a process that ran dies) and no `wait` woken (the start
+        # call itself reports the failure).
         if c.HostConfig.get("AutoRemove"):  # as dockerd: a failed start of a --rm container removes it
             asyncio.get_running_loop().call_soon(
                 lambda: asyncio.ensure_future(self._remove_quietly(c.Id)))
