@@ -180,3 +180,21 @@ def test_daemon_start_brings_back_always_but_not_a_stopped_unless_stopped(own):
     assert inspect(own, unless)["State"]["Status"] == "exited"
     assert inspect(own, never)["State"]["Status"] == "exited"
     docker(own, "rm", "-f", always, unless, unless_up, never, check=True)
+
+
+def test_stop_while_a_restart_is_starting_ends_the_loop(d):
+    """A stop that lands while a restart's start is under way waits for it and stops what it started.
+
+    It used to end the loop on the record only, and the start under way ran the container again
+    after the stop had returned (`docker rm` then: "container is running")."""
+    import random
+
+    rng = random.Random(7)
+    for _ in range(20):
+        cid = docker(d, "run", "-d", "--restart", "always", "busybox", "sh", "-c", "exit 5",
+                     check=True).stdout.strip()
+        time.sleep(rng.uniform(0.05, 0.5))  # somewhere in the first back-offs (100, 200, 400 ms)
+        docker(d, "stop", "-t", "1", cid, check=True)
+        state = inspect(d, cid)["State"]
+        assert not state["Running"] and not state["Restarting"], state
+        docker(d, "rm", cid, check=True)

@@ -179,7 +179,11 @@ class ContainerOps:
 
     async def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> None:
         c = self.get(ref)
-        if self._end_restarting(c):
+        # Under the lock: a restart whose delay is over holds it while it starts the container
+        # (still "restarting"); ending the loop then would let that start finish after the stop.
+        async with self._lock(c.Id):
+            ended = self._end_restarting(c)
+        if ended:
             self.events.emit("container", "stop", c.Id, self._event_attrs(c))
             return
         if not c.State.Running:
