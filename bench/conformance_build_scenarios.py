@@ -275,6 +275,11 @@ BUILDS: list[Scenario] = [
     ("option isolation", {"Dockerfile": "FROM busybox\nRUN true\n"}, ["--isolation", "hyperv"], []),
     ("option cgroup-parent and cpu", {"Dockerfile": "FROM busybox\nRUN true\n"},
      ["--cpu-shares", "512", "--cpuset-cpus", "0", "--cpu-quota", "50000"], []),
+    ("expose order plain", {"Dockerfile": "FROM busybox\nEXPOSE 80 443/tcp 53/udp 8000-8002 9000\n"}, [], []),
+    ("expose order var first", {"Dockerfile": "FROM busybox\nENV P=9000\nEXPOSE $P 80 22\n"}, [], []),
+    ("expose order two words", {"Dockerfile": "FROM busybox\nENV P=\"81 82\"\nEXPOSE 80 $P 83\n"}, [], []),
+    ("dockerfile from stdin", {"a": "a", "Dockerfile": "FROM busybox\nENV X=wrong\n"},
+     ["-f", "-", "{stdin:FROM busybox\nCOPY a /a\n}"], [run("cat", "/a")]),
     ("-f relative name in context", {"sub/My.df": "FROM busybox\nCOPY a /a\n", "a": "a"}, ["-f", "sub/My.df"], []),
 ]
 
@@ -401,9 +406,10 @@ def run_builds(ref: Engine, ours: Engine, tmp: str, section: Callable[[str], Non
             write_context(ctx, files)
             env = dict(e.env, DOCKER_BUILDKIT="0", HOME_ARG="from-env")
             fill = (lambda a, ctx=ctx, e=e: a.replace("{ctx}", ctx).replace("{tmp}", os.path.join(tmp, e.name)))
-            argv = [fill(a) for a in options]
+            stdin = next((a[7:-1] for a in options if a.startswith("{stdin:")), None)
+            argv = [fill(a) for a in options if not a.startswith("{stdin:")]
             p = subprocess.run(["docker", "build", "-t", img, *argv, ctx], env=env, capture_output=True, text=True,
-                               timeout=120)
+                               timeout=120, input=stdin)
             rows = [("exit", str(p.returncode)), ("out", build_lines(p.stdout).replace(ctx, "{ctx}")),
                     ("err", normalize(p.stderr.strip()).replace(ctx, "{ctx}"))]
             if "--iidfile" in options:

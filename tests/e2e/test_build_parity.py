@@ -80,7 +80,7 @@ def test_history_of_config_steps_shows_the_expanded_values(d, name, tmp_path):
         "/bin/sh -c #(nop)  STOPSIGNAL SIGUSR1",
         # Go's %q of moby 28's HealthConfig (Test, Interval, Timeout, StartPeriod, StartInterval, Retries)
         "/bin/sh -c #(nop)  HEALTHCHECK &{[\"CMD-SHELL\" \"true\"] \"5s\" \"0s\" \"0s\" \"0s\" '\\x02'}",
-        "/bin/sh -c #(nop)  EXPOSE 80 53/udp",
+        "/bin/sh -c #(nop)  EXPOSE 53/udp 80",
         "/bin/sh -c #(nop) COPY --chown=1:2file:<hash> in /f ",
         "/bin/sh -xc #(nop)  SHELL [/bin/sh -xc]",
         "/bin/sh -xc #(nop)  CMD [\"/bin/sh\" \"-xc\" \"echo cmd\"]",
@@ -330,3 +330,14 @@ def test_build_options_dockerd_refuses(d, name, tmp_path, option, error):
     assert p.returncode == 1
     assert p.stderr.strip().splitlines()[-1] == f"Error response from daemon: {error}"
     assert build(d, tmp_path, "-t", name, "--isolation", "default").returncode == 0
+
+
+def test_expose_splits_a_variable_and_history_sorts_the_written_ports(d, name, tmp_path):
+    write(tmp_path, {"Dockerfile": "FROM busybox\nENV P=\"81 82\" Q=9000\nEXPOSE 80 $P 53/udp\nEXPOSE 8000-8001 $Q 443\n"})
+    p = build(d, tmp_path, "-t", name)
+    assert p.returncode == 0, p.stderr
+    assert sorted(inspect(d, name)["Config"]["ExposedPorts"]) == [
+        "443/tcp", "53/udp", "80/tcp", "8000/tcp", "8001/tcp", "81/tcp", "82/tcp", "9000/tcp"]
+    # dockerd sorts the ports as written ("$P" before digits), then expands them
+    assert history(d, name)[-2:] == ["/bin/sh -c #(nop)  EXPOSE 81 82 53/udp 80",
+                                     "/bin/sh -c #(nop)  EXPOSE 9000 443 8000-8001"]

@@ -113,7 +113,7 @@ def apply(config: dict[str, Any], ins: Instruction, env: Mapping[str, str], esca
     elif cmd == "USER":
         cfg["User"] = process_word(ins.args[0], env, escape)
     elif cmd == "VOLUME":
-        vols = list(ins.args) if ins.json else [w for a in ins.args for w in process_words(a, env, escape)]
+        vols = list(ins.args) if ins.json else [process_word(a, env, escape) for a in ins.args]  # one word each
         volumes = dict(cfg.get("Volumes") or {})
         for v in vols:
             if not v.strip():
@@ -179,10 +179,10 @@ def _comment(ins: Instruction, config: dict[str, Any], env: Mapping[str, str], e
         return f"WORKDIR {config.get('WorkingDir') or ''}"
     if cmd == "STOPSIGNAL":
         return f"STOPSIGNAL {config.get('StopSignal') or ''}"
-    if cmd == "EXPOSE":
-        return "EXPOSE " + " ".join(w for a in ins.args for w in process_words(a, env, escape))
+    if cmd == "EXPOSE":  # the written ports sorted as strings (so "$P" first), then expanded
+        return "EXPOSE " + " ".join(w for a in sorted(ins.args) for w in process_words(a, env, escape))
     if cmd == "VOLUME":
-        vols = list(ins.args) if ins.json else [w for a in ins.args for w in process_words(a, env, escape)]
+        vols = list(ins.args) if ins.json else [process_word(a, env, escape) for a in ins.args]
         return f"VOLUME [{' '.join(vols)}]"
     if cmd == "SHELL":
         return f"SHELL [{' '.join(shell)}]"

@@ -60,7 +60,17 @@ class _Lexer:
                     cur.append(ch)
             elif ch == "$":
                 self.i += 1
-                cur.append(self._dollar())
+                value = self._dollar()
+                if not split:
+                    cur.append(value)
+                    continue
+                for c in value:  # an unquoted variable's value splits into words (EXPOSE $PORTS)
+                    if c.isspace():
+                        if have or cur:
+                            words.append("".join(cur))
+                        cur, have = [], False
+                    else:
+                        cur.append(c)
             else:
                 cur.append(self.next())
         if have or cur:
