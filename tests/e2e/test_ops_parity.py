@@ -303,3 +303,13 @@ def test_pause_and_unpause_twice_at_once(d, tag):
             assert p.stderr.strip() == f"Error response from daemon: Container {cid} is not paused"
     finally:
         docker(d, "rm", "-f", name)
+
+
+def test_update_answers_null_warnings(d, tag):
+    """``POST /containers/X/update`` answers ``{"Warnings": null}`` as dockerd (was an empty list)."""
+    name = f"{tag}-upd"
+    try:
+        docker(d, "create", "--network", "none", "--name", name, "busybox", "true", check=True)
+        assert d.request("POST", f"/containers/{name}/update", {}) == (200, {"Warnings": None})
+    finally:
+        docker(d, "rm", "-f", name)

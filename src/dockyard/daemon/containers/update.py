@@ -108,4 +108,4 @@ async def update(svc: Any, ref: str, body: dict[str, Any]) -> dict[str, Any]:
         c.HostConfig = merged
         svc._save(c)
     svc.events.emit("container", "update", c.Id, svc._event_attrs(c))
-    return {"Warnings": []}
+    return {"Warnings": None}  # moby: the nil list of warnings verifyContainerSettings made
