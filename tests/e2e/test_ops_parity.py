@@ -313,3 +313,25 @@ def test_update_answers_null_warnings(d, tag):
         assert d.request("POST", f"/containers/{name}/update", {}) == (200, {"Warnings": None})
     finally:
         docker(d, "rm", "-f", name)
+
+
+def test_cp_of_a_file_onto_a_directory_is_worded_as_dockerd(d, tag, tmp_path):
+    """``docker cp f ctr:/tmp/`` where ``/tmp/f`` is a directory (the CLI asks noOverwriteDirNonDir):
+    dockerd's untar text naming the container's paths (it named them relative to the destination)."""
+    name = f"{tag}-ow"
+    try:
+        docker(d, "run", "-d", "--network", "none", "--name", name, "busybox", "sh", "-c",
+               "mkdir -p /tmp/d; echo x > /tmp/f; sleep 100", check=True)
+        (tmp_path / "d").write_text("file\n")
+        (tmp_path / "f").mkdir()
+        p = docker(d, "cp", str(tmp_path / "d"), f"{name}:/tmp/")
+        assert p.returncode == 1
+        assert p.stderr.strip().endswith('Error response from daemon: Error processing tar file(exit status 1): '
+                                         'cannot overwrite directory "/tmp/d" with non-directory "/tmp"')
+        p = docker(d, "cp", str(tmp_path / "f"), f"{name}:/tmp")
+        assert p.returncode == 1
+        assert p.stderr.strip().endswith('Error response from daemon: Error processing tar file(exit status 1): '
+                                         'cannot overwrite non-directory "/tmp/f" with directory "/tmp"')
+        assert docker(d, "exec", name, "sh", "-c", "test -d /tmp/d && cat /tmp/f", check=True).stdout == "x\n"
+    finally:
+        docker(d, "rm", "-f", name)

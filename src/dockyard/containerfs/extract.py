@@ -46,8 +46,9 @@ class Extractor:
 
     def __init__(self, destfd: int, *, no_overwrite_dir_non_dir: bool = False,
                  owner: tuple[int, int] | None = None,
-                 id_map: Callable[[int, int], tuple[int, int]] | None = None) -> None:
+                 id_map: Callable[[int, int], tuple[int, int]] | None = None, dest_path: str = "/") -> None:
         self.dest = destfd
+        self.dest_path = posixpath.normpath("/" + dest_path.lstrip("/"))  # the container's path, for errors
         self.no_overwrite = no_overwrite_dir_non_dir
         self.owner = owner
         self.id_map = id_map  # userns-remap: container ids -> the host ids that stand for them
@@ -106,10 +107,11 @@ class Extractor:
         except FileNotFoundError:
             return False
         is_dir = stat.S_ISDIR(st.st_mode)
-        if self.no_overwrite and is_dir and not ti.isdir():
-            raise InvalidParameter(f'cannot overwrite directory "/{rel}" with non-directory "{ti.name}"')
-        if self.no_overwrite and not is_dir and ti.isdir():
-            raise InvalidParameter(f'cannot overwrite non-directory "/{rel}" with directory "{ti.name}"')
+        if self.no_overwrite and is_dir != ti.isdir():
+            # dockerd's untar helper: the member's path and the extraction point's, in the container
+            kinds = ("directory", "non-directory") if is_dir else ("non-directory", "directory")
+            raise InvalidParameter(f'Error processing tar file(exit status 1): cannot overwrite {kinds[0]} '
+                                   f'"{posixpath.join(self.dest_path, rel)}" with {kinds[1]} "{self.dest_path}"')
         if is_dir and ti.isdir():
             return True
         if is_dir:
@@ -337,9 +339,10 @@ _COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 
 def extract(stream: IO[bytes], destfd: int, *, no_overwrite_dir_non_dir: bool = False,
             owner: tuple[int, int] | None = None,
-            id_map: Callable[[int, int], tuple[int, int]] | None = None) -> int:
+            id_map: Callable[[int, int], tuple[int, int]] | None = None, dest_path: str = "/") -> int:
     """Unpack a (possibly compressed) tar stream into ``destfd``; returns the number of members."""
-    ex = Extractor(destfd, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, owner=owner, id_map=id_map)
+    ex = Extractor(destfd, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, owner=owner, id_map=id_map,
+                   dest_path=dest_path)
     count = 0
     head = stream.read(tarfile.BLOCKSIZE)
     source = _Prefixed(head, stream)

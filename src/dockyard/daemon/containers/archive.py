@@ -170,7 +170,8 @@ def extract_archive(rootfd: int, path: str, c: Any, stream: IO[bytes], *, no_ove
 
             user = resolve_user(c.rootfs, c.Config["User"])
             owner = (user.uid, user.gid)
-        extract(stream, fd, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, owner=owner, id_map=id_map)
+        extract(stream, fd, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, owner=owner, id_map=id_map,
+                dest_path=path)
     except OSError as exc:
         if exc.errno == errno.EROFS:
             raise errors.Forbidden("mounted volume is marked read-only") from None
