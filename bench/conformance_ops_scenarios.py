@@ -420,6 +420,13 @@ OPS_ROWS: list[Any] = [
     ["run", "-d", "--network", "none", "--name", "op-tfol", "-t", "busybox", "sh", "-c", "echo t1; sleep 1; echo t2"],
     ["logs", "-f", "op-tfol"],
     ["start", "-a", "op-tfol"],
+    # -- logs of a rotated log (max-size, max-file) ------------------------------------------------------
+    ["run", "--network", "none", "--name", "op-rot", "--log-opt", "max-size=1k", "--log-opt", "max-file=3",
+     "busybox", "sh", "-c", "i=0; while [ $i -lt 400 ]; do echo line$i; i=$((i+1)); done"],
+    ("sh", "docker logs op-rot | wc -l; docker logs op-rot | head -1; docker logs --tail 5 op-rot | tr '\\n' ' '"),
+    ["run", "--network", "none", "--name", "op-rot1", "--log-opt", "max-size=1k", "busybox", "sh", "-c",
+     "i=0; while [ $i -lt 400 ]; do echo line$i; i=$((i+1)); done"],
+    ("sh", "docker logs op-rot1 | wc -l"),
     # -- logs of odd output ------------------------------------------------------------------------------
     ["run", "--network", "none", "--name", "op-odd", "busybox", "sh", "-c",
      "head -c 40000 /dev/zero | tr '\\0' a; echo; printf 'a\\rb\\r\\n'; printf 'x\\0y\\n'; printf '\\377\\376\\n';"
