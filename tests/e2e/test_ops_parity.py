@@ -335,3 +335,20 @@ def test_cp_of_a_file_onto_a_directory_is_worded_as_dockerd(d, tag, tmp_path):
         assert docker(d, "exec", name, "sh", "-c", "test -d /tmp/d && cat /tmp/f", check=True).stdout == "x\n"
     finally:
         docker(d, "rm", "-f", name)
+
+
+def test_none_log_driver_stores_nothing(d, tag):
+    """``--log-driver none``: the output is not written anywhere (it was kept in the container's log file)
+    and inspect's LogPath is empty, as dockerd's."""
+    name = f"{tag}-nolog2"
+    try:
+        docker(d, "run", "--network", "none", "--log-driver", "none", "--name", name, "busybox", "sh", "-c",
+               "echo secret-$((6*7))", check=True)
+        assert docker(d, "inspect", "--format", "[{{.LogPath}}]", name, check=True).stdout.strip() == "[]"
+        cid = docker(d, "inspect", "--format", "{{.Id}}", name, check=True).stdout.strip()
+        found = subprocess.run(["grep", "-rl", "secret-42", d.data_root], capture_output=True, text=True).stdout
+        assert cid not in found, found
+        p = docker(d, "start", "-a", name)
+        assert p.returncode == 0 and p.stdout == "secret-42\n"  # attached clients still get it
+    finally:
+        docker(d, "rm", "-f", name)

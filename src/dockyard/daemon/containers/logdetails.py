@@ -36,3 +36,13 @@ def details_prefix(attrs: dict[str, str]) -> bytes:
     """``k=v,k2=v2 `` (sorted, query-escaped) before each line of ``logs --details``."""
     quote = urllib.parse.quote_plus
     return (",".join(f"{quote(k)}={quote(v)}" for k, v in sorted(attrs.items())) + " ").encode()
+
+
+def log_file(c: Any) -> str:
+    """Where the monitor writes the container's output: nowhere (``/dev/null``) for ``--log-driver
+    none``, whose output dockerd never stores (a user picks it so that it is not kept)."""
+    import os
+
+    if ((c.HostConfig.get("LogConfig") or {}).get("Type") or "json-file") == "none":
+        return os.devnull
+    return str(c.LogPath)

@@ -27,6 +27,7 @@ from typing import Any
 from dockyard import errors
 from dockyard.daemon.attach_hub import AttachHubs
 from dockyard.daemon.config import DaemonConfig
+from dockyard.daemon.containers.logdetails import log_file
 from dockyard.daemon.containers.model import Container, now_rfc3339, parse_rfc3339
 from dockyard.daemon.containers.ops import ContainerOps
 from dockyard.daemon.containers.removal import ContainerRemoval
@@ -307,7 +308,7 @@ class ContainerService(ContainerWaits, ContainerRemoval, ContainerStartup, Conta
                            net_peer if net_peer is not None and net_peer.HostsPath else None)
             timer.mark("Bundle")
             pid = await self.monitor.create(
-                c.Id, c.Name, c.bundle, runtime, c.LogPath,
+                c.Id, c.Name, c.bundle, runtime, log_file(c),
                 tty=bool(c.Config.get("Tty")), stdin=bool(c.Config.get("OpenStdin")),
                 # with a TTY a client leaving never closes stdin (dockerd): a later attach types on
                 stdin_once=bool(c.Config.get("StdinOnce")) and not c.Config.get("Tty"),

@@ -11,6 +11,7 @@ import hashlib
 from dockyard import errors
 from dockyard.daemon.containers.config import (CONFIG_DEFAULTS, HOST_CONFIG_DEFAULTS, OMITEMPTY_CONFIG,
                                               OMITEMPTY_HOST_CONFIG, with_defaults)
+from dockyard.daemon.containers.logdetails import log_file
 from dockyard.daemon.filters import labels_match
 from dockyard.daemon.containers.model import ZERO_TIME, Container, parse_rfc3339
 
@@ -279,7 +280,7 @@ class ContainerViews:
         data: dict[str, Any] = {
             "Id": c.Id, "Created": go_time(c.Created), "Path": c.Path, "Args": c.Args, "State": state,
             "Image": c.Image, "ResolvConfPath": c.ResolvConfPath, "HostnamePath": c.HostnamePath,
-            "HostsPath": c.HostsPath, "LogPath": c.LogPath if c.State.StartedAt != ZERO_TIME else "",
+            "HostsPath": c.HostsPath, "LogPath": c.LogPath if c.State.StartedAt != ZERO_TIME and log_file(c) == c.LogPath else "",
             "Name": f"/{c.Name}",
             "RestartCount": c.RestartCount, "Driver": "overlay2", "Platform": "linux", "MountLabel": "",
             "ProcessLabel": "", "AppArmorProfile": "",
