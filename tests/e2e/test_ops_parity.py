@@ -352,3 +352,23 @@ def test_none_log_driver_stores_nothing(d, tag):
         assert p.returncode == 0 and p.stdout == "secret-42\n"  # attached clients still get it
     finally:
         docker(d, "rm", "-f", name)
+
+
+def test_export_is_an_octet_stream(d, tag):
+    """``GET /containers/X/export`` is ``application/octet-stream`` as dockerd's (was application/x-tar)."""
+    from tests.support.daemon import UnixHTTPConnection
+
+    name = f"{tag}-exp"
+    try:
+        docker(d, "create", "--network", "none", "--name", name, "busybox", "true", check=True)
+        conn = UnixHTTPConnection(d.socket)
+        try:
+            conn.request("GET", f"/containers/{name}/export")
+            resp = conn.getresponse()
+            body = resp.read()
+        finally:
+            conn.close()
+        assert resp.status == 200 and resp.getheader("Content-Type") == "application/octet-stream"
+        assert len(body) > 1024
+    finally:
+        docker(d, "rm", "-f", name)

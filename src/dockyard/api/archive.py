@@ -109,7 +109,8 @@ async def export(request: web.Request) -> web.StreamResponse:
     svc = _svc(request)
     c = svc.get(request.match_info["id"])
     async with arch.container_root(svc, c, volumes=False) as rootfd:
-        resp = web.StreamResponse(headers={"Content-Type": TAR})
+        # dockerd sets no type here: Go's sniffing of a tar's first bytes answers octet-stream
+        resp = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
         await resp.prepare(request)
         await stream_from_thread(request, resp, lambda sink: arch.write_export(rootfd, sink, _id_unmap(svc, c)))
         await resp.write_eof()
