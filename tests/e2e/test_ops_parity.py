@@ -372,3 +372,15 @@ def test_export_is_an_octet_stream(d, tag):
         assert len(body) > 1024
     finally:
         docker(d, "rm", "-f", name)
+
+
+def test_rename_to_a_bad_name_is_worded_as_dockerd(d, tag):
+    name = f"{tag}-rn"
+    try:
+        docker(d, "create", "--network", "none", "--name", name, "busybox", "true", check=True)
+        p = docker(d, "rename", name, "bad/name")
+        assert p.returncode == 1
+        assert p.stderr.splitlines()[0] == "Error response from daemon: Error when allocating new name: Invalid " \
+                                           "container name (/bad/name), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+    finally:
+        docker(d, "rm", "-f", name)

@@ -142,7 +142,12 @@ class ContainerRemoval:
         c = self.get(ref)
         if not new_name:
             raise errors.InvalidParameter("Neither old nor new names may be empty")
-        new_name = check_name(new_name)
+        try:
+            new_name = check_name(new_name)
+        except errors.InvalidParameter:  # moby's reserveName sees the name with its slash, then wraps
+            shown = "/" + new_name.lstrip("/")
+            raise errors.InvalidParameter(f"Error when allocating new name: Invalid container name ({shown}), "
+                                          "only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed") from None
         if new_name == c.Name:
             raise errors.InvalidParameter("Renaming a container with the same name as its current name")
         try:
