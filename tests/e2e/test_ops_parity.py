@@ -384,3 +384,21 @@ def test_rename_to_a_bad_name_is_worded_as_dockerd(d, tag):
                                            "container name (/bad/name), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
     finally:
         docker(d, "rm", "-f", name)
+
+
+def test_exec_with_a_relative_working_dir_fails_at_start(d, tag):
+    """``exec -w rel``: created, then its start fails as runc's (126 "Cwd must be an absolute path"); it was a
+    400 at create (exit 1)."""
+    name = f"{tag}-wrel"
+    try:
+        docker(d, "run", "-d", "--network", "none", "--name", name, "busybox", "sleep", "100", check=True)
+        p = docker(d, "exec", "-w", "rel", name, "pwd")
+        assert p.returncode == 126
+        assert "OCI runtime exec failed: Cwd must be an absolute path" in p.stdout + p.stderr
+        status, body = d.request("POST", f"/containers/{name}/exec", {"Cmd": ["pwd"], "WorkingDir": "rel"})
+        assert status == 201
+        status, info = d.request("POST", f"/exec/{body['Id']}/start", {"Detach": True})
+        assert (status, info) == (500, {"message": "OCI runtime exec failed: Cwd must be an absolute path"})
+        assert d.request("GET", f"/exec/{body['Id']}/json")[1]["ExitCode"] == 126
+    finally:
+        docker(d, "rm", "-f", name)

@@ -175,9 +175,6 @@ class ExecService:
             raise errors.InvalidParameter("No exec command specified")
         env = body.get("Env") or []
         workdir = body.get("WorkingDir") or ""
-        if workdir and not workdir.startswith("/"):
-            raise errors.InvalidParameter(
-                f"the working directory '{workdir}' is invalid, it needs to be an absolute path")
         rec = ExecRecord(
             ID=secrets.token_hex(32), ContainerID=c.Id, Cmd=[str(a) for a in cmd],
             Tty=bool(body.get("Tty")), Privileged=bool(body.get("Privileged")),
@@ -214,6 +211,9 @@ class ExecService:
             rec.ConsoleSize = size
         try:
             c = self._running_container(rec.ContainerID)
+            if rec.WorkingDir and not rec.WorkingDir.startswith("/"):
+                # dockerd takes it at create; runc refuses the process when it starts (126)
+                raise ContainerStartError("Cwd must be an absolute path")
             process = self._process(c, rec)
             session = await self._launch(c, rec, process, attach)
         except ContainerStartError as exc:
