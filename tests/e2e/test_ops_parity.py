@@ -6,6 +6,7 @@ otherwise; the side-by-side rows are in bench/conformance_ops_scenarios.py.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -400,5 +401,25 @@ def test_exec_with_a_relative_working_dir_fails_at_start(d, tag):
         status, info = d.request("POST", f"/exec/{body['Id']}/start", {"Detach": True})
         assert (status, info) == (500, {"message": "OCI runtime exec failed: Cwd must be an absolute path"})
         assert d.request("GET", f"/exec/{body['Id']}/json")[1]["ExitCode"] == 126
+    finally:
+        docker(d, "rm", "-f", name)
+
+
+def test_cp_events_as_moby(d, tag, tmp_path):
+    """``archive-path`` is logged once the archive is found, even when the client stops reading early (it
+    was lost), and neither it nor ``extract-to-dir`` carries a path attribute (moby's carry none)."""
+    name = f"{tag}-cpev"
+    try:
+        since = str(int(time.time()) - 1)
+        docker(d, "run", "--network", "none", "--name", name, "busybox", "true", check=True)
+        subprocess.run(["sh", "-c", f"docker cp {name}:/bin - | head -c 10 >/dev/null"], env=d.env(), check=True)
+        (tmp_path / "f").write_text("x")
+        docker(d, "cp", str(tmp_path / "f"), f"{name}:/f", check=True)
+        time.sleep(0.5)
+        out = docker(d, "events", "--since", since, "--until", str(int(time.time()) + 1), "--filter",
+                     f"container={name}", "--filter", "event=archive-path", "--filter", "event=extract-to-dir",
+                     "--format", "{{.Action}} {{json .Actor.Attributes}}", check=True).stdout.splitlines()
+        attrs = json.dumps({"image": "busybox", "name": name}, separators=(",", ":"))
+        assert out == [f"archive-path {attrs}", f"extract-to-dir {attrs}"]
     finally:
         docker(d, "rm", "-f", name)

@@ -58,6 +58,9 @@ async def get_archive(request: web.Request) -> web.StreamResponse:
     loop = asyncio.get_running_loop()
     async with arch.container_root(svc, c) as rootfd:
         dirfd, base, st = await loop.run_in_executor(None, arch.stat_path, rootfd, path, c.Name)  # errors first
+        # as moby, once the archive is found, before it is sent (a client that leaves early still counts);
+        # moby's event carries no path
+        svc.events.emit("container", "archive-path", c.Id, svc._event_attrs(c))
         try:
             resp = web.StreamResponse(headers={STAT_HEADER: encode_header(st), "Content-Type": TAR})
             await resp.prepare(request)
@@ -66,7 +69,6 @@ async def get_archive(request: web.Request) -> web.StreamResponse:
             await resp.write_eof()
         finally:
             arch.close_fd(dirfd)
-    svc.events.emit("container", "archive-path", c.Id, svc._event_attrs(c, path=path))
     return resp
 
 
@@ -101,7 +103,7 @@ async def put_archive(request: web.Request) -> web.Response:
                 copy_uid_gid=query_bool(request, "copyUIDGID"), id_map=_id_map(svc, c)))
     finally:
         body.close()
-    svc.events.emit("container", "extract-to-dir", c.Id, svc._event_attrs(c, path=path))
+    svc.events.emit("container", "extract-to-dir", c.Id, svc._event_attrs(c))  # moby's: no path
     return web.Response(status=200)
 
 
