@@ -186,6 +186,11 @@ OPS_ROWS: list[Any] = [
     ["cp", "op-run:/tmp/detached", "{tmp}/c10"],
     ["cp", "{tmp}/src/file", "op-run:/data/"],
     ["exec", "op-run", "ls", "/data"],
+    # (early: dockerd's --since replay keeps only its last 256 events)
+    ["events", "--since", "0", "--until", "{now}", "--filter", "container=op-cp", "--format",
+     "{{.Action}} {{.Actor.Attributes.path}}"],
+    ["events", "--since", "0", "--until", "{now}", "--filter", "container=op-files", "--format",
+     "{{.Action}} {{.Actor.Attributes.name}}"],
     # -- ps ----------------------------------------------------------------------------------------
     ("sleep", 3),
     ["ps", "-a", "--filter", "name=op-", "--format", "{{.Names}} {{.Status}}"],
