@@ -151,8 +151,7 @@ class ContainerService(ContainerWaits, ContainerRemoval, ContainerStartup, Conta
         from dockyard.daemon.containers.config import create_warnings, normalize, validate_request
         from dockyard.daemon.containers.refused import check_refused
         from dockyard.spec.mounts import check_bind_options
-        from dockyard.daemon.containers.mounts import create_mount_points, write_dockerenv
-        from dockyard.daemon.userns import remap_of
+        from dockyard.daemon.containers.mounts import create_mount_points
 
         image_ref = config.get("Image") or ""
         if not image_ref:
@@ -188,7 +187,7 @@ class ContainerService(ContainerWaits, ContainerRemoval, ContainerStartup, Conta
             os.makedirs(bundle, mode=0o710)
             rw = self.images.layers.create_rw(cid, image.id)
             c.rootfs = rw.merged
-            write_dockerenv(rw.upper, remap_of(c, self.cfg))
+            self._write_init_files(c, rw)
             await create_mount_points(self, self.volumes, c, rw)
             self._save(c, new=True)
         except BaseException:
@@ -258,6 +257,13 @@ class ContainerService(ContainerWaits, ContainerRemoval, ContainerStartup, Conta
                 self._stale_after_crash.discard(cid)
                 await self._undo_start(c, self.runtime_for(c), self.images.layers.get_rw(cid))
             await self._start_locked(c)
+
+    def _write_init_files(self, c: Container, rw: Any) -> None:
+        """What dockerd's init layer puts in a Linux container: an empty ``/.dockerenv``."""
+        from dockyard.daemon.containers.mounts import write_dockerenv
+        from dockyard.daemon.userns import remap_of  # POSIX only (pwd, grp)
+
+        write_dockerenv(rw.upper, remap_of(c, self.cfg))
 
     def _running_peer(self, c: Container, key: str) -> Container | None:
         """The running container that ``<key>: container:<ref>`` names (``NetworkMode``,

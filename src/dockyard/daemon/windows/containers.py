@@ -76,6 +76,10 @@ class WindowsContainers(ContainerService):
         refused.check(config, host_config or {}, networking_config)
         return await super().create(name, config, host_config, ro_non_recursive, networking_config)
 
+    def _write_init_files(self, c: Container, rw: Any) -> None:
+        """No ``/.dockerenv``: that file is part of the Linux init layer (Windows containers under
+        dockerd have none), and the Linux writer's flags (O_NOFOLLOW, fchmod) do not exist here."""
+
     async def _start_locked(self, c: Container) -> None:
         from dockyard.daemon.containers.timing import StartTimer
 
