@@ -48,6 +48,23 @@ HANDSHAKE_TIMEOUT = 10.0  # seconds a client gets to finish the TLS handshake
 READ_CHUNK = 256 * 1024  # largest piece of plaintext or ciphertext taken out of OpenSSL at once
 
 
+def server_connection(ctx: SSL.Context) -> SSL.Connection:
+    """A server-side TLS connection over memory BIOs, waiting for a ClientHello."""
+    tls = SSL.Connection(ctx, None)
+    tls.set_accept_state()
+    return tls
+
+
+def pending_output(tls: SSL.Connection) -> bytes:
+    """What OpenSSL wrote for the peer (records, alerts) and nobody sent yet, taken out of its BIO."""
+    chunks = []
+    while True:
+        try:
+            chunks.append(tls.bio_read(READ_CHUNK))
+        except SSL.WantReadError:
+            return b"".join(chunks)
+
+
 class TLSServerProtocol(asyncio.Protocol):
     """One TLS server connection: the socket's protocol, and the application's transport's owner."""
 
@@ -79,8 +96,7 @@ class TLSServerProtocol(asyncio.Protocol):
         self._raw = transport  # type: ignore[assignment]
         self._timer = asyncio.get_running_loop().call_later(self._handshake_timeout, self._handshake_timed_out)
         if self._tls is None:
-            self._tls = SSL.Connection(self._ctx, None)
-            self._tls.set_accept_state()
+            self._tls = server_connection(self._ctx)
             return
         if self._unsent:
             self._raw.write(self._unsent)
@@ -226,14 +242,10 @@ class TLSServerProtocol(asyncio.Protocol):
         if tls is None or raw is None:
             return False
         self._hold_output = False
-        sent = False
-        while True:
-            try:
-                out = tls.bio_read(READ_CHUNK)
-            except SSL.WantReadError:
-                return sent
+        out = pending_output(tls)
+        if out:
             raw.write(out)
-            sent = True
+        return bool(out)
 
     def pause_app_reading(self) -> None:
         if not self._app_paused:
@@ -418,15 +430,11 @@ class TLSAcceptor:
 
     def new_tls(self) -> SSL.Connection:
         tls, self._spare = self._spare, None
-        if tls is None:
-            tls = SSL.Connection(self._ctx, None)
-            tls.set_accept_state()
-        return tls
+        return tls if tls is not None else server_connection(self._ctx)
 
     def make_spare(self) -> None:
         if self._spare is None and not self._closed:
-            self._spare = SSL.Connection(self._ctx, None)
-            self._spare.set_accept_state()
+            self._spare = server_connection(self._ctx)
 
     def _accept(self) -> None:
         for _ in range(ACCEPT_BATCH):
@@ -505,23 +513,14 @@ class FirstFlight:
         except SSL.Error as exc:
             # garbage, or a hello we refuse: OpenSSL's alert goes out before the close
             log.debug("TLS handshake with %s failed: %s", _peer(self.sock), exc)
-            self._send(self._output())
+            self._send(pending_output(tls))
             self.drop()
             return
-        out = self._output()
+        out = pending_output(tls)
         if not out:
             return  # a ClientHello split across segments: wait for the rest
         self._stop_reading()
         self.acceptor.hand_over(self, self._send(out))
-
-    def _output(self) -> bytes:
-        chunks = []
-        assert self.tls is not None
-        while True:
-            try:
-                chunks.append(self.tls.bio_read(READ_CHUNK))
-            except SSL.WantReadError:
-                return b"".join(chunks)
 
     def _send(self, out: bytes) -> bytes:
         """Send what the socket takes now; the rest (rare: a full buffer) is returned."""
