@@ -23,7 +23,7 @@ import subprocess
 import tarfile
 from typing import Any, Callable
 
-from tests.support.reference import Engine, normalize, shape_diff
+from tests.support.reference import Engine, normalize, print_answers, shape_diff
 
 CONFIG_KEYS = ("Env", "Cmd", "Entrypoint", "WorkingDir", "User", "ExposedPorts", "Volumes", "Labels",
                "StopSignal", "Healthcheck", "Shell", "OnBuild", "ArgsEscaped")
@@ -463,17 +463,8 @@ def run_image_commands(ref: Engine, ours: Engine, tmp: str, section: Callable[[s
             p = subprocess.run(["docker", *[a.replace("{ctx0}", ctx0[e.name]) for a in argv]], env=env,
                                capture_output=True, text=True, timeout=120)
             got.append((p.returncode, normalize(p.stdout.strip()), normalize(p.stderr.strip())))
-        a, b = got
-        if a == b:
-            print(f"  same: exit {a[0]} out {a[1][:200]!r}")
-        else:
-            print(f"  docker: exit {a[0]}\n{_block(a[1])}{_block(a[2], 'err| ')}")
-            print(f"  ours:   exit {b[0]}\n{_block(b[1])}{_block(b[2], 'err| ')}")
+        print_answers(*got)
 
 
 def _indent(text: str) -> str:
     return text.replace("\n", "\n            ")
-
-
-def _block(text: str, prefix: str = "   | ") -> str:
-    return "".join(f"    {prefix}{line}\n" for line in text.splitlines())

@@ -41,7 +41,8 @@ from engine_bench import CGROUP_PARENT  # noqa: E402
 from private_dockerd import PrivateDockerd  # noqa: E402
 
 from tests.support.daemon import new_daemon  # noqa: E402
-from tests.support.reference import Engine, normalize, shape_diff  # noqa: E402
+from tests.support.reference import (Engine, clip, indent, normalize, print_answers,  # noqa: E402
+                                     print_differing, shape_diff)
 
 # Values that differ between two engines by nature (checked for type and key only).
 VOLATILE = frozenset({
@@ -199,12 +200,7 @@ class Run:
         for e in (self.ref, self.ours):
             p = e.docker(*[self.fill(e, a) for a in argv])
             got.append((p.returncode, self.unfill(e, p.stdout.strip()), self.unfill(e, p.stderr.strip())))
-        a, b = got
-        if a == b:
-            print(f"  same: exit {a[0]} out {_clip(a[1])!r} err {_clip(a[2])!r}")
-        else:
-            print(f"  docker: exit {a[0]}\n{_indent(a[1])}{_indent(a[2], 'err| ')}")
-            print(f"  ours:   exit {b[0]}\n{_indent(b[1])}{_indent(b[2], 'err| ')}")
+        print_answers(*got)
 
     def api_row(self, method: str, path: str, body: Any) -> None:
         """One API scenario: status code and normalized body of both."""
@@ -212,7 +208,7 @@ class Run:
         got = []
         for e in (self.ref, self.ours):
             status, answer = e.request(method, self.path(self.fill(e, path)), body)
-            got.append((status, self.unfill(e, _clip(str(answer), 400))))
+            got.append((status, self.unfill(e, clip(str(answer), 400))))
         a, b = got
         print(f"  same: {a}" if a == b else f"  docker: {a}\n  ours:   {b}")
 
@@ -241,8 +237,7 @@ class Run:
         if a == b:
             report([])
         else:
-            print(f"  docker: exit {a[0]}\n{_indent(a[1])}{_indent(a[2], 'err| ')}")
-            print(f"  ours:   exit {b[0]}\n{_indent(b[1])}{_indent(b[2], 'err| ')}")
+            print_differing(a, b)
 
     def api_json(self, path: str, values: bool = True, ignore: frozenset[str] = VOLATILE) -> None:
         section(f"GET {path}")
@@ -250,14 +245,6 @@ class Run:
         if ref[0] != ours[0]:
             print(f"  status: docker {ref[0]} / ours {ours[0]}")
         report(shape_diff(ref[1], ours[1], values=values, ignore=ignore))
-
-
-def _clip(text: str, limit: int = 160) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _indent(text: str, prefix: str = "   | ") -> str:
-    return "".join(f"    {prefix}{line}\n" for line in text.splitlines())
 
 
 def setup(e: Engine, tar: str, image_only: bool = False) -> None:
@@ -369,7 +356,7 @@ def scenarios(r: Run, only: set[str] | None) -> None:
     if want("ops"):  # bench/conformance_ops_scenarios.py
         run_ops(r.ref, r.ours, r.fill, r.unfill, section)
     if want("run"):
-        run_parity(r, section, _indent)
+        run_parity(r, section, indent)
     if want("errors"):
         for label, argv in CLI_ERRORS:
             section(f"CLI error: {label}")

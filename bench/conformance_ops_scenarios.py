@@ -25,7 +25,7 @@ import subprocess
 import time
 from typing import Any, Callable
 
-from tests.support.reference import Engine
+from tests.support.reference import Engine, print_answers
 
 # Containers both engines get before the rows (names are shared; each a docker argv).
 OPS_SETUP: list[list[str]] = [
@@ -473,13 +473,7 @@ def run_ops(ref: Engine, ours: Engine, fill: Callable[[Engine, str], str], unfil
             time.sleep(row[1])
             continue
         section(_title(row))
-        got = [_one(e, row, fill, unfill) for e in (ref, ours)]
-        a, b = got
-        if a == b:
-            print(f"  same: exit {a[0]} out {_clip(a[1])!r} err {_clip(a[2])!r}")
-        else:
-            for who, (code, out, err) in (("docker", a), ("ours", b)):
-                print(f"  {who + ':':8}exit {code}\n{_indent(out)}{_indent(err, 'err| ')}", end="")
+        print_answers(*(_one(e, row, fill, unfill) for e in (ref, ours)))
 
 
 def _title(row: Any) -> str:
@@ -506,12 +500,3 @@ def _one(e: Engine, row: Any, fill: Callable[[Engine, str], str],
     except subprocess.TimeoutExpired as exc:
         code, out, err = -1, str(exc.stdout or ""), "TIMEOUT"
     return code, unfill(e, out.strip()), unfill(e, err.strip())
-
-
-def _clip(text: str, limit: int = 160) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _indent(text: str, prefix: str = "   | ") -> str:
-    return "".join(f"    {prefix}{line}\n" for line in text.splitlines())
-

@@ -85,6 +85,31 @@ def ignored(path: str, ignore: frozenset[str]) -> bool:
     return any(".".join(parts[:i]) in ignore for i in range(1, len(parts) + 1))
 
 
+def clip(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def indent(text: str, prefix: str = "   | ") -> str:
+    return "".join(f"    {prefix}{line}\n" for line in text.splitlines())
+
+
+Answer = tuple[int, str, str]  # a docker CLI run: exit code, normalized stdout and stderr
+
+
+def print_differing(ref: Answer, ours: Answer) -> None:
+    """Both engines' answers in full, dockerd's first (bench/conformance_diff.py and its tables)."""
+    for who, (code, out, err) in (("docker", ref), ("ours", ours)):
+        print(f"  {who + ':':8}exit {code}\n{indent(out)}{indent(err, 'err| ')}", end="")
+
+
+def print_answers(ref: Answer, ours: Answer) -> None:
+    """One line when both engines answered the same, both answers otherwise."""
+    if ref == ours:
+        print(f"  same: exit {ref[0]} out {clip(ref[1])!r} err {clip(ref[2])!r}")
+    else:
+        print_differing(ref, ours)
+
+
 def _short(value: Any, limit: int = 90) -> str:
     text = json.dumps(value)
     return text if len(text) <= limit else text[:limit] + "…"
